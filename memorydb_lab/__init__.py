@@ -1,0 +1,1 @@
+"""The Django project package of MemoryDB Lab: settings, URLs, ASGI/WSGI entry points."""

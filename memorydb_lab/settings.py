@@ -1,0 +1,444 @@
+"""Django settings for MemoryDB Lab, read from the environment.
+
+This is the only settings module. Every knob is an environment variable named
+``MEMORYDB_LAB_*`` and read through one of the small typed readers below
+(``env_bool``, ``env_int``, ``env_str``, ``env_list``, ``env_secret``). A value that
+cannot be parsed raises ``ImproperlyConfigured`` while Django starts, so a typo in a
+deployment fails loudly at boot instead of as a mystery later.
+
+With no variable set the site runs on a laptop with no other service: SQLite under
+``var/``, the in-memory channel layer, a secret key generated once into
+``var/secret_key``, DEBUG off and only 127.0.0.1/localhost accepted. A classroom that
+outgrows one process sets ``MEMORYDB_LAB_DATABASE_URL`` (PostgreSQL) and
+``MEMORYDB_LAB_CHANNEL_REDIS_URL`` (channels_redis), both from
+``requirements-classroom.txt``. README.md lists every variable.
+
+Invariant: an empty variable (``NAME=``) counts as unset, because container tools
+often pass empty values for variables they were told about but not given.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import secrets
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+# --------------------------------------------------------------------------------------
+# Typed environment readers
+# --------------------------------------------------------------------------------------
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _raw(name: str, environ: Mapping[str, str] | None = None) -> str | None:
+    """Return the variable's value, or None when it is unset or empty."""
+    value = (os.environ if environ is None else environ).get(name)
+    if value is None or value.strip() == "":
+        return None
+    return value
+
+
+def env_bool(name: str, default: bool, environ: Mapping[str, str] | None = None) -> bool:
+    """Read a boolean: 1/true/yes/on or 0/false/no/off, case-insensitive."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={value!r} is not a boolean; use one of 1/true/yes/on or 0/false/no/off."
+    )
+
+
+def env_int(
+    name: str,
+    default: int,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Read a base-10 integer, optionally bounded (inclusive) on either side."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    try:
+        number = int(value.strip(), 10)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an integer.") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} is below the minimum of {minimum}.")
+    if maximum is not None and number > maximum:
+        raise ImproperlyConfigured(f"{name}={number} is above the maximum of {maximum}.")
+    return number
+
+
+def env_str(
+    name: str,
+    default: str,
+    *,
+    choices: tuple[str, ...] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> str:
+    """Read a string; with ``choices`` the value must be one of them (exact match)."""
+    value = _raw(name, environ)
+    if value is None:
+        return default
+    value = value.strip()
+    if choices is not None and value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} must be one of {', '.join(choices)}.")
+    return value
+
+
+def env_list(
+    name: str, default: list[str], environ: Mapping[str, str] | None = None
+) -> list[str]:
+    """Read a comma-separated list; blanks around items and empty items are dropped."""
+    value = _raw(name, environ)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_secret(
+    name: str, default: str | None = None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """Read a secret from ``NAME`` or from the file named by ``NAME_FILE``.
+
+    The ``_FILE`` form lets Docker/Kubernetes/systemd secrets be mounted as files so
+    that the secret never appears in the process environment. Setting both is
+    ambiguous and refused; a file that is missing or empty is refused too, because
+    silently falling back to the default would hide a broken mount.
+    """
+    direct = _raw(name, environ)
+    file_name = _raw(f"{name}_FILE", environ)
+    if direct is not None and file_name is not None:
+        raise ImproperlyConfigured(f"Set {name} or {name}_FILE, not both.")
+    if file_name is not None:
+        try:
+            content = Path(file_name).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ImproperlyConfigured(
+                f"{name}_FILE={file_name!r} cannot be read: {exc.strerror or exc}."
+            ) from None
+        # Editors and `echo` add a trailing newline that is never part of the secret.
+        content = content.rstrip("\r\n")
+        if content.strip() == "":
+            raise ImproperlyConfigured(f"{name}_FILE={file_name!r} is empty.")
+        return content
+    if direct is not None:
+        return direct
+    return default
+
+
+# --------------------------------------------------------------------------------------
+# Helpers that turn settings values into Django structures
+# --------------------------------------------------------------------------------------
+
+_POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "pgsql"})
+
+
+def parse_database_url(url: str, base_dir: Path) -> dict[str, Any]:
+    """Turn ``postgres://user:pass@host:5432/name?sslmode=require`` or
+    ``sqlite:///relative/path.sqlite3`` into a Django ``DATABASES`` entry.
+
+    Query parameters of a PostgreSQL URL become driver ``OPTIONS`` (sslmode, ...).
+    A relative SQLite path is taken from the project root, an absolute one is written
+    with four slashes (``sqlite:////srv/lab/db.sqlite3``).
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "sqlite":
+        raw_path = unquote(parts.path)
+        if raw_path in ("", "/"):
+            raise ImproperlyConfigured("A sqlite database URL needs a file path.")
+        # urlsplit keeps the leading slash that separates the empty host from the
+        # path: "sqlite:///var/db" -> "/var/db" means the relative "var/db".
+        relative = raw_path[1:] if raw_path.startswith("/") else raw_path
+        path = Path(relative) if Path(relative).is_absolute() else base_dir / relative
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
+    if scheme in _POSTGRES_SCHEMES:
+        name = unquote(parts.path.lstrip("/"))
+        if not name:
+            raise ImproperlyConfigured("A postgres database URL needs a database name.")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ImproperlyConfigured("The postgres database URL has a bad port.") from None
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": name,
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": unquote(parts.hostname or ""),
+            "PORT": str(port) if port else "",
+            "OPTIONS": dict(parse_qsl(parts.query)),
+            # Daphne runs views through sync_to_async threads; Django advises against
+            # persistent connections under ASGI, so pool outside Django if needed.
+            "CONN_MAX_AGE": 0,
+        }
+    raise ImproperlyConfigured(
+        f"Unsupported database URL scheme {parts.scheme!r}; use postgres:// or sqlite:///."
+    )
+
+
+def channel_layers_for(redis_url: str | None) -> dict[str, Any]:
+    """The CHANNEL_LAYERS setting: in-memory by default, channels_redis when a URL is
+    given (needed as soon as more than one daphne worker serves the site)."""
+    if redis_url is None:
+        return {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    if urlsplit(redis_url).scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured(
+            "MEMORYDB_LAB_CHANNEL_REDIS_URL must start with redis://, rediss:// or unix://."
+        )
+    if importlib.util.find_spec("channels_redis") is None:
+        raise ImproperlyConfigured(
+            "MEMORYDB_LAB_CHANNEL_REDIS_URL is set but channels_redis is not installed; "
+            "run: .venv/bin/pip install -r requirements-classroom.txt"
+        )
+    return {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url]},
+        }
+    }
+
+
+def load_or_create_secret_key(path: Path) -> str:
+    """Return the key stored at ``path``, creating it once if it does not exist.
+
+    The key is written to a temporary file and hard-linked into place, so two
+    workers starting together agree on one key and neither reads a half-written file.
+    """
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        key = None
+    if key is None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as tmp:
+                tmp.write(secrets.token_urlsafe(50) + "\n")
+                tmp.flush()
+                os.fsync(tmp.fileno())
+            try:
+                os.link(tmp_name, path)
+            except FileExistsError:
+                pass  # another process won the race; its key is the one to use
+        finally:
+            os.unlink(tmp_name)
+        key = path.read_text(encoding="utf-8").strip()
+    if not key:
+        raise ImproperlyConfigured(f"{path} is empty; delete it to have a new key made.")
+    return key
+
+
+# --------------------------------------------------------------------------------------
+# Paths
+# --------------------------------------------------------------------------------------
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Everything the site writes at run time (database, secret key) lives here; it is
+# git-ignored so that a `git clean` of the work tree never touches learner data.
+DATA_DIR = Path(env_str("MEMORYDB_LAB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+
+# --------------------------------------------------------------------------------------
+# Core
+# --------------------------------------------------------------------------------------
+
+DEBUG = env_bool("MEMORYDB_LAB_DEBUG", False)
+
+SECRET_KEY = env_secret("MEMORYDB_LAB_SECRET_KEY") or load_or_create_secret_key(
+    DATA_DIR / "secret_key"
+)
+
+ALLOWED_HOSTS = env_list("MEMORYDB_LAB_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("MEMORYDB_LAB_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    # daphne first: it replaces runserver with an ASGI server that speaks websockets.
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "sandbox",
+    "quizzes",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    # Right after SecurityMiddleware, as whitenoise documents, so static files skip
+    # sessions and auth entirely.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "memorydb_lab.middleware.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "memorydb_lab.urls"
+WSGI_APPLICATION = "memorydb_lab.wsgi.application"
+ASGI_APPLICATION = "memorydb_lab.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --------------------------------------------------------------------------------------
+# Data stores
+# --------------------------------------------------------------------------------------
+
+_database_url = env_secret("MEMORYDB_LAB_DATABASE_URL")
+DATABASES = {
+    "default": (
+        parse_database_url(_database_url, BASE_DIR)
+        if _database_url is not None
+        else {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / "db.sqlite3")}
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # SQLite creates the file but not its folder.
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CHANNEL_LAYERS = channel_layers_for(env_secret("MEMORYDB_LAB_CHANNEL_REDIS_URL"))
+
+# --------------------------------------------------------------------------------------
+# Auth
+# --------------------------------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "home"
+
+# --------------------------------------------------------------------------------------
+# Internationalisation
+# --------------------------------------------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --------------------------------------------------------------------------------------
+# Static files
+# --------------------------------------------------------------------------------------
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # Serves plotly.min.js straight from the installed plotly package, so the charts
+    # work offline, with no CDN, and always match the pinned plotly version.
+    "memorydb_lab.staticfinders.PlotlyFinder",
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Hashed, pre-compressed names: browsers may cache them forever. Needs
+    # `manage.py collectstatic`, which scripts/run does on every start.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
+
+# --------------------------------------------------------------------------------------
+# Security headers
+# --------------------------------------------------------------------------------------
+
+# No inline script anywhere, so scripts come only from our own origin. Styles are
+# held to 'self' too: plotly adds its rules through CSSOM (insertRule), which CSP
+# does not restrict. 'self' in connect-src covers same-origin ws:/wss: (CSP level 3).
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# Behind TLS (directly or through a proxy) cookies must never travel in clear and
+# browsers should remember to use https. Off by default: a laptop serves plain http.
+HTTPS = env_bool("MEMORYDB_LAB_HTTPS", False)
+SESSION_COOKIE_SECURE = HTTPS
+CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = HTTPS
+SECURE_HSTS_SECONDS = env_int("MEMORYDB_LAB_HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+if env_bool("MEMORYDB_LAB_TRUST_X_FORWARDED_PROTO", False):
+    # Only safe when a proxy in front always sets (and strips) this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --------------------------------------------------------------------------------------
+# Health check and logging
+# --------------------------------------------------------------------------------------
+
+# How long /healthz reuses an engine check: starting a node costs about a second of
+# CPU, and monitors poll often.
+HEALTHZ_ENGINE_CACHE_SECONDS = env_int(
+    "MEMORYDB_LAB_HEALTHZ_CACHE_SECONDS", 30, minimum=0, maximum=3600
+)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {
+        "handlers": ["console"],
+        "level": env_str(
+            "MEMORYDB_LAB_LOG_LEVEL",
+            "INFO",
+            choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"),
+        ),
+    },
+}

@@ -1,0 +1,57 @@
+"""Site-wide views that belong to no single app: the home page and /healthz."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from sandbox.health import engine_check
+
+
+@require_safe
+def home(request: HttpRequest) -> HttpResponse:
+    """What the site is and where to go next."""
+    return render(request, "memorydb_lab/home.html")
+
+
+@require_safe
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Report whether the database answers and an engine node can run.
+
+    Always status 200, with ``"ok": false`` and the reason when something is down.
+    The page is read by people and by monitors that look at its body; a 503 would
+    make a load balancer drop every worker at once when the shared database or the
+    engine breaks, replacing the site (and its lessons, which need no engine) with
+    the balancer's bare error page. Monitors should alert on ``"ok": false``.
+    """
+    database = _check_database()
+    engine = engine_check.get(ttl=settings.HEALTHZ_ENGINE_CACHE_SECONDS)
+    return JsonResponse(
+        {"ok": database["ok"] and engine["ok"], "database": database, "engine": engine}
+    )
+
+
+def _check_database() -> dict[str, Any]:
+    """Run a trivial query; never raises, a failure is reported as data."""
+    started = time.monotonic()
+    report: dict[str, Any] = {"ok": False, "vendor": connection.vendor, "error": None}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            row = cursor.fetchone()
+        if row is not None and row[0] == 1:
+            report["ok"] = True
+        else:
+            report["error"] = f"SELECT 1 returned {row!r}"
+    except Exception as exc:  # any driver error means "down", with its text
+        report["error"] = f"{type(exc).__name__}: {exc}"
+    report["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+    return report

@@ -1,0 +1,1 @@
+"""The quizzes app: learning path, lessons, interview questions, quizzes, progress."""

@@ -1,0 +1,1 @@
+"""HTTP views of the quizzes app. None yet: lessons and quizzes come next."""
