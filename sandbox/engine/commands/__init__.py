@@ -1,0 +1,172 @@
+"""The command registry: one entry per command, declared next to its body.
+
+A registry entry says everything the dispatcher needs to enforce around a command:
+its arity (Redis convention: N exact, -N at least N, counting the name), flags,
+key positions (first, last, step — or ``getkeys`` for movable keys), ACL
+categories and its documentation (for COMMAND DOCS and the sandbox console). A
+command body is then only its logic: ``handler(ctx, argv) -> reply``.
+
+Container commands (CONFIG, CLIENT, ...) register their subcommands as
+``"config|get"``; the container itself is created on first use.
+
+Families live in sibling modules, each registering with ``@command``;
+``load_all()`` imports them once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+Handler = Callable[..., Any]
+
+# Flags whose ACL category Redis derives automatically (see ``setImplicitACLCategories``).
+_IMPLICIT_CATEGORIES = {
+    "write": "write",
+    "readonly": "read",
+    "admin": "admin",
+    "pubsub": "pubsub",
+    "fast": "fast",
+    "blocking": "blocking",
+}
+
+
+@dataclass(slots=True)
+class Command:
+    name: str  # lower case; "container|sub" for subcommands
+    handler: Handler | None
+    arity: int
+    flags: frozenset[str]
+    first_key: int = 0
+    last_key: int = 0
+    step: int = 0
+    acl: tuple[str, ...] = ()
+    getkeys: Callable[[list[bytes]], list[int]] | None = None
+    summary: str = ""
+    since: str = "1.0.0"
+    group: str = "generic"
+    complexity: str = ""
+    args: str = ""  # argument syntax hint, e.g. "key value [NX | XX]"
+    subcommands: dict[bytes, "Command"] = field(default_factory=dict)
+    # Hot-path booleans derived from flags.
+    write: bool = False
+    denyoom: bool = False
+    no_auth: bool = False
+    pubsub_ok: bool = False
+    no_multi: bool = False
+
+    @property
+    def container(self) -> str | None:
+        return self.name.split("|", 1)[0] if "|" in self.name else None
+
+    def key_indexes(self, argv: list[bytes]) -> list[int]:
+        """Positions of the key arguments in ``argv`` (COMMAND GETKEYS semantics)."""
+        if self.getkeys is not None:
+            return self.getkeys(argv)
+        if self.first_key <= 0:
+            return []
+        last = self.last_key if self.last_key >= 0 else len(argv) + self.last_key
+        return list(range(self.first_key, min(last, len(argv) - 1) + 1, self.step or 1))
+
+    def keys(self, argv: list[bytes]) -> list[bytes]:
+        return [argv[i] for i in self.key_indexes(argv)]
+
+
+REGISTRY: dict[bytes, Command] = {}
+
+
+def command(
+    name: str,
+    arity: int,
+    flags: str = "",
+    keys: tuple[int, int, int] = (0, 0, 0),
+    acl: str = "",
+    getkeys: Callable[[list[bytes]], list[int]] | None = None,
+    summary: str = "",
+    since: str = "1.0.0",
+    group: str = "generic",
+    complexity: str = "O(1)",
+    args: str = "",
+) -> Callable[[Handler], Handler]:
+    """Register the decorated function as the body of ``name``."""
+
+    def register(fn: Handler) -> Handler:
+        flagset = frozenset(flags.split())
+        categories = [c.lstrip("@") for c in acl.split()]
+        for flag, cat in _IMPLICIT_CATEGORIES.items():
+            if flag in flagset and cat not in categories:
+                categories.append(cat)
+        if "fast" not in flagset and "slow" not in categories:
+            categories.append("slow")
+        if "admin" in flagset and "dangerous" not in categories:
+            categories.append("dangerous")
+        cmd = Command(
+            name=name.lower(), handler=fn, arity=arity, flags=flagset,
+            first_key=keys[0], last_key=keys[1], step=keys[2], acl=tuple(categories),
+            getkeys=getkeys, summary=summary, since=since, group=group,
+            complexity=complexity, args=args,
+            write="write" in flagset, denyoom="denyoom" in flagset,
+            no_auth="no_auth" in flagset, pubsub_ok="pubsub_ok" in flagset,
+            no_multi="no_multi" in flagset,
+        )
+        if "|" in cmd.name:
+            parent_name, sub = cmd.name.split("|", 1)
+            parent = REGISTRY.get(parent_name.encode())
+            if parent is None:
+                parent = Command(name=parent_name, handler=None, arity=-2, flags=frozenset(), group=group)
+                REGISTRY[parent_name.encode()] = parent
+            parent.subcommands[sub.encode()] = cmd
+        else:
+            existing = REGISTRY.get(cmd.name.encode())
+            if existing is not None and existing.handler is None:
+                cmd.subcommands = existing.subcommands  # container declared after its subcommands
+            REGISTRY[cmd.name.encode()] = cmd
+        fn.command = cmd  # type: ignore[attr-defined]
+        return fn
+
+    return register
+
+
+def container(name: str, summary: str, since: str, group: str, flags: str = "", acl: str = "") -> None:
+    """Declare a container command (its subcommands carry the real bodies)."""
+    existing = REGISTRY.get(name.encode())
+    cmd = Command(
+        name=name, handler=None, arity=-2, flags=frozenset(flags.split()),
+        acl=tuple(c.lstrip("@") for c in acl.split()), summary=summary, since=since, group=group,
+    )
+    if existing is not None:
+        cmd.subcommands = existing.subcommands
+    REGISTRY[name.encode()] = cmd
+
+
+FAMILIES = (
+    "connection",
+    "server",
+    "keys",
+    "sort",
+    "strings",
+    "bitops",
+    "hashes",
+    "lists",
+    "sets",
+    "zsets",
+    "transactions",
+    "pubsub",
+)
+
+_loaded = False
+
+
+def load_all() -> dict[bytes, Command]:
+    """Import every family module once (each registers its commands)."""
+    global _loaded
+    if not _loaded:
+        for family in FAMILIES:
+            try:
+                importlib.import_module(f"{__name__}.{family}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{__name__}.{family}":
+                    raise
+        _loaded = True
+    return REGISTRY

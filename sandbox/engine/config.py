@@ -1,0 +1,114 @@
+"""Engine configuration.
+
+``EngineConfig`` is built by the caller (the CLI, the supervisor, tests); the
+engine reads no environment variables. ``RuntimeParams`` is the CONFIG GET/SET view
+of the parameters the engine really has, with Redis's names and formats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    bind: str = "127.0.0.1"  # address to listen on; loopback unless the caller says otherwise
+    port: int = 6379  # TCP port, 0 = any free port (printed when ready)
+    databases: int = 16  # number of logical databases on a standalone node (1..1024)
+    maxmemory: int = 0  # bytes of process memory before denyoom writes fail; 0 = no limit
+    requirepass: str | None = None  # password of the default user; None = no auth needed
+    cluster_enabled: bool = False  # cluster mode: one database, slot checks, CLUSTER commands
+    proto_max_bulk_len: int = 512 * 1024 * 1024  # largest bulk argument a client may send, bytes
+    client_query_buffer_limit: int = 1024 * 1024 * 1024  # unparsed input per client, bytes
+    client_output_buffer_limit: int = 256 * 1024 * 1024  # pending output per normal client, bytes; 0 = none
+    pubsub_output_buffer_limit: int = 32 * 1024 * 1024  # pending output per subscriber, bytes
+    maxclients: int = 10000  # simultaneous client connections
+    hz: int = 10  # background cycles per second (active expiry, stats), 1..500
+    active_expire_keys_per_cycle: int = 200  # keys examined per background expiry cycle
+    active_expire_budget_ms: float = 2.5  # CPU budget of one background expiry cycle, ms
+    node_id: str = ""  # 40 hex chars; empty = random (cluster MYID)
+    extra: dict[str, str] = field(default_factory=dict)  # passthrough CONFIG values (read-only)
+
+
+def _parse_memory(value: str) -> int:
+    """Redis memory units: 1k=1000, 1kb=1024, 1m, 1mb, 1g, 1gb."""
+    v = value.strip().lower()
+    units = {"kb": 1024, "k": 1000, "mb": 1024**2, "m": 1000**2, "gb": 1024**3, "g": 1000**3, "b": 1}
+    for suffix, mult in units.items():
+        if v.endswith(suffix):
+            num = v[: -len(suffix)]
+            if num.isdigit():
+                return int(num) * mult
+            raise ValueError(value)
+    if v.isdigit():
+        return int(v)
+    raise ValueError(value)
+
+
+@dataclass
+class Param:
+    name: str
+    value: str
+    mutable: bool = True
+    parse: Callable[[str], object] | None = None  # validates on CONFIG SET; raises ValueError
+    choices: tuple[str, ...] = ()
+
+
+def _int_range(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(v: str) -> int:
+        n = int(v)
+        if not lo <= n <= hi:
+            raise ValueError(v)
+        return n
+
+    return parse
+
+
+class RuntimeParams:
+    """The CONFIG table: name -> string value, validated on set."""
+
+    def __init__(self, cfg: EngineConfig, port: int) -> None:
+        yn = ("yes", "no")
+        params = [
+            Param("bind", cfg.bind, mutable=False),
+            Param("port", str(port), mutable=False),
+            Param("databases", str(cfg.databases), mutable=False),
+            Param("maxmemory", str(cfg.maxmemory), parse=_parse_memory),
+            Param("maxmemory-policy", "noeviction", choices=("noeviction",)),
+            Param("requirepass", cfg.requirepass or ""),
+            Param("cluster-enabled", "yes" if cfg.cluster_enabled else "no", mutable=False),
+            Param("proto-max-bulk-len", str(cfg.proto_max_bulk_len), parse=_parse_memory),
+            Param("client-query-buffer-limit", str(cfg.client_query_buffer_limit), parse=_parse_memory),
+            Param(
+                "client-output-buffer-limit",
+                f"normal {cfg.client_output_buffer_limit} 0 0 replica 268435456 67108864 60 "
+                f"pubsub {cfg.pubsub_output_buffer_limit} 8388608 60",
+                mutable=False,
+            ),
+            Param("maxclients", str(cfg.maxclients), parse=_int_range(1, 1_000_000)),
+            Param("hz", str(cfg.hz), parse=_int_range(1, 500)),
+            Param("timeout", "0", parse=_int_range(0, 2**31 - 1)),
+            Param("save", "", mutable=False),
+            Param("appendonly", "no", mutable=False, choices=yn),
+            Param("appendfsync", "everysec", mutable=False),
+            Param("dir", "", mutable=False),
+            Param("dbfilename", "", mutable=False),
+            Param("lazyfree-lazy-user-del", "no", choices=yn),
+            Param("lazyfree-lazy-user-flush", "no", choices=yn),
+            Param("notify-keyspace-events", "", mutable=False),
+            Param("slowlog-log-slower-than", "10000", parse=int),
+            Param("slowlog-max-len", "128", parse=_int_range(0, 2**31 - 1)),
+            Param("replica-read-only", "yes", mutable=False, choices=yn),
+            Param("min-replicas-to-write", "0", parse=_int_range(0, 2**31 - 1)),
+            Param("min-replicas-max-lag", "10", parse=_int_range(0, 2**31 - 1)),
+        ]
+        params += [Param(k, v, mutable=False) for k, v in cfg.extra.items()]
+        self.params: dict[str, Param] = {p.name: p for p in params}
+
+    def get(self, name: str) -> str:
+        return self.params[name].value
+
+    def get_int(self, name: str) -> int:
+        p = self.params[name]
+        return int(p.parse(p.value)) if p.parse else int(p.value)  # type: ignore[arg-type]

@@ -1,0 +1,134 @@
+"""The command context: what a command body sees of the node while it runs.
+
+``Ctx`` is the only way a command touches the keyspace. It applies lazy expiry at
+the command's own timestamp, checks value types (``WRONGTYPE`` lives here, once),
+and records what the command changed:
+
+* ``changed(key)`` — the key was modified (WATCH, the durable tracker and the
+  keyspace dirty counter all read this);
+* the command's *effects* — the deterministic writes to hand to the log or to
+  replicas. By default a write's effect is its own argv. A command whose argv is
+  not deterministic replaces it with ``propagate`` (SPOP → SREM, EXPIRE →
+  PEXPIREAT, INCRBYFLOAT → SET ... KEEPTTL). Lazy expiry adds ``DEL`` effects with
+  ``also_propagate`` before the command's own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import errors
+from .datatypes import TYPE_NAMES
+from .keyspace import Database
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .server import Server
+
+
+class Ctx:
+    __slots__ = ("server", "client", "db", "now_ms", "dirty_keys", "effects", "replaced", "dirty")
+
+    def __init__(self, server: "Server", client: "Client", now_ms: int) -> None:
+        self.server = server
+        self.client = client
+        self.db: Database = server.keyspace.dbs[client.db]
+        self.now_ms = now_ms
+        self.dirty_keys: list[tuple[int, bytes]] = []
+        self.effects: list[list[bytes]] | None = None
+        self.replaced = False
+        self.dirty = 0  # Redis's server.dirty increment for this command
+
+    # -- reads -----------------------------------------------------------------
+    def lookup(self, key: bytes, db: Database | None = None) -> Any:
+        """The live value at ``key`` or None (expired keys are removed here)."""
+        db = db or self.db
+        value = db.data.get(key)
+        if value is not None and db.expires and key in db.expires and db.expires[key] <= self.now_ms:
+            if self.server.expires_locally:
+                self._expire(db, key)
+            return None
+        return value
+
+    def lookup_typed(self, key: bytes, tp: type, db: Database | None = None) -> Any:
+        """Like ``lookup`` but raises WRONGTYPE unless the value is a ``tp``."""
+        value = self.lookup(key, db)
+        if value is not None and type(value) is not tp:
+            raise errors.WRONGTYPE
+        return value
+
+    def exists(self, key: bytes, db: Database | None = None) -> bool:
+        return self.lookup(key, db) is not None
+
+    def ttl_ms(self, key: bytes, db: Database | None = None) -> int | None:
+        """Remaining ms, or None without expiry (call after a successful lookup)."""
+        when = (db or self.db).expires.get(key)
+        return None if when is None else max(when - self.now_ms, 0)
+
+    # -- writes ----------------------------------------------------------------
+    def store(self, key: bytes, value: Any, keep_ttl: bool = False, db: Database | None = None) -> None:
+        db = db or self.db
+        db.put(key, value, keep_ttl)
+        self.changed(key, db)
+
+    def delete(self, key: bytes, db: Database | None = None) -> bool:
+        db = db or self.db
+        if self.lookup(key, db) is None:
+            return False
+        db.remove(key)
+        self.changed(key, db)
+        return True
+
+    def delete_if_empty(self, key: bytes, value: Any, db: Database | None = None) -> None:
+        """Containers never stay empty: drop the key once its last element is gone."""
+        if not value:
+            (db or self.db).remove(key)
+
+    def set_expire(self, key: bytes, when_ms: int, db: Database | None = None) -> None:
+        db = db or self.db
+        db.set_expire(key, when_ms)
+        self.changed(key, db)
+
+    def changed(self, key: bytes, db: Database | None = None) -> None:
+        self.dirty_keys.append(((db or self.db).id, key))
+        self.dirty += 1
+
+    def add_dirty(self, n: int) -> None:
+        """Count modifications that are not tied to one key (FLUSHDB)."""
+        self.dirty += n
+
+    # -- effects ---------------------------------------------------------------
+    def propagate(self, argv: list[bytes]) -> None:
+        """Replace the default effect (the command's argv) with ``argv``; may be
+        called several times to emit several effects."""
+        if not self.replaced:
+            self.replaced = True
+            if self.effects is None:
+                self.effects = []
+        self.effects.append(argv)  # type: ignore[union-attr]
+
+    def also_propagate(self, argv: list[bytes]) -> None:
+        """Add an effect before the command's own (lazy-expiry deletions)."""
+        if self.effects is None:
+            self.effects = []
+        self.effects.append(argv)
+
+    def _expire(self, db: Database, key: bytes) -> None:
+        db.remove(key)
+        self.server.stats.expired_keys += 1
+        self.dirty_keys.append((db.id, key))
+        if db is self.db:
+            self.also_propagate([b"DEL", key])
+        else:
+            self.also_propagate_db(db, [b"DEL", key])
+
+    def also_propagate_db(self, db: Database, argv: list[bytes]) -> None:
+        """An effect in another database than the client's (MOVE, COPY ... DB)."""
+        if self.effects is None:
+            self.effects = []
+        self.effects.append([b"SELECT", b"%d" % db.id])
+        self.effects.append(argv)
+        self.effects.append([b"SELECT", b"%d" % self.db.id])
+
+    def type_of(self, value: Any) -> bytes:
+        return TYPE_NAMES.get(type(value), b"none")

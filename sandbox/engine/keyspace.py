@@ -1,0 +1,188 @@
+"""The keyspace: numbered databases holding keys, their values and expiry times.
+
+A ``Database`` is storage only — no protocol, no propagation. Expiry on access and
+the hand-off of deletions to the log are done by the command context
+(``context.Ctx``), which knows the time of the command and where effects go.
+
+Invariants:
+* ``expires`` only holds keys that are in ``data``.
+* ``_heap`` holds ``(when_ms, key)`` for every entry of ``expires`` (plus stale
+  pairs, dropped when popped or when the heap is rebuilt).
+* ``_scan`` (built on first SCAN/RANDOMKEY, then maintained) holds every key once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from typing import Any, Callable, Iterator
+
+_HASH_MASK = (1 << 64) - 1
+
+
+def _rev64(v: int) -> int:
+    return int(f"{v:064b}"[::-1], 2)
+
+
+class ScanIndex:
+    """Keys bucketed by hash in a power-of-two table, scanned with Redis's
+    reverse-binary cursor: every key present for a whole scan is returned at least
+    once, even when the table grows or shrinks between calls."""
+
+    __slots__ = ("buckets", "mask", "count")
+
+    def __init__(self, keys: Iterator[bytes] | None = None) -> None:
+        self.mask = 3
+        self.buckets: list[list[bytes]] = [[] for _ in range(4)]
+        self.count = 0
+        for k in keys or ():
+            self.add(k)
+
+    def add(self, key: bytes) -> None:
+        self.buckets[hash(key) & self.mask].append(key)
+        self.count += 1
+        if self.count > len(self.buckets):
+            self._resize(len(self.buckets) * 4)
+
+    def remove(self, key: bytes) -> None:
+        self.buckets[hash(key) & self.mask].remove(key)
+        self.count -= 1
+        if len(self.buckets) > 4 and self.count < len(self.buckets) // 8:
+            self._resize(len(self.buckets) // 4)
+
+    def _resize(self, size: int) -> None:
+        old = self.buckets
+        self.mask = size - 1
+        self.buckets = [[] for _ in range(size)]
+        for bucket in old:
+            for k in bucket:
+                self.buckets[hash(k) & self.mask].append(k)
+
+    def scan(self, cursor: int, count: int, emit: Callable[[bytes], None]) -> int:
+        """Emit keys of at least ``count`` buckets' worth; return the next cursor (0 = done)."""
+        mask = self.mask
+        visited_empty = 0
+        emitted = 0
+        v = cursor & _HASH_MASK
+        while True:
+            bucket = self.buckets[v & mask]
+            for k in bucket:
+                emit(k)
+            emitted += len(bucket)
+            if not bucket:
+                visited_empty += 1
+            # Increment the reversed cursor (Redis dictScan).
+            v |= ~mask & _HASH_MASK
+            v = _rev64(v)
+            v = (v + 1) & _HASH_MASK
+            v = _rev64(v)
+            if v == 0 or emitted >= count or visited_empty >= count * 10:
+                return v
+
+    def random_key(self, rng: random.Random) -> bytes | None:
+        if not self.count:
+            return None
+        while True:
+            bucket = self.buckets[rng.getrandbits(64) & self.mask]
+            if bucket:
+                return rng.choice(bucket)
+
+
+class Database:
+    """One numbered database."""
+
+    __slots__ = ("id", "data", "expires", "_heap", "_scan")
+
+    def __init__(self, db_id: int) -> None:
+        self.id = db_id
+        self.data: dict[bytes, Any] = {}
+        self.expires: dict[bytes, int] = {}
+        self._heap: list[tuple[int, bytes]] = []
+        self._scan: ScanIndex | None = None
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    # -- writes ---------------------------------------------------------------
+    def put(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
+        """Store ``value``; the key's TTL is cleared unless ``keep_ttl``."""
+        data = self.data
+        if key not in data:
+            if self._scan is not None:
+                self._scan.add(key)
+        elif not keep_ttl and key in self.expires:
+            del self.expires[key]
+        data[key] = value
+
+    def remove(self, key: bytes) -> bool:
+        if self.data.pop(key, _MISSING) is _MISSING:
+            return False
+        self.expires.pop(key, None)
+        if self._scan is not None:
+            self._scan.remove(key)
+        return True
+
+    def set_expire(self, key: bytes, when_ms: int) -> None:
+        self.expires[key] = when_ms
+        heapq.heappush(self._heap, (when_ms, key))
+        if len(self._heap) > 2 * len(self.expires) + 1024:
+            self._heap = [(w, k) for k, w in self.expires.items()]
+            heapq.heapify(self._heap)
+
+    def persist(self, key: bytes) -> bool:
+        return self.expires.pop(key, None) is not None
+
+    def clear(self) -> None:
+        self.data.clear()
+        self.expires.clear()
+        self._heap.clear()
+        self._scan = None
+
+    def swap_contents(self, other: "Database") -> None:
+        for attr in ("data", "expires", "_heap", "_scan"):
+            a, b = getattr(self, attr), getattr(other, attr)
+            setattr(self, attr, b)
+            setattr(other, attr, a)
+
+    # -- reads ------------------------------------------------------------------
+    def expire_at(self, key: bytes) -> int | None:
+        return self.expires.get(key)
+
+    def is_expired(self, key: bytes, now_ms: int) -> bool:
+        when = self.expires.get(key)
+        return when is not None and when <= now_ms
+
+    def scan_index(self) -> ScanIndex:
+        if self._scan is None:
+            self._scan = ScanIndex(iter(self.data))
+        return self._scan
+
+    def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
+        """Up to ``limit`` keys whose expiry time has passed, earliest first."""
+        heap, expires, out = self._heap, self.expires, []
+        while heap and heap[0][0] <= now_ms and len(out) < limit:
+            when, key = heapq.heappop(heap)
+            if expires.get(key) == when:
+                out.append(key)
+        return out
+
+
+_MISSING = object()
+
+
+class Keyspace:
+    """All databases of a node."""
+
+    __slots__ = ("dbs",)
+
+    def __init__(self, count: int) -> None:
+        self.dbs = [Database(i) for i in range(count)]
+
+    def __getitem__(self, index: int) -> Database:
+        return self.dbs[index]
+
+    def __len__(self) -> int:
+        return len(self.dbs)
+
+    def swap(self, a: int, b: int) -> None:
+        self.dbs[a].swap_contents(self.dbs[b])

@@ -1,0 +1,397 @@
+"""RESP frames: the request parser and the reply encoder (RESP2 and RESP3).
+
+Invariants:
+* "Need more bytes" is not an error: ``RequestParser.next_command`` returns ``None``
+  and keeps what it has. A malformed frame raises ``ProtocolError`` with Redis's
+  exact text; the connection replies with it and closes (only that connection).
+* The parser follows Redis 7.0's ``processMultibulkBuffer``/``processInlineBuffer``:
+  the same limits, the same error texts, the same leniency (the two bytes after a
+  bulk payload are skipped, not checked).
+* Reply values are plain Python values; ``encode`` turns them into bytes for the
+  client's protocol version. The mapping is documented on ``encode``.
+
+Why not ``hiredis.Reader`` for requests: it parses *replies*, so it accepts request
+frames Redis refuses (nested arrays, integers as arguments, lengths beyond
+``proto-max-bulk-len``) and cannot tell which Redis error text applies. The engine
+uses hiredis where it reads replies (its own clients and replication links).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from .errors import ProtocolError, RedisError
+
+PROTO_INLINE_MAX_SIZE = 64 * 1024
+INT_MAX = 2**31 - 1
+
+_E_MBULK_COUNT_TOO_BIG = "ERR Protocol error: too big mbulk count string"
+_E_BULK_COUNT_TOO_BIG = "ERR Protocol error: too big bulk count string"
+_E_INLINE_TOO_BIG = "ERR Protocol error: too big inline request"
+_E_INVALID_MBULK = "ERR Protocol error: invalid multibulk length"
+_E_INVALID_BULK = "ERR Protocol error: invalid bulk length"
+_E_UNBALANCED = "ERR Protocol error: unbalanced quotes in request"
+_E_UNAUTH_MBULK = "ERR Protocol error: unauthenticated multibulk length"
+_E_UNAUTH_BULK = "ERR Protocol error: unauthenticated bulk length"
+
+
+def string2ll(s: bytes) -> int | None:
+    """Redis's strict integer parse: no spaces, no '+', no leading zeros, 64-bit."""
+    n = len(s)
+    if n == 0 or n > 20:
+        return None
+    if n == 1 and s == b"0":
+        return 0
+    start = 1 if s[0] == 45 else 0  # '-'
+    if start == n or not (49 <= s[start] <= 57):  # first digit 1-9
+        return None
+    for c in s[start + 1 :]:
+        if not 48 <= c <= 57:
+            return None
+    v = int(s)
+    if v < -(2**63) or v > 2**63 - 1:
+        return None
+    return v
+
+
+class RequestParser:
+    """Incremental parser of client requests (multibulk and inline)."""
+
+    __slots__ = ("buf", "pos", "max_bulk_len", "auth_required", "_argv", "_left", "_bulklen")
+
+    def __init__(self, max_bulk_len: int = 512 * 1024 * 1024) -> None:
+        self.buf = bytearray()
+        self.pos = 0
+        self.max_bulk_len = max_bulk_len
+        # Before AUTH, Redis caps frame sizes so an anonymous peer can't make it buffer much.
+        self.auth_required = False
+        self._argv: list[bytes] | None = None  # multibulk in progress
+        self._left = 0
+        self._bulklen = -1
+
+    def feed(self, data: bytes) -> None:
+        if self.pos and self.pos == len(self.buf):
+            self.buf.clear()
+            self.pos = 0
+        self.buf += data
+
+    def buffered(self) -> int:
+        return len(self.buf) - self.pos
+
+    def next_command(self) -> list[bytes] | None:
+        """The next complete command, or None when more bytes are needed.
+
+        Empty commands (``*0``, ``*-1``, blank inline lines) are skipped, as Redis does.
+        """
+        while True:
+            buf = self.buf
+            if self._argv is None:
+                if self.pos >= len(buf):
+                    self._compact()
+                    return None
+                if buf[self.pos] == 42:  # '*'
+                    started = self._start_multibulk()
+                    if started is None:
+                        return None
+                    if started is False:
+                        continue  # empty multibulk
+                else:
+                    argv = self._inline()
+                    if argv is None:
+                        return None
+                    if not argv:
+                        continue
+                    return argv
+            argv = self._multibulk_args()
+            if argv is None:
+                return None
+            return argv
+
+    def _compact(self) -> None:
+        if self.pos > 65536 or self.pos == len(self.buf):
+            del self.buf[: self.pos]
+            self.pos = 0
+
+    def _start_multibulk(self) -> bool | None:
+        buf, pos = self.buf, self.pos
+        nl = buf.find(b"\r", pos)
+        if nl < 0:
+            if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
+                raise ProtocolError(_E_MBULK_COUNT_TOO_BIG)
+            return None
+        if nl + 2 > len(buf):
+            return None
+        ll = string2ll(bytes(buf[pos + 1 : nl]))
+        if ll is None or ll > INT_MAX:
+            raise ProtocolError(_E_INVALID_MBULK)
+        if ll > 10 and self.auth_required:
+            raise ProtocolError(_E_UNAUTH_MBULK)
+        self.pos = nl + 2
+        if ll <= 0:
+            return False
+        self._argv = []
+        self._left = ll
+        self._bulklen = -1
+        return True
+
+    def _multibulk_args(self) -> list[bytes] | None:
+        buf = self.buf
+        argv = self._argv
+        assert argv is not None
+        pos = self.pos
+        end = len(buf)
+        while self._left:
+            if self._bulklen == -1:
+                nl = buf.find(b"\r", pos)
+                if nl < 0:
+                    if end - pos > PROTO_INLINE_MAX_SIZE:
+                        raise ProtocolError(_E_BULK_COUNT_TOO_BIG)
+                    break
+                if nl + 2 > end:
+                    break
+                if buf[pos] != 36:  # '$'
+                    raise ProtocolError("ERR Protocol error: expected '$', got '%c'" % buf[pos])
+                ll = string2ll(bytes(buf[pos + 1 : nl]))
+                if ll is None or ll < 0 or ll > self.max_bulk_len:
+                    raise ProtocolError(_E_INVALID_BULK)
+                if ll > 16384 and self.auth_required:
+                    raise ProtocolError(_E_UNAUTH_BULK)
+                pos = nl + 2
+                self._bulklen = ll
+            if end - pos < self._bulklen + 2:
+                break
+            argv.append(bytes(buf[pos : pos + self._bulklen]))
+            pos += self._bulklen + 2
+            self._bulklen = -1
+            self._left -= 1
+        self.pos = pos
+        if self._left:
+            self._compact()
+            return None
+        self._argv = None
+        return argv
+
+    def _inline(self) -> list[bytes] | None:
+        buf, pos = self.buf, self.pos
+        nl = buf.find(b"\n", pos)
+        if nl < 0:
+            if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
+                raise ProtocolError(_E_INLINE_TOO_BIG)
+            return None
+        line = bytes(buf[pos:nl])
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        self.pos = nl + 1
+        argv = split_args(line)
+        if argv is None:
+            raise ProtocolError(_E_UNBALANCED)
+        return argv
+
+
+_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
+_HEX = b"0123456789abcdefABCDEF"
+
+
+def split_args(line: bytes) -> list[bytes] | None:
+    """Split an inline command like Redis's ``sdssplitargs``; None on unbalanced quotes."""
+    out: list[bytes] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i] in b" \n\r\t\v\f":
+            i += 1
+        if i >= n:
+            return out
+        cur = bytearray()
+        inq = insq = False
+        while True:
+            if inq:
+                if i >= n:
+                    return None
+                c = line[i]
+                if (
+                    c == 92 and i + 3 < n and line[i + 1] == 120
+                    and line[i + 2] in _HEX and line[i + 3] in _HEX
+                ):
+                    cur.append(int(line[i + 2 : i + 4], 16))
+                    i += 3
+                elif c == 92 and i + 1 < n:
+                    i += 1
+                    cur.append(_ESCAPES.get(line[i], line[i]))
+                elif c == 34:
+                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f":
+                        return None
+                    i += 1
+                    break
+                else:
+                    cur.append(c)
+            elif insq:
+                if i >= n:
+                    return None
+                c = line[i]
+                if c == 92 and i + 1 < n and line[i + 1] == 39:
+                    i += 1
+                    cur.append(39)
+                elif c == 39:
+                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f":
+                        return None
+                    i += 1
+                    break
+                else:
+                    cur.append(c)
+            else:
+                if i >= n:
+                    break
+                c = line[i]
+                if c in b" \n\r\t\v\f":
+                    break
+                if c == 34:
+                    inq = True
+                elif c == 39:
+                    insq = True
+                else:
+                    cur.append(c)
+            i += 1
+        out.append(bytes(cur))
+
+
+# ---------------------------------------------------------------------------
+# Replies
+
+
+class Status(bytes):
+    """A simple string reply (``+OK``)."""
+
+
+class Raw(bytes):
+    """Bytes already encoded as a complete RESP reply (used for fixed replies)."""
+
+
+class Double(float):
+    """A double: RESP3 ``,``; RESP2 a bulk string (Redis 7.0 formats with %.17g)."""
+
+
+class Map(list):
+    """Pairs ``[(k, v), ...]``: RESP3 ``%``; RESP2 a flat array."""
+
+
+class SetReply(list):
+    """RESP3 ``~``; RESP2 an array."""
+
+
+class Push(list):
+    """An out-of-band message: RESP3 ``>``; RESP2 an array."""
+
+
+class Verbatim(bytes):
+    """Text: RESP3 ``=N\\r\\ntxt:...``; RESP2 a bulk string."""
+
+
+class NullArray:
+    """The RESP2 null array ``*-1`` (RESP3 ``_``)."""
+
+    __slots__ = ()
+
+
+class BigBool:
+    """RESP3 boolean (``#t``/``#f``); RESP2 integer 1/0."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+
+NULL_ARRAY = NullArray()
+OK = Status(b"OK")
+QUEUED = Status(b"QUEUED")
+PONG = Status(b"PONG")
+
+
+def format_double(v: float) -> bytes:
+    """Redis 7.0 ``addReplyDouble``: %.17g, with inf spelled ``inf``/``-inf``."""
+    if v != v:
+        return b"nan"
+    if v == float("inf"):
+        return b"inf"
+    if v == float("-inf"):
+        return b"-inf"
+    return (b"%.17g" % v)
+
+
+def encode(value: Any, proto: int = 2) -> bytes:
+    """Encode a reply. Mapping: bytes→bulk, int→integer, None→null bulk, Status→+,
+    RedisError→-, list/tuple→array, and the marker types above."""
+    out: list[bytes] = []
+    _encode_into(value, proto, out)
+    return b"".join(out)
+
+
+def _encode_into(v: Any, proto: int, out: list[bytes]) -> None:
+    t = type(v)
+    if t is bytes or t is Verbatim and proto == 2:
+        out.append(b"$%d\r\n%b\r\n" % (len(v), v))
+    elif t is int:
+        out.append(b":%d\r\n" % v)
+    elif t is Status:
+        out.append(b"+%b\r\n" % v)
+    elif t is Raw:
+        out.append(v)
+    elif v is None:
+        out.append(b"_\r\n" if proto == 3 else b"$-1\r\n")
+    elif t is list or t is tuple or t is SetReply and proto == 2 or t is Push and proto == 2:
+        out.append(b"*%d\r\n" % len(v))
+        for item in v:
+            _encode_into(item, proto, out)
+    elif isinstance(v, RedisError):
+        out.append(b"-%b\r\n" % v.text)
+    elif t is Map:
+        if proto == 3:
+            out.append(b"%%%d\r\n" % len(v))
+        else:
+            out.append(b"*%d\r\n" % (2 * len(v)))
+        for k, item in v:
+            _encode_into(k, proto, out)
+            _encode_into(item, proto, out)
+    elif t is Double or t is float:
+        s = format_double(v)
+        out.append(b",%b\r\n" % s if proto == 3 else b"$%d\r\n%b\r\n" % (len(s), s))
+    elif t is SetReply:
+        out.append(b"~%d\r\n" % len(v))
+        for item in v:
+            _encode_into(item, proto, out)
+    elif t is Push:
+        out.append(b">%d\r\n" % len(v))
+        for item in v:
+            _encode_into(item, proto, out)
+    elif t is Verbatim:
+        out.append(b"=%d\r\ntxt:%b\r\n" % (len(v) + 4, v))
+    elif t is NullArray:
+        out.append(b"_\r\n" if proto == 3 else b"*-1\r\n")
+    elif t is BigBool:
+        out.append((b"#t\r\n" if v.value else b"#f\r\n") if proto == 3 else (b":1\r\n" if v.value else b":0\r\n"))
+    elif t is str:
+        b = v.encode()
+        out.append(b"$%d\r\n%b\r\n" % (len(b), b))
+    elif t is bool:
+        out.append(b":1\r\n" if v else b":0\r\n")
+    elif isinstance(v, (bytes, bytearray, memoryview)):
+        b = bytes(v)
+        out.append(b"$%d\r\n%b\r\n" % (len(b), b))
+    elif isinstance(v, int):
+        out.append(b":%d\r\n" % v)
+    else:
+        raise TypeError(f"cannot encode reply of type {t.__name__}")
+
+
+def encode_command(args: Iterable[bytes | str | int]) -> bytes:
+    """Encode a command as a RESP array of bulk strings (for the engine's own clients)."""
+    parts: list[bytes] = []
+    n = 0
+    for a in args:
+        if isinstance(a, str):
+            a = a.encode()
+        elif isinstance(a, int):
+            a = b"%d" % a
+        parts.append(b"$%d\r\n%b\r\n" % (len(a), a))
+        n += 1
+    return b"*%d\r\n" % n + b"".join(parts)

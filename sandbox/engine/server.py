@@ -1,0 +1,332 @@
+"""A data node: the keyspace, its clients, and the dispatcher between them.
+
+The dispatcher (``Server.execute``) is the single place that enforces, in Redis
+7.0's order: unknown command, arity, authentication, MULTI queueing rules, slot
+ownership (cluster), OOM for ``denyoom`` commands, READONLY on replicas and the
+pub/sub context. ``Server.call`` runs a command body and hands a write's effects
+to ``self.log``; when the log returns a future (durable mode), the reply is held
+in a ``Pending`` until the journal has committed it.
+
+``EffectLog`` is the seam between a node and its durability/replication: the
+standalone node has none; cache mode streams effects to replicas; durable mode
+appends them to the shard's journal stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import resource
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from . import __version__, errors
+from .client import Client, ClientProtocol, Pending
+from .commands import REGISTRY, Command, load_all
+from .config import EngineConfig, RuntimeParams
+from .context import Ctx
+from .errors import RedisError
+from .keyspace import Keyspace
+from .pubsub import PubSub
+from .resp import NULL_ARRAY, QUEUED
+
+_ALWAYS_ALLOWED_IN_MULTI = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+
+
+class EffectLog(Protocol):
+    """Where a write's effects go once it executed."""
+
+    def append(self, db: int, effects: list[list[bytes]], keys: list[tuple[int, bytes]]) -> "asyncio.Future[Any] | None":
+        """Record the effects; a returned future delays the client's reply until it completes."""
+
+
+@dataclass
+class Stats:
+    total_connections_received: int = 0
+    total_commands_processed: int = 0
+    rejected_connections: int = 0
+    expired_keys: int = 0
+    keyspace_hits: int = 0
+    keyspace_misses: int = 0
+    total_net_input_bytes: int = 0
+    total_net_output_bytes: int = 0
+    total_error_replies: int = 0
+
+
+class Server:
+    def __init__(self, config: EngineConfig, clock: Callable[[], float] = time.time) -> None:
+        self.config = config
+        self.clock = clock
+        self.commands: dict[bytes, Command] = load_all()
+        self.keyspace = Keyspace(1 if config.cluster_enabled else config.databases)
+        self.params = RuntimeParams(config, config.port)
+        self.pubsub = PubSub()
+        self.stats = Stats()
+        self.clients: dict[int, Client] = {}
+        self._next_client_id = 1
+        self.watched: dict[tuple[int, bytes], set[Client]] = {}
+        self.dirty = 0
+        self.rng = random.Random()
+        self.run_id = os.urandom(20).hex()
+        self.node_id = config.node_id or os.urandom(20).hex()
+        self.start_time = time.time()
+        self.port = config.port
+        self.log: EffectLog | None = None
+        # Replicas don't expire keys themselves: they wait for the primary's DEL.
+        self.expires_locally = True
+        self.read_only = False  # a replica refuses writes from normal clients
+        self.cluster: Any = None  # set by the cluster layer: slot ownership checks
+        self._batch: list[list[bytes]] | None = None  # effects of a running EXEC
+        self._batch_keys: list[tuple[int, bytes]] = []
+        self._tcp: asyncio.AbstractServer | None = None
+        self._cron_task: asyncio.Task[None] | None = None
+        self._mem_checked_at = 0.0
+        self._mem_cached = 0
+        self.events: list[str] = []
+
+    # -- clients ---------------------------------------------------------------------
+    def new_client(self, addr: str, laddr: str) -> Client:
+        client = Client(self, self._next_client_id, addr, laddr)
+        self._next_client_id += 1
+        self.clients[client.id] = client
+        self.stats.total_connections_received += 1
+        return client
+
+    def remove_client(self, client: Client) -> None:
+        self.clients.pop(client.id, None)
+        self.pubsub.drop_client(client)
+        self.unwatch_all(client)
+
+    def log_event(self, message: str) -> None:
+        self.events.append(message)
+        del self.events[:-100]
+        print(message, file=sys.stderr, flush=True)
+
+    # -- WATCH -----------------------------------------------------------------------
+    def watch(self, client: Client, db: int, key: bytes) -> None:
+        k = (db, key)
+        if k not in client.watched:
+            client.watched.add(k)
+            self.watched.setdefault(k, set()).add(client)
+
+    def unwatch_all(self, client: Client) -> None:
+        for k in client.watched:
+            clients = self.watched.get(k)
+            if clients is not None:
+                clients.discard(client)
+                if not clients:
+                    del self.watched[k]
+        client.watched.clear()
+        client.watch_dirty = False
+
+    def touch_watched(self, keys: list[tuple[int, bytes]]) -> None:
+        watched = self.watched
+        for k in keys:
+            clients = watched.get(k)
+            if clients:
+                for c in clients:
+                    c.watch_dirty = True
+
+    def touch_watched_db(self, db: int) -> None:
+        """FLUSHDB/FLUSHALL/SWAPDB: every watcher of a key in ``db`` is invalidated."""
+        for (d, _key), clients in self.watched.items():
+            if d == db:
+                for c in clients:
+                    c.watch_dirty = True
+
+    # -- dispatch --------------------------------------------------------------------
+    def lookup_command(self, argv: list[bytes]) -> Command | RedisError:
+        """Resolve ``argv`` to a command or subcommand and check its arity."""
+        cmd = self.commands.get(argv[0].lower())
+        if cmd is None:
+            return errors.unknown_command(argv)
+        if cmd.subcommands:
+            if len(argv) < 2:
+                if cmd.handler is None:
+                    return errors.wrong_arity(cmd.name)
+            else:
+                sub = cmd.subcommands.get(argv[1].lower())
+                if sub is None:
+                    if cmd.handler is None:
+                        return errors.unknown_subcommand(argv, cmd.name)
+                else:
+                    cmd = sub
+        arity = cmd.arity
+        if (arity > 0 and len(argv) != arity) or len(argv) < -arity:
+            return errors.wrong_arity(cmd.name)
+        return cmd
+
+    def execute(self, client: Client, argv: list[bytes]) -> Any:
+        """Check and run one command from ``client``; the reply or a ``Pending``."""
+        self.stats.total_commands_processed += 1
+        client.last_interaction = time.time()
+        cmd = self.lookup_command(argv)
+        if type(cmd) is not Command:
+            if client.multi is not None:
+                client.multi_error = True
+            self.stats.total_error_replies += 1
+            return cmd
+        client.last_command = cmd.name.encode()
+        if not client.authenticated and not cmd.no_auth:
+            if client.multi is not None:
+                client.multi_error = True
+            return errors.NOAUTH
+        if client.multi is not None and "no_multi" in cmd.flags and argv[0].lower() not in _ALWAYS_ALLOWED_IN_MULTI:
+            client.multi_error = True
+            return RedisError("ERR Command not allowed inside a transaction")
+        if self.cluster is not None:
+            refusal = self.cluster.check(client, cmd, argv)
+            if refusal is not None:
+                if client.multi is not None:
+                    client.multi_error = True
+                return refusal
+        if cmd.denyoom and self.config_maxmemory() and not client.no_evict:
+            if self.used_memory() > self.config_maxmemory():
+                if client.multi is not None:
+                    client.multi_error = True
+                return errors.OOM
+        if cmd.write and self.read_only and not client.multi:
+            return errors.READONLY
+        if client.proto == 2 and client.in_pubsub and not cmd.pubsub_ok:
+            return errors.pubsub_context(cmd.name)
+        if client.multi is not None and argv[0].lower() not in _ALWAYS_ALLOWED_IN_MULTI:
+            client.multi.append((cmd, argv))
+            return QUEUED
+        return self.call(client, cmd, argv)
+
+    def call(self, client: Client, cmd: Command, argv: list[bytes]) -> Any:
+        """Run a command body; hand its effects to the log; hold the reply if needed."""
+        ctx = Ctx(self, client, int(self.clock() * 1000))
+        try:
+            reply = cmd.handler(ctx, argv)  # type: ignore[misc]
+        except RedisError as err:
+            self.stats.total_error_replies += 1
+            reply = err
+        if ctx.dirty_keys or ctx.effects:
+            future = self._after_write(client, cmd, argv, ctx)
+            if future is not None and type(reply) is not Pending:
+                return Pending(future, reply)
+        elif ctx.dirty:
+            self.dirty += ctx.dirty
+        return reply
+
+    def _after_write(self, client: Client, cmd: Command, argv: list[bytes], ctx: Ctx) -> "asyncio.Future[Any] | None":
+        self.dirty += ctx.dirty
+        if ctx.dirty_keys:
+            self.touch_watched(ctx.dirty_keys)
+        effects = ctx.effects or []
+        if not ctx.replaced and cmd.write and ctx.dirty:
+            effects = effects + [argv]
+        if not effects:
+            return None
+        if self._batch is not None:
+            self._batch.extend(effects)
+            self._batch_keys.extend(ctx.dirty_keys)
+            return None
+        if self.log is None:
+            return None
+        return self.log.append(ctx.db.id, effects, ctx.dirty_keys)
+
+    def exec_transaction(self, client: Client) -> Any:
+        """EXEC: run the queued commands as one unit whose effects are logged once."""
+        queued = client.multi or []
+        client.multi = None
+        if client.multi_error:
+            client.multi_error = False
+            self.unwatch_all(client)
+            return errors.EXECABORT
+        if client.watch_dirty:
+            self.unwatch_all(client)
+            return NULL_ARRAY
+        self.unwatch_all(client)
+        start_db = client.db
+        self._batch, self._batch_keys = [], []
+        replies: list[Any] = []
+        try:
+            for cmd, argv in queued:
+                if cmd.write and self.read_only:
+                    replies.append(errors.READONLY)
+                    continue
+                replies.append(self.call(client, cmd, argv))
+        finally:
+            batch, keys = self._batch, self._batch_keys
+            self._batch, self._batch_keys = None, []
+        if batch and self.log is not None:
+            future = self.log.append(start_db, [[b"MULTI"], *batch, [b"EXEC"]], keys)
+            if future is not None:
+                return Pending(future, replies)
+        return replies
+
+    # -- memory ------------------------------------------------------------------------
+    def config_maxmemory(self) -> int:
+        return self.params.get_int("maxmemory")
+
+    def used_memory(self) -> int:
+        """Resident memory of this process, in bytes (sampled at most every 10 ms).
+
+        Python can't cheaply count its dataset like zmalloc does, so ``maxmemory``
+        bounds the whole process: the honest number for a host that runs many nodes.
+        """
+        now = time.monotonic()
+        if now - self._mem_checked_at > 0.01:
+            self._mem_checked_at = now
+            try:
+                with open("/proc/self/statm", "rb") as f:
+                    self._mem_cached = int(f.read().split()[1]) * resource.getpagesize()
+            except OSError:
+                self._mem_cached = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        return self._mem_cached
+
+    # -- background work ------------------------------------------------------------
+    def active_expire_cycle(self) -> int:
+        """Delete keys whose TTL passed even if nobody reads them; bounded per cycle."""
+        if not self.expires_locally:
+            return 0
+        now_ms = int(self.clock() * 1000)
+        deadline = time.perf_counter() + self.config.active_expire_budget_ms / 1000
+        removed = 0
+        for db in self.keyspace.dbs:
+            if not db.expires:
+                continue
+            for key in db.due_expiries(now_ms, self.config.active_expire_keys_per_cycle):
+                db.remove(key)
+                removed += 1
+                self.stats.expired_keys += 1
+                self.touch_watched([(db.id, key)])
+                if self.log is not None:
+                    self.log.append(db.id, [[b"DEL", key]], [(db.id, key)])
+                if time.perf_counter() > deadline:
+                    return removed
+        return removed
+
+    async def _cron(self) -> None:
+        while True:
+            await asyncio.sleep(1 / self.params.get_int("hz"))
+            self.active_expire_cycle()
+
+    # -- lifecycle -------------------------------------------------------------------
+    async def start(self) -> int:
+        loop = asyncio.get_running_loop()
+        self._tcp = await loop.create_server(
+            lambda: ClientProtocol(self), self.config.bind, self.config.port, reuse_address=True, backlog=511
+        )
+        self.port = self._tcp.sockets[0].getsockname()[1]
+        self.params.params["port"].value = str(self.port)
+        self._cron_task = loop.create_task(self._cron())
+        return self.port
+
+    async def stop(self) -> None:
+        if self._cron_task is not None:
+            self._cron_task.cancel()
+        if self._tcp is not None:
+            self._tcp.close()
+        for client in list(self.clients.values()):
+            client.kill()
+        if self._tcp is not None:
+            await self._tcp.wait_closed()
+
+    def info_version(self) -> str:
+        return __version__
