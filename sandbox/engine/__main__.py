@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--maxmemory", type=_memory, default=0, help="process memory limit for writes, e.g. 100mb (0 = none)")
     srv.add_argument("--requirepass", default=None, help="password of the default user")
     srv.add_argument("--databases", type=int, default=16, help="number of databases (default 16)")
+    srv.add_argument("--client-output-buffer-limit", type=_memory, default=EngineConfig.client_output_buffer_limit,
+                     help="pending output allowed per client before it is disconnected (default 256mb)")
+    srv.add_argument("--pubsub-output-buffer-limit", type=_memory, default=EngineConfig.pubsub_output_buffer_limit,
+                     help="pending output allowed per subscriber before it is disconnected (default 32mb)")
+    srv.add_argument("--proto-max-bulk-len", type=_memory, default=EngineConfig.proto_max_bulk_len,
+                     help="largest bulk argument accepted (default 512mb)")
     return parser
 
 
@@ -59,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
         config = EngineConfig(
             bind=args.bind, port=args.port, maxmemory=args.maxmemory,
             requirepass=args.requirepass, databases=args.databases,
+            client_output_buffer_limit=args.client_output_buffer_limit,
+            pubsub_output_buffer_limit=args.pubsub_output_buffer_limit,
+            proto_max_bulk_len=args.proto_max_bulk_len,
         )
         try:
             import uvloop
