@@ -1,0 +1,562 @@
+"""Raft consensus as a pure state machine (etcd-raft style) for the journal.
+
+``RaftNode`` takes inputs -- ``tick(now)``, ``step(message, now)``,
+``propose(payload, now)``, ``persisted(index, term)``, ``compact(index, data)``,
+``campaign(now)`` -- and returns a list of actions (see raft_messages): ``Send``,
+``Persist``, ``Apply``, ``RestoreSnapshot``, ``RoleChanged``, ``Proposed``. It never
+reads a clock, sleeps, draws from a global RNG or does I/O, so the seeded simulator
+and the real journal process run exactly the same code.
+
+Runtime contract: perform actions in order; a ``Send`` must not leave before every
+``Persist`` returned before it is durable (fsynced) -- a runtime may batch many
+inputs and fsync once (group commit); after an fsync report
+``persisted(last_index, last_term)`` of the durable log.
+
+Invariants (the simulator checks them on every step):
+
+* At most one leader per term: a node votes at most once per term, and its vote is
+  durable before the vote is sent.
+* A leader only appends to its log; a follower truncates only on a real conflict and
+  never below its commit index (it raises ``AssertionError`` rather than do so).
+* An entry is committed only if it is from the leader's current term and a majority
+  of nodes have it *durably* -- the leader's own copy counts only after
+  ``persisted``. A new leader appends a no-op so earlier-term entries get committed.
+* ``Apply`` delivers committed entries in index order, each exactly once.
+* PreVote plus a leader lease (CheckQuorum) keep a partitioned node that rejoins from
+  bumping terms and deposing a healthy leader.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from .raft_messages import (
+    Action,
+    AppendRequest,
+    AppendResponse,
+    Apply,
+    Entry,
+    HardState,
+    Message,
+    Persist,
+    PersistentState,
+    Proposed,
+    RestoreSnapshot,
+    Role,
+    RoleChanged,
+    Send,
+    Snapshot,
+    SnapshotRequest,
+    VoteRequest,
+    VoteResponse,
+)
+
+
+@dataclass(frozen=True)
+class RaftConfig:
+    election_timeout_min_ms: int = 300  # ms, 10..60000: silence a follower tolerates before campaigning
+    election_timeout_max_ms: int = 600  # ms, > min: timeouts are drawn uniformly from [min, max)
+    heartbeat_interval_ms: int = 100  # ms, 1..min/2: how often a leader asserts itself
+    max_append_entries: int = 64  # entries per AppendRequest, 1..100000
+    pre_vote: bool = True  # run a pre-election first so a rejoining node cannot bump the term
+    check_quorum: bool = True  # a leader that has not heard from a majority for min timeout steps down
+
+
+class NotLeaderError(Exception):
+    """propose() on a node that is not the leader; `leader` is the best guess or None."""
+
+    def __init__(self, leader: str | None) -> None:
+        super().__init__(f"not the leader (leader: {leader or 'unknown'})")
+        self.leader = leader
+
+
+@dataclass
+class _Progress:
+    """What a leader knows about one follower's log."""
+
+    match: int = 0  # highest index known to be replicated (and durable) on the follower
+    next: int = 1  # next index to send
+    probing: bool = True  # True: one message at a time until we find where logs match
+    paused: bool = False  # probing and a probe is outstanding; resent on heartbeat
+    active: bool = False  # heard from since the last quorum check
+
+
+class RaftNode:
+    def __init__(
+        self,
+        node_id: str,
+        peers: list[str] | tuple[str, ...],
+        config: RaftConfig,
+        rng: random.Random,
+        state: PersistentState | None = None,
+    ) -> None:
+        state = state or PersistentState()
+        self.id = node_id
+        self.peers = tuple(p for p in peers if p != node_id)
+        self.config = config
+        self._rng = rng
+        self.term = state.hard_state.term
+        self.voted_for = state.hard_state.voted_for
+        self._snapshot = state.snapshot
+        self._entries: list[Entry] = list(state.entries)
+        self.commit = self.applied = self.base_index
+        self.durable_index = self.last_index  # what was loaded from disk is durable
+        self.role = Role.FOLLOWER
+        self.leader_id: str | None = None
+        self._now = 0
+        self._election_deadline: int | None = None
+        self._heartbeat_due = 0
+        self._quorum_due = 0
+        self._last_leader_contact = -(10**12)
+        self._votes: dict[str, bool] = {}
+        self._progress: dict[str, _Progress] = {}
+        self._out: list[Action] = []
+        self._pending = Persist()
+        self._pending_dirty = False
+        self._flushed_hard_state = state.hard_state
+
+    # -- log helpers ------------------------------------------------------------------
+
+    @property
+    def base_index(self) -> int:
+        return self._snapshot.index if self._snapshot else 0
+
+    @property
+    def base_term(self) -> int:
+        return self._snapshot.term if self._snapshot else 0
+
+    @property
+    def last_index(self) -> int:
+        return self._entries[-1].index if self._entries else self.base_index
+
+    @property
+    def last_term(self) -> int:
+        return self._entries[-1].term if self._entries else self.base_term
+
+    @property
+    def snapshot(self) -> Snapshot | None:
+        return self._snapshot
+
+    def term_at(self, index: int) -> int | None:
+        """Term of the entry at `index`, or None if it is trimmed or beyond the log."""
+        if index == self.base_index:
+            return self.base_term
+        if self.base_index < index <= self.last_index:
+            return self._entries[index - self.base_index - 1].term
+        return None
+
+    def entries_from(self, index: int, limit: int = 1 << 30) -> list[Entry]:
+        start = max(index, self.base_index + 1) - self.base_index - 1
+        return self._entries[start : start + limit]
+
+    def _majority(self) -> int:
+        return (len(self.peers) + 1) // 2 + 1
+
+    def next_tick_due(self) -> int:
+        """The earliest virtual time at which tick() could do anything (for simulators)."""
+        if self._election_deadline is None:
+            return self._now
+        if self.role is Role.LEADER:
+            return min(self._heartbeat_due, self._quorum_due if self.config.check_quorum else 1 << 62)
+        return self._election_deadline
+
+    # -- output plumbing -----------------------------------------------------------------
+
+    def _persist(
+        self, entries: tuple[Entry, ...] = (), truncate_from: int | None = None, snapshot: Snapshot | None = None
+    ) -> None:
+        """Fold a change into the Persist being built; it is flushed before the next Send."""
+        if snapshot is not None:
+            self._flush()  # the on-disk order is snapshot, truncation, entries: keep earlier ones first
+            self._pending = Persist(None, entries, truncate_from, snapshot)
+            self._pending_dirty = True
+            return
+        p = self._pending
+        kept, trunc = p.entries, p.truncate_from
+        if truncate_from is not None:
+            trunc = truncate_from if trunc is None else min(trunc, truncate_from)
+            kept = tuple(e for e in kept if e.index < truncate_from)
+        self._pending = Persist(None, kept + entries, trunc, p.snapshot)
+        self._pending_dirty = True
+
+    def _flush(self) -> None:
+        if self._pending_dirty:
+            p = self._pending
+            hs = HardState(self.term, self.voted_for)
+            changed = hs if hs != self._flushed_hard_state else None
+            self._flushed_hard_state = hs
+            if changed is not None or p.entries or p.truncate_from is not None or p.snapshot is not None:
+                self._out.append(Persist(changed, p.entries, p.truncate_from, p.snapshot))
+            self._pending = Persist()
+            self._pending_dirty = False
+
+    def _send(self, to: str, message: Message) -> None:
+        self._flush()
+        self._out.append(Send(to, message))
+
+    def _emit(self, action: Action) -> None:
+        self._out.append(action)  # only Sends wait for durability; other actions need no flush
+
+    def _take(self) -> list[Action]:
+        self._flush()
+        out, self._out = self._out, []
+        return out
+
+    def _hard_state_changed(self) -> None:
+        self._persist()  # the flushed Persist always carries the current hard state
+
+    # -- role transitions ----------------------------------------------------------------
+
+    def _reset_election_timer(self) -> None:
+        c = self.config
+        self._election_deadline = self._now + self._rng.randrange(c.election_timeout_min_ms, c.election_timeout_max_ms)
+
+    def _become_follower(self, term: int, leader: str | None) -> None:
+        changed = term != self.term or self.role is not Role.FOLLOWER or leader != self.leader_id
+        if term > self.term:
+            self.term, self.voted_for = term, None
+            self._hard_state_changed()
+        self.role, self.leader_id = Role.FOLLOWER, leader
+        self._progress.clear()
+        self._reset_election_timer()
+        if changed:
+            self._emit(RoleChanged(self.role, self.term, leader))
+
+    def _start_pre_vote(self) -> None:
+        self.role, self.leader_id = Role.PRE_CANDIDATE, None
+        self._votes = {self.id: True}
+        self._reset_election_timer()
+        self._emit(RoleChanged(self.role, self.term, None))
+        for peer in self.peers:
+            self._send(peer, VoteRequest(self.id, self.term + 1, self.last_index, self.last_term, pre_vote=True))
+        self._count_votes()
+
+    def _start_election(self) -> None:
+        self.term += 1
+        self.voted_for = self.id
+        self._hard_state_changed()
+        self.role, self.leader_id = Role.CANDIDATE, None
+        self._votes = {self.id: True}
+        self._reset_election_timer()
+        self._emit(RoleChanged(self.role, self.term, None))
+        for peer in self.peers:
+            self._send(peer, VoteRequest(self.id, self.term, self.last_index, self.last_term))
+        self._count_votes()
+
+    def _count_votes(self) -> None:
+        granted = sum(1 for v in self._votes.values() if v)
+        if granted >= self._majority():
+            if self.role is Role.PRE_CANDIDATE:
+                self._start_election()
+            else:
+                self._become_leader()
+        elif len(self._votes) - granted >= self._majority():
+            self._become_follower(self.term, None)
+
+    def _become_leader(self) -> None:
+        self.role, self.leader_id = Role.LEADER, self.id
+        self._progress = {p: _Progress(match=0, next=self.last_index + 1) for p in self.peers}
+        self._emit(RoleChanged(self.role, self.term, self.id))
+        # The no-op lets this leader commit entries of earlier terms (Raft §5.4.2) and
+        # learn the commit index promptly (Jepsen redis-raft #18).
+        noop = Entry(self.last_index + 1, self.term, b"", noop=True)
+        self._entries.append(noop)
+        self._persist(entries=(noop,))
+        self._quorum_due = self._now + self.config.election_timeout_min_ms
+        self._broadcast()
+        self._maybe_commit()
+
+    # -- inputs ----------------------------------------------------------------------------
+
+    def tick(self, now_ms: int) -> list[Action]:
+        self._now = max(self._now, now_ms)
+        if self._election_deadline is None:
+            self._reset_election_timer()
+        if self.role is Role.LEADER:
+            if self.config.check_quorum and self._now >= self._quorum_due:
+                active = 1 + sum(1 for pr in self._progress.values() if pr.active)
+                if active < self._majority():
+                    self._become_follower(self.term, None)
+                    return self._take()
+                for pr in self._progress.values():
+                    pr.active = False
+                self._quorum_due = self._now + self.config.election_timeout_min_ms
+            if self._now >= self._heartbeat_due:
+                self._broadcast()
+        elif self._now >= self._election_deadline:
+            self._campaign()
+        return self._take()
+
+    def campaign(self, now_ms: int) -> list[Action]:
+        """Start an election now (tests, scenarios, and a graceful hand-over)."""
+        self._now = max(self._now, now_ms)
+        if self.role is not Role.LEADER:
+            self._campaign()
+        return self._take()
+
+    def _campaign(self) -> None:
+        if self.config.pre_vote:
+            self._start_pre_vote()
+        else:
+            self._start_election()
+
+    def propose(self, payload: bytes, now_ms: int) -> list[Action]:
+        """Append a command; raises NotLeaderError. Emits Proposed(index, term)."""
+        self._now = max(self._now, now_ms)
+        if self.role is not Role.LEADER:
+            raise NotLeaderError(self.leader_id)
+        entry = Entry(self.last_index + 1, self.term, payload)
+        self._entries.append(entry)
+        self._persist(entries=(entry,))
+        self._emit(Proposed(entry.index, entry.term))
+        for peer, pr in self._progress.items():
+            if not pr.probing:
+                self._send_append(peer)
+        self._maybe_commit()
+        return self._take()
+
+    def persisted(self, index: int, term: int) -> list[Action]:
+        """The runtime's fsync made the log durable up to (index, term)."""
+        if index > self.durable_index and self.term_at(index) == term:
+            self.durable_index = index
+            if self.role is Role.LEADER:
+                self._maybe_commit()
+        return self._take()
+
+    def compact(self, index: int, data: bytes) -> list[Action]:
+        """Trim the log up to `index` (<= applied), replaced by the state machine snapshot."""
+        if not self.base_index < index <= self.applied:
+            raise ValueError(f"cannot compact to {index}: base {self.base_index}, applied {self.applied}")
+        term = self.term_at(index)
+        assert term is not None
+        self._entries = self.entries_from(index + 1)
+        self._snapshot = Snapshot(index, term, data)
+        self._persist(snapshot=self._snapshot)
+        return self._take()
+
+    def step(self, message: Message, now_ms: int) -> list[Action]:
+        self._now = max(self._now, now_ms)
+        if self._election_deadline is None:
+            self._reset_election_timer()
+        m = message
+        if m.term > self.term:
+            if isinstance(m, VoteRequest):
+                if self._in_lease():
+                    return self._take()  # a leader is alive: ignore the would-be disrupter
+                if not m.pre_vote:
+                    self._become_follower(m.term, None)
+            elif isinstance(m, VoteResponse) and m.pre_vote and m.granted:
+                pass  # granted pre-votes carry the term we would campaign in
+            else:
+                leader = m.frm if isinstance(m, (AppendRequest, SnapshotRequest)) else None
+                self._become_follower(m.term, leader)
+        elif m.term < self.term:
+            if isinstance(m, (AppendRequest, SnapshotRequest)):
+                self._send(m.frm, AppendResponse(self.id, self.term, False))  # depose a stale leader
+            elif isinstance(m, VoteRequest) and m.pre_vote:
+                self._send(m.frm, VoteResponse(self.id, self.term, False, pre_vote=True))
+            return self._take()
+        if isinstance(m, VoteRequest):
+            self._on_vote_request(m)
+        elif isinstance(m, VoteResponse):
+            self._on_vote_response(m)
+        elif isinstance(m, AppendRequest):
+            self._on_append(m)
+        elif isinstance(m, SnapshotRequest):
+            self._on_snapshot(m)
+        elif isinstance(m, AppendResponse):
+            self._on_append_response(m)
+        return self._take()
+
+    # -- elections -------------------------------------------------------------------------
+
+    def _in_lease(self) -> bool:
+        if not self.config.check_quorum or self.leader_id is None:
+            return False
+        if self.role is Role.LEADER:
+            return True  # CheckQuorum deposes us if we have lost the majority
+        return self._now - self._last_leader_contact < self.config.election_timeout_min_ms
+
+    def _on_vote_request(self, m: VoteRequest) -> None:
+        up_to_date = (m.last_term, m.last_index) >= (self.last_term, self.last_index)
+        if m.pre_vote:
+            grant = m.term > self.term and up_to_date
+            self._send(m.frm, VoteResponse(self.id, m.term if grant else self.term, grant, pre_vote=True))
+            return
+        can_vote = self.voted_for == m.frm or (self.voted_for is None and self.leader_id is None)
+        grant = can_vote and up_to_date
+        if grant and self.voted_for is None:
+            self.voted_for = m.frm
+            self._hard_state_changed()  # flushed before the Send below: durable first
+            self._reset_election_timer()
+        self._send(m.frm, VoteResponse(self.id, self.term, grant))
+
+    def _on_vote_response(self, m: VoteResponse) -> None:
+        if m.pre_vote:
+            if self.role is not Role.PRE_CANDIDATE or m.term != self.term + 1:
+                return
+        elif self.role is not Role.CANDIDATE or m.term != self.term:
+            return
+        self._votes.setdefault(m.frm, m.granted)
+        self._count_votes()
+
+    # -- replication: follower side ----------------------------------------------------------
+
+    def _heard_from_leader(self, leader: str) -> None:
+        assert self.role is not Role.LEADER, f"{self.id}: two leaders in term {self.term} ({leader})"
+        if self.role is not Role.FOLLOWER or self.leader_id != leader:
+            self._become_follower(self.term, leader)
+        else:
+            self._reset_election_timer()
+        self._last_leader_contact = self._now
+
+    def _on_append(self, m: AppendRequest) -> None:
+        self._heard_from_leader(m.frm)
+        prev_index, prev_term, entries = m.prev_index, m.prev_term, m.entries
+        if prev_index < self.commit:
+            # Entries up to our commit index are committed, so they match the leader's.
+            entries = tuple(e for e in entries if e.index > self.commit)
+            prev_index = self.commit
+            prev_term = self.term_at(prev_index)  # type: ignore[assignment]
+        if self.term_at(prev_index) != prev_term:
+            self._send(m.frm, AppendResponse(self.id, self.term, False, 0, m.prev_index, self._reject_hint(prev_index)))
+            return
+        new: list[Entry] = []
+        for e in entries:
+            if new:
+                new.append(e)
+                continue
+            have = self.term_at(e.index)
+            if have == e.term:
+                continue
+            if have is not None:  # a conflict: drop our entry and everything after it
+                assert e.index > self.commit, f"{self.id}: truncating committed entry {e.index}"
+                del self._entries[e.index - self.base_index - 1 :]
+                self.durable_index = min(self.durable_index, e.index - 1)
+                self._persist(truncate_from=e.index)
+            new.append(e)
+        if new:
+            self._entries.extend(new)
+            self._persist(entries=tuple(new))
+        match = prev_index + len(entries)
+        if m.commit > self.commit:
+            self.commit = max(self.commit, min(m.commit, match))
+        self._send(m.frm, AppendResponse(self.id, self.term, True, match_index=match))
+        self._apply_committed()
+
+    def _reject_hint(self, prev_index: int) -> int:
+        """Where the leader should probe next: skip our whole conflicting term at once."""
+        if prev_index > self.last_index:
+            return self.last_index
+        conflict_term = self.term_at(prev_index)
+        i = prev_index
+        while i - 1 > self.commit and self.term_at(i - 1) == conflict_term:
+            i -= 1
+        return max(i - 1, self.commit)
+
+    def _on_snapshot(self, m: SnapshotRequest) -> None:
+        self._heard_from_leader(m.frm)
+        s = m.snapshot
+        if s.index <= self.commit:
+            self._send(m.frm, AppendResponse(self.id, self.term, True, match_index=self.commit))
+            return
+        if self.term_at(s.index) == s.term:
+            self._entries = self.entries_from(s.index + 1)  # our log goes on past it: keep that
+            self._persist(snapshot=s)
+        else:
+            self._entries = []
+            self.durable_index = min(self.durable_index, s.index)
+            self._persist(snapshot=s, truncate_from=s.index + 1)
+        self._snapshot = s
+        self.commit = self.applied = s.index
+        self._emit(RestoreSnapshot(s))
+        self._send(m.frm, AppendResponse(self.id, self.term, True, match_index=s.index))
+
+    def _apply_committed(self) -> None:
+        if self.commit > self.applied:
+            entries = tuple(self.entries_from(self.applied + 1, self.commit - self.applied))
+            assert entries and entries[0].index == self.applied + 1 and entries[-1].index == self.commit
+            self.applied = self.commit
+            self._emit(Apply(entries))
+
+    # -- replication: leader side -------------------------------------------------------------
+
+    def _broadcast(self) -> None:
+        self._heartbeat_due = self._now + self.config.heartbeat_interval_ms
+        for peer, pr in self._progress.items():
+            pr.paused = False
+            self._send_append(peer)
+
+    def _send_append(self, peer: str) -> None:
+        pr = self._progress[peer]
+        if pr.paused:
+            return
+        if pr.next <= self.base_index:
+            assert self._snapshot is not None
+            self._send(peer, SnapshotRequest(self.id, self.term, self._snapshot))
+            pr.probing = pr.paused = True
+            return
+        prev = pr.next - 1
+        prev_term = self.term_at(prev)
+        assert prev_term is not None
+        entries = tuple(self.entries_from(pr.next, self.config.max_append_entries))
+        self._send(peer, AppendRequest(self.id, self.term, prev, prev_term, entries, self.commit))
+        if pr.probing:
+            pr.paused = True
+        elif entries:
+            pr.next = entries[-1].index + 1  # optimistic: a lost message shows up as a reject
+
+    def _on_append_response(self, m: AppendResponse) -> None:
+        if self.role is not Role.LEADER or m.frm not in self._progress:
+            return
+        pr = self._progress[m.frm]
+        pr.active = True
+        if m.success:
+            pr.match = max(pr.match, m.match_index)
+            pr.next = max(pr.next, pr.match + 1)
+            pr.probing = pr.paused = False
+            self._maybe_commit()
+            if pr.next <= self.last_index:
+                self._send_append(m.frm)
+            return
+        if m.reject_index < pr.match:
+            return  # a stale reply to a probe we have since moved past
+        pr.next = max(pr.match + 1, min(pr.next - 1, m.hint_index + 1))
+        pr.probing, pr.paused = True, False
+        self._send_append(m.frm)
+
+    def _maybe_commit(self) -> None:
+        if self.role is not Role.LEADER:
+            return
+        matches = sorted([min(self.durable_index, self.last_index)] + [pr.match for pr in self._progress.values()])
+        candidate = matches[len(matches) - self._majority()]
+        # Only entries of the current term are committed by counting (Raft §5.4.2).
+        if candidate > self.commit and self.term_at(candidate) == self.term:
+            self.commit = candidate
+            self._apply_committed()
+
+
+__all__ = [
+    "Action",
+    "AppendRequest",
+    "AppendResponse",
+    "Apply",
+    "Entry",
+    "HardState",
+    "Message",
+    "NotLeaderError",
+    "Persist",
+    "PersistentState",
+    "Proposed",
+    "RaftConfig",
+    "RaftNode",
+    "RestoreSnapshot",
+    "Role",
+    "RoleChanged",
+    "Send",
+    "Snapshot",
+    "SnapshotRequest",
+    "VoteRequest",
+    "VoteResponse",
+]
