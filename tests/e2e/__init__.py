@@ -1,0 +1,1 @@
+"""End-to-end tests: a real Chromium, driven by Playwright, against a live server."""

@@ -1,0 +1,1 @@
+"""Tests of the web site: pages, /healthz, settings, through Django's test client."""
