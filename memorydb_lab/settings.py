@@ -319,13 +319,15 @@ TEMPLATES = [
 # --------------------------------------------------------------------------------------
 
 _database_url = env_secret("MEMORYDB_LAB_DATABASE_URL")
-DATABASES = {
-    "default": (
-        parse_database_url(_database_url, BASE_DIR)
-        if _database_url is not None
-        else {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / "db.sqlite3")}
-    )
-}
+if _database_url is None:
+    _database = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / "db.sqlite3")}
+else:
+    try:
+        _database = parse_database_url(_database_url, BASE_DIR)
+    except ImproperlyConfigured as exc:
+        # Name the variable, never echo the URL: it usually holds a password.
+        raise ImproperlyConfigured(f"MEMORYDB_LAB_DATABASE_URL: {exc}") from None
+DATABASES = {"default": _database}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # SQLite creates the file but not its folder.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
