@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--maxmemory", type=_memory, default=0, help="process memory limit for writes, e.g. 100mb (0 = none)")
     srv.add_argument("--requirepass", default=None, help="password of the default user")
     srv.add_argument("--databases", type=int, default=16, help="number of databases (default 16)")
+    srv.add_argument("--cluster-enabled", action="store_true",
+                     help="cluster mode: one database, slot checks and CLUSTER commands")
+    srv.add_argument("--node-id", default="", help="40 hex characters (default: random)")
     srv.add_argument("--client-output-buffer-limit", type=_memory, default=EngineConfig.client_output_buffer_limit,
                      help="pending output allowed per client before it is disconnected (default 256mb)")
     srv.add_argument("--pubsub-output-buffer-limit", type=_memory, default=EngineConfig.pubsub_output_buffer_limit,
@@ -68,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             client_output_buffer_limit=args.client_output_buffer_limit,
             pubsub_output_buffer_limit=args.pubsub_output_buffer_limit,
             proto_max_bulk_len=args.proto_max_bulk_len,
+            cluster_enabled=args.cluster_enabled, node_id=args.node_id,
         )
         try:
             import uvloop

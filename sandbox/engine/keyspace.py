@@ -17,6 +17,8 @@ import heapq
 import random
 from typing import Any, Callable, Iterator
 
+from .slots import key_slot
+
 _HASH_MASK = (1 << 64) - 1
 
 
@@ -91,7 +93,7 @@ class ScanIndex:
 class Database:
     """One numbered database."""
 
-    __slots__ = ("id", "data", "expires", "_heap", "_scan")
+    __slots__ = ("id", "data", "expires", "_heap", "_scan", "slots")
 
     def __init__(self, db_id: int) -> None:
         self.id = db_id
@@ -99,6 +101,13 @@ class Database:
         self.expires: dict[bytes, int] = {}
         self._heap: list[tuple[int, bytes]] = []
         self._scan: ScanIndex | None = None
+        # Cluster mode only: slot -> keys in it (CLUSTER COUNTKEYSINSLOT/GETKEYSINSLOT).
+        self.slots: dict[int, set[bytes]] | None = None
+
+    def enable_slot_index(self) -> None:
+        self.slots = {}
+        for key in self.data:
+            self.slots.setdefault(key_slot(key), set()).add(key)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -110,6 +119,8 @@ class Database:
         if key not in data:
             if self._scan is not None:
                 self._scan.add(key)
+            if self.slots is not None:
+                self.slots.setdefault(key_slot(key), set()).add(key)
         elif not keep_ttl and key in self.expires:
             del self.expires[key]
         data[key] = value
@@ -120,6 +131,11 @@ class Database:
         self.expires.pop(key, None)
         if self._scan is not None:
             self._scan.remove(key)
+        if self.slots is not None:
+            members = self.slots[key_slot(key)]
+            members.discard(key)
+            if not members:
+                del self.slots[key_slot(key)]
         return True
 
     def set_expire(self, key: bytes, when_ms: int) -> None:
@@ -137,9 +153,11 @@ class Database:
         self.expires.clear()
         self._heap.clear()
         self._scan = None
+        if self.slots is not None:
+            self.slots = {}
 
     def swap_contents(self, other: "Database") -> None:
-        for attr in ("data", "expires", "_heap", "_scan"):
+        for attr in ("data", "expires", "_heap", "_scan", "slots"):
             a, b = getattr(self, attr), getattr(other, attr)
             setattr(self, attr, b)
             setattr(other, attr, a)

@@ -25,6 +25,7 @@ from typing import Any, Callable, Protocol
 
 from . import __version__, errors
 from .client import Client, ClientProtocol, Pending
+from .cluster import ClusterState
 from .commands import REGISTRY, Command, load_all
 from .config import EngineConfig, RuntimeParams
 from .context import Ctx
@@ -78,7 +79,10 @@ class Server:
         # Replicas don't expire keys themselves: they wait for the primary's DEL.
         self.expires_locally = True
         self.read_only = False  # a replica refuses writes from normal clients
-        self.cluster: Any = None  # set by the cluster layer: slot ownership checks
+        self.cluster: ClusterState | None = None
+        if config.cluster_enabled:
+            self.cluster = ClusterState(self.node_id)
+            self.keyspace.dbs[0].enable_slot_index()
         self._batch: list[list[bytes]] | None = None  # effects of a running EXEC
         self._batch_keys: list[tuple[int, bytes]] = []
         self._tcp: asyncio.AbstractServer | None = None

@@ -69,10 +69,29 @@ def engine_process(*args: str) -> Iterator[Proc]:
         stop(proc)
 
 
-def free_port() -> int:
+def _is_free(port: int) -> bool:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(with_cluster_bus: bool = False) -> int:
+    """A free loopback port; with_cluster_bus also needs port+10000 free (Redis Cluster's bus)."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if not with_cluster_bus or (port + 10000 <= 65535 and _is_free(port + 10000)):
+            return port
+        if port > 55535:
+            import random
+
+            port = random.randint(20000, 55000)
+            if _is_free(port) and _is_free(port + 10000):
+                return port
 
 
 def redis_server_binary() -> str:
@@ -84,7 +103,7 @@ def redis_server_binary() -> str:
 
 @contextlib.contextmanager
 def redis_process(*args: str) -> Iterator[Proc]:
-    port = free_port()
+    port = free_port(with_cluster_bus="--cluster-enabled" in args)
     cmd = [
         redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
         "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning", *args,

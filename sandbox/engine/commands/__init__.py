@@ -153,6 +153,7 @@ FAMILIES = (
     "zsets",
     "transactions",
     "pubsub",
+    "cluster_cmds",
 )
 
 _loaded = False
