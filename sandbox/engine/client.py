@@ -69,6 +69,7 @@ class Client:
         self.no_evict = False
         self.close_after_reply = False
         self.killed = False
+        self.is_master = False  # the link applying a primary's or the journal's stream
         self.protocol: "ClientProtocol | None" = None
 
     @property

@@ -47,6 +47,10 @@ class Ctx:
         if value is not None and db.expires and key in db.expires and db.expires[key] <= self.now_ms:
             if self.server.expires_locally:
                 self._expire(db, key)
+            elif self.client.is_master:
+                # A replica applies its primary's stream as it was: the primary
+                # decides expiry and sends DEL, so the key still exists here.
+                return value
             return None
         return value
 

@@ -32,9 +32,14 @@ from .context import Ctx
 from .errors import RedisError
 from .keyspace import Keyspace
 from .pubsub import PubSub
-from .resp import NULL_ARRAY, QUEUED
+from .resp import NULL_ARRAY, QUEUED, RequestParser, encode_command
 
 _ALWAYS_ALLOWED_IN_MULTI = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+
+
+def encode_effects(db: int, effects: list[list[bytes]]) -> bytes:
+    """Effects as a RESP command stream that starts by selecting their database."""
+    return encode_command([b"SELECT", b"%d" % db]) + b"".join(encode_command(argv) for argv in effects)
 
 
 class EffectLog(Protocol):
@@ -263,6 +268,43 @@ class Server:
             if future is not None:
                 return Pending(future, replies)
         return replies
+
+    # -- replication stream ------------------------------------------------------------
+    def apply_stream(self, payload: bytes) -> int:
+        """Apply effects received from the journal or a primary; returns commands applied.
+
+        The payload is a RESP command stream (``SELECT db`` then commands, as
+        ``encode_effects`` writes it). It runs as the primary's own client would:
+        no auth, slot or READONLY checks, and nothing is logged again.
+        """
+        client = self._master_client()
+        saved_log, self.log = self.log, None
+        parser = RequestParser(max_bulk_len=2**62)
+        parser.feed(payload)
+        applied = 0
+        try:
+            while (argv := parser.next_command()) is not None:
+                name = argv[0].lower()
+                if name in (b"multi", b"exec"):
+                    continue
+                cmd = self.lookup_command(argv)
+                if type(cmd) is not Command:
+                    raise RuntimeError(f"replication stream has a bad command: {argv!r}: {cmd}")
+                self.call(client, cmd, argv)
+                applied += 1
+        finally:
+            self.log = saved_log
+        return applied
+
+    def _master_client(self) -> Client:
+        client = getattr(self, "_master", None)
+        if client is None:
+            client = Client(self, 0, "journal:0", "local:0")
+            client.authenticated = True
+            client.is_master = True
+            client.name = b"journal"
+            self._master = client
+        return client
 
     # -- memory ------------------------------------------------------------------------
     def config_maxmemory(self) -> int:
