@@ -12,10 +12,6 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-# The sync API runs an event loop in the test's thread; Django sees that loop and
-# refuses ORM calls made from the test ("async unsafe"). The test code itself is
-# sync and talks to the live server over HTTP, so the guard does not apply here.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -30,13 +26,28 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package", autouse=True)
+def _allow_django_orm_beside_playwright() -> Iterator[None]:
+    """While Playwright's sync API is open, an event loop is registered in the test's
+    thread; Django sees it and refuses ORM calls from the test, and from the database
+    set-up and flush around it, as "async unsafe". The test code is sync and reaches
+    the live server over HTTP, so the guard does not apply. Set for this folder only,
+    so that it never hides a real async-safety bug in the other tests.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
+
+
+# Package scope, not session: Playwright's loop must be closed when the last e2e
+# test ends, or every later asyncio test finds "another loop is running".
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as instance:
         yield instance
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing; scripts/test installs it"
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
