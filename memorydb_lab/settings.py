@@ -252,7 +252,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 # Everything the site writes at run time (database, secret key) lives here; it is
 # git-ignored so that a `git clean` of the work tree never touches learner data.
-DATA_DIR = Path(env_str("MEMORYDB_LAB_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+# A relative path is taken from the project root, not from wherever the server
+# happened to be started.
+DATA_DIR = (BASE_DIR / env_str("MEMORYDB_LAB_DATA_DIR", "var")).resolve()
 
 # --------------------------------------------------------------------------------------
 # Core
@@ -411,11 +413,15 @@ CSRF_COOKIE_SAMESITE = "Lax"
 
 # Behind TLS (directly or through a proxy) cookies must never travel in clear and
 # browsers should remember to use https. Off by default: a laptop serves plain http.
-HTTPS = env_bool("MEMORYDB_LAB_HTTPS", False)
-SESSION_COOKIE_SECURE = HTTPS
-CSRF_COOKIE_SECURE = HTTPS
-SECURE_SSL_REDIRECT = HTTPS
-SECURE_HSTS_SECONDS = env_int("MEMORYDB_LAB_HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+_https = env_bool("MEMORYDB_LAB_HTTPS", False)
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SECURE_SSL_REDIRECT = _https
+# A load balancer often probes workers over plain http; a redirect would read as down.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int(
+    "MEMORYDB_LAB_HSTS_SECONDS", 31_536_000 if _https else 0, minimum=0
+)
 if env_bool("MEMORYDB_LAB_TRUST_X_FORWARDED_PROTO", False):
     # Only safe when a proxy in front always sets (and strips) this header.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -207,3 +207,16 @@ def test_the_cache_keeps_a_result_for_its_lifetime_including_a_failure() -> None
     clock.now += 0.1
     assert cache.get(ttl=30) == {"ok": False, "error": "failure 2", "cached": False}
     assert len(runs) == 2
+
+
+class HttpsRedirectTests(WebTestCase):
+    @override_settings(SECURE_SSL_REDIRECT=True)
+    def test_pages_redirect_to_https_but_healthz_answers_plain_http_probes(self) -> None:
+        engine_check.clear()
+        self.addCleanup(engine_check.clear)
+        fine = CachedCheck(lambda: {"ok": True, "error": None})
+        self.assertEqual(self.client.get("/").status_code, 301)
+        with mock.patch("memorydb_lab.views.engine_check", fine):
+            response = self.client.get("/healthz")
+        self.assertEqual(response.status_code, 200)
+        self.assertIs(response.json()["ok"], True)

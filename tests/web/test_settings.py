@@ -212,17 +212,24 @@ def test_the_secret_key_is_made_once_private_and_then_reused(tmp_path: Path) -> 
     assert [p.name for p in key_file.parent.iterdir()] == ["secret_key"]  # no temp left
 
 
-def _start_django(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    """Import the settings in a fresh interpreter, as daphne or manage.py would."""
+DEFAULTS_SHOWN = "s.DEBUG, s.ALLOWED_HOSTS, s.DATABASES['default']['NAME']"
+
+
+def _start_django(
+    tmp_path: Path, show: str = DEFAULTS_SHOWN, cwd: Path = PROJECT_ROOT, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Import the settings in a fresh interpreter, as daphne or manage.py would, and
+    print the settings named in ``show``."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MEMORYDB_LAB_")}
     clean.update({"DJANGO_SETTINGS_MODULE": "memorydb_lab.settings",
+                  "PYTHONPATH": str(PROJECT_ROOT),
                   "MEMORYDB_LAB_DATA_DIR": str(tmp_path / "var"), **env})
     code = (
         "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.DEBUG, s.ALLOWED_HOSTS, s.DATABASES['default']['NAME'])"
+        f"print({show})"
     )
     return subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT_ROOT, env=clean,
+        [sys.executable, "-c", code], cwd=cwd, env=clean,
         capture_output=True, text=True, timeout=60,
     )
 
@@ -251,3 +258,16 @@ def test_a_bad_value_stops_the_site_at_start(tmp_path: Path, name: str, value: s
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert name.removesuffix("_FILE") in result.stderr
+
+
+def test_https_mode_secures_cookies_and_turns_on_hsts(tmp_path: Path) -> None:
+    shown = "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS"
+    assert _start_django(tmp_path, shown).stdout.strip() == "False False False 0"
+    result = _start_django(tmp_path, shown, MEMORYDB_LAB_HTTPS="1")
+    assert result.stdout.strip() == "True True True 31536000", result.stderr
+
+
+def test_a_relative_data_dir_is_taken_from_the_project_root(tmp_path: Path) -> None:
+    # Started from elsewhere, as a systemd unit without WorkingDirectory would be.
+    result = _start_django(tmp_path, "s.DATA_DIR", cwd=tmp_path, MEMORYDB_LAB_DATA_DIR="var")
+    assert result.stdout.strip() == str(PROJECT_ROOT / "var"), result.stderr
