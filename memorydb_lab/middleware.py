@@ -13,7 +13,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 
-class ContentSecurityPolicyMiddleware:
+class SecurityHeadersMiddleware:
     """Adds CONTENT_SECURITY_POLICY and PERMISSIONS_POLICY to every response.
 
     A view that needs a different policy sets the header itself; it is left alone.

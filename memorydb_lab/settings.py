@@ -250,8 +250,8 @@ def load_or_create_secret_key(path: Path) -> str:
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-# Everything the site writes at run time (database, secret key) lives here; it is
-# git-ignored so that a `git clean` of the work tree never touches learner data.
+# Everything the site writes at run time (database, secret key) lives here, outside
+# version control (var/ is git-ignored) so learner data never lands in a commit.
 # A relative path is taken from the project root, not from wherever the server
 # happened to be started.
 DATA_DIR = (BASE_DIR / env_str("MEMORYDB_LAB_DATA_DIR", "var")).resolve()
@@ -288,7 +288,7 @@ MIDDLEWARE = [
     # Right after SecurityMiddleware, as whitenoise documents, so static files skip
     # sessions and auth entirely.
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "memorydb_lab.middleware.ContentSecurityPolicyMiddleware",
+    "memorydb_lab.middleware.SecurityHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
