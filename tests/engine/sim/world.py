@@ -1,0 +1,445 @@
+"""The simulated world: virtual clock, network, disks, and the journal replica runtime.
+
+Invariants of the simulation itself (not of the system under test):
+
+* Everything random comes from ``World.rng`` (seeded); events at the same virtual
+  time run in the order they were scheduled. So a seed replays exactly.
+* A ``SimDisk`` keeps only what was fsynced across a crash, plus possibly some of
+  the unsynced writes, the last of them possibly torn (cut short, garbage at the
+  end) -- what a real disk may do. Fsynced data is never lost or damaged.
+* ``JournalReplica`` is the runtime around the real ``RaftNode`` and
+  ``JournalState``: it honours the Raft runtime contract (a Send leaves only after
+  every earlier Persist is fsynced, ``persisted`` is reported after the fsync) with
+  group commit, and restarts from the disk image through ``records.scan``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol, Union
+
+from sandbox.engine.journal_state import (
+    AppendCommand,
+    JournalState,
+    Result,
+    StreamEntry,
+    TrimCommand,
+    TrimmedError,
+    encode_command,
+)
+from sandbox.engine.raft import (
+    Action,
+    Apply,
+    Entry,
+    NotLeaderError,
+    Persist,
+    PersistentState,
+    Proposed,
+    RaftConfig,
+    RaftNode,
+    RestoreSnapshot,
+    Role,
+    RoleChanged,
+    Send,
+)
+from sandbox.engine.raft_messages import decode_message, encode_message, persist_records
+from sandbox.engine.records import encode_header, encode_record, scan
+
+from .invariants import Invariants
+
+if TYPE_CHECKING:
+    from .datanodes import DataNode
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    replicas: tuple[str, ...] = ("az-a", "az-b", "az-c")  # journal replica names, one per AZ
+    raft: RaftConfig = RaftConfig(
+        election_timeout_min_ms=150, election_timeout_max_ms=300, heartbeat_interval_ms=40, max_append_entries=16
+    )
+    net_delay_ms: tuple[int, int] = (1, 8)  # ms, one-way delivery delay range (inclusive)
+    fsync_ms: tuple[int, int] = (1, 6)  # ms, how long an fsync takes (inclusive range)
+    compact_threshold: int = 48  # entries, 1..: applied entries beyond the snapshot before compacting
+    lease_ms: int = 500  # ms, > 0: how long a primary's lease lasts after it sent the renewal
+    renew_every_ms: int = 120  # ms, < lease_ms: how often a primary renews
+    takeover_extra_ms: tuple[int, int] = (100, 400)  # ms added to lease_ms before a replica campaigns
+    poll_ms: int = 30  # ms, how often a data node wakes up (reads, timeouts, writes)
+    request_timeout_ms: int = 200  # ms, a journal request with no reply is retried after this
+    write_probability: float = 0.6  # 0..1, chance an idle primary issues a client write per wake-up
+    checksum_every: int = 6  # data writes between checksum markers, >= 1
+    trim_every: int = 2  # checksum markers between snapshot+trim, >= 1
+    torn_probability: float = 0.5  # 0..1, chance a crash leaves a torn (partial) unsynced write
+    trace_lines: int = 400  # lines of event trace kept for a failure report
+
+
+# -- the client protocol between data nodes and journal replicas --------------------------
+
+
+@dataclass(frozen=True)
+class JAppend:
+    req_id: int
+    cmd: AppendCommand | TrimCommand
+
+
+@dataclass(frozen=True)
+class JRead:
+    req_id: int
+    shard: str
+    after_id: int
+    limit: int
+
+
+@dataclass(frozen=True)
+class NotLeader:
+    leader: str | None
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """The proposal's log slot holds another entry: it definitely did not happen."""
+
+
+@dataclass(frozen=True)
+class JReply:
+    req_id: int
+    result: Union[Result, NotLeader, Dropped]
+
+
+@dataclass(frozen=True)
+class JReadReply:
+    req_id: int
+    entries: tuple[StreamEntry, ...]
+    trimmed: tuple[int, str] | None  # set instead of entries when the range was trimmed
+
+
+@dataclass(frozen=True)
+class RaftBytes:
+    data: bytes  # an encoded Raft message, as a TCP transport would carry it
+
+
+@dataclass(frozen=True)
+class SnapshotImage:
+    """A verified data snapshot in the simulated object store ("S3")."""
+
+    shard: str
+    snapshot_id: str
+    upto_id: int
+    dataset: tuple[bytes, ...]
+    crc: int
+
+
+class Endpoint(Protocol):
+    alive: bool
+
+    def receive(self, src: str, message: object) -> None: ...
+
+
+# -- the world ---------------------------------------------------------------------------
+
+
+class World:
+    def __init__(self, seed: int, config: SimConfig = SimConfig(), verbose: bool = False) -> None:
+        self.seed = seed
+        self.config = config
+        self.rng = random.Random(seed)
+        self.verbose = verbose
+        self.now = 0
+        self._events: list[tuple[int, int, Callable[[], None]]] = []
+        self._seq = 0
+        self._req = 0
+        self.trace: deque[str] = deque(maxlen=config.trace_lines)
+        self.net = Network(self)
+        self.endpoints: dict[str, Endpoint] = {}
+        self.replicas: dict[str, JournalReplica] = {}
+        self.datanodes: dict[str, DataNode] = {}
+        self.shard_nodes: dict[str, list[DataNode]] = {}
+        self.snapshots: dict[tuple[str, str], SnapshotImage] = {}
+        self.quiesced = False  # data nodes stop issuing new journal writes
+        self.checker = Invariants(self)
+        for name in config.replicas:
+            self.replicas[name] = self.endpoints[name] = JournalReplica(self, name)  # type: ignore[assignment]
+
+    def log(self, text: str) -> None:
+        line = f"{self.now:>7}ms {text}"
+        self.trace.append(line)
+        if self.verbose:
+            print(line)
+
+    def next_req(self) -> int:
+        self._req += 1
+        return self._req
+
+    def at(self, time: int, fn: Callable[[], None]) -> None:
+        self._seq += 1
+        heapq.heappush(self._events, (time, self._seq, fn))
+
+    def after(self, delay: int, fn: Callable[[], None]) -> None:
+        self.at(self.now + delay, fn)
+
+    def run_until(self, time: int) -> None:
+        events = self._events
+        while events and events[0][0] <= time:
+            when, _, fn = heapq.heappop(events)
+            self.now = when
+            fn()
+            self.checker.after_step()
+        self.now = max(self.now, time)
+
+    def run_for(self, ms: int) -> None:
+        self.run_until(self.now + ms)
+
+    def add_datanode(self, node: DataNode) -> None:
+        self.datanodes[node.name] = node
+        self.endpoints[node.name] = node
+        self.shard_nodes.setdefault(node.shard, []).append(node)
+
+    def leaders(self) -> list[JournalReplica]:
+        return [r for r in self.replicas.values() if r.alive and r.node.role is Role.LEADER]
+
+
+class Network:
+    """Drops, delays, duplicates and reorders messages; partitions endpoints into groups."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.delay_ms = world.config.net_delay_ms
+        self.drop_p = 0.0  # chance a message is lost
+        self.dup_p = 0.0  # chance a message is delivered twice
+        self.slow_p = 0.0  # chance a message takes a long extra delay (reordering)
+        self._group: dict[str, int] = {}
+
+    def partition(self, groups: list[list[str]]) -> None:
+        """Endpoints in different groups cannot talk; endpoints in no group reach everyone."""
+        self._group = {name: i for i, group in enumerate(groups) for name in group}
+        self.world.log("partition " + " | ".join(" ".join(g) for g in groups))
+
+    def heal(self) -> None:
+        if self._group:
+            self.world.log("heal")
+        self._group = {}
+
+    def blocked(self, a: str, b: str) -> bool:
+        ga, gb = self._group.get(a), self._group.get(b)
+        return ga is not None and gb is not None and ga != gb
+
+    def send(self, src: str, dst: str, message: object) -> None:
+        rng = self.world.rng
+        if self.blocked(src, dst) or (self.drop_p and rng.random() < self.drop_p):
+            return
+        copies = 2 if self.dup_p and rng.random() < self.dup_p else 1
+        for _ in range(copies):
+            delay = rng.randint(*self.delay_ms)
+            if self.slow_p and rng.random() < self.slow_p:
+                delay += rng.randint(20, 300)
+            self.world.after(delay, lambda: self._deliver(src, dst, message))
+
+    def _deliver(self, src: str, dst: str, message: object) -> None:
+        if self.blocked(src, dst):
+            return
+        endpoint = self.world.endpoints.get(dst)
+        if endpoint is not None and endpoint.alive:
+            endpoint.receive(src, message)
+
+
+@dataclass
+class SimDisk:
+    """A record file's byte image: fsynced bytes survive a crash, the rest may not."""
+
+    synced: bytes = b""
+    pending: list[tuple[str, bytes]] = field(default_factory=list)  # ("append"|"rewrite", bytes)
+
+    def append(self, records: list[bytes]) -> None:
+        if records:
+            self.pending.append(("append", b"".join(encode_record(r) for r in records)))
+
+    def rewrite(self, records: list[bytes]) -> None:
+        self.pending.append(("rewrite", encode_header() + b"".join(encode_record(r) for r in records)))
+
+    def mark(self) -> int:
+        return len(self.pending)
+
+    def sync(self, mark: int) -> None:
+        """An fsync that started when `mark` writes were pending has finished."""
+        for kind, data in self.pending[:mark]:
+            self.synced = data if kind == "rewrite" else self.synced + data
+        del self.pending[:mark]
+
+    def crash(self, rng: random.Random, torn_probability: float, force_torn: bool = False) -> str:
+        """Lose unsynced writes, except a random prefix the OS happened to write back."""
+        image = self.synced
+        n = len(self.pending)
+        keep = rng.randint(0, n - 1 if force_torn and n else n)
+        for kind, data in self.pending[:keep]:
+            image = data if kind == "rewrite" else image + data
+        note = f"kept {keep} of {len(self.pending)} unsynced writes"
+        rest = self.pending[keep:]
+        if rest and rest[0][0] == "append" and len(rest[0][1]) > 1 and (force_torn or rng.random() < torn_probability):
+            data = rest[0][1]
+            cut = rng.randint(1, len(data) - 1)
+            part = bytearray(data[:cut])
+            if rng.random() < 0.5:  # the sectors at the end never made it: garbage
+                for i in range(max(0, cut - rng.randint(1, 16)), cut):
+                    part[i] = rng.randrange(256)
+            image += bytes(part)
+            note += f", tore the next one after {cut} of {len(data)} bytes"
+        self.synced = image
+        self.pending = []
+        return note
+
+
+# -- a journal replica: the runtime around RaftNode + JournalState -------------------------------
+
+
+class JournalReplica:
+    def __init__(self, world: World, name: str) -> None:
+        self.world = world
+        self.name = name
+        self.az = name
+        self.disk = SimDisk()
+        self.alive = False
+        self.incarnation = 0
+        self.fsync_ms = world.config.fsync_ms
+        self.torn_recoveries = 0
+        self.crash_on_write = False  # set by a fault injector: crash right after the next write
+        self.start()
+
+    def start(self) -> None:
+        w = self.world
+        self.incarnation += 1
+        self.alive = True
+        result = scan(self.disk.synced, path=f"sim://{self.name}")
+        if result.torn is not None and not result.fresh:
+            self.torn_recoveries += 1
+            w.log(f"{self.name} recovery truncated a torn tail: {result.torn}")
+        self.disk.synced = encode_header() if result.fresh else self.disk.synced[: result.valid_end]
+        self.mirror = PersistentState.from_records(result.records)
+        self.node = RaftNode(self.name, list(w.config.replicas), w.config.raft, random.Random(w.rng.getrandbits(64)), self.mirror)
+        snap = self.mirror.snapshot
+        self.state = JournalState.restore(snap.data) if snap else JournalState()
+        self.write_gen = self.synced_gen = 0
+        self.fsync_busy = False
+        self.outbox: deque[tuple[int, Send]] = deque()
+        self.pending: dict[int, tuple[int, str, int]] = {}  # raft index -> (term, client, req id)
+        self.tick_at: int | None = None
+        w.checker.on_start(self)
+        w.log(f"{self.name} started (term {self.node.term}, log {self.node.base_index}..{self.node.last_index})")
+        self._schedule_tick()
+
+    def crash(self, force_torn: bool = False) -> None:
+        w = self.world
+        self.alive = False
+        self.incarnation += 1
+        note = self.disk.crash(w.rng, w.config.torn_probability, force_torn)
+        w.log(f"{self.name} CRASHED ({note})")
+
+    # -- the runtime loop --------------------------------------------------------------
+
+    def _schedule_tick(self) -> None:
+        due = max(self.node.next_tick_due(), self.world.now + 1) + self.world.rng.randint(0, 2)
+        if self.tick_at is None or due < self.tick_at:
+            self.tick_at = due
+            inc = self.incarnation
+            self.world.at(due, lambda: self._on_tick(inc, due))
+
+    def _on_tick(self, inc: int, due: int) -> None:
+        if inc != self.incarnation or due != self.tick_at:
+            return
+        self.tick_at = None
+        self.handle(self.node.tick(self.world.now))
+
+    def handle(self, actions: list[Action]) -> None:
+        for a in actions:
+            if isinstance(a, Send):
+                if self.write_gen > self.synced_gen:
+                    self.outbox.append((self.write_gen, a))  # not before the fsync
+                else:
+                    self._transmit(a)
+            elif isinstance(a, Persist):
+                self.mirror.apply(a)
+                if a.snapshot is not None:
+                    self.disk.rewrite(self.mirror.to_records())
+                else:
+                    self.disk.append(persist_records(a))
+                self.write_gen += 1
+                if self.crash_on_write:
+                    self.crash_on_write = False
+                    inc = self.incarnation  # crash mid-write: the fsync has not happened
+                    self.world.after(0, lambda: self.crash(force_torn=self.world.rng.random() < 0.7) if inc == self.incarnation else None)
+            elif isinstance(a, Apply):
+                self._apply(a.entries)
+            elif isinstance(a, RestoreSnapshot):
+                self.state = JournalState.restore(a.snapshot.data)
+                self.world.checker.on_restore(self, a.snapshot)
+                self.world.checker.stats["installs"] += 1
+                for index in [i for i in self.pending if i <= a.snapshot.index]:
+                    del self.pending[index]  # outcome unknown here; the client will time out
+            elif isinstance(a, RoleChanged):
+                self.world.log(f"{self.name} is {a.role.value} in term {a.term} (leader {a.leader})")
+                self.world.checker.on_role(self, a)
+        if self.node.applied - self.node.base_index >= self.world.config.compact_threshold:
+            self.world.checker.stats["compactions"] += 1
+            self.handle(self.node.compact(self.node.applied, self.state.snapshot()))
+        self._maybe_fsync()
+        self._schedule_tick()
+
+    def _transmit(self, send: Send) -> None:
+        self.world.net.send(self.name, send.to, RaftBytes(encode_message(send.message)))
+
+    def _maybe_fsync(self) -> None:
+        if self.write_gen <= self.synced_gen or self.fsync_busy:
+            return
+        self.fsync_busy = True  # group commit: this fsync covers every write so far
+        gen, mark = self.write_gen, self.disk.mark()
+        index, term, inc = self.mirror.last_index, self.mirror.last_term, self.incarnation
+        self.world.after(self.world.rng.randint(*self.fsync_ms), lambda: self._fsync_done(inc, gen, mark, index, term))
+
+    def _fsync_done(self, inc: int, gen: int, mark: int, index: int, term: int) -> None:
+        if inc != self.incarnation:
+            return
+        self.disk.sync(mark)
+        self.synced_gen = gen
+        self.fsync_busy = False
+        while self.outbox and self.outbox[0][0] <= gen:
+            self._transmit(self.outbox.popleft()[1])
+        self.handle(self.node.persisted(index, term))
+
+    def _apply(self, entries: tuple[Entry, ...]) -> None:
+        for e in entries:
+            self.world.checker.on_apply(self, e)
+            result = None if e.noop else self.state.apply(e.payload)
+            waiting = self.pending.pop(e.index, None)
+            if waiting is not None:
+                term, client, req_id = waiting
+                reply: Result | Dropped = result if (e.term == term and result is not None) else Dropped()
+                self.world.net.send(self.name, client, JReply(req_id, reply))
+
+    # -- messages from peers and clients ----------------------------------------------------
+
+    def receive(self, src: str, message: object) -> None:
+        now = self.world.now
+        if isinstance(message, RaftBytes):
+            self.handle(self.node.step(decode_message(message.data), now))
+        elif isinstance(message, JAppend):
+            self.propose(encode_command(message.cmd), src, message.req_id)
+        elif isinstance(message, JRead):
+            try:
+                entries = tuple(self.state.read(message.shard, message.after_id, message.limit))
+                reply = JReadReply(message.req_id, entries, None)
+            except TrimmedError as exc:
+                reply = JReadReply(message.req_id, (), (exc.upto_id, exc.snapshot_id))
+            self.world.net.send(self.name, src, reply)
+
+    def propose(self, payload: bytes, client: str, req_id: int) -> None:
+        try:
+            actions = self.node.propose(payload, self.world.now)
+        except NotLeaderError as exc:
+            self.world.net.send(self.name, client, JReply(req_id, NotLeader(exc.leader)))
+            return
+        for a in actions:
+            if isinstance(a, Proposed):
+                self.pending[a.index] = (a.term, client, req_id)
+        self.handle(actions)
