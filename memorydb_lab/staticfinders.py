@@ -47,7 +47,9 @@ class PlotlyFinder(BaseFinder):
     def find(self, path: str, find_all: bool = False) -> str | list[str]:
         match = str(PLOTLY_PACKAGE_DATA / _FILE_NAME)
         if path != PLOTLY_STATIC_PATH or not (PLOTLY_PACKAGE_DATA / _FILE_NAME).is_file():
-            return [] if find_all else ""
+            # An empty list means "no match" in both modes: django's finders.find()
+            # would collect any other value as a (bogus) match.
+            return []
         return [match] if find_all else match
 
     def list(self, ignore_patterns: list[str] | None) -> Iterator[tuple[str, FileSystemStorage]]:
