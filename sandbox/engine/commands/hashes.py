@@ -1,0 +1,424 @@
+"""Hash commands: HSET, HGET, HDEL, HINCRBY[FLOAT], HRANDFIELD, HSCAN, ...
+
+A hash is a plain ``dict`` of field -> value (bytes). Invariants:
+* a key never holds an empty dict: the command that removes the last field
+  removes the key;
+* insertion order is the order Redis's listpack encoding keeps (new fields at the
+  end, updates in place, deletions close the gap), so replies of a *small* hash
+  (what Redis stores as a listpack: <= 128 fields, every field and value <= 64
+  bytes) come out in exactly Redis's order. Big hashes are hashtables in Redis,
+  whose order is arbitrary: clients (and our tests) must not rely on it.
+
+HINCRBYFLOAT computes in Redis's ``long double`` (x87 80-bit on x86-64) with
+exact rational arithmetic, so its text matches Redis digit for digit (10.5 + 0.1
+is "10.6", 1e400 is accepted); its effect is ``HSET key field <result>``.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from .. import errors
+from ..context import Ctx
+from ..errors import RedisError
+from ..resp import OK, Map, string2ll
+from . import collscan, command
+from .util import parse_int
+
+_LISTPACK_MAX_ENTRIES = 128  # hash-max-listpack-entries
+_LISTPACK_MAX_VALUE = 64  # hash-max-listpack-value
+_LONG_MAX = 2**63 - 1
+_LONG_MIN = -(2**63)
+
+_E_NAN_OR_INF_VALUE = RedisError("ERR value is NaN or Infinity")
+_E_OUT_OF_RANGE = RedisError("ERR value is out of range")
+_E_COUNT_RANGE = RedisError(
+    f"ERR value is out of range, value must between {-_LONG_MAX} and {_LONG_MAX}"
+)
+
+
+def _is_listpack(h: dict) -> bool:
+    """Would Redis keep this hash as a listpack (ordered, scanned in one call)?"""
+    if len(h) > _LISTPACK_MAX_ENTRIES:
+        return False
+    for field, value in h.items():
+        if len(field) > _LISTPACK_MAX_VALUE or len(value) > _LISTPACK_MAX_VALUE:
+            return False
+    return True
+
+
+def _create(ctx: Ctx, key: bytes) -> dict:
+    h: dict = {}
+    ctx.db.put(key, h)
+    return h
+
+
+# -- writes ---------------------------------------------------------------------
+
+
+def _hset(ctx: Ctx, argv: list[bytes], name: str) -> int:
+    n = len(argv)
+    if n & 1:
+        raise errors.wrong_arity(name)
+    key = argv[1]
+    h = ctx.lookup_typed(key, dict)
+    if h is None:
+        h = _create(ctx, key)
+    before = len(h)
+    if n == 4:
+        h[argv[2]] = argv[3]
+    else:
+        for i in range(2, n, 2):
+            h[argv[i]] = argv[i + 1]
+    ctx.changed(key)  # Redis counts HSET as a write even when no value changes
+    return len(h) - before
+
+
+@command("hset", -4, "write denyoom fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         complexity="O(1) for each field/value pair added",
+         summary="Set one or more fields of a hash; returns how many fields are new.",
+         args="key field value [field value ...]")
+def hset(ctx: Ctx, argv: list[bytes]) -> Any:
+    return _hset(ctx, argv, "hset")
+
+
+@command("hmset", -4, "write denyoom fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         complexity="O(N) where N is the number of fields being set",
+         summary="Set one or more fields of a hash (deprecated form of HSET); returns OK.",
+         args="key field value [field value ...]")
+def hmset(ctx: Ctx, argv: list[bytes]) -> Any:
+    _hset(ctx, argv, "hmset")
+    return OK
+
+
+@command("hsetnx", 4, "write denyoom fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         summary="Set a hash field only if it does not exist yet; 1 if set, 0 if it existed.",
+         args="key field value")
+def hsetnx(ctx: Ctx, argv: list[bytes]) -> Any:
+    key = argv[1]
+    h = ctx.lookup_typed(key, dict)
+    if h is None:
+        h = _create(ctx, key)
+    elif argv[2] in h:
+        return 0
+    h[argv[2]] = argv[3]
+    ctx.changed(key)
+    return 1
+
+
+@command("hdel", -3, "write fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         complexity="O(N) where N is the number of fields to be removed",
+         summary="Remove fields from a hash; returns how many existed.", args="key field [field ...]")
+def hdel(ctx: Ctx, argv: list[bytes]) -> Any:
+    key = argv[1]
+    h = ctx.lookup_typed(key, dict)
+    if h is None:
+        return 0
+    deleted = 0
+    for field in argv[2:]:
+        if h.pop(field, None) is not None:
+            deleted += 1
+            if not h:
+                break  # Redis stops once the hash is gone
+    if deleted:
+        ctx.changed(key)
+        if not h:
+            ctx.db.remove(key)
+    return deleted
+
+
+@command("hincrby", 4, "write denyoom fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         summary="Add an integer to a hash field (missing counts as 0); returns the new value.",
+         args="key field increment")
+def hincrby(ctx: Ctx, argv: list[bytes]) -> Any:
+    incr = parse_int(argv[3])
+    key, field = argv[1], argv[2]
+    h = ctx.lookup_typed(key, dict)
+    value = 0
+    if h is not None:
+        current = h.get(field)
+        if current is not None:
+            value = string2ll(current)
+            if value is None:
+                raise errors.NOT_INT_HASH
+    result = value + incr
+    if not _LONG_MIN <= result <= _LONG_MAX:
+        raise errors.OVERFLOW
+    if h is None:
+        h = _create(ctx, key)
+    h[field] = b"%d" % result
+    ctx.changed(key)
+    return result
+
+
+@command("hincrbyfloat", 4, "write denyoom fast", keys=(1, 1, 1), acl="@hash", since="2.6.0", group="hash",
+         summary="Add a floating point number to a hash field; returns the new value as text.",
+         args="key field increment")
+def hincrbyfloat(ctx: Ctx, argv: list[bytes]) -> Any:
+    incr = parse_long_double(argv[3])
+    if incr is None:
+        raise errors.NOT_FLOAT
+    if type(incr) is float:  # +-inf
+        raise _E_NAN_OR_INF_VALUE
+    key, field = argv[1], argv[2]
+    h = ctx.lookup_typed(key, dict)
+    value: Fraction | float = Fraction(0)
+    if h is not None:
+        current = h.get(field)
+        if current is not None:
+            parsed = parse_long_double(current)
+            if parsed is None:
+                raise errors.NOT_FLOAT_HASH
+            value = parsed
+    if type(value) is float:  # a stored "inf" stays infinite
+        raise errors.NAN_OR_INF
+    result = _ld_round(value + incr)
+    if type(result) is float:
+        raise errors.NAN_OR_INF
+    text = format_long_double(result)
+    if h is None:
+        h = _create(ctx, key)
+    h[field] = text
+    ctx.changed(key)
+    ctx.propagate([b"HSET", key, field, text])  # replicas must not redo the float math
+    return text
+
+
+# -- reads ----------------------------------------------------------------------
+
+
+@command("hget", 3, "readonly fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         summary="The value of a hash field, or nil.", args="key field")
+def hget(ctx: Ctx, argv: list[bytes]) -> Any:
+    h = ctx.lookup_typed(argv[1], dict)
+    return None if h is None else h.get(argv[2])
+
+
+@command("hmget", -3, "readonly fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         complexity="O(N) where N is the number of fields being requested",
+         summary="The values of several hash fields (nil for missing ones).", args="key field [field ...]")
+def hmget(ctx: Ctx, argv: list[bytes]) -> Any:
+    h = ctx.lookup_typed(argv[1], dict)
+    if h is None:
+        return [None] * (len(argv) - 2)
+    get = h.get
+    return [get(f) for f in argv[2:]]
+
+
+@command("hgetall", 2, "readonly", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         complexity="O(N) where N is the size of the hash",
+         summary="Every field and value of a hash (a map in RESP3).", args="key")
+def hgetall(ctx: Ctx, argv: list[bytes]) -> Any:
+    h = ctx.lookup_typed(argv[1], dict)
+    return Map(h.items()) if h is not None else Map()
+
+
+@command("hkeys", 2, "readonly", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         complexity="O(N) where N is the size of the hash", summary="Every field name of a hash.", args="key")
+def hkeys(ctx: Ctx, argv: list[bytes]) -> Any:
+    h = ctx.lookup_typed(argv[1], dict)
+    return list(h) if h is not None else []
+
+
+@command("hvals", 2, "readonly", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         complexity="O(N) where N is the size of the hash", summary="Every value of a hash.", args="key")
+def hvals(ctx: Ctx, argv: list[bytes]) -> Any:
+    h = ctx.lookup_typed(argv[1], dict)
+    return list(h.values()) if h is not None else []
+
+
+@command("hexists", 3, "readonly fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         summary="1 if the hash has the field, else 0.", args="key field")
+def hexists(ctx: Ctx, argv: list[bytes]) -> Any:
+    h = ctx.lookup_typed(argv[1], dict)
+    return 1 if h is not None and argv[2] in h else 0
+
+
+@command("hlen", 2, "readonly fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         summary="The number of fields in a hash.", args="key")
+def hlen(ctx: Ctx, argv: list[bytes]) -> Any:
+    h = ctx.lookup_typed(argv[1], dict)
+    return len(h) if h is not None else 0
+
+
+@command("hstrlen", 3, "readonly fast", keys=(1, 1, 1), acl="@hash", since="3.2.0", group="hash",
+         summary="The length in bytes of a hash field's value (0 if missing).", args="key field")
+def hstrlen(ctx: Ctx, argv: list[bytes]) -> Any:
+    h = ctx.lookup_typed(argv[1], dict)
+    if h is None:
+        return 0
+    value = h.get(argv[2])
+    return 0 if value is None else len(value)
+
+
+@command("hrandfield", -2, "readonly", keys=(1, 1, 1), acl="@hash", since="6.2.0", group="hash",
+         complexity="O(N) where N is the number of fields returned",
+         summary="Random fields of a hash: distinct ones for a positive count, possibly repeated for a negative count.",
+         args="key [count [WITHVALUES]]")
+def hrandfield(ctx: Ctx, argv: list[bytes]) -> Any:
+    if len(argv) == 2:
+        h = ctx.lookup_typed(argv[1], dict)
+        if h is None:
+            return None
+        return _nth_field(h, ctx.server.rng.randrange(len(h)))
+    count = parse_int(argv[2])
+    if count < -_LONG_MAX:
+        raise _E_COUNT_RANGE
+    withvalues = False
+    if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
+        raise errors.SYNTAX
+    if len(argv) == 4:
+        withvalues = True
+        if not -(_LONG_MAX // 2) <= count <= _LONG_MAX // 2:
+            raise _E_OUT_OF_RANGE
+    h = ctx.lookup_typed(argv[1], dict)
+    if h is None or count == 0:
+        return []
+    rng = ctx.server.rng
+    if count < 0 or count == 1:
+        fields = list(h)
+        picked = [fields[rng.randrange(len(fields))] for _ in range(-count if count < 0 else 1)]
+    elif count >= len(h):
+        picked = list(h)  # the whole hash, in its own order (deterministic for small hashes)
+    else:
+        picked = rng.sample(list(h), count)
+    if not withvalues:
+        return picked
+    if ctx.client.proto == 3:
+        return [[f, h[f]] for f in picked]
+    out: list[bytes] = []
+    for f in picked:
+        out.append(f)
+        out.append(h[f])
+    return out
+
+
+def _nth_field(h: dict, index: int) -> bytes:
+    for i, field in enumerate(h):
+        if i == index:
+            return field
+    raise IndexError(index)
+
+
+@command("hscan", -3, "readonly", keys=(1, 1, 1), acl="@hash", since="2.8.0", group="hash",
+         complexity="O(1) for every call. O(N) for a complete iteration",
+         summary="Iterate the fields and values of a hash with a cursor.",
+         args="key cursor [MATCH pattern] [COUNT count]")
+def hscan(ctx: Ctx, argv: list[bytes]) -> Any:
+    cursor = collscan.parse_cursor(argv[2])
+    h = ctx.lookup_typed(argv[1], dict)
+    if h is None:
+        return collscan.reply(0, [])
+    pattern, count = collscan.parse_options(argv, 3)
+    if _is_listpack(h):
+        cursor, fields = 0, collscan.matching(h, pattern)
+    else:
+        cursor, fields = collscan.threshold_scan(h, cursor, count)
+        fields = collscan.matching(fields, pattern)
+    out: list[bytes] = []
+    for f in fields:
+        out.append(f)
+        out.append(h[f])
+    return collscan.reply(cursor, out)
+
+
+# -- long double ------------------------------------------------------------------
+# Redis parses with strtold, adds in long double and prints "%.17Lf" with trailing
+# zeros removed. On x86-64 a long double has a 64-bit significand and a 15-bit
+# exponent; values here are exact Fractions rounded to that format.
+
+_LD_PRECISION = 64
+_LD_EMIN = -16382  # exponent of the smallest normal number
+_LD_EMAX = 16383  # the largest finite number is just below 2**(EMAX+1)
+_LD_LIMIT = Fraction(2) ** (_LD_EMAX + 1)
+_MAX_LONG_DOUBLE_CHARS = 5 * 1024
+_INF = float("inf")
+_DEC = re.compile(rb"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?\Z")
+_HEX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?\Z")
+_INFINITIES = {b"inf": 1, b"+inf": 1, b"infinity": 1, b"+infinity": 1, b"-inf": -1, b"-infinity": -1}
+
+
+def _ld_round(x: Fraction) -> Fraction | float:
+    """``x`` rounded to the nearest long double (ties to even); +-inf on overflow."""
+    if x == 0:
+        return Fraction(0)
+    a = abs(x)
+    p, q = a.numerator, a.denominator
+    e = p.bit_length() - q.bit_length()
+    if (p << -e if e < 0 else p) < (q << e if e > 0 else q):
+        e -= 1  # now 2**e <= a < 2**(e+1)
+    quantum = Fraction(2) ** (max(e, _LD_EMIN) - (_LD_PRECISION - 1))  # subnormals share EMIN's quantum
+    r = round(a / quantum) * quantum
+    if r >= _LD_LIMIT:
+        return _INF if x > 0 else -_INF
+    return r if x > 0 else -r
+
+
+def parse_long_double(s: bytes) -> Fraction | float | None:
+    """Redis's ``string2ld``: the value, +-inf (a float), or None if refused.
+
+    Refused like Redis: empty or >= 5 KiB, leading space, unparsed bytes, NaN, and
+    overflow or underflow to zero (ERANGE). Tiny subnormal results are accepted.
+    """
+    if not s or len(s) >= _MAX_LONG_DOUBLE_CHARS or s[:1].isspace():
+        return None
+    sign = _INFINITIES.get(s.lower())
+    if sign is not None:
+        return _INF * sign
+    m = _DEC.match(s)
+    if m is not None:
+        neg, whole, frac, exp = m.groups()
+        frac = frac or b""
+        if not whole and not frac:
+            return None
+        digits = (whole + frac).lstrip(b"0")
+        if not digits:
+            return Fraction(0)
+        exp10 = _exponent(exp) - len(frac)
+        magnitude = len(digits) - 1 + exp10  # floor(log10(value))
+        if magnitude > 4935 or magnitude < -4955:
+            return None  # certainly beyond the long double range
+        mantissa = int(Decimal(digits.decode()))  # Decimal: no 4300-digit str limit
+        value = Fraction(mantissa) * Fraction(10) ** exp10
+    else:
+        m = _HEX.match(s)
+        if m is None:
+            return None
+        neg, whole, frac, exp = m.groups()
+        frac = frac or b""
+        if not whole and not frac:
+            return None
+        mantissa = int(whole + frac, 16)
+        if not mantissa:
+            return Fraction(0)
+        exp2 = _exponent(exp) - 4 * len(frac)
+        if mantissa.bit_length() + exp2 > _LD_EMAX + 2 or mantissa.bit_length() + exp2 < _LD_EMIN - 70:
+            return None
+        value = Fraction(mantissa) * Fraction(2) ** exp2
+    rounded = _ld_round(value)
+    if type(rounded) is float or rounded == 0:
+        return None  # ERANGE: overflow, or underflow all the way to zero
+    return -rounded if neg == b"-" else rounded
+
+
+def _exponent(text: bytes | None) -> int:
+    if not text:
+        return 0
+    digits = text.lstrip(b"+-").lstrip(b"0")
+    if len(digits) > 9:  # far outside any long double: clamp, the range check refuses it
+        return -(10**9) if text[:1] == b"-" else 10**9
+    return int(text)
+
+
+def format_long_double(value: Fraction) -> bytes:
+    """``%.17Lf`` with trailing zeros (and a bare '.') removed; "-0" becomes "0"."""
+    scaled = round(abs(value) * 10**17)
+    digits = str(Decimal(scaled)).rjust(18, "0")
+    whole, frac = digits[:-17], digits[-17:].rstrip("0")
+    text = whole + "." + frac if frac else whole
+    if value < 0 and text != "0":
+        text = "-" + text
+    return text.encode()
