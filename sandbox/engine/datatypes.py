@@ -18,13 +18,31 @@ from sortedcontainers import SortedList
 
 
 class ZSet:
-    """A sorted set: member -> score, ordered by (score, member)."""
+    """A sorted set: member -> score, ordered by (score, member).
 
-    __slots__ = ("scores", "ordered")
+    ``listpack`` mirrors Redis 7.0's encoding choice, because a few replies depend
+    on it: a listpack stores a score of -0 as the integer 0 (a skiplist keeps -0),
+    and ZSCAN returns a whole listpack in one call. A set starts as a listpack and
+    becomes a skiplist for good when it would exceed ``MAX_LISTPACK_ENTRIES`` members
+    or receives a member longer than ``MAX_LISTPACK_VALUE`` bytes
+    (zset-max-listpack-entries / -value); only ``convert_to_listpack_if_small``
+    (the *STORE commands) turns it back.
+
+    ``scan_index`` is None until the first cursor-based ZSCAN; from then on it holds
+    every member (a ``keyspace.ScanIndex``) and ``add``/``remove`` keep it in step.
+    Mutate a ZSet only through its methods: they keep the encoding and index right.
+    """
+
+    __slots__ = ("scores", "ordered", "listpack", "scan_index")
+
+    MAX_LISTPACK_ENTRIES = 128
+    MAX_LISTPACK_VALUE = 64
 
     def __init__(self) -> None:
         self.scores: dict[bytes, float] = {}
         self.ordered: SortedList = SortedList()
+        self.listpack = True
+        self.scan_index: Any = None
 
     def __len__(self) -> int:
         return len(self.scores)
@@ -40,16 +58,26 @@ class ZSet:
 
     def add(self, member: bytes, score: float) -> bool:
         """Set ``member``'s score; True when the member is new."""
-        old = self.scores.get(member)
+        scores = self.scores
+        old = scores.get(member)
         if old is not None:
             if old == score:
                 return False
+            if score == 0.0 and self.listpack:
+                score = 0.0  # a listpack stores -0 as the integer 0
             self.ordered.remove((old, member))
             self.ordered.add((score, member))
-            self.scores[member] = score
+            scores[member] = score
             return False
-        self.scores[member] = score
+        if self.listpack:
+            if len(scores) >= self.MAX_LISTPACK_ENTRIES or len(member) > self.MAX_LISTPACK_VALUE:
+                self.listpack = False
+            elif score == 0.0:
+                score = 0.0
+        scores[member] = score
         self.ordered.add((score, member))
+        if self.scan_index is not None:
+            self.scan_index.add(member)
         return True
 
     def remove(self, member: bytes) -> bool:
@@ -57,7 +85,23 @@ class ZSet:
         if old is None:
             return False
         self.ordered.remove((old, member))
+        if self.scan_index is not None:
+            self.scan_index.remove(member)
         return True
+
+    def remove_range(self, start: int, stop: int) -> list[tuple[float, bytes]]:
+        """Remove and return the entries of ranks ``start`` to ``stop - 1``."""
+        ordered = self.ordered
+        removed = list(ordered.islice(start, stop))
+        if not removed:
+            return removed
+        del ordered[start:stop]
+        scores, index = self.scores, self.scan_index
+        for _score, member in removed:
+            del scores[member]
+            if index is not None:
+                index.remove(member)
+        return removed
 
     def rank(self, member: bytes) -> int | None:
         s = self.scores.get(member)
@@ -69,7 +113,33 @@ class ZSet:
         z = ZSet()
         z.scores = dict(self.scores)
         z.ordered = SortedList(self.ordered)
+        z.listpack = self.listpack
         return z
+
+    @classmethod
+    def from_scores(cls, scores: dict[bytes, float]) -> "ZSet":
+        """A skiplist-encoded set holding ``scores`` (taken, not copied), built in one sort."""
+        z = cls()
+        z.scores = scores
+        z.ordered = SortedList((s, m) for m, s in scores.items())
+        z.listpack = False
+        return z
+
+    def convert_to_listpack_if_small(self) -> None:
+        """Redis's zsetConvertToListpackIfNeeded: small enough sets become listpacks
+        (and so lose the sign of a -0 score)."""
+        if self.listpack or len(self.scores) > self.MAX_LISTPACK_ENTRIES:
+            return
+        limit = self.MAX_LISTPACK_VALUE
+        if any(len(m) > limit for m in self.scores):
+            return
+        self.listpack = True
+        self.scan_index = None
+        scores = self.scores
+        for member, score in scores.items():
+            if score == 0.0:
+                scores[member] = 0.0
+        self.ordered = SortedList((s, m) for m, s in scores.items())
 
 
 TYPE_NAMES: dict[type, bytes] = {
