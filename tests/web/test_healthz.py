@@ -45,6 +45,7 @@ class HealthzTests(WebTestCase):
         self.assertIsNone(body["engine"]["error"])
         self.assertIsInstance(body["engine"]["port"], int)
         self.assertIs(body["ok"], True)
+        _assert_reaped(body["engine"]["pid"])  # the probe node is gone, not a zombie
 
     def test_it_reuses_the_engine_result_within_the_cache_lifetime(self) -> None:
         first = self.client.get("/healthz").json()["engine"]
