@@ -330,14 +330,14 @@ def _full_scan(client, key: str, *opts: str) -> tuple[list[bytes], int]:
 
 
 def test_it_scans_a_big_hash_completely(diff: Differ) -> None:
-    pairs = [x for i in range(500) for x in (f"field:{i}", f"value:{i}")]
+    pairs = [x for i in range(600) for x in (f"field:{i}", f"value:{i}")]  # > 512: a hashtable
     both(diff, "HSET", "h", *pairs)
     for opts in ((), ("COUNT", "7"), ("MATCH", "field:1*"), ("COUNT", "1000")):
-        ref, _ = _full_scan(diff.ref, "h", *opts)
+        ref, ref_calls = _full_scan(diff.ref, "h", *opts)
         eng, calls = _full_scan(diff.eng, "h", *opts)
         assert sorted(set(zip(ref[::2], ref[1::2]))) == sorted(set(zip(eng[::2], eng[1::2])))
         if opts != ("COUNT", "1000"):
-            assert calls > 1  # really incremental
+            assert calls > 1 and ref_calls > 1  # really incremental
     # A long value (> 64 bytes) also makes a hashtable: scanned incrementally too.
     both(diff, "HSET", "long", "f", "x" * 65, "g", "y")
     (rc, ritems), (ec, eitems) = (parse(c.call("HSCAN", "long", "0", "COUNT", "100")) for c in (diff.ref, diff.eng))
@@ -362,8 +362,21 @@ def test_a_hash_scan_returns_every_field_present_throughout(diff: Differ) -> Non
     assert {f"keep:{i}".encode() for i in range(300)} <= seen
 
 
+def test_a_512_field_hash_is_still_a_listpack(d: Differ) -> None:
+    # Redis 7.0's compiled-in hash-max-listpack-entries is 512 (redis.conf says 128).
+    both(d, "HSET", "h", *[x for i in range(512) for x in (f"f{i * 37 % 1000}", f"{i}")])
+    d("HGETALL", "h")
+    d("HKEYS", "h")
+    d("HVALS", "h")
+    d("HSCAN", "h", "0", "COUNT", "5")
+    d("HRANDFIELD", "h", "512", "WITHVALUES")
+    d("HDEL", "h", "f0", "f37")
+    d("HSET", "h", "f0", "again")
+    d("HSCAN", "h", "0", "MATCH", "f1*")
+
+
 def test_big_hashes_reply_with_the_same_pairs(d: Differ) -> None:
-    both(d, "HSET", "h", *[x for i in range(200) for x in (f"f{i}", f"{i}")])
+    both(d, "HSET", "h", *[x for i in range(513) for x in (f"f{i}", f"{i}")])
     same_pairs(d, "HGETALL", "h")
     same_elements(d, "HKEYS", "h")
     same_elements(d, "HVALS", "h")

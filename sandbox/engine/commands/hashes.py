@@ -5,8 +5,8 @@ A hash is a plain ``dict`` of field -> value (bytes). Invariants:
   removes the key;
 * insertion order is the order Redis's listpack encoding keeps (new fields at the
   end, updates in place, deletions close the gap), so replies of a *small* hash
-  (what Redis stores as a listpack: <= 128 fields, every field and value <= 64
-  bytes) come out in exactly Redis's order. Big hashes are hashtables in Redis,
+  (what Redis stores as a listpack: <= 512 fields, every field and value <= 64
+  bytes with Redis 7.0's compiled-in defaults) come out in exactly Redis's order. Big hashes are hashtables in Redis,
   whose order is arbitrary: clients (and our tests) must not rely on it.
 
 HINCRBYFLOAT computes in Redis's ``long double`` (x87 80-bit on x86-64) with
@@ -28,8 +28,10 @@ from ..resp import OK, Map, string2ll
 from . import collscan, command
 from .util import parse_int
 
-_LISTPACK_MAX_ENTRIES = 128  # hash-max-listpack-entries
-_LISTPACK_MAX_VALUE = 64  # hash-max-listpack-value
+# Redis 7.0's compiled-in defaults (redis.conf's example says 128 entries, but a
+# server started without it uses 512); a CONFIG parameter of the same name wins.
+_LISTPACK_MAX_ENTRIES = ("hash-max-listpack-entries", 512)
+_LISTPACK_MAX_VALUE = ("hash-max-listpack-value", 64)
 _LONG_MAX = 2**63 - 1
 _LONG_MIN = -(2**63)
 
@@ -40,12 +42,22 @@ _E_COUNT_RANGE = RedisError(
 )
 
 
-def _is_listpack(h: dict) -> bool:
+def _limit(ctx: Ctx, setting: tuple[str, int]) -> int:
+    param = ctx.server.params.params.get(setting[0])
+    if param is not None:
+        v = string2ll(str(param.value).encode())
+        if v is not None:
+            return v
+    return setting[1]
+
+
+def is_listpack(ctx: Ctx, h: dict) -> bool:
     """Would Redis keep this hash as a listpack (ordered, scanned in one call)?"""
-    if len(h) > _LISTPACK_MAX_ENTRIES:
+    if len(h) > _limit(ctx, _LISTPACK_MAX_ENTRIES):
         return False
+    longest = _limit(ctx, _LISTPACK_MAX_VALUE)
     for field, value in h.items():
-        if len(field) > _LISTPACK_MAX_VALUE or len(value) > _LISTPACK_MAX_VALUE:
+        if len(field) > longest or len(value) > longest:
             return False
     return True
 
@@ -313,7 +325,7 @@ def hscan(ctx: Ctx, argv: list[bytes]) -> Any:
     if h is None:
         return collscan.reply(0, [])
     pattern, count = collscan.parse_options(argv, 3)
-    if _is_listpack(h):
+    if is_listpack(ctx, h):
         cursor, fields = 0, collscan.matching(h, pattern)
     else:
         cursor, fields = collscan.threshold_scan(h, cursor, count)

@@ -3,8 +3,8 @@ SDIFF and their STORE forms, SINTERCARD) and SSCAN.
 
 A set is a plain ``set`` of bytes; a key never holds an empty one.
 
-Reply order. Redis 7.0 keeps a set of at most 512 members that are all canonical
-64-bit integers as an *intset*, sorted numerically, and everything else as a
+Reply order. Redis 7.0 keeps a set of at most 512 members (set-max-intset-entries)
+that are all canonical 64-bit integers as an *intset*, sorted numerically, and everything else as a
 hashtable (arbitrary order; 7.0 has no listpack sets). ``ordered`` reproduces the
 intset order exactly whenever a set qualifies, so SMEMBERS/SSCAN/SINTER/SUNION of
 small integer sets match Redis byte for byte; otherwise the order is unspecified,
@@ -27,7 +27,7 @@ from ..resp import SetReply, string2ll
 from . import collscan, command
 from .util import parse_int
 
-_INTSET_MAX = 512  # set-max-intset-entries
+_INTSET_MAX = ("set-max-intset-entries", 512)  # Redis 7.0's default; a CONFIG parameter wins
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _LONG_MAX = _INT64_MAX
 
@@ -40,9 +40,19 @@ _E_TOO_MANY_KEYS = RedisError("ERR Number of keys can't be greater than number o
 _E_LIMIT_NEGATIVE = RedisError("ERR LIMIT can't be negative")
 
 
-def ordered(members: set) -> Iterable[bytes]:
-    """The members in Redis's iteration order where it is deterministic (intset)."""
-    if len(members) > _INTSET_MAX:
+def _limit(ctx: Ctx, setting: tuple[str, int]) -> int:
+    param = ctx.server.params.params.get(setting[0])
+    if param is not None:
+        v = string2ll(str(param.value).encode())
+        if v is not None:
+            return v
+    return setting[1]
+
+
+def ordered(ctx: Ctx, members: set) -> Iterable[bytes]:
+    """The members in Redis's iteration order where it is deterministic (intset):
+    a sorted list, or the set itself when Redis's order is arbitrary."""
+    if len(members) > _limit(ctx, _INTSET_MAX):
         return members
     keyed = []
     for m in members:
@@ -146,7 +156,7 @@ def _spop_count(ctx: Ctx, argv: list[bytes]) -> Any:
     if s is None or count == 0:
         return SetReply()
     if count >= len(s):
-        members = list(ordered(s))  # Redis replies through a fresh (intset-first) union
+        members = list(ordered(ctx, s))  # Redis replies through a fresh (intset-first) union
         ctx.db.remove(key)
         ctx.changed(key)
         ctx.propagate([b"DEL", key])
@@ -205,7 +215,7 @@ def smove(ctx: Ctx, argv: list[bytes]) -> Any:
          summary="Every member of a set (a set in RESP3).", args="key")
 def smembers(ctx: Ctx, argv: list[bytes]) -> Any:
     s = ctx.lookup_typed(argv[1], set)
-    return SetReply() if s is None else SetReply(ordered(s))
+    return SetReply() if s is None else SetReply(ordered(ctx, s))
 
 
 @command("sismember", 3, "readonly fast", keys=(1, 1, 1), acl="@set", group="set",
@@ -254,7 +264,7 @@ def srandmember(ctx: Ctx, argv: list[bytes]) -> Any:
         n = len(members)
         return [members[rng.randrange(n)] for _ in range(-count if count < 0 else 1)]
     if count >= len(s):
-        return list(ordered(s))
+        return list(ordered(ctx, s))
     return rng.sample(list(s), count)
 
 
@@ -267,7 +277,7 @@ def sscan(ctx: Ctx, argv: list[bytes]) -> Any:
     if s is None:
         return collscan.reply(0, [])
     pattern, count = collscan.parse_options(argv, 3)
-    members = ordered(s)
+    members = ordered(ctx, s)
     if type(members) is list:  # an intset: Redis returns it whole
         return collscan.reply(0, collscan.matching(members, pattern))
     cursor, window = collscan.threshold_scan(s, cursor, count)
@@ -282,14 +292,14 @@ def _sets(ctx: Ctx, keys: list[bytes]) -> list[set | None]:
     return [ctx.lookup_typed(k, set) for k in keys]
 
 
-def _intersection(sets: list[set | None], limit: int = 0) -> list[bytes]:
+def _intersection(ctx: Ctx, sets: list[set | None], limit: int = 0) -> list[bytes]:
     """Members common to all sets, in the smallest set's order (Redis walks it)."""
     if not sets or any(s is None for s in sets):
         return []
     by_size = sorted(sets, key=len)  # stable, like the qsort Redis uses
     first, rest = by_size[0], by_size[1:]
     out: list[bytes] = []
-    for m in ordered(first):  # type: ignore[arg-type]
+    for m in ordered(ctx, first):  # type: ignore[arg-type]
         for other in rest:
             if m not in other:  # type: ignore[operator]
                 break
@@ -334,14 +344,14 @@ def _store(ctx: Ctx, destination: bytes, members: set) -> int:
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets",
          summary="The members common to all given sets (missing keys are empty sets).", args="key [key ...]")
 def sinter(ctx: Ctx, argv: list[bytes]) -> Any:
-    return SetReply(_intersection(_sets(ctx, argv[1:])))
+    return SetReply(_intersection(ctx, _sets(ctx, argv[1:])))
 
 
 @command("sinterstore", -3, "write denyoom", keys=(1, -1, 1), acl="@set", group="set",
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets",
          summary="Store the intersection of sets in a key; returns its size.", args="destination key [key ...]")
 def sinterstore(ctx: Ctx, argv: list[bytes]) -> Any:
-    return _store(ctx, argv[1], set(_intersection(_sets(ctx, argv[2:]))))
+    return _store(ctx, argv[1], set(_intersection(ctx, _sets(ctx, argv[2:]))))
 
 
 @command("sintercard", -3, "readonly movablekeys", acl="@set", getkeys=numkeys_positions, since="7.0.0",
@@ -362,14 +372,14 @@ def sintercard(ctx: Ctx, argv: list[bytes]) -> Any:
             i += 2
         else:
             raise errors.SYNTAX
-    return len(_intersection(_sets(ctx, argv[2 : 2 + numkeys]), limit))
+    return len(_intersection(ctx, _sets(ctx, argv[2 : 2 + numkeys]), limit))
 
 
 @command("sunion", -2, "readonly", keys=(1, -1, 1), acl="@set", group="set",
          complexity="O(N) where N is the total number of elements in all given sets",
          summary="The members of any of the given sets.", args="key [key ...]")
 def sunion(ctx: Ctx, argv: list[bytes]) -> Any:
-    return SetReply(ordered(_union(_sets(ctx, argv[1:]))))
+    return SetReply(ordered(ctx, _union(_sets(ctx, argv[1:]))))
 
 
 @command("sunionstore", -3, "write denyoom", keys=(1, -1, 1), acl="@set", group="set",
@@ -383,7 +393,7 @@ def sunionstore(ctx: Ctx, argv: list[bytes]) -> Any:
          complexity="O(N) where N is the total number of elements in all given sets",
          summary="The members of the first set that are in none of the others.", args="key [key ...]")
 def sdiff(ctx: Ctx, argv: list[bytes]) -> Any:
-    return SetReply(ordered(_difference(_sets(ctx, argv[1:]))))
+    return SetReply(ordered(ctx, _difference(_sets(ctx, argv[1:]))))
 
 
 @command("sdiffstore", -3, "write denyoom", keys=(1, -1, 1), acl="@set", group="set",
