@@ -154,6 +154,8 @@ FAMILIES = (
     "transactions",
     "pubsub",
     "cluster_cmds",
+    "client_cmds",
+    "docs",
 )
 
 _loaded = False
