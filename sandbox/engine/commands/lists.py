@@ -24,7 +24,6 @@ from ..resp import NULL_ARRAY, OK, string2ll
 from . import command
 from .util import parse_int
 
-_LONG_MAX = 2**63 - 1
 _LONG_MIN = -(2**63)
 
 _E_POSITIVE = RedisError("ERR value is out of range, must be positive")

@@ -4,8 +4,8 @@ SDIFF and their STORE forms, SINTERCARD) and SSCAN.
 A set is a plain ``set`` of bytes; a key never holds an empty one.
 
 Reply order. Redis 7.0 keeps a set of at most 512 members (set-max-intset-entries)
-that are all canonical 64-bit integers as an *intset*, sorted numerically, and everything else as a
-hashtable (arbitrary order; 7.0 has no listpack sets). ``ordered`` reproduces the
+that are all canonical 64-bit integers as an *intset*, sorted numerically, and
+everything else as a hashtable (arbitrary order; 7.0 has no listpack sets). ``ordered`` reproduces the
 intset order exactly whenever a set qualifies, so SMEMBERS/SSCAN/SINTER/SUNION of
 small integer sets match Redis byte for byte; otherwise the order is unspecified,
 as in Redis. (A Redis set that once grew past the limit stays a hashtable even
