@@ -295,12 +295,20 @@ def strlen(ctx: Ctx, argv: list[bytes]) -> Any:
 # Integer counters
 
 
+def _counter(value: bytes) -> int | None:
+    """``string2ll`` with a fast path for the usual counter: up to 18 plain digits,
+    no leading zero (which ``int()`` alone would accept)."""
+    if value.isdigit() and len(value) < 19 and (value[0] != 48 or len(value) == 1):
+        return int(value)
+    return string2ll(value)
+
+
 def _incr_by(ctx: Ctx, key: bytes, delta: int) -> int:
     value = ctx.lookup_typed(key, bytes)
     if value is None:
         current = 0
     else:
-        current = string2ll(value)
+        current = _counter(value)
         if current is None:
             raise errors.NOT_INTEGER
     result = current + delta
