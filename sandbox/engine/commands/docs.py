@@ -843,7 +843,16 @@ _HELP = [
 
 
 def help_reply(lines: list[str]) -> list[Status]:
+    """A container's HELP: one status line each, like Redis's addReplyHelp."""
     return [Status(line.encode()) for line in lines]
+
+
+def subcommand_syntax_error(argv: list[bytes], container: str) -> RedisError:
+    """Redis's addReplySubcommandSyntaxError (a subcommand given too many arguments)."""
+    return RedisError(
+        b"ERR unknown subcommand or wrong number of arguments for '" + argv[1] + b"'. Try "
+        + container.upper().encode() + b" HELP."
+    )
 
 
 @command("command", -1, "loading stale", acl="@connection", since="2.8.13", group="server",

@@ -17,11 +17,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..context import Ctx
-from ..errors import RedisError
 from ..glob import match as glob_match
 from ..resp import Push, Raw, encode
 from . import command, container
-from .docs import help_reply
+from .docs import help_reply, subcommand_syntax_error
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -190,15 +189,9 @@ _HELP = [
 ]
 
 
-def _syntax_error(argv: list[bytes]) -> RedisError:
-    return RedisError(
-        b"ERR unknown subcommand or wrong number of arguments for '" + argv[1] + b"'. Try PUBSUB HELP."
-    )
-
-
 def _active(table: dict[bytes, Any], argv: list[bytes]) -> list[bytes]:
     if len(argv) > 3:
-        raise _syntax_error(argv)
+        raise subcommand_syntax_error(argv, "pubsub")
     pattern = argv[2] if len(argv) == 3 else None
     return [ch for ch in table if pattern is None or glob_match(pattern, ch)]
 
