@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
+import pytest
 from channels.testing import HttpCommunicator, WebsocketCommunicator
 
-from memorydb_lab.asgi import application
+
+@pytest.fixture
+def application() -> Any:
+    # Imported when the test runs, not at collection: importing builds the
+    # middleware, which must see the test settings of tests/conftest.py.
+    return importlib.import_module("memorydb_lab.asgi").application
 
 
-async def test_http_requests_reach_django_with_the_security_headers() -> None:
+async def test_http_requests_reach_django_with_the_security_headers(application: Any) -> None:
     communicator = HttpCommunicator(application, "GET", "/", headers=[(b"host", b"localhost")])
     response = await communicator.get_response(timeout=10)
     assert response["status"] == 200
@@ -16,7 +25,7 @@ async def test_http_requests_reach_django_with_the_security_headers() -> None:
     assert b"MemoryDB" in response["body"]
 
 
-async def test_a_websocket_opened_by_another_site_is_refused() -> None:
+async def test_a_websocket_opened_by_another_site_is_refused(application: Any) -> None:
     communicator = WebsocketCommunicator(
         application, "/ws/anything/", headers=[(b"origin", b"https://evil.example")]
     )
