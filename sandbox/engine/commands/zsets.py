@@ -111,12 +111,6 @@ class ScoreRange:
         end = ordered.bisect_left((hi, b""))
         return start, max(start, end)
 
-    def gte_min(self, score: float) -> bool:
-        return score > self.min if self.minex else score >= self.min
-
-    def lte_max(self, score: float) -> bool:
-        return score < self.max if self.maxex else score <= self.max
-
 
 class LexRange:
     """``min``/``max`` of ZRANGEBYLEX and friends: ``[x`` inclusive, ``(x`` exclusive,
@@ -770,7 +764,7 @@ def numkeys_keys(first: int) -> Callable[[list[bytes]], list[int]]:
 @command("zmpop", -4, "write", getkeys=numkeys_keys(2), since="7.0.0", **_SG,
          complexity="O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
          summary="Pop the lowest (MIN) or highest (MAX) members from the first non-empty of several sorted sets.",
-         args="numkeys key [key ...] MIN | MAX [COUNT count]")
+         args="numkeys key [key ...] <MIN | MAX> [COUNT count]")
 def zmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     numkeys = parse_int(argv[1], E_NUMKEYS)
     if numkeys < 1:
