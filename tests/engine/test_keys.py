@@ -113,6 +113,9 @@ def test_it_renames_with_the_ttl_and_replaces_the_destination(d: Differ) -> None
         TYPE l
         TTL l
         RENAME l l
+        SET plain 1
+        RENAME plain l
+        TTL l
         RENAME nokey x
         RENAME nokey nokey
         RENAME l
@@ -156,6 +159,11 @@ def test_it_copies_values_of_every_type_with_their_ttl(d: Differ) -> None:
         COPY s l2
         COPY s l2 REPLACE
         TYPE l2
+        TTL l2
+        COPY h l2 REPLACE
+        TTL l2
+        COPY s l2 REPLACE
+        TTL l2
         COPY nokey x
         COPY nokey x REPLACE
         COPY s s
