@@ -316,7 +316,8 @@ def scan(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 # -- expiry ------------------------------------------------------------------------------------
-_EXPIRE_FLAGS = {b"nx": 1, b"xx": 2, b"gt": 4, b"lt": 8}
+_NX, _XX, _GT, _LT = 1, 2, 4, 8
+_EXPIRE_FLAGS = {b"nx": _NX, b"xx": _XX, b"gt": _GT, b"lt": _LT}
 
 
 def _expire_flags(argv: list[bytes]) -> int:
@@ -326,9 +327,9 @@ def _expire_flags(argv: list[bytes]) -> int:
         if bit is None:
             raise RedisError(b"ERR Unsupported option " + opt.split(b"\0", 1)[0])
         flags |= bit
-    if flags & 1 and flags & 14:
+    if flags & _NX and flags & (_XX | _GT | _LT):
         raise E_NX_XX_GT_LT
-    if flags & 12 == 12:
+    if flags & _GT and flags & _LT:
         raise E_GT_LT
     return flags
 
@@ -349,13 +350,13 @@ def _expire(ctx: Ctx, argv: list[bytes], name: str, relative: bool, seconds: boo
         return 0
     if flags:
         current = ctx.db.expires.get(key)
-        if flags & 1 and current is not None:  # NX
+        if flags & _NX and current is not None:
             return 0
-        if flags & 2 and current is None:  # XX
+        if flags & _XX and current is None:
             return 0
-        if flags & 4 and (current is None or when <= current):  # GT: no TTL counts as infinite
+        if flags & _GT and (current is None or when <= current):  # no TTL counts as infinite
             return 0
-        if flags & 8 and current is not None and when >= current:  # LT
+        if flags & _LT and current is not None and when >= current:
             return 0
     if when <= ctx.now_ms and ctx.server.expires_locally:
         ctx.db.remove(key)
