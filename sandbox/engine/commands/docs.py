@@ -6,10 +6,12 @@ Everything here is derived from ``commands.REGISTRY``; nothing is declared twice
 * COMMAND INFO has Redis 7.0's reply shape: name, arity, flags (status strings),
   first/last/step, ACL categories ("@cat"), tips, key specs, subcommands — in
   Redis's fixed orders, so redis-py's ``RedisCluster`` and redis-cli can read it.
-* Key specs are derived: a ``range`` spec from first/last/step, then for movable
-  keys a ``keynum`` spec when the syntax has a ``numkeys`` argument, else an
-  ``unknown`` one. Spec flags are RO/access for reads, RW/update for writes and
-  not_key for pub/sub channels (the registry doesn't record Redis's finer flags).
+* Key specs are derived: ``range`` specs from first/last/step (one per key
+  argument when the syntax shows distinct ones, ``source destination``), then for
+  movable keys a ``keynum`` spec when the syntax has a ``numkeys`` argument, else
+  an ``unknown`` one. Their flags come from Redis 7.0's table (KEY_SPEC_FLAGS)
+  when the spec count agrees, else RO/access for reads, RW/update for writes and
+  not_key for pub/sub channels. Tips come from Redis 7.0's table (TIPS).
 * COMMAND DOCS ``arguments`` come from each command's ``args`` syntax string,
   parsed by ``parse_syntax`` (the grammar is documented there). Argument types are
   guessed from names (``key``, ``count``, ``timeout``...); a family can force one
@@ -638,7 +640,20 @@ def _range_specs(cmd: Command, flags: tuple[str, ...]) -> list[KeySpec]:
     return [spec(p, 0) for p, _a in keys]
 
 
+_SPECS: dict[str, tuple[Command, list[KeySpec]]] = {}
+
+
 def key_specs(cmd: Command) -> list[KeySpec]:
+    """The command's key specs (derived once per registered command)."""
+    cached = _SPECS.get(cmd.name)
+    if cached is not None and cached[0] is cmd:
+        return cached[1]
+    specs = _derive_key_specs(cmd)
+    _SPECS[cmd.name] = (cmd, specs)
+    return specs
+
+
+def _derive_key_specs(cmd: Command) -> list[KeySpec]:
     specs: list[KeySpec] = []
     flags = _spec_flags(cmd)
     if cmd.first_key > 0:
