@@ -94,7 +94,7 @@ def test_swapdb_invalidates_watchers_of_both_databases(redis_proc: Proc, engine_
             assert watcher.call("EXEC") == b"*-1\r\n", port
 
 
-def test_swapdb_is_logged_as_itself_and_replays(tmp_path) -> None:
+def test_swapdb_is_logged_as_itself_and_replays() -> None:
     node = EffectNode()
     node.run("SET", "a", "1")
     node.run("SELECT", "2")
@@ -109,7 +109,13 @@ def test_swapdb_is_logged_as_itself_and_replays(tmp_path) -> None:
     assert node.run("SWAPDB", "0", "99") is not None and node.effects() == []
 
 
-def test_flushes_are_logged_and_replay(tmp_path) -> None:
+def test_swapdb_is_refused_in_cluster_mode() -> None:
+    node = EffectNode(cluster_enabled=True)
+    assert node.run("SWAPDB", "0", "0").text == b"ERR SWAPDB is not allowed in cluster mode"
+    assert node.effects() == []
+
+
+def test_flushes_are_logged_and_replay() -> None:
     node = EffectNode()
     node.run("SET", "a", "1")
     node.run("SELECT", "1")

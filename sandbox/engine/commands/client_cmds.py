@@ -173,7 +173,7 @@ def client_list(ctx: Ctx, argv: list[bytes]) -> Any:
     now = time.time()
     lines = []
     for c in clients:
-        if c is not None:
+        if c is not None and not c.killed:  # a killed connection is gone, even before its socket closes
             lines.append(client_info_line(c, now, argv if c is ctx.client else None) + "\n")
     return Verbatim("".join(lines).encode())
 
