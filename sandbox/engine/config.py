@@ -25,8 +25,8 @@ class EngineConfig:
     pubsub_output_buffer_limit: int = 32 * 1024 * 1024  # pending output per subscriber, bytes
     maxclients: int = 10000  # simultaneous client connections
     hz: int = 10  # background cycles per second (active expiry, stats), 1..500
-    active_expire_keys_per_cycle: int = 200  # keys examined per background expiry cycle
-    active_expire_budget_ms: float = 2.5  # CPU budget of one background expiry cycle, ms
+    active_expire_keys_per_cycle: int = 200  # keys deleted per batch; batches repeat within the budget
+    active_expire_budget_ms: float = 10.0  # CPU budget of one background expiry cycle, ms (10% at hz=10)
     node_id: str = ""  # 40 hex chars; empty = random (cluster MYID)
     extra: dict[str, str] = field(default_factory=dict)  # passthrough CONFIG values (read-only)
 
@@ -53,6 +53,20 @@ class Param:
     mutable: bool = True
     parse: Callable[[str], object] | None = None  # validates on CONFIG SET; raises ValueError
     choices: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # The parsed value is cached for the hot path (maxmemory is read by every
+        # denyoom command); changing the text drops the cache.
+        object.__setattr__(self, name, value)
+        if name == "value":
+            object.__setattr__(self, "_parsed", None)
+
+    def parsed(self) -> object:
+        cached = getattr(self, "_parsed", None)
+        if cached is None:
+            cached = self.parse(self.value) if self.parse else self.value
+            object.__setattr__(self, "_parsed", cached)
+        return cached
 
 
 def _int_range(lo: int, hi: int) -> Callable[[str], int]:
@@ -110,5 +124,4 @@ class RuntimeParams:
         return self.params[name].value
 
     def get_int(self, name: str) -> int:
-        p = self.params[name]
-        return int(p.parse(p.value)) if p.parse else int(p.value)  # type: ignore[arg-type]
+        return int(self.params[name].parsed())  # type: ignore[arg-type]

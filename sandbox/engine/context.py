@@ -42,7 +42,7 @@ class Ctx:
     # -- reads -----------------------------------------------------------------
     def lookup(self, key: bytes, db: Database | None = None) -> Any:
         """The live value at ``key`` or None (expired keys are removed here)."""
-        db = db or self.db
+        db = self.db if db is None else db
         value = db.data.get(key)
         if value is not None and db.expires and key in db.expires and db.expires[key] <= self.now_ms:
             if self.server.expires_locally:
@@ -66,17 +66,17 @@ class Ctx:
 
     def ttl_ms(self, key: bytes, db: Database | None = None) -> int | None:
         """Remaining ms, or None without expiry (call after a successful lookup)."""
-        when = (db or self.db).expires.get(key)
+        when = (self.db if db is None else db).expires.get(key)
         return None if when is None else max(when - self.now_ms, 0)
 
     # -- writes ----------------------------------------------------------------
     def store(self, key: bytes, value: Any, keep_ttl: bool = False, db: Database | None = None) -> None:
-        db = db or self.db
+        db = self.db if db is None else db
         db.put(key, value, keep_ttl)
         self.changed(key, db)
 
     def delete(self, key: bytes, db: Database | None = None) -> bool:
-        db = db or self.db
+        db = self.db if db is None else db
         if self.lookup(key, db) is None:
             return False
         db.remove(key)
@@ -86,16 +86,21 @@ class Ctx:
     def delete_if_empty(self, key: bytes, value: Any, db: Database | None = None) -> None:
         """Containers never stay empty: drop the key once its last element is gone."""
         if not value:
-            (db or self.db).remove(key)
+            (self.db if db is None else db).remove(key)
 
     def set_expire(self, key: bytes, when_ms: int, db: Database | None = None) -> None:
-        db = db or self.db
+        db = self.db if db is None else db
         db.set_expire(key, when_ms)
         self.changed(key, db)
 
     def changed(self, key: bytes, db: Database | None = None) -> None:
-        self.dirty_keys.append(((db or self.db).id, key))
+        self.dirty_keys.append(((self.db if db is None else db).id, key))
         self.dirty += 1
+
+    def touched(self, key: bytes, db: Database | None = None) -> None:
+        """Invalidate WATCHes on ``key`` without counting a change (Redis's
+        signalModifiedKey without dirty++: e.g. an LTRIM that removed nothing)."""
+        self.server.touch_watched([((self.db if db is None else db).id, key)])
 
     def add_dirty(self, n: int) -> None:
         """Count modifications that are not tied to one key (FLUSHDB)."""

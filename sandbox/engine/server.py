@@ -214,6 +214,12 @@ class Server:
         except RedisError as err:
             self.stats.total_error_replies += 1
             reply = err
+        except (MemoryError, RecursionError, OverflowError, ValueError, TypeError, KeyError, IndexError) as exc:
+            # A bug or a resource limit in one command must not take the node (or
+            # even the connection) down: answer an error and keep the message.
+            self.stats.total_error_replies += 1
+            self.log_event(f"internal error in {cmd.name}: {type(exc).__name__}: {exc}")
+            reply = RedisError(f"ERR internal error in '{cmd.name}': {type(exc).__name__}")
         if ctx.dirty_keys or ctx.effects:
             future = self._after_write(client, cmd, argv, ctx)
             if future is not None and type(reply) is not Pending:
@@ -328,24 +334,32 @@ class Server:
 
     # -- background work ------------------------------------------------------------
     def active_expire_cycle(self) -> int:
-        """Delete keys whose TTL passed even if nobody reads them; bounded per cycle."""
+        """Delete keys whose TTL passed even if nobody reads them.
+
+        Works in batches until no key is due or the cycle's CPU budget is spent, so
+        a burst of expiries is cleared quickly while each cycle stays short enough
+        that clients never wait long behind it.
+        """
         if not self.expires_locally:
             return 0
         now_ms = int(self.clock() * 1000)
         deadline = time.perf_counter() + self.config.active_expire_budget_ms / 1000
+        batch = self.config.active_expire_keys_per_cycle
         removed = 0
         for db in self.keyspace.dbs:
-            if not db.expires:
-                continue
-            for key in db.due_expiries(now_ms, self.config.active_expire_keys_per_cycle):
-                db.remove(key)
-                removed += 1
-                self.stats.expired_keys += 1
-                self.touch_watched([(db.id, key)])
-                if self.log is not None:
-                    self.log.append(db.id, [[b"DEL", key]], [(db.id, key)])
-                if time.perf_counter() > deadline:
-                    return removed
+            while db.expires:
+                due = db.due_expiries(now_ms, batch)
+                for key in due:
+                    db.remove(key)
+                    self.stats.expired_keys += 1
+                    self.touch_watched([(db.id, key)])
+                    if self.log is not None:
+                        self.log.append(db.id, [[b"DEL", key]], [(db.id, key)])
+                removed += len(due)
+                if len(due) < batch or time.perf_counter() > deadline:
+                    break
+            if time.perf_counter() > deadline:
+                break
         return removed
 
     async def _cron(self) -> None:

@@ -29,6 +29,14 @@ class Proc:
     popen: subprocess.Popen[bytes]
 
 
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGKILL if the test process dies first (Linux
+    PR_SET_PDEATHSIG), so a killed test run leaves no servers behind."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
 def stop(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -61,7 +69,7 @@ def read_ready_line(proc: subprocess.Popen[bytes], timeout: float = 15.0) -> dic
 @contextlib.contextmanager
 def engine_process(*args: str) -> Iterator[Proc]:
     cmd = [sys.executable, "-m", "sandbox.engine", "server", "--port", "0", *args]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, preexec_fn=die_with_parent)
     try:
         ready = read_ready_line(proc)
         yield Proc(port=ready["port"], pid=proc.pid, popen=proc)
@@ -108,7 +116,7 @@ def redis_process(*args: str) -> Iterator[Proc]:
         redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
         "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning", *args,
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, cwd="/tmp")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, cwd="/tmp", preexec_fn=die_with_parent)
     try:
         deadline = time.monotonic() + 10
         while True:
