@@ -52,7 +52,7 @@ class Client:
         self.db = 0
         self.proto = 2
         self.user = "default"
-        self.authenticated = not server.config.requirepass
+        self.authenticated = not server.auth_required()
         self.created = time.time()
         self.last_interaction = self.created
         self.last_command = b"NULL"

@@ -114,6 +114,10 @@ class Server:
         del self.events[:-100]
         print(message, file=sys.stderr, flush=True)
 
+    def auth_required(self) -> bool:
+        """Whether a new connection must authenticate (CONFIG SET requirepass applies at once)."""
+        return bool(self.params.get("requirepass")) or getattr(self, "authenticate", None) is not None
+
     # -- WATCH -----------------------------------------------------------------------
     def watch(self, client: Client, db: int, key: bytes) -> None:
         k = (db, key)

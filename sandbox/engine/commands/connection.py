@@ -55,7 +55,7 @@ def reset(ctx: Ctx, argv: list[bytes]) -> Any:
     client.asking = False
     client.no_evict = False
     client.user = "default"
-    client.authenticated = not server.config.requirepass
+    client.authenticated = not server.auth_required()
     return Status(b"RESET")
 
 
