@@ -268,7 +268,6 @@ def test_config_set_requirepass_changes_the_password_auth_checks(raw: RawClient)
     assert raw.call("AUTH", "x").startswith(b"-ERR AUTH <password> called without any password")
 
 
-@pytest.mark.xfail(strict=True, reason="core: a new Client reads EngineConfig.requirepass, not the CONFIG parameter")
 def test_config_set_requirepass_makes_new_connections_authenticate(engine_proc: Proc) -> None:
     with RawClient(engine_proc.port) as admin:
         assert admin.call("CONFIG", "SET", "requirepass", "s3cret") == b"+OK\r\n"
