@@ -161,20 +161,31 @@ def encode_lease(node: str, duration_ms: int) -> bytes:
 
 
 def decode_lease(data: bytes) -> tuple[str, int]:
-    node, duration_ms = json.loads(data)
+    try:
+        node, duration_ms = json.loads(data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"lease data is not [node, duration_ms]: {exc}") from exc
     if not isinstance(node, str) or not isinstance(duration_ms, int) or duration_ms <= 0:
         raise ValueError("lease data must be [node, positive duration_ms]")
     return node, duration_ms
 
 
-def encode_leader(node: str) -> bytes:
-    return node.encode()
+def encode_leader(node: str, claim: str = "") -> bytes:
+    """A leadership entry's data: the new primary and a token unique to this claim.
+
+    The token lets a claimant whose request timed out tell its own entry from an
+    identical-looking one written by an earlier incarnation of the same node.
+    """
+    return json.dumps([node, claim], separators=(",", ":")).encode()
 
 
 def decode_leader(data: bytes) -> str:
-    node = data.decode()
-    if not node:
-        raise ValueError("leader entry must name a node")
+    try:
+        node, claim = json.loads(data)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"leader data is not [node, claim token]: {exc}") from exc
+    if not isinstance(node, str) or not node or not isinstance(claim, str):
+        raise ValueError("leader entry must be [node, claim token]")
     return node
 
 

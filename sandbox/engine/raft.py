@@ -10,7 +10,9 @@ and the real journal process run exactly the same code.
 Runtime contract: perform actions in order; a ``Send`` must not leave before every
 ``Persist`` returned before it is durable (fsynced) -- a runtime may batch many
 inputs and fsync once (group commit); after an fsync report
-``persisted(last_index, last_term)`` of the durable log.
+``persisted(last_index, last_term)`` of the durable log. One allowed exception
+(Raft paper §10.2.1): a leader's ``AppendRequest`` may leave before the leader's own
+write is durable, because the leader counts its own copy only after ``persisted``.
 
 Invariants (the simulator checks them on every step):
 

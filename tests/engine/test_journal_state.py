@@ -7,6 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sandbox.engine.journal_state import (
+    decode_leader,
     AppendCommand,
     Appended,
     CondFail,
@@ -88,6 +89,8 @@ def test_malformed_commands_are_rejected_not_raised() -> None:
     assert isinstance(s.apply(b"A\x01"), Rejected)
     assert isinstance(append(s, "0", 0, LEASE, b"not json"), Rejected)
     assert isinstance(append(s, "0", 0, LEADER, b""), Rejected)
+    assert isinstance(append(s, "0", 0, LEADER, b"5"), Rejected)
+    assert isinstance(append(s, "0", 0, LEASE, b"[1]"), Rejected)
     assert s.shards() == ["0"] and s.tail("0") == 0
 
 
@@ -151,3 +154,9 @@ def test_replicas_applying_the_same_commands_are_identical(ops: list[tuple[str, 
         payload = encode_command(AppendCommand(shard, after, kind, b"n1"))
         assert a.apply(payload) == b.apply(payload)
     assert a.snapshot() == b.snapshot()
+
+
+def test_a_leader_entry_carries_a_claim_token_so_identical_claims_differ() -> None:
+    first, second = encode_leader("d1", "1.1"), encode_leader("d1", "2.1")
+    assert first != second
+    assert decode_leader(first) == decode_leader(second) == "d1"

@@ -70,7 +70,8 @@ class DataNode:
         self.snapshotter = snapshotter
         self.alive = False
         self.incarnation = 0
-        self.seq = 0
+        self.seq = 0  # data writes ever issued (survives restarts: payloads stay unique)
+        self.claims = 0  # leadership claims ever issued
         self.start()
 
     def start(self) -> None:
@@ -153,7 +154,8 @@ class DataNode:
         """Claim leadership: a leader entry after the latest id this node has applied."""
         if self.op is None and self.role == "replica":
             self.world.log(f"{self.name} campaigns for shard {self.shard} after id {self.known_tail}")
-            self._issue(EntryKind.LEADER, encode_leader(self.name))
+            self.claims += 1
+            self._issue(EntryKind.LEADER, encode_leader(self.name, f"{self.incarnation}.{self.claims}"))
 
     def _step_down(self, why: str) -> None:
         self.role = "replica"

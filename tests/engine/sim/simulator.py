@@ -57,6 +57,7 @@ def replay_hint(seed: int) -> str:
 def build_world(seed: int, config: SimConfig = SimConfig(), verbose: bool = False) -> World:
     world = World(seed, config, verbose)
     rng = world.rng
+    world.leader_sends_early = rng.random() < 0.5
     zones = list(config.replicas)
     for s in range(rng.randint(1, 2)):
         shard = f"s{s}"

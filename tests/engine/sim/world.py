@@ -33,6 +33,7 @@ from sandbox.engine.journal_state import (
 )
 from sandbox.engine.raft import (
     Action,
+    AppendRequest,
     Apply,
     Entry,
     NotLeaderError,
@@ -159,6 +160,7 @@ class World:
         self.shard_nodes: dict[str, list[DataNode]] = {}
         self.snapshots: dict[tuple[str, str], SnapshotImage] = {}
         self.quiesced = False  # data nodes stop issuing new journal writes
+        self.leader_sends_early = False  # leaders replicate before their own fsync (Raft §10.2.1)
         self.checker = Invariants(self)
         for name in config.replicas:
             self.replicas[name] = self.endpoints[name] = JournalReplica(self, name)  # type: ignore[assignment]
@@ -354,7 +356,8 @@ class JournalReplica:
     def handle(self, actions: list[Action]) -> None:
         for a in actions:
             if isinstance(a, Send):
-                if self.write_gen > self.synced_gen:
+                early = self.world.leader_sends_early and isinstance(a.message, AppendRequest)
+                if self.write_gen > self.synced_gen and not early:
                     self.outbox.append((self.write_gen, a))  # not before the fsync
                 else:
                     self._transmit(a)
