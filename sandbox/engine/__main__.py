@@ -52,6 +52,7 @@ async def _serve(config: EngineConfig) -> None:
     port = await server.start()
     print(json.dumps({"event": "ready", "host": config.bind, "port": port, "pid": os.getpid()}), flush=True)
     stop = asyncio.Event()
+    server.on_shutdown = stop.set  # SHUTDOWN ends the process like a signal does
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

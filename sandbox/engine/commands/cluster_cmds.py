@@ -40,7 +40,7 @@ def _slot_arg(arg: bytes) -> int:
     return slot
 
 
-@command("cluster|slots", 2, "loading stale", group="cluster", since="3.0.0",
+@command("cluster|slots", 2, "stale", group="cluster", since="3.0.0",
          summary="Slot ranges with the primary and replicas that serve each.")
 def cluster_slots(ctx: Ctx, argv: list[bytes]) -> Any:
     state = _state(ctx)
@@ -59,7 +59,7 @@ def _role(node: NodeInfo) -> bytes:
     return b"master" if node.role == "primary" else b"replica"
 
 
-@command("cluster|shards", 2, "loading stale", group="cluster", since="7.0.0",
+@command("cluster|shards", 2, "stale", group="cluster", since="7.0.0",
          summary="Every shard with its slot ranges and nodes (role, offset, health).")
 def cluster_shards(ctx: Ctx, argv: list[bytes]) -> Any:
     state = _state(ctx)
@@ -79,7 +79,7 @@ def cluster_shards(ctx: Ctx, argv: list[bytes]) -> Any:
     return out
 
 
-@command("cluster|nodes", 2, "loading stale", group="cluster", since="3.0.0",
+@command("cluster|nodes", 2, "stale", group="cluster", since="3.0.0",
          summary="The cluster configuration as text, one node per line.")
 def cluster_nodes(ctx: Ctx, argv: list[bytes]) -> Any:
     state = _state(ctx)
@@ -102,7 +102,7 @@ def cluster_nodes(ctx: Ctx, argv: list[bytes]) -> Any:
     return Verbatim(("\n".join(lines) + "\n").encode())
 
 
-@command("cluster|info", 2, "loading stale", group="cluster", since="3.0.0",
+@command("cluster|info", 2, "stale", group="cluster", since="3.0.0",
          summary="Cluster health: state, slots assigned, known nodes, size, epochs.")
 def cluster_info(ctx: Ctx, argv: list[bytes]) -> Any:
     state = _state(ctx)
@@ -127,7 +127,7 @@ def cluster_keyslot(ctx: Ctx, argv: list[bytes]) -> Any:
     return key_slot(argv[2])
 
 
-@command("cluster|myid", 2, "loading stale", group="cluster", since="3.0.0", summary="This node's id.")
+@command("cluster|myid", 2, "stale", group="cluster", since="3.0.0", summary="This node's id.")
 def cluster_myid(ctx: Ctx, argv: list[bytes]) -> Any:
     return _state(ctx).my_id.encode()
 

@@ -27,20 +27,20 @@ def ping(ctx: Ctx, argv: list[bytes]) -> Any:
     return argv[1] if len(argv) == 2 else PONG
 
 
-@command("echo", 2, "fast", acl="@connection", group="connection",
+@command("echo", 2, "fast loading stale", acl="@connection", group="connection",
          summary="Return the given message unchanged.", args="message")
 def echo(ctx: Ctx, argv: list[bytes]) -> Any:
     return argv[1]
 
 
-@command("quit", -1, "allow_busy no_auth fast pubsub_ok", acl="@connection", group="connection",
+@command("quit", -1, "allow_busy no_auth fast loading noscript stale pubsub_ok", acl="@connection", group="connection",
          summary="Close the connection once the reply is sent.")
 def quit_(ctx: Ctx, argv: list[bytes]) -> Any:
     ctx.client.close_after_reply = True
     return OK
 
 
-@command("reset", 1, "no_auth fast pubsub_ok", acl="@connection", since="6.2.0", group="connection",
+@command("reset", 1, "allow_busy no_auth fast loading noscript stale pubsub_ok", acl="@connection", since="6.2.0", group="connection",
          summary="Return the connection to its initial state (database 0, RESP2, no transaction, no subscriptions).")
 def reset(ctx: Ctx, argv: list[bytes]) -> Any:
     client, server = ctx.client, ctx.server
