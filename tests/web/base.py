@@ -1,7 +1,7 @@
 """The shared base of the web tests: three users and checks every page must pass.
 
 * alice — a learner, the everyday user;
-* bob — an instructor (the instructor permission arrives with the quizzes models);
+* bob — an instructor (in the "Instructors" group, so he has ``quizzes.teach``);
 * charlie — an outsider, the user every owner-only page must refuse.
 """
 
@@ -11,6 +11,8 @@ from html.parser import HTMLParser
 
 from django.contrib.auth.models import User
 from django.test import TestCase
+
+from quizzes.roles import make_instructor
 
 PASSWORD = "correct horse battery staple"
 
@@ -24,6 +26,7 @@ class WebTestCase(TestCase):
     def setUpTestData(cls) -> None:
         cls.alice = User.objects.create_user("alice", "alice@example.org", PASSWORD)
         cls.bob = User.objects.create_user("bob", "bob@example.org", PASSWORD)
+        make_instructor(cls.bob)
         cls.charlie = User.objects.create_user("charlie", "charlie@example.org", PASSWORD)
 
     def assertNoInlineScript(self, html: str) -> None:

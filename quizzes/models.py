@@ -1,1 +1,0 @@
-"""Database models of the quizzes app. None yet: lessons and quizzes come next."""
