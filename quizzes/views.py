@@ -1,1 +1,0 @@
-"""HTTP views of the quizzes app. None yet: lessons and quizzes come next."""

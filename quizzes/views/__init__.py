@@ -1,0 +1,1 @@
+"""HTTP views of the quizzes app, one module per part of the site."""
