@@ -352,6 +352,27 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 
 # --------------------------------------------------------------------------------------
+# Email (password reset)
+# --------------------------------------------------------------------------------------
+
+# Printed to the console by default, so a laptop needs no mail server; a classroom
+# sets the SMTP backend and its server.
+EMAIL_BACKEND = env_str(
+    "MEMORYDB_LAB_EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend",
+    choices=(
+        "django.core.mail.backends.console.EmailBackend",
+        "django.core.mail.backends.smtp.EmailBackend",
+    ),
+)
+EMAIL_HOST = env_str("MEMORYDB_LAB_EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("MEMORYDB_LAB_EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("MEMORYDB_LAB_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = env_secret("MEMORYDB_LAB_EMAIL_PASSWORD") or ""
+EMAIL_USE_TLS = env_bool("MEMORYDB_LAB_EMAIL_TLS", False)
+DEFAULT_FROM_EMAIL = env_str("MEMORYDB_LAB_EMAIL_FROM", "MemoryDB Lab <lab@localhost>")
+
+# --------------------------------------------------------------------------------------
 # Internationalisation
 # --------------------------------------------------------------------------------------
 
