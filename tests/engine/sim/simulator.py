@@ -100,9 +100,10 @@ class Chaos:
         live = [r for r in w.replicas.values() if r.alive]
         if len(live) < 2:
             return
-        victim = rng.choice(live)
+        leaders = [r for r in live if r in w.leaders()]
+        victim = rng.choice(leaders if leaders and rng.random() < 0.5 else live)
         w.checker.stats["replica_crashes"] += 1
-        restart_after = rng.randint(20, 1500)
+        restart_after = rng.choice([rng.randint(1, 50), rng.randint(20, 1500)])
         if rng.random() < 0.6:
             # Crash in the middle of a write, before its fsync: what can tear a record.
             victim.crash_on_write = True
