@@ -81,6 +81,14 @@ class Server:
         self.start_time = time.time()
         self.port = config.port
         self.log: EffectLog | None = None
+        # Durable mode: (db, key) -> future of the latest uncommitted write to it. A read
+        # of such a key is answered only once that write has committed.
+        self.tracker: dict[tuple[int, bytes], asyncio.Future[Any]] = {}
+        # When set, every command that touches keys gets this error (a primary whose
+        # lease ended, a fenced node).
+        self.refusal: RedisError | None = None
+        # Extra INFO replication fields from the durability layer.
+        self.repl_info: Callable[[], list[tuple[str, Any]]] | None = None
         # Replicas don't expire keys themselves: they wait for the primary's DEL.
         self.expires_locally = True
         self.read_only = False  # a replica refuses writes from normal clients
@@ -187,6 +195,8 @@ class Server:
             if client.multi is not None:
                 client.multi_error = True
             return errors.NOAUTH
+        if self.refusal is not None and (cmd.first_key or cmd.getkeys) and not client.is_master:
+            return self.refusal
         if client.multi is not None and "no_multi" in cmd.flags and argv[0].lower() not in _ALWAYS_ALLOWED_IN_MULTI:
             client.multi_error = True
             return RedisError("ERR Command not allowed inside a transaction")
@@ -230,7 +240,19 @@ class Server:
                 return Pending(future, reply)
         elif ctx.dirty:
             self.dirty += ctx.dirty
+        if self.tracker and (cmd.first_key or cmd.getkeys) and type(reply) is not Pending:
+            return self._hold_read(client, cmd, argv, reply)
         return reply
+
+    def _hold_read(self, client: Client, cmd: Command, argv: list[bytes], reply: Any) -> Any:
+        """A read of a key with an uncommitted write waits for that write's commit."""
+        tracker = self.tracker
+        waits = [tracker[(client.db, k)] for k in cmd.keys(argv) if (client.db, k) in tracker]
+        if not waits:
+            return reply
+        if len(waits) == 1:
+            return Pending(waits[0], reply)
+        return Pending(asyncio.ensure_future(asyncio.gather(*waits)), reply)
 
     def _after_write(self, client: Client, cmd: Command, argv: list[bytes], ctx: Ctx) -> "asyncio.Future[Any] | None":
         self.dirty += ctx.dirty
