@@ -33,7 +33,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from .raft_messages import (
+from .raft_log import PendingPersist, Progress, RaftLog, quorum_index
+from .raft_messages import (  # re-exported: callers import the whole vocabulary from raft
     Action,
     AppendRequest,
     AppendResponse,
@@ -73,17 +74,6 @@ class NotLeaderError(Exception):
         self.leader = leader
 
 
-@dataclass
-class _Progress:
-    """What a leader knows about one follower's log."""
-
-    match: int = 0  # highest index known to be replicated (and durable) on the follower
-    next: int = 1  # next index to send
-    probing: bool = True  # True: one message at a time until we find where logs match
-    paused: bool = False  # probing and a probe is outstanding; resent on heartbeat
-    active: bool = False  # heard from since the last quorum check
-
-
 class RaftNode:
     def __init__(
         self,
@@ -100,10 +90,9 @@ class RaftNode:
         self._rng = rng
         self.term = state.hard_state.term
         self.voted_for = state.hard_state.voted_for
-        self._snapshot = state.snapshot
-        self._entries: list[Entry] = list(state.entries)
-        self.commit = self.applied = self.base_index
-        self.durable_index = self.last_index  # what was loaded from disk is durable
+        self.log = RaftLog(state.snapshot, state.entries)
+        self.commit = self.applied = self.log.base_index
+        self.durable_index = self.log.last_index  # what was loaded from disk is durable
         self.role = Role.FOLLOWER
         self.leader_id: str | None = None
         self._now = 0
@@ -112,45 +101,11 @@ class RaftNode:
         self._quorum_due = 0
         self._last_leader_contact = -(10**12)
         self._votes: dict[str, bool] = {}
-        self._progress: dict[str, _Progress] = {}
+        self._progress: dict[str, Progress] = {}
         self._out: list[Action] = []
-        self._pending = Persist()
-        self._pending_dirty = False
-        self._flushed_hard_state = state.hard_state
+        self._pending = PendingPersist(state.hard_state)
 
-    # -- log helpers ------------------------------------------------------------------
-
-    @property
-    def base_index(self) -> int:
-        return self._snapshot.index if self._snapshot else 0
-
-    @property
-    def base_term(self) -> int:
-        return self._snapshot.term if self._snapshot else 0
-
-    @property
-    def last_index(self) -> int:
-        return self._entries[-1].index if self._entries else self.base_index
-
-    @property
-    def last_term(self) -> int:
-        return self._entries[-1].term if self._entries else self.base_term
-
-    @property
-    def snapshot(self) -> Snapshot | None:
-        return self._snapshot
-
-    def term_at(self, index: int) -> int | None:
-        """Term of the entry at `index`, or None if it is trimmed or beyond the log."""
-        if index == self.base_index:
-            return self.base_term
-        if self.base_index < index <= self.last_index:
-            return self._entries[index - self.base_index - 1].term
-        return None
-
-    def entries_from(self, index: int, limit: int = 1 << 30) -> list[Entry]:
-        start = max(index, self.base_index + 1) - self.base_index - 1
-        return self._entries[start : start + limit]
+    # -- helpers ------------------------------------------------------------------------
 
     def _majority(self) -> int:
         return (len(self.peers) + 1) // 2 + 1
@@ -168,30 +123,14 @@ class RaftNode:
     def _persist(
         self, entries: tuple[Entry, ...] = (), truncate_from: int | None = None, snapshot: Snapshot | None = None
     ) -> None:
-        """Fold a change into the Persist being built; it is flushed before the next Send."""
         if snapshot is not None:
             self._flush()  # the on-disk order is snapshot, truncation, entries: keep earlier ones first
-            self._pending = Persist(None, entries, truncate_from, snapshot)
-            self._pending_dirty = True
-            return
-        p = self._pending
-        kept, trunc = p.entries, p.truncate_from
-        if truncate_from is not None:
-            trunc = truncate_from if trunc is None else min(trunc, truncate_from)
-            kept = tuple(e for e in kept if e.index < truncate_from)
-        self._pending = Persist(None, kept + entries, trunc, p.snapshot)
-        self._pending_dirty = True
+        self._pending.add(entries, truncate_from, snapshot)
 
     def _flush(self) -> None:
-        if self._pending_dirty:
-            p = self._pending
-            hs = HardState(self.term, self.voted_for)
-            changed = hs if hs != self._flushed_hard_state else None
-            self._flushed_hard_state = hs
-            if changed is not None or p.entries or p.truncate_from is not None or p.snapshot is not None:
-                self._out.append(Persist(changed, p.entries, p.truncate_from, p.snapshot))
-            self._pending = Persist()
-            self._pending_dirty = False
+        p = self._pending.take(HardState(self.term, self.voted_for))
+        if p is not None:
+            self._out.append(p)
 
     def _send(self, to: str, message: Message) -> None:
         self._flush()
@@ -231,7 +170,7 @@ class RaftNode:
         self._reset_election_timer()
         self._emit(RoleChanged(self.role, self.term, None))
         for peer in self.peers:
-            self._send(peer, VoteRequest(self.id, self.term + 1, self.last_index, self.last_term, pre_vote=True))
+            self._send(peer, VoteRequest(self.id, self.term + 1, self.log.last_index, self.log.last_term, pre_vote=True))
         self._count_votes()
 
     def _start_election(self) -> None:
@@ -243,7 +182,7 @@ class RaftNode:
         self._reset_election_timer()
         self._emit(RoleChanged(self.role, self.term, None))
         for peer in self.peers:
-            self._send(peer, VoteRequest(self.id, self.term, self.last_index, self.last_term))
+            self._send(peer, VoteRequest(self.id, self.term, self.log.last_index, self.log.last_term))
         self._count_votes()
 
     def _count_votes(self) -> None:
@@ -258,12 +197,12 @@ class RaftNode:
 
     def _become_leader(self) -> None:
         self.role, self.leader_id = Role.LEADER, self.id
-        self._progress = {p: _Progress(match=0, next=self.last_index + 1) for p in self.peers}
+        self._progress = {p: Progress(match=0, next=self.log.last_index + 1) for p in self.peers}
         self._emit(RoleChanged(self.role, self.term, self.id))
         # The no-op lets this leader commit entries of earlier terms (Raft §5.4.2) and
         # learn the commit index promptly (Jepsen redis-raft #18).
-        noop = Entry(self.last_index + 1, self.term, b"", noop=True)
-        self._entries.append(noop)
+        noop = Entry(self.log.last_index + 1, self.term, b"", noop=True)
+        self.log.append((noop,))
         self._persist(entries=(noop,))
         self._quorum_due = self._now + self.config.election_timeout_min_ms
         self._broadcast()
@@ -308,8 +247,8 @@ class RaftNode:
         self._now = max(self._now, now_ms)
         if self.role is not Role.LEADER:
             raise NotLeaderError(self.leader_id)
-        entry = Entry(self.last_index + 1, self.term, payload)
-        self._entries.append(entry)
+        entry = Entry(self.log.last_index + 1, self.term, payload)
+        self.log.append((entry,))
         self._persist(entries=(entry,))
         self._emit(Proposed(entry.index, entry.term))
         for peer, pr in self._progress.items():
@@ -320,7 +259,7 @@ class RaftNode:
 
     def persisted(self, index: int, term: int) -> list[Action]:
         """The runtime's fsync made the log durable up to (index, term)."""
-        if index > self.durable_index and self.term_at(index) == term:
+        if index > self.durable_index and self.log.term_at(index) == term:
             self.durable_index = index
             if self.role is Role.LEADER:
                 self._maybe_commit()
@@ -328,13 +267,9 @@ class RaftNode:
 
     def compact(self, index: int, data: bytes) -> list[Action]:
         """Trim the log up to `index` (<= applied), replaced by the state machine snapshot."""
-        if not self.base_index < index <= self.applied:
-            raise ValueError(f"cannot compact to {index}: base {self.base_index}, applied {self.applied}")
-        term = self.term_at(index)
-        assert term is not None
-        self._entries = self.entries_from(index + 1)
-        self._snapshot = Snapshot(index, term, data)
-        self._persist(snapshot=self._snapshot)
+        if not self.log.base_index < index <= self.applied:
+            raise ValueError(f"cannot compact to {index}: base {self.log.base_index}, applied {self.applied}")
+        self._persist(snapshot=self.log.compact(index, data))
         return self._take()
 
     def step(self, message: Message, now_ms: int) -> list[Action]:
@@ -381,7 +316,7 @@ class RaftNode:
         return self._now - self._last_leader_contact < self.config.election_timeout_min_ms
 
     def _on_vote_request(self, m: VoteRequest) -> None:
-        up_to_date = (m.last_term, m.last_index) >= (self.last_term, self.last_index)
+        up_to_date = (m.last_term, m.last_index) >= (self.log.last_term, self.log.last_index)
         if m.pre_vote:
             grant = m.term > self.term and up_to_date
             self._send(m.frm, VoteResponse(self.id, m.term if grant else self.term, grant, pre_vote=True))
@@ -420,26 +355,26 @@ class RaftNode:
             # Entries up to our commit index are committed, so they match the leader's.
             entries = tuple(e for e in entries if e.index > self.commit)
             prev_index = self.commit
-            prev_term = self.term_at(prev_index)  # type: ignore[assignment]
-        if self.term_at(prev_index) != prev_term:
-            self._send(m.frm, AppendResponse(self.id, self.term, False, 0, m.prev_index, self._reject_hint(prev_index)))
+            prev_term = self.log.term_at(prev_index)  # type: ignore[assignment]
+        if self.log.term_at(prev_index) != prev_term:
+            self._send(m.frm, AppendResponse(self.id, self.term, False, 0, m.prev_index, self.log.conflict_hint(prev_index, self.commit)))
             return
         new: list[Entry] = []
         for e in entries:
             if new:
                 new.append(e)
                 continue
-            have = self.term_at(e.index)
+            have = self.log.term_at(e.index)
             if have == e.term:
                 continue
             if have is not None:  # a conflict: drop our entry and everything after it
                 assert e.index > self.commit, f"{self.id}: truncating committed entry {e.index}"
-                del self._entries[e.index - self.base_index - 1 :]
+                self.log.truncate_from(e.index)
                 self.durable_index = min(self.durable_index, e.index - 1)
                 self._persist(truncate_from=e.index)
             new.append(e)
         if new:
-            self._entries.extend(new)
+            self.log.append(new)
             self._persist(entries=tuple(new))
         match = prev_index + len(entries)
         if m.commit > self.commit:
@@ -447,37 +382,24 @@ class RaftNode:
         self._send(m.frm, AppendResponse(self.id, self.term, True, match_index=match))
         self._apply_committed()
 
-    def _reject_hint(self, prev_index: int) -> int:
-        """Where the leader should probe next: skip our whole conflicting term at once."""
-        if prev_index > self.last_index:
-            return self.last_index
-        conflict_term = self.term_at(prev_index)
-        i = prev_index
-        while i - 1 > self.commit and self.term_at(i - 1) == conflict_term:
-            i -= 1
-        return max(i - 1, self.commit)
-
     def _on_snapshot(self, m: SnapshotRequest) -> None:
         self._heard_from_leader(m.frm)
         s = m.snapshot
         if s.index <= self.commit:
             self._send(m.frm, AppendResponse(self.id, self.term, True, match_index=self.commit))
             return
-        if self.term_at(s.index) == s.term:
-            self._entries = self.entries_from(s.index + 1)  # our log goes on past it: keep that
-            self._persist(snapshot=s)
+        if self.log.install(s):
+            self._persist(snapshot=s)  # our log goes on past it and matches: keep that part
         else:
-            self._entries = []
             self.durable_index = min(self.durable_index, s.index)
             self._persist(snapshot=s, truncate_from=s.index + 1)
-        self._snapshot = s
         self.commit = self.applied = s.index
         self._emit(RestoreSnapshot(s))
         self._send(m.frm, AppendResponse(self.id, self.term, True, match_index=s.index))
 
     def _apply_committed(self) -> None:
         if self.commit > self.applied:
-            entries = tuple(self.entries_from(self.applied + 1, self.commit - self.applied))
+            entries = tuple(self.log.entries_from(self.applied + 1, self.commit - self.applied))
             assert entries and entries[0].index == self.applied + 1 and entries[-1].index == self.commit
             self.applied = self.commit
             self._emit(Apply(entries))
@@ -494,20 +416,17 @@ class RaftNode:
         pr = self._progress[peer]
         if pr.paused:
             return
-        if pr.next <= self.base_index:
-            assert self._snapshot is not None
-            self._send(peer, SnapshotRequest(self.id, self.term, self._snapshot))
-            pr.probing = pr.paused = True
+        if pr.next <= self.log.base_index:
+            assert self.log.snapshot is not None
+            self._send(peer, SnapshotRequest(self.id, self.term, self.log.snapshot))
+            pr.on_sent(None, snapshot=True)
             return
         prev = pr.next - 1
-        prev_term = self.term_at(prev)
+        prev_term = self.log.term_at(prev)
         assert prev_term is not None
-        entries = tuple(self.entries_from(pr.next, self.config.max_append_entries))
+        entries = tuple(self.log.entries_from(pr.next, self.config.max_append_entries))
         self._send(peer, AppendRequest(self.id, self.term, prev, prev_term, entries, self.commit))
-        if pr.probing:
-            pr.paused = True
-        elif entries:
-            pr.next = entries[-1].index + 1  # optimistic: a lost message shows up as a reject
+        pr.on_sent(entries[-1].index if entries else None)
 
     def _on_append_response(self, m: AppendResponse) -> None:
         if self.role is not Role.LEADER or m.frm not in self._progress:
@@ -515,50 +434,21 @@ class RaftNode:
         pr = self._progress[m.frm]
         pr.active = True
         if m.success:
-            pr.match = max(pr.match, m.match_index)
-            pr.next = max(pr.next, pr.match + 1)
-            pr.probing = pr.paused = False
+            pr.on_success(m.match_index)
             self._maybe_commit()
-            if pr.next <= self.last_index:
+            if pr.next <= self.log.last_index:
                 self._send_append(m.frm)
             return
-        if m.reject_index < pr.match:
-            return  # a stale reply to a probe we have since moved past
-        pr.next = max(pr.match + 1, min(pr.next - 1, m.hint_index + 1))
-        pr.probing, pr.paused = True, False
-        self._send_append(m.frm)
+        if pr.on_reject(m.reject_index, m.hint_index):
+            self._send_append(m.frm)
 
     def _maybe_commit(self) -> None:
         if self.role is not Role.LEADER:
             return
-        matches = sorted([min(self.durable_index, self.last_index)] + [pr.match for pr in self._progress.values()])
-        candidate = matches[len(matches) - self._majority()]
+        own = min(self.durable_index, self.log.last_index)  # our copy counts once it is durable
+        candidate = quorum_index([own] + [pr.match for pr in self._progress.values()], self._majority())
         # Only entries of the current term are committed by counting (Raft §5.4.2).
-        if candidate > self.commit and self.term_at(candidate) == self.term:
+        if candidate > self.commit and self.log.term_at(candidate) == self.term:
             self.commit = candidate
             self._apply_committed()
 
-
-__all__ = [
-    "Action",
-    "AppendRequest",
-    "AppendResponse",
-    "Apply",
-    "Entry",
-    "HardState",
-    "Message",
-    "NotLeaderError",
-    "Persist",
-    "PersistentState",
-    "Proposed",
-    "RaftConfig",
-    "RaftNode",
-    "RestoreSnapshot",
-    "Role",
-    "RoleChanged",
-    "Send",
-    "Snapshot",
-    "SnapshotRequest",
-    "VoteRequest",
-    "VoteResponse",
-]

@@ -121,7 +121,7 @@ def test_a_new_leader_appends_a_noop_in_its_term() -> None:
     h = Harness()
     h.run(400)
     leader = h.leader()
-    first = leader.entries_from(1)[0]
+    first = leader.log.entries_from(1)[0]
     assert first.noop and first.term == leader.term
 
 
@@ -189,7 +189,7 @@ def _make_leader(node_id: str = "a", state: PersistentState | None = None) -> Ra
     for peer in ("b", "c"):
         node.step(VoteResponse(peer, node.term, True), 2)
     assert node.role is Role.LEADER
-    noop = node.entries_from(node.last_index)[0]
+    noop = node.log.entries_from(node.log.last_index)[0]
     node.persisted(noop.index, noop.term)
     return node
 
@@ -214,7 +214,7 @@ def test_a_follower_truncates_a_conflicting_suffix_and_acks_the_leaders_log() ->
     assert persist.truncate_from == 2 and persist.entries == (Entry(2, 3, b"fresh"),)
     reply = next(a.message for a in out if isinstance(a, Send))
     assert isinstance(reply, AppendResponse) and reply.success and reply.match_index == 2
-    assert node.last_index == 2
+    assert node.log.last_index == 2
 
 
 def test_a_reordered_shorter_append_does_not_truncate_later_entries() -> None:
@@ -222,7 +222,7 @@ def test_a_reordered_shorter_append_does_not_truncate_later_entries() -> None:
     e1, e2 = Entry(1, 1, b"1"), Entry(2, 1, b"2")
     node.step(AppendRequest("a", 1, 0, 0, (e1, e2), 0), 0)
     out = node.step(AppendRequest("a", 1, 0, 0, (e1,), 0), 1)  # an older, delayed copy
-    assert node.last_index == 2
+    assert node.log.last_index == 2
     assert not any(isinstance(a, Persist) and a.truncate_from for a in out)
 
 
@@ -281,11 +281,11 @@ def test_a_follower_behind_the_trimmed_log_gets_a_snapshot() -> None:
     for k in range(6):
         h.propose(b"s%d" % k)
     h.handle(leader.id, leader.compact(leader.applied, b"STATE@%d" % leader.applied))
-    snap_index = leader.base_index
+    snap_index = leader.log.base_index
     h.cut = set()
     h.run(300)
     lag = h.nodes[lagger]
-    assert lag.base_index == snap_index and lag.commit >= snap_index
+    assert lag.log.base_index == snap_index and lag.commit >= snap_index
     assert h.disk[lagger].snapshot == Snapshot(snap_index, leader.term, b"STATE@%d" % snap_index)
     h.propose(b"after")
     h.run(100)
@@ -301,7 +301,7 @@ def test_a_restarted_node_keeps_its_term_vote_and_log() -> None:
     before = h.nodes[victim]
     h.restart(victim)
     after = h.nodes[victim]
-    assert (after.term, after.voted_for, after.last_index) == (before.term, before.voted_for, before.last_index)
+    assert (after.term, after.voted_for, after.log.last_index) == (before.term, before.voted_for, before.log.last_index)
     h.run(200)
     assert payloads(h.applied[victim]) == [b"x"]  # re-applied from the log after restart
 
@@ -313,7 +313,7 @@ def test_it_refuses_to_truncate_committed_entries() -> None:
     # A message that claims prev=1 matches yet carries a different entry 2 would
     # rewrite committed history; the node trusts its commit index instead.
     node.step(AppendRequest("c", 2, 1, 1, (Entry(2, 2, b"evil"),), 2), 1)
-    assert node.entries_from(2)[0].payload == b"y"
+    assert node.log.entries_from(2)[0].payload == b"y"
 
 
 entries_st = st.builds(Entry, st.integers(1, 10**9), st.integers(1, 10**6), st.binary(max_size=40), st.booleans())

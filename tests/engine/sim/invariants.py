@@ -59,7 +59,7 @@ class Invariants:
 
     def on_start(self, replica: JournalReplica) -> None:
         self.applied[replica.name] = replica.node.applied
-        snap = replica.node.snapshot
+        snap = replica.node.log.snapshot
         if snap is not None:
             self._check_snapshot(replica, snap)
 
@@ -113,9 +113,9 @@ class Invariants:
         if len(leaders) != 1:
             return f"{len(leaders)} leaders"
         top = leaders[0].node
-        if top.commit != top.last_index:
-            return f"leader commit {top.commit} < last {top.last_index}"
-        lagging = [r.name for r in w.replicas.values() if r.node.applied != top.last_index]
+        if top.commit != top.log.last_index:
+            return f"leader commit {top.commit} < last {top.log.last_index}"
+        lagging = [r.name for r in w.replicas.values() if r.node.applied != top.log.last_index]
         if lagging:
             return f"replicas not caught up: {lagging}"
         busy = [n.name for n in w.datanodes.values() if n.alive and n.op is not None]
@@ -132,8 +132,8 @@ class Invariants:
         images = {r.state.snapshot() for r in replicas}
         if len(images) != 1:
             self.fail("journal states differ between replicas")
-        base = max(r.node.base_index for r in replicas)
-        logs = {tuple(r.node.entries_from(base + 1)) for r in replicas}
+        base = max(r.node.log.base_index for r in replicas)
+        logs = {tuple(r.node.log.entries_from(base + 1)) for r in replicas}
         if len(logs) != 1:
             self.fail("raft logs differ between replicas")
         for r in replicas:

@@ -151,7 +151,7 @@ class Scenario:
             else:
                 w.datanodes[args[0]].crash()
         elif cmd == "crash-during-write":
-            self.replica(args[0]).crash_on_write = True
+            self.replica(args[0]).crash_on_write = 1 << 40  # stays down until "restart"
         elif cmd == "restart":
             target = w.replicas.get(args[0]) or w.datanodes[args[0]]
             if target.alive:

@@ -106,16 +106,7 @@ class Chaos:
         restart_after = rng.choice([rng.randint(1, 50), rng.randint(20, 1500)])
         if rng.random() < 0.6:
             # Crash in the middle of a write, before its fsync: what can tear a record.
-            victim.crash_on_write = True
-            inc = victim.incarnation
-
-            def restart_later() -> None:
-                if victim.incarnation != inc and not victim.alive:
-                    w.after(restart_after, lambda: None if victim.alive else victim.start())
-                elif victim.incarnation == inc:
-                    w.after(10, restart_later)
-
-            w.after(1, restart_later)
+            victim.crash_on_write = restart_after
             return
         victim.crash()
         w.after(restart_after, lambda: None if victim.alive else victim.start())
@@ -169,6 +160,8 @@ def settle(world: World) -> None:
     world.log("--- settle: heal, restart all, quiesce ---")
     world.quiesced = True
     world.net.heal()
+    for r in world.replicas.values():
+        r.crash_on_write = None  # no fault may fire after healing
     world.net.drop_p = world.net.dup_p = world.net.slow_p = 0.0
     for r in world.replicas.values():
         r.fsync_ms = world.config.fsync_ms
@@ -194,11 +187,11 @@ def run_seed(seed: int, verbose: bool = False, config: SimConfig = SimConfig()) 
         world.run_until(chaos_ms)
         settle(world)
         world.checker.final()
-    except AssertionError as exc:  # SimFailure, or a safety assertion inside RaftNode
+    except Exception as exc:  # SimFailure, a safety assertion inside RaftNode, or any crash
         trace = "\n".join(world.trace) if world is not None else ""
         now = world.now if world is not None else 0
         raise SimFailure(
-            f"SIMULATION FAILED: seed {seed} at {now} virtual ms: {exc}\n{replay_hint(seed)}\n"
+            f"SIMULATION FAILED: seed {seed} at {now} virtual ms: {type(exc).__name__}: {exc}\n{replay_hint(seed)}\n"
             f"--- last events ---\n{trace}\n--- seed {seed}: {replay_hint(seed)}"
         ) from exc
     torn = sum(r.torn_recoveries for r in world.replicas.values())

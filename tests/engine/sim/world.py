@@ -306,7 +306,7 @@ class JournalReplica:
         self.incarnation = 0
         self.fsync_ms = world.config.fsync_ms
         self.torn_recoveries = 0
-        self.crash_on_write = False  # set by a fault injector: crash right after the next write
+        self.crash_on_write: int | None = None  # fault: crash after the next write, restart N ms later
         self.start()
 
     def start(self) -> None:
@@ -328,7 +328,7 @@ class JournalReplica:
         self.pending: dict[int, tuple[int, str, int]] = {}  # raft index -> (term, client, req id)
         self.tick_at: int | None = None
         w.checker.on_start(self)
-        w.log(f"{self.name} started (term {self.node.term}, log {self.node.base_index}..{self.node.last_index})")
+        w.log(f"{self.name} started (term {self.node.term}, log {self.node.log.base_index}..{self.node.log.last_index})")
         self._schedule_tick()
 
     def crash(self, force_torn: bool = False) -> None:
@@ -337,6 +337,16 @@ class JournalReplica:
         self.incarnation += 1
         note = self.disk.crash(w.rng, w.config.torn_probability, force_torn)
         w.log(f"{self.name} CRASHED ({note})")
+
+    def _crash_mid_write(self, restart_after: int) -> Callable[[], None]:
+        inc = self.incarnation
+
+        def crash() -> None:  # runs right after the write, before its fsync can finish
+            if inc == self.incarnation:
+                self.crash(force_torn=self.world.rng.random() < 0.7)
+                self.world.after(restart_after, lambda: None if self.alive else self.start())
+
+        return crash
 
     # -- the runtime loop --------------------------------------------------------------
 
@@ -368,10 +378,9 @@ class JournalReplica:
                 else:
                     self.disk.append(persist_records(a))
                 self.write_gen += 1
-                if self.crash_on_write:
-                    self.crash_on_write = False
-                    inc = self.incarnation  # crash mid-write: the fsync has not happened
-                    self.world.after(0, lambda: self.crash(force_torn=self.world.rng.random() < 0.7) if inc == self.incarnation else None)
+                if self.crash_on_write is not None:
+                    self.world.after(0, self._crash_mid_write(self.crash_on_write))
+                    self.crash_on_write = None
             elif isinstance(a, Apply):
                 self._apply(a.entries)
             elif isinstance(a, RestoreSnapshot):
@@ -383,7 +392,7 @@ class JournalReplica:
             elif isinstance(a, RoleChanged):
                 self.world.log(f"{self.name} is {a.role.value} in term {a.term} (leader {a.leader})")
                 self.world.checker.on_role(self, a)
-        if self.node.applied - self.node.base_index >= self.world.config.compact_threshold:
+        if self.node.applied - self.node.log.base_index >= self.world.config.compact_threshold:
             self.world.checker.stats["compactions"] += 1
             self.handle(self.node.compact(self.node.applied, self.state.snapshot()))
         self._maybe_fsync()
