@@ -30,9 +30,8 @@
     plot_bgcolor: "rgba(0,0,0,0)",
     font: { color: dark ? "#e6edf3" : "#1b1f24" }
   };
-  window.Plotly.newPlot(target, traces, layout, {
-    responsive: true,
-    displaylogo: false,
-    modeBarButtonsToRemove: ["select2d", "lasso2d"]
-  });
+  // No mode bar: its colours are a per-chart <style> element, which the site's
+  // Content-Security-Policy (style-src 'self') blocks, and a chart of a few scores
+  // needs no zoom or export.
+  window.Plotly.newPlot(target, traces, layout, { responsive: true, displayModeBar: false });
 })();
