@@ -1,0 +1,443 @@
+"""The journal process: one replica of the multi-AZ transaction log.
+
+Hosts the same ``RaftNode`` and ``JournalState`` the simulator drives, with its Raft
+log in a ``records.py`` file (group commit: every input handled in one event-loop
+turn is written, then fsynced once), peers reached over TCP on loopback carrying
+``encode_message`` frames (``u32 length | message``), and a client port speaking
+RESP2:
+
+    JAPPEND shard after_id kind payload   -> :id | -CONDFAIL <tail> | -FENCED <leader>
+                                             | -NOTLEADER <host:port|?> | -TIMEOUT ...
+    JREAD shard after_id count block_ms   -> *[[id, kind, payload], ...] | -TRIMMED <upto> <snapshot>
+    JTAIL shard                           -> :tail
+    JTRIM shard upto_id [snapshot_id]     -> +OK
+    JLEADER shard                         -> *[node, epoch, entry_id] | nil
+    JROLE                                 -> *[node_id, role, term, leader|nil, commit]
+    PING                                  -> +PONG
+
+Replicas find each other through a discovery directory: each writes
+``<node_id>.json`` (host, ports, pid) once it listens, so every port can be 0.
+
+Invariants:
+
+* An append is acknowledged only after it is applied on this (leader) replica,
+  i.e. committed: a majority of zones fsynced it.
+* A Raft message leaves only after every log write made before it is fsynced
+  (the runtime contract in raft.py); ``persisted`` is reported after each fsync.
+* Reads serve this replica's applied state: committed entries only, maybe stale.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .journal_state import (
+    AppendCommand,
+    Appended,
+    CondFail,
+    EntryKind,
+    Fenced,
+    JournalState,
+    Rejected,
+    Result,
+    TrimCommand,
+    Trimmed,
+    TrimmedError,
+    encode_command,
+)
+from .raft import (
+    Action,
+    Apply,
+    NotLeaderError,
+    Persist,
+    PersistentState,
+    Proposed,
+    RaftConfig,
+    RaftNode,
+    RestoreSnapshot,
+    RoleChanged,
+    Send,
+)
+from .raft_messages import decode_message, encode_message, persist_records
+from .records import FsyncPolicy, RecordFile, RecordFileConfig
+
+_FRAME = struct.Struct(">I")
+MAX_FRAME = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class JournalConfig:
+    node_id: str  # this replica's name, e.g. "az-a"; unique in the group
+    peers: tuple[str, ...]  # every replica's node_id, this one included (3 for three zones)
+    data_dir: str  # directory for this replica's log file (created if missing)
+    discovery_dir: str  # shared directory where replicas publish their addresses
+    host: str = "127.0.0.1"  # address to listen on and to publish (loopback by default)
+    raft_port: int = 0  # TCP port for peer traffic; 0 picks a free one
+    client_port: int = 0  # TCP port for RESP clients; 0 picks a free one
+    raft: RaftConfig = field(default_factory=RaftConfig)  # timeouts etc. (ms)
+    tick_ms: int = 20  # ms, 1..1000: how often the Raft clock is advanced
+    compact_threshold: int = 20000  # entries, >= 1: applied entries beyond the snapshot before compacting
+    append_timeout_ms: int = 5000  # ms, > 0: how long JAPPEND waits for the commit before -TIMEOUT
+    seed: int | None = None  # seeds the election-timeout RNG; None: random
+
+
+class _Reply:
+    """A RESP simple string (+) or error (-) reply."""
+
+    def __init__(self, text: str, error: bool = False) -> None:
+        self.text, self.error = text, error
+
+
+def _encode(value: Any) -> bytes:
+    if isinstance(value, _Reply):
+        return (b"-" if value.error else b"+") + value.text.encode() + b"\r\n"
+    if value is None:
+        return b"$-1\r\n"
+    if isinstance(value, bool):
+        value = int(value)
+    if isinstance(value, int):
+        return b":%d\r\n" % value
+    if isinstance(value, str):
+        value = value.encode()
+    if isinstance(value, bytes):
+        return b"$%d\r\n%s\r\n" % (len(value), value)
+    return b"*%d\r\n" % len(value) + b"".join(_encode(v) for v in value)
+
+
+def _parse_command(buf: bytearray) -> list[bytes] | None:
+    """Pop one command (multibulk or inline) off `buf`; None if incomplete; ValueError if malformed."""
+    if not buf:
+        return None
+    end = buf.find(b"\r\n")
+    if end < 0:
+        if len(buf) > 64 * 1024:
+            raise ValueError("line too long")
+        return None
+    if buf[0] != ord("*"):
+        line = bytes(buf[:end])
+        del buf[: end + 2]
+        return line.split()
+    count = int(buf[1:end])
+    pos, args = end + 2, []
+    for _ in range(count):
+        eol = buf.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        if buf[pos] != ord("$"):
+            raise ValueError("expected a bulk string")
+        size = int(buf[pos + 1 : eol])
+        if size < 0 or size > MAX_FRAME:
+            raise ValueError("bad bulk length")
+        if len(buf) < eol + 2 + size + 2:
+            return None
+        args.append(bytes(buf[eol + 2 : eol + 2 + size]))
+        pos = eol + 2 + size + 2
+    del buf[:pos]
+    return args
+
+
+def _now_ms() -> int:
+    return int(time.monotonic() * 1000)
+
+
+class JournalServer:
+    def __init__(self, config: JournalConfig) -> None:
+        self.config = config
+        os.makedirs(config.data_dir, exist_ok=True)
+        os.makedirs(config.discovery_dir, exist_ok=True)
+        path = os.path.join(config.data_dir, f"{config.node_id}.journal")
+        self.file, self.recovery = RecordFile.open(path, RecordFileConfig(fsync=FsyncPolicy.GROUP))
+        self.mirror = PersistentState.from_records(self.file.records())
+        seed = config.seed if config.seed is not None else int.from_bytes(os.urandom(8), "big")
+        self.node = RaftNode(config.node_id, config.peers, config.raft, random.Random(seed), self.mirror)
+        snap = self.mirror.snapshot
+        self.state = JournalState.restore(snap.data) if snap else JournalState()
+        self.pending: dict[int, tuple[int, asyncio.Future[Result | None]]] = {}
+        self.outbox: list[Send] = []
+        self.dirty = False  # log writes since the last fsync
+        self.flush_scheduled = False
+        self.applied = asyncio.Event()
+        self.links: dict[str, _PeerLink] = {}
+        self.raft_port = self.client_port = 0
+
+    # -- the runtime (same contract as the simulator's JournalReplica) ---------------------
+
+    def handle(self, actions: list[Action]) -> None:
+        for a in actions:
+            if isinstance(a, Send):
+                if self.dirty:
+                    self.outbox.append(a)  # not before the fsync
+                else:
+                    self._transmit(a)
+            elif isinstance(a, Persist):
+                self.mirror.apply(a)
+                if a.snapshot is not None:
+                    self.file.rewrite(self.mirror.to_records())  # fsyncs; earlier writes included
+                else:
+                    self.file.append_many(persist_records(a))
+                self.dirty = True
+            elif isinstance(a, Apply):
+                self._apply(a)
+            elif isinstance(a, RestoreSnapshot):
+                self.state = JournalState.restore(a.snapshot.data)
+                for index in [i for i in self.pending if i <= a.snapshot.index]:
+                    self._resolve(index, None)
+        if self.node.applied - self.node.log.base_index >= self.config.compact_threshold:
+            self.handle(self.node.compact(self.node.applied, self.state.snapshot()))
+        if self.dirty and not self.flush_scheduled:
+            self.flush_scheduled = True  # group commit: one fsync after this event-loop turn
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self.flush_scheduled = False
+        self.file.sync()
+        self.dirty = False
+        outbox, self.outbox = self.outbox, []
+        for send in outbox:
+            self._transmit(send)
+        self.handle(self.node.persisted(self.mirror.last_index, self.mirror.last_term))
+
+    def _apply(self, a: Apply) -> None:
+        for e in a.entries:
+            result = None if e.noop else self.state.apply(e.payload)
+            waiting = self.pending.get(e.index)
+            if waiting is not None:
+                self._resolve(e.index, result if waiting[0] == e.term else None)
+        self.applied.set()
+        self.applied = asyncio.Event()
+
+    def _resolve(self, index: int, result: Result | None) -> None:
+        _, fut = self.pending.pop(index)
+        if not fut.done():
+            fut.set_result(result)
+
+    def _transmit(self, send: Send) -> None:
+        link = self.links.get(send.to)
+        if link is not None:
+            link.send(encode_message(send.message))
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.tick_ms / 1000)
+            self.handle(self.node.tick(_now_ms()))
+
+    # -- peers -------------------------------------------------------------------------
+
+    def address_of(self, node_id: str) -> dict[str, Any] | None:
+        try:
+            with open(os.path.join(self.config.discovery_dir, f"{node_id}.json")) as f:
+                return json.load(f)  # type: ignore[no-any-return]
+        except (OSError, ValueError):
+            return None
+
+    async def _on_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
+                if size > MAX_FRAME:
+                    break
+                message = decode_message(await reader.readexactly(size))
+                self.handle(self.node.step(message, _now_ms()))
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    # -- clients -------------------------------------------------------------------------
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        buf = bytearray()
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                buf += data
+                while (args := _parse_command(buf)) is not None:
+                    if args:
+                        writer.write(_encode(await self._command(args)))
+                await writer.drain()
+        except (ConnectionError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    def _not_leader(self) -> _Reply:
+        addr = self.address_of(self.node.leader_id) if self.node.leader_id else None
+        hint = f"{addr['host']}:{addr['client_port']}" if addr else "?"
+        return _Reply(f"NOTLEADER {hint}", error=True)
+
+    async def _command(self, args: list[bytes]) -> Any:
+        name = args[0].upper()
+        try:
+            if name == b"PING":
+                return _Reply("PONG")
+            if name == b"JAPPEND" and len(args) == 5:
+                kind = EntryKind(args[3].decode())
+                return await self._propose(AppendCommand(args[1].decode(), int(args[2]), kind, args[4]))
+            if name == b"JTRIM" and len(args) in (3, 4):
+                snapshot_id = args[3].decode() if len(args) == 4 else ""
+                return await self._propose(TrimCommand(args[1].decode(), int(args[2]), snapshot_id))
+            if name == b"JREAD" and len(args) == 5:
+                return await self._read(args[1].decode(), int(args[2]), int(args[3]), int(args[4]))
+            if name == b"JTAIL" and len(args) == 2:
+                return self.state.tail(args[1].decode())
+            if name == b"JLEADER" and len(args) == 2:
+                lead = self.state.leader(args[1].decode())
+                return [lead.node, lead.epoch, lead.entry_id] if lead else None
+            if name == b"JROLE" and len(args) == 1:
+                n = self.node
+                return [n.id, n.role.value, n.term, n.leader_id, n.commit]
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _Reply(f"ERR {exc}", error=True)
+        return _Reply(f"ERR unknown command or wrong number of arguments for '{name.decode(errors='replace')}'", error=True)
+
+    async def _propose(self, cmd: AppendCommand | TrimCommand) -> Any:
+        try:
+            actions = self.node.propose(encode_command(cmd), _now_ms())
+        except NotLeaderError:
+            return self._not_leader()
+        fut: asyncio.Future[Result | None] = asyncio.get_running_loop().create_future()
+        for a in actions:
+            if isinstance(a, Proposed):
+                self.pending[a.index] = (a.term, fut)
+        self.handle(actions)
+        try:
+            result = await asyncio.wait_for(asyncio.shield(fut), self.config.append_timeout_ms / 1000)
+        except asyncio.TimeoutError:
+            return _Reply("TIMEOUT the append may or may not have committed", error=True)
+        if result is None:  # its log slot went to another leader's entry: it did not happen
+            return self._not_leader()
+        if isinstance(result, Appended):
+            return result.id
+        if isinstance(result, CondFail):
+            return _Reply(f"CONDFAIL {result.tail_id}", error=True)
+        if isinstance(result, Fenced):
+            return _Reply(f"FENCED {result.leader or '?'} {result.epoch}", error=True)
+        if isinstance(result, Trimmed):
+            return _Reply("OK")
+        assert isinstance(result, Rejected)
+        return _Reply(f"ERR {result.reason}", error=True)
+
+    async def _read(self, shard: str, after_id: int, count: int, block_ms: int) -> Any:
+        deadline = time.monotonic() + block_ms / 1000
+        while True:
+            try:
+                entries = self.state.read(shard, after_id, max(count, 1))
+            except TrimmedError as exc:
+                return _Reply(f"TRIMMED {exc.upto_id} {exc.snapshot_id or '?'}", error=True)
+            remaining = deadline - time.monotonic()
+            if entries or remaining <= 0:
+                return [[e.id, e.kind.value, e.data] for e in entries]
+            try:
+                await asyncio.wait_for(self.applied.wait(), remaining)
+            except asyncio.TimeoutError:
+                pass
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def serve(self) -> None:
+        c = self.config
+        raft_srv = await asyncio.start_server(self._on_peer, c.host, c.raft_port)
+        client_srv = await asyncio.start_server(self._on_client, c.host, c.client_port)
+        self.raft_port = raft_srv.sockets[0].getsockname()[1]
+        self.client_port = client_srv.sockets[0].getsockname()[1]
+        address = {"node_id": c.node_id, "host": c.host, "raft_port": self.raft_port,
+                   "client_port": self.client_port, "pid": os.getpid()}
+        tmp = os.path.join(c.discovery_dir, f".{c.node_id}.json.tmp")
+        with open(tmp, "w") as f:
+            json.dump(address, f)
+        os.replace(tmp, os.path.join(c.discovery_dir, f"{c.node_id}.json"))
+        self.links = {p: _PeerLink(self, p) for p in c.peers if p != c.node_id}
+        tasks = [asyncio.create_task(link.run()) for link in self.links.values()]
+        tasks.append(asyncio.create_task(self._ticker()))
+        try:
+            async with raft_srv, client_srv:
+                await asyncio.gather(*tasks)
+        finally:
+            for t in tasks:
+                t.cancel()
+            self.file.close()
+
+
+class _PeerLink:
+    """Outgoing frames to one peer; reconnects forever, drops frames while it is down."""
+
+    def __init__(self, server: JournalServer, peer: str) -> None:
+        self.server, self.peer = server, peer
+        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=4096)
+
+    def send(self, frame: bytes) -> None:
+        if not self.queue.full():  # Raft tolerates loss; never block the event loop
+            self.queue.put_nowait(frame)
+
+    def _drop_queued(self) -> None:
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
+    async def run(self) -> None:
+        while True:
+            addr = self.server.address_of(self.peer)
+            if addr is None:
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                _, writer = await asyncio.wait_for(asyncio.open_connection(addr["host"], addr["raft_port"]), 1.0)
+            except (OSError, asyncio.TimeoutError):
+                self._drop_queued()  # stale by the time the peer is back; Raft resends what matters
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                while True:
+                    frame = await self.queue.get()
+                    writer.write(_FRAME.pack(len(frame)) + frame)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                writer.close()
+                await asyncio.sleep(0.02)
+
+
+async def run_journal(config: JournalConfig) -> None:
+    """Run one journal replica until cancelled."""
+    await JournalServer(config).serve()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sandbox.engine.journal_server")
+    parser.add_argument("--id", required=True, help="this replica's node id, e.g. az-a")
+    parser.add_argument("--peers", required=True, help="comma-separated node ids of all replicas")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--discovery-dir", required=True)
+    parser.add_argument("--raft-port", type=int, default=0)
+    parser.add_argument("--client-port", type=int, default=0)
+    args = parser.parse_args(argv)
+    config = JournalConfig(args.id, tuple(args.peers.split(",")), args.data_dir, args.discovery_dir,
+                           raft_port=args.raft_port, client_port=args.client_port)
+
+    async def run() -> None:
+        task = asyncio.create_task(run_journal(config))
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, task.cancel)
+        try:
+            await task
+        except asyncio.CancelledError:
+            pass
+
+    print(json.dumps({"event": "starting", "node_id": args.id, "pid": os.getpid()}), flush=True)
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
