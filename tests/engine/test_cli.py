@@ -100,3 +100,16 @@ def test_it_serves_redis_py_sync_and_asyncio_with_hiredis():
         assert HIREDIS_AVAILABLE
     finally:
         stop(proc)
+
+
+def test_shutdown_stops_the_process():
+    proc = start("--port", "0")
+    try:
+        port = read_ready_line(proc)["port"]
+        try:
+            redis.Redis(port=port).shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # the server closes the connection as it goes
+        assert proc.wait(5) == 0
+    finally:
+        stop(proc)
