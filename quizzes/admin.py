@@ -21,7 +21,12 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from quizzes.loader import index_from_database
-from quizzes.loader.render import render_choice_fields, render_lesson, render_question_fields
+from quizzes.loader.render import (
+    QUESTION_TEXT_FIELDS,
+    render_choice_fields,
+    render_lesson,
+    render_question_fields,
+)
 from quizzes.models import (
     Attempt,
     AttemptItem,
@@ -111,13 +116,10 @@ class LessonAdmin(admin.ModelAdmin):
 class QuestionForm(RenderingForm):
     class Meta:
         model = Question
-        exclude = tuple(f"{name}_html" for name in ("prompt", "model_answer", "follow_up", "follow_up_answer", "explanation"))
+        exclude = tuple(f"{name}_html" for name in QUESTION_TEXT_FIELDS)
 
     def render_fields(self, renderer: ContentRenderer, data: dict[str, Any]) -> dict[str, Any]:
-        texts = {
-            name: data.get(name, "")
-            for name in ("prompt", "model_answer", "follow_up", "follow_up_answer", "explanation")
-        }
+        texts = {name: data.get(name, "") for name in QUESTION_TEXT_FIELDS}
         return render_question_fields(renderer, texts, "question")
 
 
@@ -140,7 +142,9 @@ class ChoiceInline(admin.TabularInline):
 class QuestionAdmin(admin.ModelAdmin):
     form = QuestionForm
     inlines = [ChoiceInline]
-    list_display = ("slug", "kind", "difficulty", "lesson", "material_focus", "corrects_material", "retired")
+    list_display = (
+        "slug", "kind", "difficulty", "lesson", "material_focus", "corrects_material", "retired"
+    )
     list_filter = ("kind", "difficulty", "topics", "corrects_material", "retired")
     search_fields = ("slug", "prompt", "model_answer")
     filter_horizontal = ("topics", "facts")
@@ -238,7 +242,9 @@ class AttemptItemInline(admin.TabularInline):
 @admin.register(Attempt)
 class AttemptAdmin(ReadOnlyAdmin):
     inlines = [AttemptItemInline]
-    list_display = ("pk", "learner", "quiz", "kind", "started_at", "finished_at", "correct_count", "total")
+    list_display = (
+        "pk", "learner", "quiz", "kind", "started_at", "finished_at", "correct_count", "total"
+    )
     list_filter = ("kind", "quiz")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Attempt]:

@@ -218,7 +218,9 @@ class FactReferenceProcessor(InlineProcessor):
         super().__init__(pattern)
         self.ext = ext
 
-    def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element, int, int]:  # noqa: N802
+    def handleMatch(  # noqa: N802 (Markdown's API)
+        self, m: re.Match[str], data: str
+    ) -> tuple[etree.Element, int, int]:
         slug = m.group(1)
         if not self.ext.allow_facts:
             self.ext.problems.append(f"{{{{fact:{slug}}}}}: cite facts in the 'facts:' list here")
@@ -233,7 +235,9 @@ class InternalLinkProcessor(InlineProcessor):
         super().__init__(pattern)
         self.ext = ext
 
-    def handleMatch(self, m: re.Match[str], data: str) -> tuple[etree.Element | str, int, int]:  # noqa: N802
+    def handleMatch(  # noqa: N802 (Markdown's API)
+        self, m: re.Match[str], data: str
+    ) -> tuple[etree.Element | str, int, int]:
         kind, key = m.group(1), m.group(2)
         targets = {"lesson": self.ext.index.lessons, "question": self.ext.index.questions}
         if kind not in targets:

@@ -114,7 +114,9 @@ def summarize(learner: Learner | None, now: datetime) -> Summary:
             continue
         seen = [qid for qid in question_ids if qid in cards]
         mastery = sum(retrievability[qid] for qid in seen) / len(question_ids)
-        summary.topics.append(TopicMastery(topic, len(seen), len(question_ids), round(100 * mastery)))
+        summary.topics.append(
+            TopicMastery(topic, len(seen), len(question_ids), round(100 * mastery))
+        )
     summary.questions_seen = len(cards)
     summary.due_now = sum(1 for card in cards.values() if card.due <= now)
     return summary

@@ -14,7 +14,7 @@ urlpatterns = [
     path("learn/", learn.path_index, name="path"),
     path("learn/<slug:module_slug>/", learn.module_detail, name="module"),
     path("learn/<slug:module_slug>/<slug:lesson_slug>/", learn.lesson_detail, name="lesson"),
-    path("learn/<slug:module_slug>/<slug:lesson_slug>/read", learn.mark_read, name="mark_read"),
+    path("learn/<slug:module_slug>/<slug:lesson_slug>/read/", learn.mark_read, name="mark_read"),
     path("facts/", learn.fact_list, name="facts"),
     path("diagrams/<slug:name>.svg", learn.diagram, name="diagram"),
     # Interview prep
@@ -26,7 +26,7 @@ urlpatterns = [
     path("attempts/<int:attempt_id>/", quizzes.attempt_resume, name="attempt"),
     path("attempts/<int:attempt_id>/<int:position>/", quizzes.attempt_item, name="attempt_item"),
     path("attempts/<int:attempt_id>/results/", quizzes.attempt_results, name="attempt_results"),
-    path("attempts/<int:attempt_id>/retry", quizzes.attempt_retry, name="attempt_retry"),
+    path("attempts/<int:attempt_id>/retry/", quizzes.attempt_retry, name="attempt_retry"),
     path("review/", quizzes.review_due, name="review"),
     # Progress and accounts
     path("me/", progress.me, name="me"),

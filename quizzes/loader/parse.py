@@ -335,7 +335,9 @@ def _parse_lesson(
         f.problem("'labs' must be a list")
         labs = []
     for number, lab in enumerate(labs, start=1):
-        lab_fields = _Fields(lab, f"{where}, lab {number}", problems, ("id", "instruction", "check", "hint"))
+        lab_fields = _Fields(
+            lab, f"{where}, lab {number}", problems, ("id", "instruction", "check", "hint")
+        )
         lab_fields.slug("id")
         lab_fields.text("instruction")
         lab_fields.text("hint", required=False)

@@ -89,7 +89,12 @@ def index_from_database() -> ContentIndex:
     )
 
 
-def render_lesson(renderer: ContentRenderer, body: str, labs: list[dict[str, Any]], where: str) -> tuple[str, list[str], list[dict[str, Any]]]:
+RenderedLesson = tuple[str, list[str], list[dict[str, Any]]]
+
+
+def render_lesson(
+    renderer: ContentRenderer, body: str, labs: list[dict[str, Any]], where: str
+) -> RenderedLesson:
     """The lesson's HTML, the facts it cites, and its labs with rendered text."""
     rendered = renderer.render(body, where)
     rendered_labs = []
@@ -121,7 +126,9 @@ def render_question_fields(
     return out
 
 
-def render_choice_fields(renderer: ContentRenderer, text: str, why: str, where: str) -> dict[str, str]:
+def render_choice_fields(
+    renderer: ContentRenderer, text: str, why: str, where: str
+) -> dict[str, str]:
     return {
         "text_html": renderer.render_inline(text, where),
         "why_html": renderer.render_inline(why, where) if why else "",
@@ -130,7 +137,7 @@ def render_choice_fields(renderer: ContentRenderer, text: str, why: str, where: 
 
 @dataclass
 class RenderedCourse:
-    lessons: dict[str, tuple[str, list[str], list[dict[str, Any]]]]
+    lessons: dict[str, RenderedLesson]
     questions: dict[str, dict[str, str]]
     choices: dict[tuple[str, int], dict[str, str]]
 
@@ -141,7 +148,9 @@ def render_course(course: Course) -> RenderedCourse:
     result = RenderedCourse({}, {}, {})
     for lesson in course.lessons:
         try:
-            result.lessons[lesson.slug] = render_lesson(renderer, lesson.body, lesson.labs, lesson.path)
+            result.lessons[lesson.slug] = render_lesson(
+                renderer, lesson.body, lesson.labs, lesson.path
+            )
         except ContentError as exc:
             problems.extend(exc.problems)
     for q in course.questions:

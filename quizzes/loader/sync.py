@@ -88,7 +88,8 @@ def _remove_stale(stale: list[tuple[type[models.Model], list[int]]], counts: Syn
         if not pks:
             continue
         if model is Question:
-            counts.removed += Question.objects.filter(pk__in=pks, retired=False).update(retired=True)
+            active = Question.objects.filter(pk__in=pks, retired=False)
+            counts.removed += active.update(retired=True)
         else:
             counts.removed += len(pks)
             model.objects.filter(pk__in=pks).delete()

@@ -195,7 +195,9 @@ class Attempt(models.Model):
             shown = sorted(choice_ids.get(question.pk, []))
             rng.shuffle(shown)
             items.append(
-                AttemptItem(attempt=attempt, question=question, position=position, choice_order=shown)
+                AttemptItem(
+                    attempt=attempt, question=question, position=position, choice_order=shown
+                )
             )
         AttemptItem.objects.bulk_create(items)
         return attempt

@@ -30,7 +30,9 @@ def question_bank(request: HttpRequest) -> HttpResponse:
     for question in questions:
         module_id = question.lesson.module_id if question.lesson else None
         by_module.setdefault(module_id, []).append(question)
-    sections = [(module, by_module[module.pk]) for module in Module.objects.all() if module.pk in by_module]
+    sections: list[tuple[Module | None, list[Question]]] = [
+        (module, by_module[module.pk]) for module in Module.objects.all() if module.pk in by_module
+    ]
     if None in by_module:
         sections.append((None, by_module[None]))
     focus = sorted((q for q in questions if q.material_focus), key=lambda q: q.material_focus or 0)

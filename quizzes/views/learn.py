@@ -27,7 +27,9 @@ def path_index(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 def module_detail(request: HttpRequest, module_slug: str) -> HttpResponse:
-    module = get_object_or_404(Module.objects.prefetch_related("lessons", "quizzes"), slug=module_slug)
+    module = get_object_or_404(
+        Module.objects.prefetch_related("lessons", "quizzes"), slug=module_slug
+    )
     return render(
         request,
         "quizzes/module.html",
@@ -47,7 +49,11 @@ def _get_lesson(module_slug: str, lesson_slug: str) -> Lesson:
 def lesson_detail(request: HttpRequest, module_slug: str, lesson_slug: str) -> HttpResponse:
     lesson = _get_lesson(module_slug, lesson_slug)
     # The whole path is a few dozen rows; one query gives both neighbours.
-    path = list(Lesson.objects.select_related("module").only("slug", "title", "position", "module__slug", "module__title"))
+    path = list(
+        Lesson.objects.select_related("module").only(
+            "slug", "title", "position", "module__slug", "module__title"
+        )
+    )
     index = next(i for i, item in enumerate(path) if item.pk == lesson.pk)
     learner = current_learner(request)
     is_read = (
@@ -80,7 +86,11 @@ def mark_read(request: HttpRequest, module_slug: str, lesson_slug: str) -> HttpR
 
 @require_safe
 def fact_list(request: HttpRequest) -> HttpResponse:
-    topics = Topic.objects.prefetch_related("facts__lessons__module").filter(facts__isnull=False).distinct()
+    topics = (
+        Topic.objects.filter(facts__isnull=False)
+        .distinct()
+        .prefetch_related("facts__lessons__module")
+    )
     return render(
         request,
         "quizzes/facts.html",

@@ -38,7 +38,9 @@ def _get_attempt_for_learner(request: HttpRequest, attempt_id: int) -> Attempt:
     learner = current_learner(request)
     if learner is None:
         raise Http404("No such attempt.")
-    return get_object_or_404(Attempt.objects.select_related("quiz", "learner"), pk=attempt_id, learner=learner)
+    return get_object_or_404(
+        Attempt.objects.select_related("quiz", "learner"), pk=attempt_id, learner=learner
+    )
 
 
 @require_safe
