@@ -9,19 +9,16 @@ A hash is a plain ``dict`` of field -> value (bytes). Invariants:
   bytes with Redis 7.0's compiled-in defaults) come out in exactly Redis's order. Big hashes are hashtables in Redis,
   whose order is arbitrary: clients (and our tests) must not rely on it.
 
-HINCRBYFLOAT computes in Redis's ``long double`` (x87 80-bit on x86-64) with
-exact rational arithmetic, so its text matches Redis digit for digit (10.5 + 0.1
-is "10.6", 1e400 is accepted); its effect is ``HSET key field <result>``.
+HINCRBYFLOAT computes in Redis's ``long double`` (``longdouble``), so its text
+matches Redis digit for digit (10.5 + 0.1 is "10.6", 1e400 is accepted); its
+effect is ``HSET key field <result>``.
 """
 
 from __future__ import annotations
 
-import re
-from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
-from .. import errors
+from .. import errors, longdouble
 from ..context import Ctx
 from ..errors import RedisError
 from ..resp import OK, Map, string2ll
@@ -170,27 +167,24 @@ def hincrby(ctx: Ctx, argv: list[bytes]) -> Any:
          summary="Add a floating point number to a hash field; returns the new value as text.",
          args="key field increment")
 def hincrbyfloat(ctx: Ctx, argv: list[bytes]) -> Any:
-    incr = parse_long_double(argv[3])
+    incr = longdouble.parse(argv[3])
     if incr is None:
         raise errors.NOT_FLOAT
-    if type(incr) is float:  # +-inf
+    if incr is longdouble.INF:
         raise _E_NAN_OR_INF_VALUE
     key, field = argv[1], argv[2]
     h = ctx.lookup_typed(key, dict)
-    value: Fraction | float = Fraction(0)
+    value = longdouble.ZERO
     if h is not None:
         current = h.get(field)
         if current is not None:
-            parsed = parse_long_double(current)
-            if parsed is None:
+            value = longdouble.parse(current)
+            if value is None:
                 raise errors.NOT_FLOAT_HASH
-            value = parsed
-    if type(value) is float:  # a stored "inf" stays infinite
+    result = longdouble.add(value, incr)  # None for a stored "inf" too
+    if result is None:
         raise errors.NAN_OR_INF
-    result = _ld_round(value + incr)
-    if type(result) is float:
-        raise errors.NAN_OR_INF
-    text = format_long_double(result)
+    text = longdouble.to_human_string(result)
     if h is None:
         h = _create(ctx, key)
     h[field] = text
@@ -335,102 +329,3 @@ def hscan(ctx: Ctx, argv: list[bytes]) -> Any:
         out.append(f)
         out.append(h[f])
     return collscan.reply(cursor, out)
-
-
-# -- long double ------------------------------------------------------------------
-# Redis parses with strtold, adds in long double and prints "%.17Lf" with trailing
-# zeros removed. On x86-64 a long double has a 64-bit significand and a 15-bit
-# exponent; values here are exact Fractions rounded to that format.
-
-_LD_PRECISION = 64
-_LD_EMIN = -16382  # exponent of the smallest normal number
-_LD_EMAX = 16383  # the largest finite number is just below 2**(EMAX+1)
-_LD_LIMIT = Fraction(2) ** (_LD_EMAX + 1)
-_MAX_LONG_DOUBLE_CHARS = 5 * 1024
-_INF = float("inf")
-_DEC = re.compile(rb"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?\Z")
-_HEX = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?[0-9]+))?\Z")
-_INFINITIES = {b"inf": 1, b"+inf": 1, b"infinity": 1, b"+infinity": 1, b"-inf": -1, b"-infinity": -1}
-
-
-def _ld_round(x: Fraction) -> Fraction | float:
-    """``x`` rounded to the nearest long double (ties to even); +-inf on overflow."""
-    if x == 0:
-        return Fraction(0)
-    a = abs(x)
-    p, q = a.numerator, a.denominator
-    e = p.bit_length() - q.bit_length()
-    if (p << -e if e < 0 else p) < (q << e if e > 0 else q):
-        e -= 1  # now 2**e <= a < 2**(e+1)
-    quantum = Fraction(2) ** (max(e, _LD_EMIN) - (_LD_PRECISION - 1))  # subnormals share EMIN's quantum
-    r = round(a / quantum) * quantum
-    if r >= _LD_LIMIT:
-        return _INF if x > 0 else -_INF
-    return r if x > 0 else -r
-
-
-def parse_long_double(s: bytes) -> Fraction | float | None:
-    """Redis's ``string2ld``: the value, +-inf (a float), or None if refused.
-
-    Refused like Redis: empty or >= 5 KiB, leading space, unparsed bytes, NaN, and
-    overflow or underflow to zero (ERANGE). Tiny subnormal results are accepted.
-    """
-    if not s or len(s) >= _MAX_LONG_DOUBLE_CHARS or s[:1].isspace():
-        return None
-    sign = _INFINITIES.get(s.lower())
-    if sign is not None:
-        return _INF * sign
-    m = _DEC.match(s)
-    if m is not None:
-        neg, whole, frac, exp = m.groups()
-        frac = frac or b""
-        if not whole and not frac:
-            return None
-        digits = (whole + frac).lstrip(b"0")
-        if not digits:
-            return Fraction(0)
-        exp10 = _exponent(exp) - len(frac)
-        magnitude = len(digits) - 1 + exp10  # floor(log10(value))
-        if magnitude > 4935 or magnitude < -4955:
-            return None  # certainly beyond the long double range
-        mantissa = int(Decimal(digits.decode()))  # Decimal: no 4300-digit str limit
-        value = Fraction(mantissa) * Fraction(10) ** exp10
-    else:
-        m = _HEX.match(s)
-        if m is None:
-            return None
-        neg, whole, frac, exp = m.groups()
-        frac = frac or b""
-        if not whole and not frac:
-            return None
-        mantissa = int(whole + frac, 16)
-        if not mantissa:
-            return Fraction(0)
-        exp2 = _exponent(exp) - 4 * len(frac)
-        if mantissa.bit_length() + exp2 > _LD_EMAX + 2 or mantissa.bit_length() + exp2 < _LD_EMIN - 70:
-            return None
-        value = Fraction(mantissa) * Fraction(2) ** exp2
-    rounded = _ld_round(value)
-    if type(rounded) is float or rounded == 0:
-        return None  # ERANGE: overflow, or underflow all the way to zero
-    return -rounded if neg == b"-" else rounded
-
-
-def _exponent(text: bytes | None) -> int:
-    if not text:
-        return 0
-    digits = text.lstrip(b"+-").lstrip(b"0")
-    if len(digits) > 9:  # far outside any long double: clamp, the range check refuses it
-        return -(10**9) if text[:1] == b"-" else 10**9
-    return int(text)
-
-
-def format_long_double(value: Fraction) -> bytes:
-    """``%.17Lf`` with trailing zeros (and a bare '.') removed; "-0" becomes "0"."""
-    scaled = round(abs(value) * 10**17)
-    digits = str(Decimal(scaled)).rjust(18, "0")
-    whole, frac = digits[:-17], digits[-17:].rstrip("0")
-    text = whole + "." + frac if frac else whole
-    if value < 0 and text != "0":
-        text = "-" + text
-    return text.encode()

@@ -9,20 +9,17 @@ Invariants kept here, as Redis 7.0 keeps them:
 * Effects are deterministic: relative expiries are logged as absolute
   ``SET key value PXAT <ms>`` / ``PEXPIREAT``, INCRBYFLOAT as ``SET key value
   KEEPTTL``, GETDEL as ``DEL``, GETSET as ``SET``; SET ... GET is logged without GET.
-* INCRBYFLOAT computes in the x87 80-bit ``long double`` Redis uses (64-bit
-  significand, ties to even), emulated exactly with integers, and prints it the
-  way Redis does (``%.17Lf`` with trailing zeros trimmed). A ``float`` would print
-  ``0.1 + 0.2`` as ``0.30000000000000004`` where Redis prints ``0.3``.
+* INCRBYFLOAT computes in Redis's ``long double`` (``longdouble``), so its text
+  matches Redis digit for digit.
 * Option keywords compare like Redis's C strings: case-insensitive and only up to
   the first NUL byte (``keyword``).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from .. import errors
+from .. import errors, longdouble
 from ..context import Ctx
 from ..errors import RedisError
 from ..resp import OK, Map, string2ll
@@ -346,154 +343,7 @@ def decrby(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 # ---------------------------------------------------------------------------
-# INCRBYFLOAT: x87 long double arithmetic, exactly.
-#
-# A long double is m * 2**e with |m| < 2**64. Exponents below _LD_MIN_EXP are
-# subnormal (fewer significant bits); values from 2**16384 on overflow to inf.
-
-_LD_BITS = 64
-_LD_MIN_EXP = -16445
-_LD_LIMIT_BITS = 16384
-_MAX_LD_CHARS = 5 * 1024  # MAX_LONG_DOUBLE_CHARS: longer arguments are refused
-_INF = (1, None)  # any infinity: it only ever leads to an error reply
-
-_DEC_RE = re.compile(rb"([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?\Z")
-_HEX_RE = re.compile(rb"([+-]?)0[xX]([0-9a-fA-F]*)(?:\.([0-9a-fA-F]*))?(?:[pP]([+-]?\d+))?\Z")
-_INF_WORDS = {b"inf", b"+inf", b"-inf", b"infinity", b"+infinity", b"-infinity"}
-_DIGIT_CHUNK = 4000  # below Python's int<->str digit limit (4300)
-_BIG = 10**_DIGIT_CHUNK
-
-
-def _ld_round(m: int, e: int) -> tuple[int, Any] | None:
-    """m * 2**e rounded to the nearest long double (ties to even); None on overflow."""
-    if m == 0:
-        return (0, 0)
-    neg = m < 0
-    a = -m if neg else m
-    shift = a.bit_length() - _LD_BITS
-    if e + shift < _LD_MIN_EXP:
-        shift = _LD_MIN_EXP - e
-    if shift > 0:
-        q = a >> shift
-        rest = a - (q << shift)
-        half = 1 << (shift - 1)
-        if rest > half or (rest == half and q & 1):
-            q += 1
-        a, e = q, e + shift
-    if a.bit_length() + e > _LD_LIMIT_BITS:
-        return None
-    return (-a if neg else a), e
-
-
-def _ld_round_ratio(n: int, d: int, e: int) -> tuple[int, Any] | None:
-    """(n / d) * 2**e rounded to a long double, for n, d > 0."""
-    s = _LD_BITS + 2 - (n.bit_length() - d.bit_length())
-    q, r = divmod(n << s, d) if s >= 0 else divmod(n, d << -s)
-    # q has at least 65 bits; a sticky bit below it keeps ties and "just above" apart.
-    return _ld_round((q << 1) | (1 if r else 0), e - s - 1)
-
-
-def _small_exponent(digits: bytes | None) -> int:
-    """An exponent argument, clamped far beyond any representable range."""
-    if not digits:
-        return 0
-    sign = -1 if digits[:1] == b"-" else 1
-    body = digits.lstrip(b"+-").lstrip(b"0")
-    return sign * (int(body) if len(body) < 10 else 10**9) if body else 0
-
-
-def _digits_to_int(digits: bytes) -> int:
-    if len(digits) <= _DIGIT_CHUNK:
-        return int(digits)
-    n = 0
-    for i in range(0, len(digits), _DIGIT_CHUNK):
-        chunk = digits[i : i + _DIGIT_CHUNK]
-        n = n * 10 ** len(chunk) + int(chunk)
-    return n
-
-
-def _int_to_digits(n: int) -> bytes:
-    if n < _BIG:
-        return b"%d" % n
-    high, low = divmod(n, _BIG)
-    return _int_to_digits(high) + b"%0*d" % (_DIGIT_CHUNK, low)
-
-
-def parse_long_double(arg: bytes) -> tuple[int, Any] | None:
-    """Redis's ``string2ld``: ``strtold`` over the whole argument, refusing spaces,
-    NaN, overflow and underflow to zero. Returns ``(m, e)``, ``_INF`` or None."""
-    if not arg or len(arg) >= _MAX_LD_CHARS:
-        return None
-    match = _DEC_RE.match(arg)
-    if match is not None:
-        sign, whole, frac, exp = match.groups()
-        frac = frac or b""
-        if not whole and not frac:
-            return None
-        digits = (whole + frac).lstrip(b"0")
-        if not digits:
-            return (0, 0)
-        exp10 = _small_exponent(exp) - len(frac)
-        magnitude = len(digits) + exp10  # value < 10**magnitude
-        if magnitude - 1 >= 4933:  # >= 1e4933, beyond LDBL_MAX
-            return None
-        if magnitude <= -4951:  # < 1e-4951, rounds to zero
-            return None
-        mantissa = _digits_to_int(digits)
-        if exp10 >= 0:
-            value = _ld_round(mantissa * 10**exp10, 0)
-        else:
-            value = _ld_round_ratio(mantissa, 5**-exp10, exp10)
-    else:
-        match = _HEX_RE.match(arg)
-        if match is None:
-            return _INF if arg.lower() in _INF_WORDS else None
-        sign, whole, frac, exp = match.groups()
-        frac = frac or b""
-        if not whole and not frac:
-            return None
-        mantissa = int(whole + frac, 16) if whole + frac else 0
-        if not mantissa:
-            return (0, 0)
-        exp2 = _small_exponent(exp) - 4 * len(frac)
-        if mantissa.bit_length() + exp2 > _LD_LIMIT_BITS + 1 or mantissa.bit_length() + exp2 < _LD_MIN_EXP - 1:
-            return None
-        value = _ld_round(mantissa, exp2)
-    if value is None or value[0] == 0:
-        return None  # ERANGE: overflow, or a non-zero number that rounds to zero
-    return (-value[0], value[1]) if sign == b"-" else value
-
-
-def _ld_add(x: tuple[int, Any], y: tuple[int, Any]) -> tuple[int, Any] | None:
-    if x[1] is None or y[1] is None:
-        return None
-    e = min(x[1], y[1])
-    return _ld_round((x[0] << (x[1] - e)) + (y[0] << (y[1] - e)), e)
-
-
-def format_long_double(value: tuple[int, Any]) -> bytes:
-    """``ld2string`` in human mode: ``%.17Lf`` (exact, ties to even), trailing
-    zeros and a trailing dot removed, ``-0`` printed as ``0``."""
-    m, e = value
-    a = -m if m < 0 else m
-    if e >= 0:
-        text = _int_to_digits(a << e)
-    else:
-        scaled = a * 10**17
-        shift = -e
-        q = scaled >> shift
-        rest = scaled - (q << shift)
-        half = 1 << (shift - 1)
-        if rest > half or (rest == half and q & 1):
-            q += 1
-        whole, frac = divmod(q, 10**17)
-        text = _int_to_digits(whole)
-        tail = (b"%017d" % frac).rstrip(b"0")
-        if tail:
-            text += b"." + tail
-    if m < 0 and text != b"0":
-        text = b"-" + text
-    return text
+# INCRBYFLOAT
 
 
 @command("incrbyfloat", 3, "write denyoom fast", keys=(1, 1, 1), acl="@string", since="2.6.0", group="string",
@@ -501,16 +351,16 @@ def format_long_double(value: tuple[int, Any]) -> bytes:
 def incrbyfloat(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     value = ctx.lookup_typed(key, bytes)
-    current = (0, 0) if value is None else parse_long_double(value)
+    current = longdouble.ZERO if value is None else longdouble.parse(value)
     if current is None:
         raise errors.NOT_FLOAT
-    increment = parse_long_double(argv[2])
+    increment = longdouble.parse(argv[2])
     if increment is None:
         raise errors.NOT_FLOAT
-    total = _ld_add(current, increment)
+    total = longdouble.add(current, increment)
     if total is None:
         raise errors.NAN_OR_INF
-    text = format_long_double(total)
+    text = longdouble.to_human_string(total)
     ctx.store(key, text, keep_ttl=True)
     # Replicas store the printed value: no float arithmetic to disagree on.
     ctx.propagate([b"SET", key, text, b"KEEPTTL"])

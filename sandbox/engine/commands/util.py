@@ -70,21 +70,5 @@ def parse_float(arg: bytes, error: RedisError = errors.NOT_FLOAT) -> float:
     return v
 
 
-def format_long_double(v: float) -> bytes:
-    """INCRBYFLOAT/HINCRBYFLOAT output: ``%.17Lf``-style with trailing zeros trimmed.
-
-    Redis prints a long double in "human friendly" mode; for values a double can
-    hold, 17 significant digits after rounding gives the same text.
-    """
-    if math.isinf(v):
-        return b"inf" if v > 0 else b"-inf"
-    text = "%.17f" % v
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    if text == "-0":
-        text = "0"
-    return text.encode()
-
-
 def int_bytes(v: int) -> bytes:
     return b"%d" % v
