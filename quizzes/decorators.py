@@ -16,9 +16,9 @@ View = Callable[..., HttpResponse]
 
 
 def instructor_required(view: View) -> View:
-    """Sign-in first for visitors; 403 for a signed-in learner without the teach
-    permission (a 404 would hide that the page exists, but instructors' pages are
-    listed in the navigation anyway)."""
+    """Visitors are sent to sign in; a signed-in learner without ``quizzes.teach``
+    gets 403, not 404: an instructor page's existence is no secret, and a learner
+    who was sent its link should learn why it is refused."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
