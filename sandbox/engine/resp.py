@@ -60,7 +60,7 @@ class RequestParser:
     __slots__ = ("buf", "pos", "max_bulk_len", "auth_required", "_argv", "_left", "_bulklen")
 
     def __init__(self, max_bulk_len: int = 512 * 1024 * 1024) -> None:
-        self.buf = bytearray()
+        self.buf = b""
         self.pos = 0
         self.max_bulk_len = max_bulk_len
         # Before AUTH, Redis caps frame sizes so an anonymous peer can't make it buffer much.
@@ -70,10 +70,18 @@ class RequestParser:
         self._bulklen = -1
 
     def feed(self, data: bytes) -> None:
-        if self.pos and self.pos == len(self.buf):
-            self.buf.clear()
+        rest = len(self.buf) - self.pos
+        if rest == 0:
+            self.buf = data
             self.pos = 0
-        self.buf += data
+        elif type(self.buf) is bytearray:
+            self.buf += data  # a big frame in progress: append in amortized O(1)
+        elif rest + len(data) > 65536:
+            self.buf = bytearray(self.buf[self.pos :]) + data
+            self.pos = 0
+        else:
+            self.buf = self.buf[self.pos :] + data
+            self.pos = 0
 
     def buffered(self) -> int:
         return len(self.buf) - self.pos
@@ -83,6 +91,51 @@ class RequestParser:
 
         Empty commands (``*0``, ``*-1``, blank inline lines) are skipped, as Redis does.
         """
+        if self._argv is None:
+            argv = self._fast_multibulk()
+            if argv is not None:
+                return argv
+        return self._next_exact()
+
+    def _fast_multibulk(self) -> list[bytes] | None:
+        """The common case, a complete well-formed multibulk, parsed in one pass.
+
+        Anything unusual (a partial frame, odd lengths, limits) returns None so the
+        exact parser, which keeps Redis's error texts and incremental state, decides.
+        """
+        buf, pos = self.buf, self.pos
+        if pos >= len(buf) or buf[pos] != 42 or type(buf) is not bytes:  # '*'
+            return None
+        nl = buf.find(b"\r\n", pos)
+        head = buf[pos + 1 : nl]
+        if nl < 0 or not head.isdigit() or head[0] == 48 or len(head) > 6:
+            return None
+        n = int(head)
+        if n > 10 and self.auth_required:
+            return None
+        p = nl + 2
+        end = len(buf)
+        argv: list[bytes] = []
+        append = argv.append
+        limit = 16384 if self.auth_required else self.max_bulk_len
+        for _ in range(n):
+            if p >= end or buf[p] != 36:  # '$'
+                return None
+            nl = buf.find(b"\r\n", p)
+            head = buf[p + 1 : nl]
+            if nl < 0 or not head.isdigit() or (head[0] == 48 and len(head) > 1) or len(head) > 10:
+                return None
+            ln = int(head)
+            start = nl + 2
+            stop = start + ln
+            if ln > limit or stop + 2 > end:
+                return None
+            append(buf[start:stop])
+            p = stop + 2
+        self.pos = p
+        return argv
+
+    def _next_exact(self) -> list[bytes] | None:
         while True:
             buf = self.buf
             if self._argv is None:
@@ -109,7 +162,10 @@ class RequestParser:
 
     def _compact(self) -> None:
         if self.pos > 65536 or self.pos == len(self.buf):
-            del self.buf[: self.pos]
+            if type(self.buf) is bytearray:
+                del self.buf[: self.pos]
+            else:
+                self.buf = self.buf[self.pos :]
             self.pos = 0
 
     def _start_multibulk(self) -> bool | None:
@@ -321,6 +377,13 @@ def format_double(v: float) -> bytes:
 def encode(value: Any, proto: int = 2) -> bytes:
     """Encode a reply. Mapping: bytes→bulk, int→integer, None→null bulk, Status→+,
     RedisError→-, list/tuple→array, and the marker types above."""
+    t = type(value)
+    if t is bytes:
+        return b"$%d\r\n%b\r\n" % (len(value), value)
+    if t is Status:
+        return b"+%b\r\n" % value
+    if t is int:
+        return b":%d\r\n" % value
     out: list[bytes] = []
     _encode_into(value, proto, out)
     return b"".join(out)
