@@ -6,7 +6,8 @@ writes of unsynced data, and what the simulated data nodes do. The real ``RaftNo
 and ``JournalState`` run inside; invariants are checked after every event; a failure
 prints the seed and the command that replays it.
 
-Modules: ``world`` (clock, network, disk, journal replica runtime), ``datanodes``
+Modules: ``world`` (clock, event loop, journal replica runtime), ``faults``
+(network and disk), ``datanodes``
 (primaries and replicas with leases, and the snapshotter), ``invariants``,
 ``simulator`` (random fault schedule for one seed), ``scenario`` (hand-written
 interaction files in ``scenarios/``).
