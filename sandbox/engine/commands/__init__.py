@@ -155,6 +155,7 @@ FAMILIES = (
     "pubsub",
     "cluster_cmds",
     "client_cmds",
+    "replication_cmds",
     "docs",
 )
 
