@@ -3,6 +3,11 @@
 ``server`` runs one standalone node in the foreground. When it is listening it
 prints one JSON line to stdout, ``{"event": "ready", "host": ..., "port": ...,
 "pid": ...}``, and it stops cleanly on SIGTERM or SIGINT.
+
+``node`` runs one data node of a cluster (``--mode cache``: asynchronous
+replication, the ElastiCache comparison; ``--mode durable``: journal-backed, the
+MemoryDB model). It prints one JSON line per event, the first being ``ready``;
+SIGTERM/SIGINT stop it with exit status 0, and it stops too when its parent dies.
 """
 
 from __future__ import annotations
@@ -13,8 +18,12 @@ import json
 import os
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from .config import EngineConfig, _parse_memory
+
+if TYPE_CHECKING:
+    from .config import NodeConfig
 
 
 def _memory(value: str) -> int:
@@ -42,7 +51,113 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pending output allowed per subscriber before it is disconnected (default 32mb)")
     srv.add_argument("--proto-max-bulk-len", type=_memory, default=EngineConfig.proto_max_bulk_len,
                      help="largest bulk argument accepted (default 512mb)")
+    _add_node_parser(sub)
     return parser
+
+
+def _address(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"not host:port: {value!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def _addresses(value: str) -> tuple[tuple[str, int], ...]:
+    return tuple(_address(v) for v in value.split(",") if v)
+
+
+def _add_node_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    node = sub.add_parser("node", help="run one data node of a cluster (cache or durable mode)")
+    node.add_argument("--mode", choices=("cache", "durable"), required=True,
+                      help="cache: async replication (ElastiCache); durable: journal-backed (MemoryDB)")
+    node.add_argument("--shard", type=int, required=True, help="shard index, 0..N-1")
+    node.add_argument("--zone", required=True, help="availability zone name, e.g. az-a")
+    node.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
+    node.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    node.add_argument("--dir", required=True, help="this node's directory (created if missing)")
+    node.add_argument("--cluster-enabled", action="store_true", help="cluster mode: slots, MOVED, CLUSTER commands")
+    node.add_argument("--node-id", default="", help="40 hex characters (default: random)")
+    node.add_argument("--maxmemory", type=_memory, default=0, help="process memory limit for writes (0 = none)")
+    node.add_argument("--requirepass", default=None, help="password of the default user")
+    node.add_argument("--replica-of", type=_address, default=None, help="cache: start as a replica of host:port")
+    node.add_argument("--replication-delay-ms", type=int, default=0,
+                      help="cache: one-way delay on every link to this node's replicas, ms (0..60000)")
+    node.add_argument("--repl-backlog-size", type=_memory, default=None,
+                      help="cache: bytes of stream kept for partial resyncs (default 1mb)")
+    node.add_argument("--journal", type=_addresses, default=(), help="durable: journal replicas, host:port,host:port,...")
+    node.add_argument("--snapshot-dir", default="", help="durable: where verified snapshots are published")
+    node.add_argument("--lease-ms", type=int, default=1000, help="durable: primary lease, ms")
+    node.add_argument("--renew-every-ms", type=int, default=200, help="durable: lease renewal period, ms")
+    node.add_argument("--campaign-after-ms", type=int, default=1500, help="durable: silence before a replica campaigns, ms")
+    node.add_argument("--prefer-primary", action="store_true", help="durable: campaign first in a new shard")
+
+
+def _node_config(args: argparse.Namespace) -> "NodeConfig":
+    from .config import NodeConfig
+
+    extra = {}
+    if args.repl_backlog_size is not None:
+        extra["repl-backlog-size"] = str(args.repl_backlog_size)
+    engine = EngineConfig(
+        bind=args.bind, port=args.port, maxmemory=args.maxmemory, requirepass=args.requirepass,
+        cluster_enabled=args.cluster_enabled, node_id=args.node_id or os.urandom(20).hex(), extra=extra,
+    )
+    return NodeConfig(
+        engine=engine, mode=args.mode, shard=args.shard, zone=args.zone, data_dir=args.dir,
+        journal=args.journal, snapshot_dir=args.snapshot_dir, replica_of=args.replica_of,
+        replication_delay_ms=args.replication_delay_ms, lease_ms=args.lease_ms,
+        renew_every_ms=args.renew_every_ms, campaign_after_ms=args.campaign_after_ms,
+        prefer_primary=args.prefer_primary,
+    )
+
+
+def _die_with_parent() -> None:
+    """Stop (SIGTERM, a clean exit) when the parent process dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the parent watch below still works
+
+
+def _emit(event: dict) -> None:
+    sys.stdout.write(json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+async def _run_node(cfg: "NodeConfig") -> int:
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:
+        return 0  # the parent died before the death signal was armed
+    if cfg.mode == "cache":
+        from .node import run_cache_node
+
+        runner = run_cache_node(cfg, _emit)
+    else:
+        from .durable import run_durable_node  # written separately; imported only when used
+
+        runner = run_durable_node(cfg, _emit)
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(runner)
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+
+    async def watch_parent() -> None:
+        # PR_SET_PDEATHSIG follows the parent *thread*; re-parenting is the sure sign.
+        while os.getppid() == parent:
+            await asyncio.sleep(0.5)
+        task.cancel()
+
+    watcher = loop.create_task(watch_parent())
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    finally:
+        watcher.cancel()
+    return 0
 
 
 async def _serve(config: EngineConfig) -> None:
@@ -81,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             asyncio.run(_serve(config))
         return 0
+    if args.command == "node":
+        cfg = _node_config(args)
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.run(_run_node(cfg))
+        return uvloop.run(_run_node(cfg))
     return 2
 
 
