@@ -122,8 +122,11 @@ def _die_with_parent() -> None:
 
 
 def _emit(event: dict) -> None:
-    sys.stdout.write(json.dumps(event) + "\n")
-    sys.stdout.flush()
+    try:
+        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass  # nobody reads our events any more; the parent watch stops us if it died
 
 
 async def _run_node(cfg: "NodeConfig") -> int:

@@ -362,6 +362,15 @@ class Replication:
         self.drop_replicas("full resync")
         return sum(len(db) for db in server.keyspace.dbs)
 
+    def forget_history(self) -> None:
+        """Our copy can't be trusted (a stream we failed to apply): the next sync is full."""
+        self._pending = []
+        self.replid, self.replid2, self.second_offset = new_replid(), NO_REPLID, -1
+        self.offset = 0
+        self.synced = False
+        self.backlog = Backlog(self.backlog_size, 0)
+        self.drop_replicas("history discarded")
+
     def continue_sync(self, replid: str) -> None:
         """``+CONTINUE replid``: our primary's history goes on under ``replid``."""
         if replid and replid != self.replid:

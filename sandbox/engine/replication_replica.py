@@ -165,6 +165,10 @@ class PrimaryLink:
                 await self._session()
             except (OSError, EOFError, asyncio.IncompleteReadError, asyncio.TimeoutError, SyncError, ValueError) as exc:
                 self._went_down(exc)
+            except Exception as exc:  # a stream this node can't apply: say so, resync from scratch
+                self._went_down(exc)
+                self.repl.emit({"event": "stream_error", "primary": self.name, "error": repr(exc)})
+                self.repl.forget_history()
             finally:
                 if self._writer is not None:
                     self._writer.transport.abort()

@@ -327,6 +327,32 @@ def test_a_replica_in_cluster_mode_serves_reads_only_after_readonly(nodes: Nodes
         assert replica.info("stats")["total_commands_processed"] > before + 1  # the GET (and READONLY) went there
 
 
+def test_the_replication_delay_holds_every_write_back_by_that_long(nodes: Nodes) -> None:
+    primary = nodes.start("--replication-delay-ms", "200")
+    replica = nodes.replica(primary)
+    p, r = primary.client(), replica.client()
+    for i in range(3):
+        p.set("k", i)  # acknowledged at once
+        sent = time.monotonic()
+        wait_until(lambda: r.get("k") == str(i).encode(), what="write reaching the replica")
+        assert time.monotonic() - sent >= 0.19
+    started = time.monotonic()
+    assert p.wait(1, 0) == 1  # WAIT now costs the round trip of the slow link
+    assert time.monotonic() - started < 1
+
+
+def test_a_replica_can_serve_its_own_replica(nodes: Nodes) -> None:
+    primary = nodes.start()
+    middle = nodes.replica(primary)
+    p = primary.client()
+    p.set("before", "1")
+    leaf = nodes.replica(middle)
+    p.set("after", "2")
+    wait_until(caught_up(primary, middle, leaf))
+    assert leaf.client().mget("before", "after") == [b"1", b"2"]
+    assert leaf.info()["master_replid"] == primary.info()["master_replid"]  # one history, same offsets
+
+
 # ---------------------------------------------------------------------------
 # PSYNC
 
