@@ -17,6 +17,7 @@ quiet network: fixed 2 ms delivery, 1 ms fsync, no random faults. Commands:
     crash-during-write az-b                 # crash az-b right after its next write, before fsync
     restart NAME
     slow-disk az-b 500                      # az-b's fsyncs now take 500 ms
+    early-append on|off                     # leaders replicate before their own fsync (Raft §10.2.1)
     datanode NAME SHARD AZ                  # add a simulated data node (replica at first)
     promote NAME                            # the data node claims leadership now
     settle                                  # heal, restart all, stop writes, converge, final checks
@@ -160,6 +161,8 @@ class Scenario:
         elif cmd == "slow-disk":
             ms = int(args[1])
             self.replica(args[0]).fsync_ms = (ms, ms)
+        elif cmd == "early-append":
+            w.leader_sends_early = args[0] == "on"
         elif cmd == "datanode":
             w.add_datanode(DataNode(w, args[0], args[1], args[2]))
         elif cmd == "promote":

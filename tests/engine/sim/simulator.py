@@ -149,7 +149,9 @@ class Chaos:
 
     def slow_disk(self) -> None:
         w, rng = self.world, self.world.rng
-        replica = rng.choice(list(w.replicas.values()))
+        leaders = w.leaders()
+        # A slow leader disk is where "count the leader's copy only once durable" matters.
+        replica = rng.choice(leaders if leaders and rng.random() < 0.5 else list(w.replicas.values()))
         replica.fsync_ms = (5, rng.choice([20, 60, 150]))
         w.log(f"{replica.name}: slow disk {replica.fsync_ms}")
         w.after(rng.randint(200, 1500), lambda: setattr(replica, "fsync_ms", self.default_fsync))
