@@ -90,6 +90,10 @@ def crash_while_writing(primary: Node, replica: Node, write_for_s: float, quiet_
     thread = threading.Thread(target=writer.run)
     thread.start()
     time.sleep(write_for_s)
+    # Crash only while writes are being acknowledged (a starved writer would make
+    # the loss window empty and the test meaningless).
+    acked = len(writer.acked)
+    wait_until(lambda: len(writer.acked) > acked + 10, what="writes being acknowledged")
     if quiet_s:
         writer.stop.set()
         thread.join(5)
