@@ -7,6 +7,9 @@ to stop: handshake (``PING``, ``REPLCONF listening-port``, ``REPLCONF capa psync
 stream bytes; then the stream as it happens. It acknowledges its applied offset
 with ``REPLCONF ACK <offset>`` after every batch it applies and every 100 ms.
 
+With a password (``masterauth``, else the node's own ``requirepass``) the handshake
+starts with ``AUTH``.
+
 The dataset is a RESP command stream that rebuilds every key with its TTL
 (``SET``/``RPUSH``/``HSET``/``SADD``/``ZADD`` then ``PEXPIREAT``), made without
 fork: ``capture`` takes a point-in-time copy in one synchronous step (strings are
@@ -132,6 +135,12 @@ class StreamApplier:
         return unit
 
 
+def masterauth(server: "Server") -> str:
+    """The password a replica gives its primary: ``masterauth`` if configured, else
+    the node's own ``requirepass`` (the nodes of one shard share it)."""
+    return server.config.extra.get("masterauth") or server.params.get("requirepass")
+
+
 class PrimaryLink:
     """A replica's connection to its primary (one task, reconnecting with backoff)."""
 
@@ -192,15 +201,21 @@ class PrimaryLink:
         wanted = repl.offset + 1
         # A node that never synced nor wrote anything has no history to continue.
         replid = repl.replid if repl.offset or repl.synced else "?"
-        writer.write(b"".join([
-            encode_command([b"PING"]),
-            encode_command([b"REPLCONF", b"listening-port", b"%d" % repl.server.port]),
-            encode_command([b"REPLCONF", b"capa", b"psync2"]),
-            encode_command([b"PSYNC", replid.encode(), b"%d" % (wanted if replid != "?" else -1)]),
-        ]))
-        for expected in (b"+PONG", b"+OK", b"+OK"):
+        handshake = [
+            [b"PING"],
+            [b"REPLCONF", b"listening-port", b"%d" % repl.server.port],
+            [b"REPLCONF", b"capa", b"psync2"],
+            [b"PSYNC", replid.encode(), b"%d" % (wanted if replid != "?" else -1)],
+        ]
+        expected = [b"+PONG", b"+OK", b"+OK"]
+        password = masterauth(repl.server)
+        if password:
+            handshake.insert(0, [b"AUTH", password.encode()])
+            expected.insert(0, b"+OK")
+        writer.write(b"".join(encode_command(argv) for argv in handshake))
+        for expected_reply in expected:
             line = await self._line(reader)
-            if not line.startswith(expected):
+            if not line.startswith(expected_reply):
                 raise SyncError(f"primary answered {line.decode(errors='replace')!r} during the handshake")
         line = await self._line(reader)
         self.status = "sync"

@@ -51,6 +51,7 @@ class Node:
         ready = self.wait_event("ready", timeout=15)
         self.port: int = ready["port"]
         self.id: str = ready["node"]
+        self.password = args[args.index("--requirepass") + 1] if "--requirepass" in args else None
 
     def _read(self) -> None:
         assert self.popen.stdout is not None
@@ -80,7 +81,7 @@ class Node:
         return redis.Redis(port=self.port, socket_timeout=10, **kw)
 
     def info(self, section: str = "replication") -> dict[str, Any]:
-        with self.client() as r:
+        with self.client(password=self.password) as r:
             return r.info(section)
 
     def offset(self) -> int:
@@ -339,6 +340,13 @@ def test_the_replication_delay_holds_every_write_back_by_that_long(nodes: Nodes)
     started = time.monotonic()
     assert p.wait(1, 0) == 1  # WAIT now costs the round trip of the slow link
     assert time.monotonic() - started < 1
+
+
+def test_a_replica_authenticates_with_the_shared_password(nodes: Nodes) -> None:
+    primary = nodes.start("--requirepass", "s3cret")
+    replica = nodes.replica(primary, "--requirepass", "s3cret")
+    primary.client(password="s3cret").set("k", "v")
+    wait_until(lambda: replica.client(password="s3cret").get("k") == b"v", what="write reaching the replica")
 
 
 def test_a_replica_can_serve_its_own_replica(nodes: Nodes) -> None:
