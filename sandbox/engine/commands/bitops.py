@@ -22,8 +22,7 @@ from ..context import Ctx
 from ..errors import RedisError
 from ..resp import string2ll
 from . import command
-from .strings import keyword, max_bulk_len
-from .util import parse_int
+from .util import keyword, max_bulk_len, parse_int, string_range
 
 _E_BIT_ARG = RedisError("ERR The bit argument must be 1 or 0.")
 _E_BITOP_NOT = RedisError("ERR BITOP NOT must be called with a single source key.")
@@ -103,17 +102,6 @@ def _range_unit(arg: bytes) -> bool:
     return False
 
 
-def _clamp(start: int, end: int, total: int) -> tuple[int, int]:
-    """Redis's range normalisation: negatives count from the end, then clamp."""
-    if start < 0:
-        start = max(total + start, 0)
-    if end < 0:
-        end = max(total + end, 0)
-    if end >= total:
-        end = total - 1
-    return start, end
-
-
 @command("bitcount", -2, "readonly", keys=(1, 1, 1), acl="@bitmap", since="2.6.0", group="bitmap",
          complexity="O(N)", summary="Count the set bits of a string, optionally within a byte or bit range.",
          args="key [start end [BYTE | BIT]]")
@@ -129,11 +117,12 @@ def bitcount(ctx: Ctx, argv: list[bytes]) -> Any:
     start = parse_int(argv[2])
     end = parse_int(argv[3])
     if start < 0 and end < 0 and start > end:
-        return 0
+        return 0  # before the unit is parsed: "BITCOUNT k -1 -2 NOPE" answers 0
     isbit = n == 5 and _range_unit(argv[4])
-    start, end = _clamp(start, end, len(value) * 8 if isbit else len(value))
-    if start > end:
+    span = string_range(start, end, len(value) * 8 if isbit else len(value))
+    if span is None:
         return 0
+    start, end = span
     if not isbit:
         return int.from_bytes(value[start : end + 1], "big").bit_count()
     field = int.from_bytes(value[start >> 3 : (end >> 3) + 1], "big") >> (7 - (end & 7))
@@ -172,11 +161,14 @@ def bitpos(ctx: Ctx, argv: list[bytes]) -> Any:
             end_given = True
         else:
             end = len(value) - 1
-        start, end = _clamp(start, end, len(value) * 8 if isbit else len(value))
+        span = string_range(start, end, len(value) * 8 if isbit else len(value))
+        if span is None:
+            return -1
+        start, end = span
     else:
         raise errors.SYNTAX
     if start > end:
-        return -1
+        return -1  # an empty string
     if isbit:
         first, last = start >> 3, end >> 3
         chunk = bytearray(value[first : last + 1])

@@ -1,9 +1,13 @@
-"""Cursors for scanning one collection: HSCAN, SSCAN (and ZSCAN if it wants them).
+"""What every SCAN-like command shares (SCAN, HSCAN, SSCAN, ZSCAN), and the cursor
+over one big collection (HSCAN, SSCAN).
+
+Shared: the cursor and the MATCH/COUNT (and, for SCAN, TYPE) options, parsed with
+Redis 7.0's exact errors (``parseScanCursorOrReply``, ``scanGenericCommand``), the
+pattern filter and the reply shape.
 
 Redis answers a *small* collection (listpack hash, intset set) in one reply with
 cursor 0 whatever cursor was given; the family modules decide what "small" is and
-reply directly. This module serves the big ones and parses what all of them share
-(the cursor and the MATCH/COUNT options, with Redis 7.0's exact errors).
+reply directly. This module serves the big ones.
 
 The big-collection cursor is a *threshold* on a per-process ordering key,
 ``hash(element)`` truncated to 62 bits: a call returns the elements whose key is
@@ -63,9 +67,11 @@ def parse_cursor(arg: bytes) -> int:
     return (-value) & _ULONG_MAX if negative else value
 
 
-def parse_options(argv: list[bytes], start: int) -> tuple[bytes | None, int]:
-    """MATCH and COUNT from ``argv[start:]``: (pattern or None for "match all", count)."""
+def parse_options(argv: list[bytes], start: int, with_type: bool = False) -> tuple[bytes | None, int, bytes | None]:
+    """MATCH, COUNT and (SCAN only: ``with_type``) TYPE from ``argv[start:]``:
+    (pattern or None for "match all", count, lower-case type name or None)."""
     pattern: bytes | None = None
+    typename: bytes | None = None
     count = 10
     i, n = start, len(argv)
     while i < n:
@@ -76,10 +82,12 @@ def parse_options(argv: list[bytes], start: int) -> tuple[bytes | None, int]:
                 raise errors.SYNTAX
         elif opt == b"match" and n - i >= 2:
             pattern = None if argv[i + 1] == b"*" else argv[i + 1]
+        elif opt == b"type" and with_type and n - i >= 2:
+            typename = argv[i + 1].lower()
         else:
             raise errors.SYNTAX
         i += 2
-    return pattern, count
+    return pattern, count, typename
 
 
 def matching(elements: Iterable[bytes], pattern: bytes | None) -> list[bytes]:

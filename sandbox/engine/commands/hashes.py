@@ -21,38 +21,23 @@ from typing import Any
 from .. import errors, longdouble
 from ..context import Ctx
 from ..errors import RedisError
-from ..resp import OK, Map, string2ll
+from ..resp import OK, Map
 from . import collscan, command
-from .util import parse_int
+from .util import LLONG_MAX, LLONG_MIN, config_limit, parse_int, parse_random_count, to_int
 
 # Redis 7.0's compiled-in defaults (redis.conf's example says 128 entries, but a
 # server started without it uses 512); a CONFIG parameter of the same name wins.
 _LISTPACK_MAX_ENTRIES = ("hash-max-listpack-entries", 512)
 _LISTPACK_MAX_VALUE = ("hash-max-listpack-value", 64)
-_LONG_MAX = 2**63 - 1
-_LONG_MIN = -(2**63)
 
 _E_NAN_OR_INF_VALUE = RedisError("ERR value is NaN or Infinity")
-_E_OUT_OF_RANGE = RedisError("ERR value is out of range")
-_E_COUNT_RANGE = RedisError(
-    f"ERR value is out of range, value must between {-_LONG_MAX} and {_LONG_MAX}"
-)
-
-
-def _limit(ctx: Ctx, setting: tuple[str, int]) -> int:
-    param = ctx.server.params.params.get(setting[0])
-    if param is not None:
-        v = string2ll(str(param.value).encode())
-        if v is not None:
-            return v
-    return setting[1]
 
 
 def is_listpack(ctx: Ctx, h: dict) -> bool:
     """Would Redis keep this hash as a listpack (ordered, scanned in one call)?"""
-    if len(h) > _limit(ctx, _LISTPACK_MAX_ENTRIES):
+    if len(h) > config_limit(ctx, *_LISTPACK_MAX_ENTRIES):
         return False
-    longest = _limit(ctx, _LISTPACK_MAX_VALUE)
+    longest = config_limit(ctx, *_LISTPACK_MAX_VALUE)
     for field, value in h.items():
         if len(field) > longest or len(value) > longest:
             return False
@@ -150,11 +135,11 @@ def hincrby(ctx: Ctx, argv: list[bytes]) -> Any:
     if h is not None:
         current = h.get(field)
         if current is not None:
-            value = string2ll(current)
+            value = to_int(current)
             if value is None:
                 raise errors.NOT_INT_HASH
     result = value + incr
-    if not _LONG_MIN <= result <= _LONG_MAX:
+    if not LLONG_MIN <= result <= LLONG_MAX:
         raise errors.OVERFLOW
     if h is None:
         h = _create(ctx, key)
@@ -270,16 +255,7 @@ def hrandfield(ctx: Ctx, argv: list[bytes]) -> Any:
         if h is None:
             return None
         return _nth_field(h, ctx.server.rng.randrange(len(h)))
-    count = parse_int(argv[2])
-    if count < -_LONG_MAX:
-        raise _E_COUNT_RANGE
-    withvalues = False
-    if len(argv) > 4 or (len(argv) == 4 and argv[3].lower() != b"withvalues"):
-        raise errors.SYNTAX
-    if len(argv) == 4:
-        withvalues = True
-        if not -(_LONG_MAX // 2) <= count <= _LONG_MAX // 2:
-            raise _E_OUT_OF_RANGE
+    count, withvalues = parse_random_count(argv, b"withvalues")
     h = ctx.lookup_typed(argv[1], dict)
     if h is None or count == 0:
         return []
@@ -318,7 +294,7 @@ def hscan(ctx: Ctx, argv: list[bytes]) -> Any:
     h = ctx.lookup_typed(argv[1], dict)
     if h is None:
         return collscan.reply(0, [])
-    pattern, count = collscan.parse_options(argv, 3)
+    pattern, count, _ = collscan.parse_options(argv, 3)
     if is_listpack(ctx, h):
         cursor, fields = 0, collscan.matching(h, pattern)
     else:

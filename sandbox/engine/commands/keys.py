@@ -11,6 +11,7 @@ Invariants:
   so their own argv replays to the same state.
 * SCAN walks ``Database.scan_index()``'s reverse-binary cursor: a key present for a
   whole iteration is returned at least once, whatever is added or removed meanwhile.
+  Its cursor and options are parsed by ``collscan``, like HSCAN/SSCAN/ZSCAN's.
 * OBJECT ENCODING is derived from the value's current shape with Redis 7.0's
   default thresholds; Redis never converts back to the compact encoding, so a
   container that grew and then shrank is reported compact here (see ``encoding_of``).
@@ -29,19 +30,17 @@ from ..datatypes import ZSet, copy_value
 from ..errors import RedisError
 from ..keyspace import Database
 from ..resp import OK, Status, string2ll
-from . import command, container
+from . import collscan, command, container
 from .util import parse_int
 
 LLONG_MAX = 2**63 - 1
 _SEC_LIMIT = LLONG_MAX // 1000  # C's LLONG_MAX / 1000 (and -LLONG_MIN / 1000, truncated)
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
-_ULONG = 2**64
 
 E_INT_RANGE = RedisError("ERR value is out of range, value must between -2147483648 and 2147483647")
 E_DB_RANGE = RedisError("ERR DB index is out of range")
 E_COPY_CLUSTER = RedisError("ERR Copying to another database is not allowed in cluster mode")
 E_MOVE_CLUSTER = RedisError("ERR MOVE is not allowed in cluster mode")
-E_INVALID_CURSOR = RedisError("ERR invalid cursor")
 E_NX_XX_GT_LT = RedisError("ERR NX and XX, GT or LT options at the same time are not compatible")
 E_GT_LT = RedisError("ERR GT and LT options at the same time are not compatible")
 E_FREQ_NOT_LFU = RedisError(
@@ -251,54 +250,12 @@ def keys(ctx: Ctx, argv: list[bytes]) -> Any:
     return out
 
 
-def _parse_cursor(arg: bytes) -> int:
-    """``strtoul`` as Redis's SCAN applies it: sign allowed, wraps negatives, no spaces."""
-    text = arg.split(b"\0", 1)[0]  # C string
-    if not text:
-        return 0
-    if text[0] in b" \t\n\v\f\r":
-        raise E_INVALID_CURSOR
-    sign = 1
-    digits = text
-    if text[0] in b"+-":
-        sign = -1 if text[0] == 45 else 1
-        digits = text[1:]
-    if not digits or not digits.isdigit():
-        raise E_INVALID_CURSOR
-    value = int(digits)
-    if value >= _ULONG:
-        raise E_INVALID_CURSOR
-    return (sign * value) % _ULONG
-
-
-def _scan_options(argv: list[bytes], start: int) -> tuple[int, bytes | None, bytes | None]:
-    """COUNT, MATCH and TYPE of a SCAN-like command: (count, pattern or None, type or None)."""
-    count, pattern, typename = 10, None, None
-    i = start
-    while i < len(argv):
-        opt = argv[i].lower()
-        if i + 1 >= len(argv):
-            raise errors.SYNTAX
-        if opt == b"count":
-            count = parse_int(argv[i + 1])
-            if count < 1:
-                raise errors.SYNTAX
-        elif opt == b"match":
-            pattern = None if argv[i + 1] == b"*" else argv[i + 1]
-        elif opt == b"type":
-            typename = argv[i + 1].lower()
-        else:
-            raise errors.SYNTAX
-        i += 2
-    return count, pattern, typename
-
-
 @command("scan", -2, "readonly", acl="@keyspace", since="2.8.0", complexity="O(1) per call, O(N) per iteration",
          summary="Iterate the keys with a cursor; every key present for the whole iteration is returned.",
          args="cursor [MATCH pattern] [COUNT count] [TYPE type]")
 def scan(ctx: Ctx, argv: list[bytes]) -> Any:
-    cursor = _parse_cursor(argv[1])
-    count, pattern, typename = _scan_options(argv, 2)
+    cursor = collscan.parse_cursor(argv[1])
+    pattern, count, typename = collscan.parse_options(argv, 2, with_type=True)
     found: list[bytes] = []
     next_cursor = ctx.db.scan_index().scan(cursor, count, found.append)
     # Filter after the walk: expiring a key below changes the index being walked.
@@ -312,7 +269,7 @@ def scan(ctx: Ctx, argv: list[bytes]) -> Any:
         if typename is not None and ctx.type_of(value) != typename:
             continue
         out.append(key)
-    return [b"%d" % next_cursor, out]
+    return collscan.reply(next_cursor, out)
 
 
 # -- expiry ------------------------------------------------------------------------------------

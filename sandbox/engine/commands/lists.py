@@ -20,47 +20,26 @@ from typing import Any
 from .. import errors
 from ..context import Ctx
 from ..errors import RedisError
-from ..resp import NULL_ARRAY, OK, string2ll
+from ..resp import NULL_ARRAY, OK
 from . import command
-from .util import parse_int
+from .util import LLONG_MIN, numkeys_keys, parse_int, parse_mpop, parse_nonneg_int, rank_range
 
-_LONG_MIN = -(2**63)
-
-_E_POSITIVE = RedisError("ERR value is out of range, must be positive")
 _E_RANK_ZERO = RedisError(
     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
     "or use negative to start from the end of the list"
 )
 _E_COUNT_NEGATIVE = RedisError("ERR COUNT can't be negative")
 _E_MAXLEN_NEGATIVE = RedisError("ERR MAXLEN can't be negative")
-_E_NUMKEYS = RedisError("ERR numkeys should be greater than 0")
-_E_COUNT_POSITIVE = RedisError("ERR count should be greater than 0")
 
-
-def _nonnegative(arg: bytes, error: RedisError) -> int:
-    """Redis's getPositiveLongFromObjectOrReply: one error for "not a number" and "< 0"."""
-    v = string2ll(arg)
-    if v is None or v < 0:
-        raise error
-    return v
+_ENDS = {b"left": True, b"right": False}  # True for the head
 
 
 def _where(arg: bytes) -> bool:
     """LEFT/RIGHT -> True for the head."""
-    low = arg.lower()
-    if low == b"left":
-        return True
-    if low == b"right":
-        return False
-    raise errors.SYNTAX
-
-
-def numkeys_positions(argv: list[bytes]) -> list[int]:
-    """Key positions of ``CMD numkeys key [key ...] ...`` (COMMAND GETKEYS; [] if malformed)."""
-    n = string2ll(argv[1]) if len(argv) > 1 else None
-    if n is None or n <= 0 or 2 + n > len(argv):
-        return []
-    return list(range(2, 2 + n))
+    head = _ENDS.get(arg.lower())
+    if head is None:
+        raise errors.SYNTAX
+    return head
 
 
 # -- push -------------------------------------------------------------------------
@@ -136,7 +115,7 @@ def rpushx(ctx: Ctx, argv: list[bytes]) -> Any:
 def _pop_with_count(ctx: Ctx, argv: list[bytes], head: bool) -> Any:
     if len(argv) > 3:
         raise errors.wrong_arity("lpop" if head else "rpop")
-    count = _nonnegative(argv[2], _E_POSITIVE)
+    count = parse_nonneg_int(argv[2], errors.COUNT_NEGATIVE)
     key = argv[1]
     dq = ctx.lookup_typed(key, deque)
     if dq is None:
@@ -187,31 +166,13 @@ def rpop(ctx: Ctx, argv: list[bytes]) -> Any:
     return value
 
 
-@command("lmpop", -4, "write movablekeys", acl="@list", getkeys=numkeys_positions, since="7.0.0", group="list",
+@command("lmpop", -4, "write movablekeys", acl="@list", getkeys=numkeys_keys(2), since="7.0.0", group="list",
          complexity="O(N+M) where N is the number of provided keys and M is the number of elements returned",
          summary="Pop up to COUNT elements from the first non-empty list among the given keys; returns [key, elements].",
          args="numkeys key [key ...] LEFT|RIGHT [COUNT count]")
 def lmpop(ctx: Ctx, argv: list[bytes]) -> Any:
-    numkeys = string2ll(argv[1])
-    if numkeys is None or numkeys <= 0:
-        raise _E_NUMKEYS
-    where_at = 2 + numkeys
-    if where_at >= len(argv):
-        raise errors.SYNTAX
-    head = _where(argv[where_at])
-    count = -1
-    i = where_at + 1
-    while i < len(argv):
-        if count == -1 and argv[i].lower() == b"count" and i + 1 < len(argv):
-            count = string2ll(argv[i + 1])
-            if count is None or count <= 0:
-                raise _E_COUNT_POSITIVE
-            i += 2
-        else:
-            raise errors.SYNTAX
-    if count == -1:
-        count = 1
-    for key in argv[2:where_at]:
+    keys, head, count = parse_mpop(argv, _ENDS)
+    for key in keys:
         dq = ctx.lookup_typed(key, deque)
         if dq is None:
             continue
@@ -254,18 +215,8 @@ def lrange(ctx: Ctx, argv: list[bytes]) -> Any:
     dq = ctx.lookup_typed(argv[1], deque)
     if dq is None:
         return []
-    n = len(dq)
-    if start < 0:
-        start += n
-    if end < 0:
-        end += n
-    if start < 0:
-        start = 0
-    if start > end or start >= n:
-        return []
-    if end >= n:
-        end = n - 1
-    return _slice(dq, start, end)
+    span = rank_range(start, end, len(dq))
+    return [] if span is None else _slice(dq, *span)
 
 
 @command("lindex", 3, "readonly", keys=(1, 1, 1), acl="@list", group="list",
@@ -299,9 +250,9 @@ def lpos(ctx: Ctx, argv: list[bytes]) -> Any:
             if rank == 0:
                 raise _E_RANK_ZERO
         elif opt == b"count":
-            count = _nonnegative(argv[i + 1], _E_COUNT_NEGATIVE)
+            count = parse_nonneg_int(argv[i + 1], _E_COUNT_NEGATIVE)
         elif opt == b"maxlen":
-            maxlen = _nonnegative(argv[i + 1], _E_MAXLEN_NEGATIVE)
+            maxlen = parse_nonneg_int(argv[i + 1], _E_MAXLEN_NEGATIVE)
         else:
             raise errors.SYNTAX
         i += 2
@@ -310,7 +261,7 @@ def lpos(ctx: Ctx, argv: list[bytes]) -> Any:
         return [] if count != -1 else None
     from_tail = rank < 0
     limit = count
-    if rank == _LONG_MIN:
+    if rank == LLONG_MIN:
         # Redis negates LLONG_MIN in C (it stays negative): every match qualifies and
         # COUNT's stop test overflows, so all matches are returned.
         rank, limit = 1, 0
@@ -424,18 +375,8 @@ def ltrim(ctx: Ctx, argv: list[bytes]) -> Any:
     if dq is None:
         return OK
     n = len(dq)
-    if start < 0:
-        start += n
-    if end < 0:
-        end += n
-    if start < 0:
-        start = 0
-    if start > end or start >= n:
-        left, right = n, 0
-    else:
-        if end >= n:
-            end = n - 1
-        left, right = start, n - end - 1
+    span = rank_range(start, end, n)
+    left, right = (n, 0) if span is None else (span[0], n - span[1] - 1)
     if left + right:
         if left + right >= n:
             dq.clear()

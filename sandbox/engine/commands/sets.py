@@ -23,66 +23,50 @@ from typing import Any, Iterable
 from .. import errors
 from ..context import Ctx
 from ..errors import RedisError
-from ..resp import SetReply, string2ll
+from ..resp import SetReply
 from . import collscan, command
-from .util import parse_int
+from .util import (
+    E_LIMIT_NEGATIVE, E_NUMKEYS, config_limit, numkeys_keys, parse_nonneg_int, parse_random_count, store_or_delete,
+    to_int,
+)
 
 _INTSET_MAX = ("set-max-intset-entries", 512)  # Redis 7.0's default; a CONFIG parameter wins
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_LONG_MAX = _INT64_MAX
 
-_E_POSITIVE = RedisError("ERR value is out of range, must be positive")
-_E_COUNT_RANGE = RedisError(
-    f"ERR value is out of range, value must between {-_LONG_MAX} and {_LONG_MAX}"
-)
-_E_NUMKEYS = RedisError("ERR numkeys should be greater than 0")
 _E_TOO_MANY_KEYS = RedisError("ERR Number of keys can't be greater than number of args")
-_E_LIMIT_NEGATIVE = RedisError("ERR LIMIT can't be negative")
 
 
-def _limit(ctx: Ctx, setting: tuple[str, int]) -> int:
-    param = ctx.server.params.params.get(setting[0])
-    if param is not None:
-        v = string2ll(str(param.value).encode())
-        if v is not None:
-            return v
-    return setting[1]
-
-
-def ordered(ctx: Ctx, members: set) -> Iterable[bytes]:
-    """The members in Redis's iteration order where it is deterministic (intset):
-    a sorted list, or the set itself when Redis's order is arbitrary."""
-    if len(members) > _limit(ctx, _INTSET_MAX):
-        return members
+def intset_order(members: Iterable[bytes]) -> list[bytes] | None:
+    """The members sorted as an intset holds them, or None unless every member is
+    a canonical 64-bit integer (what Redis keeps in an intset)."""
     keyed = []
     for m in members:
         if len(m) > 20:
-            return members
+            return None
         try:
             v = int(m)
         except ValueError:
-            return members
+            return None
         # int() accepts " 1", "+1", "01", "1_0": only the canonical spelling is an intset member
         if b"%d" % v != m or not _INT64_MIN <= v <= _INT64_MAX:
-            return members
+            return None
         keyed.append((v, m))
     keyed.sort()
     return [m for _v, m in keyed]
 
 
-def _nonnegative(arg: bytes, error: RedisError) -> int:
-    v = string2ll(arg)
-    if v is None or v < 0:
-        raise error
-    return v
+def is_intset(ctx: Ctx, members: set) -> bool:
+    """Whether Redis 7.0 would hold this set as an intset (OBJECT ENCODING)."""
+    return len(members) <= config_limit(ctx, *_INTSET_MAX) and intset_order(members) is not None
 
 
-def numkeys_positions(argv: list[bytes]) -> list[int]:
-    """Key positions of ``CMD numkeys key [key ...] ...`` (COMMAND GETKEYS; [] if malformed)."""
-    n = string2ll(argv[1]) if len(argv) > 1 else None
-    if n is None or n <= 0 or 2 + n > len(argv):
-        return []
-    return list(range(2, 2 + n))
+def ordered(ctx: Ctx, members: set) -> Iterable[bytes]:
+    """The members in Redis's iteration order where it is deterministic (intset):
+    a sorted list, or the set itself when Redis's order is arbitrary."""
+    if len(members) > config_limit(ctx, *_INTSET_MAX):
+        return members
+    order = intset_order(members)
+    return members if order is None else order
 
 
 # -- single-set writes ----------------------------------------------------------------
@@ -150,7 +134,7 @@ def spop(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 def _spop_count(ctx: Ctx, argv: list[bytes]) -> Any:
-    count = _nonnegative(argv[2], _E_POSITIVE)
+    count = parse_nonneg_int(argv[2], errors.COUNT_NEGATIVE)
     key = argv[1]
     s = ctx.lookup_typed(key, set)
     if s is None or count == 0:
@@ -252,9 +236,7 @@ def srandmember(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) == 2:
         s = ctx.lookup_typed(argv[1], set)
         return None if s is None else _random_member(ctx, s)
-    count = parse_int(argv[2])
-    if count < -_LONG_MAX:
-        raise _E_COUNT_RANGE
+    count, _ = parse_random_count(argv)
     s = ctx.lookup_typed(argv[1], set)
     if s is None or count == 0:
         return []
@@ -276,7 +258,7 @@ def sscan(ctx: Ctx, argv: list[bytes]) -> Any:
     s = ctx.lookup_typed(argv[1], set)
     if s is None:
         return collscan.reply(0, [])
-    pattern, count = collscan.parse_options(argv, 3)
+    pattern, count, _ = collscan.parse_options(argv, 3)
     members = ordered(ctx, s)
     if type(members) is list:  # an intset: Redis returns it whole
         return collscan.reply(0, collscan.matching(members, pattern))
@@ -331,15 +313,6 @@ def _difference(sets: list[set | None]) -> set:
     return out
 
 
-def _store(ctx: Ctx, destination: bytes, members: set) -> int:
-    """Overwrite ``destination`` (whatever it held, TTL cleared); an empty result deletes it."""
-    if members:
-        ctx.store(destination, members)
-        return len(members)
-    ctx.delete(destination)
-    return 0
-
-
 @command("sinter", -2, "readonly", keys=(1, -1, 1), acl="@set", group="set",
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets",
          summary="The members common to all given sets (missing keys are empty sets).", args="key [key ...]")
@@ -351,24 +324,24 @@ def sinter(ctx: Ctx, argv: list[bytes]) -> Any:
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets",
          summary="Store the intersection of sets in a key; returns its size.", args="destination key [key ...]")
 def sinterstore(ctx: Ctx, argv: list[bytes]) -> Any:
-    return _store(ctx, argv[1], set(_intersection(ctx, _sets(ctx, argv[2:]))))
+    return store_or_delete(ctx, argv[1], set(_intersection(ctx, _sets(ctx, argv[2:]))))
 
 
-@command("sintercard", -3, "readonly movablekeys", acl="@set", getkeys=numkeys_positions, since="7.0.0",
+@command("sintercard", -3, "readonly movablekeys", acl="@set", getkeys=numkeys_keys(2), since="7.0.0",
          group="set", complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets",
          summary="The size of the intersection of sets, counting at most LIMIT members.",
          args="numkeys key [key ...] [LIMIT limit]")
 def sintercard(ctx: Ctx, argv: list[bytes]) -> Any:
-    numkeys = string2ll(argv[1])
+    numkeys = to_int(argv[1])
     if numkeys is None or numkeys <= 0:
-        raise _E_NUMKEYS
+        raise E_NUMKEYS
     if numkeys > len(argv) - 2:
         raise _E_TOO_MANY_KEYS
     limit = 0
     i = 2 + numkeys
     while i < len(argv):
         if argv[i].lower() == b"limit" and i + 1 < len(argv):
-            limit = _nonnegative(argv[i + 1], _E_LIMIT_NEGATIVE)
+            limit = parse_nonneg_int(argv[i + 1], E_LIMIT_NEGATIVE)
             i += 2
         else:
             raise errors.SYNTAX
@@ -386,7 +359,7 @@ def sunion(ctx: Ctx, argv: list[bytes]) -> Any:
          complexity="O(N) where N is the total number of elements in all given sets",
          summary="Store the union of sets in a key; returns its size.", args="destination key [key ...]")
 def sunionstore(ctx: Ctx, argv: list[bytes]) -> Any:
-    return _store(ctx, argv[1], _union(_sets(ctx, argv[2:])))
+    return store_or_delete(ctx, argv[1], _union(_sets(ctx, argv[2:])))
 
 
 @command("sdiff", -2, "readonly", keys=(1, -1, 1), acl="@set", group="set",
@@ -400,4 +373,4 @@ def sdiff(ctx: Ctx, argv: list[bytes]) -> Any:
          complexity="O(N) where N is the total number of elements in all given sets",
          summary="Store the difference of sets in a key; returns its size.", args="destination key [key ...]")
 def sdiffstore(ctx: Ctx, argv: list[bytes]) -> Any:
-    return _store(ctx, argv[1], _difference(_sets(ctx, argv[2:])))
+    return store_or_delete(ctx, argv[1], _difference(_sets(ctx, argv[2:])))

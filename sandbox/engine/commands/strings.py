@@ -22,37 +22,15 @@ from typing import Any
 from .. import errors, longdouble
 from ..context import Ctx
 from ..errors import RedisError
-from ..resp import OK, Map, string2ll
+from ..resp import OK, Map
 from . import command
-from .util import parse_int
-
-LLONG_MAX = 2**63 - 1
-LLONG_MIN = -(2**63)
+from .util import LLONG_MAX, LLONG_MIN, keyword, max_bulk_len, parse_int, string_range, to_int
 
 _E_DECR_OVERFLOW = RedisError("ERR decrement would overflow")
 _E_LCS_TYPES = RedisError("ERR The specified keys must contain string values")
 _E_LCS_LEN_AND_IDX = RedisError("ERR If you want both the length and indexes, please just use IDX.")
 _E_LCS_TOO_LONG = RedisError("ERR String too long for LCS")
 _E_LCS_MEMORY = RedisError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
-
-
-def keyword(arg: bytes) -> bytes:
-    """An option as Redis's ``strcasecmp`` sees it: lower case, cut at the first NUL."""
-    if b"\0" in arg:
-        arg = arg[: arg.index(b"\0")]
-    return arg.lower()
-
-
-_bulk_limits: dict[str, int] = {}
-
-
-def max_bulk_len(ctx: Ctx) -> int:
-    """``proto-max-bulk-len`` in bytes: the largest string a write may produce."""
-    text = ctx.server.params.get("proto-max-bulk-len")
-    limit = _bulk_limits.get(text)
-    if limit is None:
-        limit = _bulk_limits[text] = ctx.server.params.get_int("proto-max-bulk-len")
-    return limit
 
 
 # ---------------------------------------------------------------------------
@@ -292,20 +270,12 @@ def strlen(ctx: Ctx, argv: list[bytes]) -> Any:
 # Integer counters
 
 
-def _counter(value: bytes) -> int | None:
-    """``string2ll`` with a fast path for the usual counter: up to 18 plain digits,
-    no leading zero (which ``int()`` alone would accept)."""
-    if value.isdigit() and len(value) < 19 and (value[0] != 48 or len(value) == 1):
-        return int(value)
-    return string2ll(value)
-
-
 def _incr_by(ctx: Ctx, key: bytes, delta: int) -> int:
     value = ctx.lookup_typed(key, bytes)
     if value is None:
         current = 0
     else:
-        current = _counter(value)
+        current = to_int(value)
         if current is None:
             raise errors.NOT_INTEGER
     result = current + delta
@@ -381,16 +351,8 @@ def getrange(ctx: Ctx, argv: list[bytes]) -> Any:
     value = ctx.lookup_typed(argv[1], bytes)
     if value is None or (start < 0 and end < 0 and start > end):
         return b""
-    n = len(value)
-    if start < 0:
-        start = max(n + start, 0)
-    if end < 0:
-        end = max(n + end, 0)
-    if end >= n:
-        end = n - 1
-    if start > end or n == 0:
-        return b""
-    return value[start : end + 1]
+    span = string_range(start, end, len(value))
+    return b"" if span is None else value[span[0] : span[1] + 1]
 
 
 @command("substr", 4, "readonly", keys=(1, 1, 1), acl="@string", group="string",

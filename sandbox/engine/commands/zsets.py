@@ -28,7 +28,10 @@ from ..errors import RedisError
 from ..keyspace import ScanIndex
 from ..resp import NULL_ARRAY, format_double
 from . import collscan, command
-from .util import parse_float, parse_int, parse_nonneg_int, to_float
+from .util import (
+    numkeys_keys, parse_float, parse_int, parse_mpop, parse_nonneg_int, parse_random_count, rank_range,
+    store_or_delete, to_float,
+)
 
 E_XX_NX = RedisError("ERR XX and NX options at the same time are not compatible")
 E_GT_LT_NX = RedisError("ERR GT, LT, and/or NX options at the same time are not compatible")
@@ -38,14 +41,6 @@ E_LIMIT_NEEDS_BY = RedisError(
     "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
 )
 E_WITHSCORES_BYLEX = RedisError("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
-E_NUMKEYS = RedisError("ERR numkeys should be greater than 0")
-E_COUNT = RedisError("ERR count should be greater than 0")
-E_RANGE_LONG = RedisError(
-    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
-)
-E_OUT_OF_RANGE = RedisError("ERR value is out of range")
-
-LONG_MAX = 2**63 - 1
 _INF = math.inf
 
 _SG = dict(acl="@sortedset", group="sorted-set")
@@ -251,19 +246,6 @@ def score_slice(zs: ZSet, rng: ScoreRange, reverse: bool, offset: int = 0, limit
     return list(zs.ordered.islice(bottom, top, reverse=True))
 
 
-def rank_bounds(start: int, end: int, n: int) -> tuple[int, int] | None:
-    """Redis's index sanitising for rank ranges: ``(start, end)`` inclusive, or None."""
-    if start < 0:
-        start += n
-    if end < 0:
-        end += n
-    if start < 0:
-        start = 0
-    if start > end or start >= n:
-        return None
-    return start, min(end, n - 1)
-
-
 # -- replies ------------------------------------------------------------------------------
 
 
@@ -280,16 +262,6 @@ def scored_reply(items: Iterable[tuple[float, bytes]], proto: int) -> list:
 
 def members_reply(items: Iterable[tuple[float, bytes]]) -> list:
     return [member for _score, member in items]
-
-
-def store_result(ctx: Ctx, dst: bytes, zs: ZSet) -> int:
-    """Write a *STORE result: the set replaces ``dst`` (TTL cleared) or, if empty,
-    ``dst`` is deleted."""
-    if zs:
-        ctx.store(dst, zs)
-        return len(zs)
-    ctx.delete(dst)
-    return 0
 
 
 def drop_if_empty(ctx: Ctx, key: bytes, zs: ZSet) -> None:
@@ -311,8 +283,7 @@ _ZADD_FLAGS = {b"nx": _NX, b"xx": _XX, b"gt": _GT, b"lt": _LT, b"ch": _CH, b"inc
          args="key [NX | XX] [GT | LT] [CH] [INCR] score member [score member ...]")
 def zadd(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) == 4:  # the plain "ZADD key score member": no options to look for
-        arg = argv[2]
-        score = float(arg) if arg.isdigit() and len(arg) < 300 else to_float(arg)
+        score = to_float(argv[2])
         if score is not None:
             key, member = argv[1], argv[3]
             zs = ctx.lookup_typed(key, ZSet)
@@ -552,7 +523,7 @@ def zrange_generic(ctx: Ctx, argv: list[bytes], src_idx: int, store: bool,
         return [], withscores, False
     if by == _RANK:
         size = len(zs)
-        bounds = rank_bounds(start, end, size)
+        bounds = rank_range(start, end, size)
         if bounds is None:
             return [], withscores, True
         start, end = bounds
@@ -598,7 +569,7 @@ def zrangestore(ctx: Ctx, argv: list[bytes]) -> Any:
         dst.listpack = False
     for score, member in items:
         dst.add(member, score)
-    return store_result(ctx, argv[1], dst)
+    return store_or_delete(ctx, argv[1], dst)
 
 
 @command("zrevrange", -4, "readonly", keys=(1, 1, 1), since="1.2.0", **_SG,
@@ -660,7 +631,7 @@ def zremrangebyrank(ctx: Ctx, argv: list[bytes]) -> Any:
     zs = ctx.lookup_typed(key, ZSet)
     if zs is None:
         return 0
-    bounds = rank_bounds(start, end, len(zs))
+    bounds = rank_range(start, end, len(zs))
     if bounds is None:
         return 0
     return _remove_span(ctx, key, zs, bounds[0], bounds[1] + 1)
@@ -746,19 +717,7 @@ def zpopmax(ctx: Ctx, argv: list[bytes]) -> Any:
     return _zpop(ctx, argv, True)
 
 
-def numkeys_keys(first: int) -> Callable[[list[bytes]], list[int]]:
-    """``getkeys`` for ``... numkeys key [key ...]`` with numkeys at ``first - 1``."""
-
-    def getkeys(argv: list[bytes]) -> list[int]:
-        try:
-            numkeys = parse_int(argv[first - 1])
-        except (RedisError, IndexError):
-            return []
-        if numkeys < 1 or first + numkeys > len(argv):
-            return []
-        return list(range(first, first + numkeys))
-
-    return getkeys
+_ENDS = {b"min": False, b"max": True}  # True: from the highest scores
 
 
 @command("zmpop", -4, "write", getkeys=numkeys_keys(2), since="7.0.0", **_SG,
@@ -766,31 +725,11 @@ def numkeys_keys(first: int) -> Callable[[list[bytes]], list[int]]:
          summary="Pop the lowest (MIN) or highest (MAX) members from the first non-empty of several sorted sets.",
          args="numkeys key [key ...] <MIN | MAX> [COUNT count]")
 def zmpop(ctx: Ctx, argv: list[bytes]) -> Any:
-    numkeys = parse_int(argv[1], E_NUMKEYS)
-    if numkeys < 1:
-        raise E_NUMKEYS
-    where_idx = numkeys + 2
-    if where_idx >= len(argv):
-        raise errors.SYNTAX
-    where = argv[where_idx].lower()
-    if where not in (b"min", b"max"):
-        raise errors.SYNTAX
-    count = -1
-    j = where_idx + 1
-    while j < len(argv):
-        if count == -1 and argv[j].lower() == b"count" and j + 1 < len(argv):
-            count = parse_int(argv[j + 1], E_COUNT)
-            if count < 1:
-                raise E_COUNT
-            j += 2
-        else:
-            raise errors.SYNTAX
-    count = max(count, 1)
-    for key in argv[2:where_idx]:
+    keys, from_max, count = parse_mpop(argv, _ENDS)
+    for key in keys:
         zs = ctx.lookup_typed(key, ZSet)
         if zs is None:
             continue
-        from_max = where == b"max"
         items = pop_members(ctx, key, zs, count, from_max)
         ctx.propagate([b"ZPOPMAX" if from_max else b"ZPOPMIN", key, b"%d" % count])
         return [key, [[member, score] for score, member in items]]
@@ -811,14 +750,7 @@ def zrandmember(ctx: Ctx, argv: list[bytes]) -> Any:
         if zs is None:
             return None
         return zs.ordered[rand.randrange(len(zs))][1]
-    count = parse_int(argv[2])
-    if count < -LONG_MAX:
-        raise E_RANGE_LONG
-    withscores = len(argv) == 4
-    if len(argv) > 4 or (withscores and argv[3].lower() != b"withscores"):
-        raise errors.SYNTAX
-    if withscores and not -(LONG_MAX // 2) <= count <= LONG_MAX // 2:
-        raise E_OUT_OF_RANGE
+    count, withscores = parse_random_count(argv, b"withscores")
     zs = ctx.lookup_typed(argv[1], ZSet)
     if zs is None or count == 0:
         return []
@@ -841,7 +773,7 @@ def zscan(ctx: Ctx, argv: list[bytes]) -> Any:
     zs = ctx.lookup_typed(argv[1], ZSet)
     if zs is None:
         return [b"0", []]
-    pattern, count = collscan.parse_options(argv, 3)
+    pattern, count, _ = collscan.parse_options(argv, 3)
     scores = zs.scores
     if zs.listpack:  # Redis returns a whole listpack at once, in order
         members = collscan.matching((m for _s, m in zs.ordered), pattern)

@@ -23,11 +23,10 @@ from ..context import Ctx
 from ..datatypes import ZSet
 from ..errors import RedisError
 from . import command
-from .util import parse_float, parse_int
-from .zsets import members_reply, numkeys_keys, scored_reply, store_result
+from .util import E_LIMIT_NEGATIVE, numkeys_keys, parse_float, parse_int, parse_nonneg_int, store_or_delete
+from .zsets import members_reply, scored_reply
 
 E_WEIGHT = RedisError("ERR weight value is not a float")
-E_LIMIT_NEGATIVE = RedisError("ERR LIMIT can't be negative")
 
 _UNION, _INTER, _DIFF = 0, 1, 2
 _SUM, _MIN, _MAX = 0, 1, 2
@@ -109,9 +108,7 @@ def _setop(ctx: Ctx, argv: list[bytes], op: int, numkeys_idx: int, store: bool =
             withscores = True
             j += 1
         elif cardinality and remaining >= 2 and opt == b"limit":
-            limit = parse_int(argv[j + 1], E_LIMIT_NEGATIVE)
-            if limit < 0:
-                raise E_LIMIT_NEGATIVE
+            limit = parse_nonneg_int(argv[j + 1], E_LIMIT_NEGATIVE)
             j += 2
         else:
             raise errors.SYNTAX
@@ -178,7 +175,7 @@ def _store(ctx: Ctx, argv: list[bytes], op: int) -> Any:
     result, _ = _setop(ctx, argv, op, 2, store=True)
     zs = ZSet.from_scores(result)  # type: ignore[arg-type]
     zs.convert_to_listpack_if_small()
-    return store_result(ctx, argv[1], zs)
+    return store_or_delete(ctx, argv[1], zs)
 
 
 def _store_keys(argv: list[bytes]) -> list[int]:
