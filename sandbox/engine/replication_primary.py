@@ -80,7 +80,7 @@ class ReplicaLink:
     """The primary's end of one replica: an ordered, optionally delayed byte pipe to
     the replica's connection, and what the replica acknowledged.
 
-    States: ``wait_start`` (the PSYNC reply is not written yet), ``send_bulk`` (the
+    States (Redis's names): ``wait_bgsave`` (the PSYNC reply is not written yet), ``send_bulk`` (the
     dataset is being prepared and sent), ``online`` (streaming). Stream chunks that
     arrive before ``online`` are held and sent right after, in order.
     """
@@ -93,7 +93,7 @@ class ReplicaLink:
         self.ip = client.addr.rsplit(":", 1)[0]
         self.port = listening_port
         self.delay_s = delay_s
-        self.state = "wait_start"
+        self.state = "wait_bgsave"
         self.held: list[bytes] = []
         self.queue: deque[tuple[float, bytes]] = deque()  # (due loop time, bytes) on a delayed link
         self.queued = 0
