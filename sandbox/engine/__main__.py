@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--proto-max-bulk-len", type=_memory, default=EngineConfig.proto_max_bulk_len,
                      help="largest bulk argument accepted (default 512mb)")
     _add_node_parser(sub)
+    from .supervisor_cli import add_arguments as add_cluster_arguments
+
+    add_cluster_arguments(sub.add_parser("cluster", help="run a whole cluster (journal, data nodes, snapshotter)"))
     return parser
 
 
@@ -88,7 +91,8 @@ def _add_node_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     node.add_argument("--snapshot-dir", default="", help="durable: where verified snapshots are published")
     node.add_argument("--lease-ms", type=int, default=1000, help="durable: primary lease, ms")
     node.add_argument("--renew-every-ms", type=int, default=200, help="durable: lease renewal period, ms")
-    node.add_argument("--campaign-after-ms", type=int, default=1500, help="durable: silence before a replica campaigns, ms")
+    node.add_argument("--campaign-after-ms", type=int, default=0,
+                      help="durable: silence before a replica campaigns, ms (default 1.5 x lease)")
     node.add_argument("--prefer-primary", action="store_true", help="durable: campaign first in a new shard")
 
 
@@ -106,7 +110,8 @@ def _node_config(args: argparse.Namespace) -> "NodeConfig":
         engine=engine, mode=args.mode, shard=args.shard, zone=args.zone, data_dir=args.dir,
         journal=args.journal, snapshot_dir=args.snapshot_dir, replica_of=args.replica_of,
         replication_delay_ms=args.replication_delay_ms, lease_ms=args.lease_ms,
-        renew_every_ms=args.renew_every_ms, campaign_after_ms=args.campaign_after_ms,
+        renew_every_ms=min(args.renew_every_ms, args.lease_ms // 4),
+        campaign_after_ms=args.campaign_after_ms or args.lease_ms * 3 // 2,
         prefer_primary=args.prefer_primary,
     )
 
@@ -199,6 +204,10 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             asyncio.run(_serve(config))
         return 0
+    if args.command == "cluster":
+        from .supervisor_cli import main as cluster_main
+
+        return cluster_main(args)
     if args.command == "node":
         cfg = _node_config(args)
         try:

@@ -125,3 +125,22 @@ class RuntimeParams:
 
     def get_int(self, name: str) -> int:
         return int(self.params[name].parsed())  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """A data node of a cluster (``python -m sandbox.engine node ...``)."""
+
+    engine: EngineConfig  # its listener and limits; cluster_enabled is set for cluster nodes
+    mode: str  # "durable" (journal-backed, MemoryDB-like) or "cache" (async replication)
+    shard: int  # shard index, 0..N-1
+    zone: str  # availability zone name, e.g. "az-a"
+    data_dir: str  # this node's directory (snapshots cache, logs); created if missing
+    journal: tuple[tuple[str, int], ...] = ()  # durable: client addresses of the journal replicas
+    snapshot_dir: str = ""  # durable: where verified snapshots are published (shared by a cluster)
+    replica_of: tuple[str, int] | None = None  # cache: start as a replica of this primary
+    replication_delay_ms: int = 0  # cache: one-way delay on the primary->replica link, ms (0..60000)
+    lease_ms: int = 1000  # durable: primary lease, ms (200..60000)
+    renew_every_ms: int = 200  # durable: lease renewal period, ms (< lease_ms / 2)
+    campaign_after_ms: int = 1500  # durable: silence before a replica campaigns, ms (> lease_ms)
+    prefer_primary: bool = False  # campaign first when the shard has no primary yet

@@ -1,0 +1,483 @@
+"""The supervisor: starts a cluster's processes, watches them, reports topology and
+events, injects faults and restarts what crashed.
+
+A cluster is three journal replicas (durable mode only, one per zone), one data
+node per (shard, replica slot) spread over zones az-a/az-b/az-c, and a snapshotter
+(durable mode). Every child prints JSON lines on stdout (``ready`` first, then its
+own events); the supervisor turns them, plus process exits, into one event stream.
+
+Failover:
+* durable — the data nodes elect a primary through the journal; the supervisor
+  only sees ``role_changed`` and tells every node the new topology;
+* cache — the supervisor itself detects the dead primary, waits the detection
+  timeout, promotes the replica with the highest replication offset and points the
+  others at it (what ElastiCache's failover does), then tells every node.
+
+Invariants: every child is started with PR_SET_PDEATHSIG so it dies with the
+supervisor; ``stop()`` terminates and reaps every child by pid; a node always
+restarts as a replica on the same port; ``DIR/cluster.json`` keeps the layout
+(ids, zones, ports) so a stopped cluster starts again on the same data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+from .respclient import RespError, connect
+from .slots import SLOTS
+
+ZONES = ("az-a", "az-b", "az-c")
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    mode: str  # "durable" or "cache"
+    shards: int = 1  # 1..16
+    replicas: int = 1  # replicas per shard, 0..5
+    base_port: int = 0  # first port (journals, then data nodes); 0 = any free ports
+    data_dir: str = "var/cluster"  # created if missing
+    bind: str = "127.0.0.1"  # where every process listens
+    replication_delay_ms: int = 0  # cache: one-way primary->replica delay, ms
+    detection_timeout_ms: int = 1000  # cache: how long a dead primary goes unnoticed, ms
+    lease_ms: int = 1000  # durable: primary lease, ms
+    auto_restart: bool = True  # restart crashed processes (as replicas)
+    restart_delay_ms: int = 1500  # wait before restarting a crashed process, ms
+    maxmemory: str = "0"  # per data node (e.g. "100mb")
+    requirepass: str = ""  # default-user password of every data node ("" = none)
+    snapshot_interval_s: int = 60  # durable: scheduled snapshots, s (0 = only on demand / threshold)
+    snapshot_threshold_entries: int = 5000  # durable: snapshot when the log grows this much
+
+
+@dataclass
+class Proc:
+    id: str
+    kind: str  # data | journal | snapshotter
+    zone: str
+    port: int
+    shard: int | None = None
+    role: str = "replica"  # data nodes: primary | replica; journals: leader | follower
+    status: str = "starting"  # starting | running | crashed | paused | stopped
+    pid: int | None = None
+    applied: int = 0
+    committed: int = 0
+    lag_entries: int = 0
+    lag_ms: int = 0
+    offset: int = 0
+    process: asyncio.subprocess.Process | None = field(default=None, repr=False)
+    expected_exit: bool = field(default=False, repr=False)
+    ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+
+    def public(self) -> dict[str, Any]:
+        d = {name: getattr(self, name) for name in _PUBLIC_FIELDS}
+        d["host"] = "127.0.0.1"
+        return d
+
+
+_PUBLIC_FIELDS = ("id", "kind", "zone", "port", "shard", "role", "status", "pid", "applied", "committed",
+                  "lag_entries", "lag_ms", "offset")
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _free_ports(n: int, bind: str) -> list[int]:
+    socks, ports = [], []
+    for _ in range(n):
+        s = socket.socket()
+        s.bind((bind, 0))
+        socks.append(s)
+        ports.append(s.getsockname()[1])
+    for s in socks:
+        s.close()
+    return ports
+
+
+def slot_ranges(shards: int) -> list[tuple[int, int]]:
+    return [(i * SLOTS // shards, (i + 1) * SLOTS // shards - 1) for i in range(shards)]
+
+
+class Supervisor:
+    def __init__(self, spec: ClusterSpec) -> None:
+        if spec.mode not in ("durable", "cache"):
+            raise ValueError("mode must be 'durable' or 'cache'")
+        if not 1 <= spec.shards <= 16 or not 0 <= spec.replicas <= 5:
+            raise ValueError("shards must be 1..16 and replicas 0..5")
+        self.spec = spec
+        self.dir = Path(spec.data_dir).resolve()
+        self.procs: dict[str, Proc] = {}
+        self.epoch = 1
+        self._subscribers: list[asyncio.Queue[dict[str, Any]]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._stopping = False
+        self._failover_started: dict[int, float] = {}
+        self.history: list[dict[str, Any]] = []
+
+    # -- layout ------------------------------------------------------------------------
+    def _layout(self) -> None:
+        saved = self.dir / "cluster.json"
+        if saved.exists():
+            layout = json.loads(saved.read_text())
+            if layout["mode"] != self.spec.mode or layout["shards"] != self.spec.shards:
+                raise ValueError(f"{saved} holds a {layout['mode']} cluster of {layout['shards']} shards")
+            for p in layout["procs"]:
+                self.procs[p["id"]] = Proc(id=p["id"], kind=p["kind"], zone=p["zone"], port=p["port"], shard=p["shard"])
+            self.epoch = layout.get("epoch", 1) + 1
+            return
+        journals = 3 if self.spec.mode == "durable" else 0
+        data = self.spec.shards * (1 + self.spec.replicas)
+        count = journals + data
+        if self.spec.base_port:
+            ports = list(range(self.spec.base_port, self.spec.base_port + count))
+        else:
+            ports = _free_ports(count, self.spec.bind)
+        it = iter(ports)
+        for zone in ZONES[:journals]:
+            self.procs[f"journal-{zone}"] = Proc(id=f"journal-{zone}", kind="journal", zone=zone, port=next(it))
+        for shard in range(self.spec.shards):
+            for r in range(1 + self.spec.replicas):
+                zone = ZONES[(shard + r) % 3]
+                node_id = f"{self.spec.mode[0]}{shard:03d}{r:02d}" + os.urandom(17).hex()
+                self.procs[node_id] = Proc(id=node_id, kind="data", zone=zone, port=next(it), shard=shard,
+                                           role="primary" if r == 0 else "replica")
+        if self.spec.mode == "durable":
+            self.procs["snapshotter"] = Proc(id="snapshotter", kind="snapshotter", zone="az-a", port=0)
+        self._save_layout()
+
+    def _save_layout(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        layout = {
+            "mode": self.spec.mode, "shards": self.spec.shards, "epoch": self.epoch,
+            "procs": [{"id": p.id, "kind": p.kind, "zone": p.zone, "port": p.port, "shard": p.shard}
+                      for p in self.procs.values()],
+        }
+        tmp = self.dir / "cluster.json.tmp"
+        tmp.write_text(json.dumps(layout, indent=1))
+        tmp.replace(self.dir / "cluster.json")
+
+    def journal_addrs(self) -> str:
+        return ",".join(f"127.0.0.1:{p.port}" for p in self.procs.values() if p.kind == "journal")
+
+    def _argv(self, p: Proc, first_start: bool) -> list[str]:
+        py = [sys.executable, "-m", "sandbox.engine"]
+        if p.kind == "journal":
+            peers = ",".join(f"{q.zone}=127.0.0.1:{q.port}" for q in self.procs.values() if q.kind == "journal")
+            return py + ["journal", "--id", p.zone, "--port", str(p.port), "--bind", self.spec.bind,
+                         "--peers", peers, "--dir", str(self.dir / "journal" / p.zone)]
+        if p.kind == "snapshotter":
+            return py + ["snapshotter", "--journal", self.journal_addrs(), "--shards", str(self.spec.shards),
+                         "--dir", str(self.dir / "snapshots"),
+                         "--interval-s", str(self.spec.snapshot_interval_s),
+                         "--threshold-entries", str(self.spec.snapshot_threshold_entries)]
+        argv = py + ["node", "--mode", self.spec.mode, "--shard", str(p.shard), "--zone", p.zone,
+                     "--port", str(p.port), "--bind", self.spec.bind, "--cluster-enabled", "--node-id", p.id,
+                     "--dir", str(self.dir / "nodes" / p.id), "--maxmemory", self.spec.maxmemory]
+        if self.spec.requirepass:
+            argv += ["--requirepass", self.spec.requirepass]
+        if self.spec.mode == "durable":
+            argv += ["--journal", self.journal_addrs(), "--snapshot-dir", str(self.dir / "snapshots"),
+                     "--lease-ms", str(self.spec.lease_ms)]
+            if first_start and p.role == "primary":
+                argv.append("--prefer-primary")
+        else:
+            argv += ["--replication-delay-ms", str(self.spec.replication_delay_ms)]
+            primary = self.primary_of(p.shard)
+            if primary is not None and primary is not p:
+                argv += ["--replica-of", f"127.0.0.1:{primary.port}"]
+        return argv
+
+    def primary_of(self, shard: int | None) -> Proc | None:
+        for p in self.procs.values():
+            if p.kind == "data" and p.shard == shard and p.role == "primary" and p.status != "crashed":
+                return p
+        return None
+
+    # -- events ------------------------------------------------------------------------
+    def _emit(self, event: dict[str, Any]) -> None:
+        event.setdefault("ts", round(time.time() * 1000))
+        self.history.append(event)
+        del self.history[:-1000]
+        for q in self._subscribers:
+            q.put_nowait(event)
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:
+        """Every event from now on (topology changes, crashes, failovers, ...)."""
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._subscribers.append(q)
+        try:
+            while True:
+                yield await q.get()
+        finally:
+            self._subscribers.remove(q)
+
+    def topology(self) -> dict[str, Any]:
+        return {
+            "mode": self.spec.mode, "epoch": self.epoch, "shards": self.spec.shards,
+            "replication_delay_ms": self.spec.replication_delay_ms,
+            "slots": [list(r) for r in slot_ranges(self.spec.shards)],
+            "processes": [p.public() for p in self.procs.values()],
+        }
+
+    def _spawn_task(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- processes ---------------------------------------------------------------------
+    async def _launch(self, p: Proc, first_start: bool) -> None:
+        p.ready.clear()
+        p.expected_exit = False
+        p.status = "starting"
+        p.process = await asyncio.create_subprocess_exec(
+            *self._argv(p, first_start), stdout=asyncio.subprocess.PIPE, stderr=None,
+            preexec_fn=_die_with_parent, cwd=Path(__file__).resolve().parents[2],
+        )
+        p.pid = p.process.pid
+        self._spawn_task(self._watch(p, p.process))
+
+    async def _watch(self, p: Proc, process: asyncio.subprocess.Process) -> None:
+        assert process.stdout is not None
+        while True:
+            line = await process.stdout.readline()
+            if not line:
+                break
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            self._on_child_event(p, event)
+        code = await process.wait()
+        if p.process is not process:
+            return
+        was_primary = p.role == "primary"
+        p.status = "stopped" if p.expected_exit else "crashed"
+        p.pid = None
+        if self._stopping or p.expected_exit:
+            return
+        self._emit({"event": "node_crashed", "node": p.id, "kind": p.kind, "shard": p.shard,
+                    "zone": p.zone, "role": p.role, "exit_code": code})
+        if p.kind == "data" and was_primary:
+            self._failover_started.setdefault(p.shard or 0, time.monotonic())
+            if self.spec.mode == "cache":
+                self._spawn_task(self._cache_failover(p.shard or 0))
+        if self.spec.auto_restart:
+            self._spawn_task(self._restart_later(p))
+
+    def _on_child_event(self, p: Proc, event: dict[str, Any]) -> None:
+        kind = event.get("event")
+        if kind == "ready":
+            p.status = "running"
+            p.ready.set()
+            if p.kind == "data":
+                p.role = event.get("role", p.role)
+            return
+        if kind == "role_changed" and p.kind == "data" and self.spec.mode == "durable":
+            # Durable nodes elect themselves through the journal; in cache mode the
+            # supervisor drives promotions itself (_cache_failover).
+            old = [q for q in self.procs.values() if q.kind == "data" and q.shard == p.shard and q.role == "primary" and q is not p]
+            for q in old:
+                q.role = "replica"
+            p.role = event["role"]
+            if p.role == "primary":
+                started = self._failover_started.pop(p.shard or 0, None)
+                self.epoch += 1
+                self._save_layout()
+                self._spawn_task(self.push_topology())
+                finished: dict[str, Any] = {"event": "failover_finished", "shard": p.shard, "primary": p.id, "zone": p.zone}
+                if started is not None:
+                    finished["duration_ms"] = round((time.monotonic() - started) * 1000)
+                self._emit(finished)
+                return
+        forwarded = dict(event)
+        forwarded.update({"node": p.id, "kind": p.kind, "shard": p.shard, "zone": p.zone})
+        self._emit(forwarded)
+
+    async def _restart_later(self, p: Proc) -> None:
+        await asyncio.sleep(self.spec.restart_delay_ms / 1000)
+        # A data node rejoins its shard as a replica of the current primary, so it
+        # waits until the shard has one again (a cache-mode failover may still run).
+        while self.spec.mode == "cache" and p.kind == "data" and p.shard in self._failover_started and not self._stopping:
+            await asyncio.sleep(0.05)
+        if self._stopping or p.status != "crashed":
+            return
+        await self.restart(p.id)
+
+    async def start(self, timeout: float = 20.0) -> dict[str, Any]:
+        self._layout()
+        order = [p for p in self.procs.values() if p.kind == "journal"]
+        order += [p for p in self.procs.values() if p.kind == "data"]
+        order += [p for p in self.procs.values() if p.kind == "snapshotter"]
+        for p in order:
+            await self._launch(p, first_start=True)
+        await asyncio.wait_for(asyncio.gather(*(p.ready.wait() for p in order)), timeout)
+        await self.push_topology()
+        if self.spec.mode == "durable":
+            await self._wait_for_primaries(timeout)
+        self._emit({"event": "ready", "topology": self.topology()})
+        return self.topology()
+
+    async def _wait_for_primaries(self, timeout: float) -> None:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if all(self.primary_of(s) is not None and self.primary_of(s).status == "running"  # type: ignore[union-attr]
+                   for s in range(self.spec.shards)):
+                # A primary is elected once a node reported role_changed; the layout's
+                # initial "primary" guess is only a preference until then.
+                if all(self._elected(s) for s in range(self.spec.shards)):
+                    return
+            await asyncio.sleep(0.02)
+        raise TimeoutError("no primary was elected in time")
+
+    def _elected(self, shard: int) -> bool:
+        return any(e.get("event") == "failover_finished" and e.get("shard") == shard for e in self.history)
+
+    async def push_topology(self) -> None:
+        """Tell every live data node the current shards, slots and roles."""
+        shards = []
+        for shard, (lo, hi) in enumerate(slot_ranges(self.spec.shards)):
+            nodes = [
+                {"id": p.id, "host": "127.0.0.1", "port": p.port, "role": p.role, "zone": p.zone,
+                 "health": "failed" if p.status == "crashed" else "online", "offset": p.offset}
+                for p in self.procs.values() if p.kind == "data" and p.shard == shard
+            ]
+            shards.append({"ranges": [[lo, hi]], "nodes": nodes})
+        payload = json.dumps({"epoch": self.epoch, "shards": shards})
+        targets = [p for p in self.procs.values() if p.kind == "data" and p.status == "running"]
+        await asyncio.gather(*(self._send(p, "CLUSTER", "SETTOPOLOGY", payload) for p in targets), return_exceptions=True)
+        self._emit({"event": "topology_changed", "epoch": self.epoch})
+
+    async def _send(self, p: Proc, *args: Any, timeout: float = 1.0) -> Any:
+        conn = await connect("127.0.0.1", p.port, timeout=timeout)
+        try:
+            if self.spec.requirepass:
+                await asyncio.wait_for(conn.send("AUTH", self.spec.requirepass), timeout)
+            return await asyncio.wait_for(conn.send(*args), timeout)
+        finally:
+            conn.close()
+
+    # -- cache-mode failover -------------------------------------------------------------
+    async def _cache_failover(self, shard: int) -> None:
+        started = self._failover_started.get(shard, time.monotonic())
+        self._emit({"event": "failover_started", "shard": shard, "detection_timeout_ms": self.spec.detection_timeout_ms})
+        await asyncio.sleep(self.spec.detection_timeout_ms / 1000)
+        candidates = [p for p in self.procs.values()
+                      if p.kind == "data" and p.shard == shard and p.status == "running" and p.role == "replica"]
+        offsets: dict[str, int] = {}
+        for p in candidates:
+            try:
+                info = (await self._send(p, "INFO", "replication")).decode()
+                fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+                offsets[p.id] = int(fields.get("slave_repl_offset", fields.get("master_repl_offset", "0")))
+            except (ConnectionError, OSError, RespError, asyncio.TimeoutError, ValueError):
+                continue
+        if not offsets:
+            self._emit({"event": "failover_failed", "shard": shard, "reason": "no live replica"})
+            return
+        winner_id = max(offsets, key=lambda k: offsets[k])
+        winner = self.procs[winner_id]
+        await self._send(winner, "REPLICAOF", "NO", "ONE")
+        for p in self.procs.values():
+            if p.kind == "data" and p.shard == shard and p.role == "primary":
+                p.role = "replica"
+        winner.role = "primary"
+        winner.offset = offsets[winner_id]
+        for p in candidates:
+            if p is not winner and p.status == "running":
+                try:
+                    await self._send(p, "REPLICAOF", "127.0.0.1", str(winner.port))
+                except (ConnectionError, OSError, RespError, asyncio.TimeoutError):
+                    pass
+        self._failover_started.pop(shard, None)
+        self.epoch += 1
+        self._save_layout()
+        await self.push_topology()
+        self._emit({"event": "failover_finished", "shard": shard, "primary": winner.id, "zone": winner.zone,
+                    "offset": offsets[winner_id], "duration_ms": round((time.monotonic() - started) * 1000)})
+
+    # -- faults and control --------------------------------------------------------------
+    def _get(self, node_id: str) -> Proc:
+        try:
+            return self.procs[node_id]
+        except KeyError:
+            raise KeyError(f"no process {node_id!r}") from None
+
+    async def kill(self, node_id: str) -> None:
+        """SIGKILL one process: a real crash, nothing flushed."""
+        p = self._get(node_id)
+        if p.process is None or p.process.returncode is not None:
+            raise RuntimeError(f"{node_id} is not running")
+        self._emit({"event": "kill", "node": node_id, "zone": p.zone, "role": p.role})
+        p.process.send_signal(signal.SIGKILL)
+
+    async def kill_zone(self, zone: str) -> list[str]:
+        victims = [p for p in self.procs.values() if p.zone == zone and p.process and p.process.returncode is None]
+        for p in victims:
+            p.process.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+        self._emit({"event": "zone_killed", "zone": zone, "nodes": [p.id for p in victims]})
+        return [p.id for p in victims]
+
+    async def pause(self, node_id: str, seconds: float) -> None:
+        """SIGSTOP a process for ``seconds`` (a GC pause, a frozen VM), then SIGCONT."""
+        p = self._get(node_id)
+        if p.process is None or p.process.returncode is not None:
+            raise RuntimeError(f"{node_id} is not running")
+        p.process.send_signal(signal.SIGSTOP)
+        p.status = "paused"
+        self._emit({"event": "node_paused", "node": node_id, "seconds": seconds})
+
+        async def resume() -> None:
+            await asyncio.sleep(seconds)
+            if p.process is not None and p.process.returncode is None:
+                p.process.send_signal(signal.SIGCONT)
+                p.status = "running"
+                self._emit({"event": "node_resumed", "node": node_id})
+
+        self._spawn_task(resume())
+
+    async def restart(self, node_id: str) -> None:
+        """Start a stopped or crashed process again (a data node comes back as a replica)."""
+        p = self._get(node_id)
+        if p.process is not None and p.process.returncode is None:
+            raise RuntimeError(f"{node_id} is running")
+        if p.kind == "data":
+            p.role = "replica"
+        await self._launch(p, first_start=False)
+        await asyncio.wait_for(p.ready.wait(), 15)
+        self._emit({"event": "node_restarted", "node": node_id, "kind": p.kind, "shard": p.shard, "zone": p.zone})
+        if p.kind == "data":
+            await self.push_topology()
+
+    async def snapshot(self) -> None:
+        snap = self.procs.get("snapshotter")
+        if snap is None or snap.process is None or snap.process.returncode is not None:
+            raise RuntimeError("no snapshotter is running (cache mode has none)")
+        snap.process.send_signal(signal.SIGUSR1)  # the snapshotter takes one now
+
+    async def stop(self) -> None:
+        self._stopping = True
+        running = [p for p in self.procs.values() if p.process is not None and p.process.returncode is None]
+        for p in running:
+            p.expected_exit = True
+            if p.status == "paused":
+                p.process.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+            p.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+        for p in running:
+            try:
+                await asyncio.wait_for(p.process.wait(), 5)  # type: ignore[union-attr]
+            except asyncio.TimeoutError:
+                p.process.kill()  # type: ignore[union-attr]
+                await p.process.wait()  # type: ignore[union-attr]
+            p.status = "stopped"
+        for task in list(self._tasks):
+            task.cancel()
+        self._save_layout()

@@ -1,0 +1,134 @@
+"""The supervisor, as a library and as ``python -m sandbox.engine cluster``: real
+processes, real SIGKILLs, and no process left behind."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import redis
+from redis.cluster import RedisCluster
+
+from sandbox.engine.supervisor import ClusterSpec, Supervisor
+
+from .servers import ROOT, die_with_parent
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+async def wait_event(sup: Supervisor, name: str, timeout: float, **match) -> dict:
+    async def find() -> dict:
+        seen = 0
+        while True:
+            for event in sup.history[seen:]:
+                if event.get("event") == name and all(event.get(k) == v for k, v in match.items()):
+                    return event
+            seen = len(sup.history)
+            await asyncio.sleep(0.02)
+
+    return await asyncio.wait_for(find(), timeout)
+
+
+def data_nodes(top: dict) -> list[dict]:
+    return [p for p in top["processes"] if p["kind"] == "data"]
+
+
+def test_a_cache_cluster_fails_over_to_the_most_advanced_replica_and_keeps_serving(tmp_path):
+    async def scenario() -> None:
+        sup = Supervisor(ClusterSpec(mode="cache", shards=1, replicas=2, data_dir=str(tmp_path),
+                                     detection_timeout_ms=300, restart_delay_ms=300))
+        try:
+            top = await sup.start()
+            primary = next(p for p in data_nodes(top) if p["role"] == "primary")
+            client = redis.Redis(port=primary["port"])
+            for i in range(50):
+                client.set(f"k{i}", i)
+            await asyncio.sleep(0.3)  # let the replicas catch up: nothing should be lost
+            await sup.kill(primary["id"])
+            finished = await wait_event(sup, "failover_finished", 10, shard=0)
+            assert finished["primary"] != primary["id"] and finished["duration_ms"] >= 300
+            new = sup.procs[finished["primary"]]
+            assert new.role == "primary"
+            survivor = redis.Redis(port=new.port)
+            assert [survivor.get(f"k{i}") for i in range(50)] == [b"%d" % i for i in range(50)]
+            restarted = await wait_event(sup, "node_restarted", 10, node=primary["id"])
+            assert restarted and sup.procs[primary["id"]].role == "replica"
+            rc = RedisCluster(host="127.0.0.1", port=new.port)
+            try:
+                rc.set("after", "failover")
+                assert rc.get("after") == b"failover"
+            finally:
+                rc.close()
+        finally:
+            await sup.stop()
+        pids = [p.pid for p in sup.procs.values() if p.pid]
+        assert all(p.status == "stopped" for p in sup.procs.values()), [p.status for p in sup.procs.values()]
+        assert not any(alive(pid) for pid in pids)
+
+    asyncio.run(scenario())
+
+
+def start_cli(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], dict]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.engine", "cluster", "--mode", "cache", "--shards", "1", "--replicas", "1",
+         "--dir", str(tmp_path), *extra],
+        cwd=ROOT, stdout=subprocess.PIPE, preexec_fn=die_with_parent,
+    )
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        event = json.loads(line)
+        if event["event"] == "ready":
+            return proc, event["topology"]
+    proc.kill()
+    raise AssertionError("cluster never printed its ready line")
+
+
+def test_the_cli_prints_the_topology_and_sigterm_stops_every_child(tmp_path):
+    proc, top = start_cli(tmp_path)
+    pids = [p["pid"] for p in top["processes"]]
+    assert len(pids) == 2 and all(alive(pid) for pid in pids)
+    assert {p["zone"] for p in top["processes"]} == {"az-a", "az-b"}
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert not any(alive(pid) for pid in pids)
+
+
+def test_children_exit_when_the_supervisor_is_killed(tmp_path):
+    proc, top = start_cli(tmp_path)
+    pids = [p["pid"] for p in top["processes"]]
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(5)
+    deadline = time.monotonic() + 5
+    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in pids)
+
+
+def test_it_refuses_impossible_shapes():
+    with pytest.raises(ValueError):
+        Supervisor(ClusterSpec(mode="cache", shards=0))
+    with pytest.raises(ValueError):
+        Supervisor(ClusterSpec(mode="cache", replicas=6))
+    with pytest.raises(ValueError):
+        Supervisor(ClusterSpec(mode="eventual"))
