@@ -448,6 +448,40 @@ if env_bool("MEMORYDB_LAB_TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --------------------------------------------------------------------------------------
+# Sandboxes (sandbox.conf.SandboxLimits reads these; README.md explains each)
+# --------------------------------------------------------------------------------------
+
+# Where sandbox processes run: "local" = children of the site process (one host).
+SANDBOX_BACKEND = env_str("MEMORYDB_LAB_SANDBOX_BACKEND", "local", choices=("local",))
+# Every sandbox's clusters keep their journals, snapshots and layouts under here.
+SANDBOX_DIR = (DATA_DIR / env_str("MEMORYDB_LAB_SANDBOX_DIR", "sandboxes")).resolve()
+# Sandboxes running (or starting) at once on this host; beyond it learners queue.
+SANDBOX_MAX_RUNNING = env_int("MEMORYDB_LAB_SANDBOX_MAX_RUNNING", 12, minimum=1, maximum=500)
+# Sandboxes starting at once: a start costs about a second of CPU per process.
+SANDBOX_MAX_STARTING = env_int("MEMORYDB_LAB_SANDBOX_MAX_STARTING", 2, minimum=1, maximum=50)
+# A sandbox whose learner did nothing (keepalives do not count) for this long is
+# stopped and its data removed.
+SANDBOX_IDLE_MINUTES = env_int("MEMORYDB_LAB_SANDBOX_IDLE_MINUTES", 30, minimum=1, maximum=7 * 24 * 60)
+# maxmemory of every data node (a Redis memory size: 64mb, 1gb, ...).
+SANDBOX_MAXMEMORY = env_str("MEMORYDB_LAB_SANDBOX_MAXMEMORY", "64mb")
+# Console commands per second per learner (bursts of twice as many are allowed).
+SANDBOX_COMMANDS_PER_SECOND = env_int(
+    "MEMORYDB_LAB_SANDBOX_COMMANDS_PER_SECOND", 20, minimum=1, maximum=10_000
+)
+# Largest websocket message accepted from a browser, in bytes.
+SANDBOX_MAX_MESSAGE_BYTES = env_int(
+    "MEMORYDB_LAB_SANDBOX_MAX_MESSAGE_BYTES", 16_384, minimum=1024, maximum=1_048_576
+)
+# Cache mode's cross-zone replication delay a new sandbox starts with, ms.
+SANDBOX_REPLICATION_DELAY_MS = env_int(
+    "MEMORYDB_LAB_SANDBOX_REPLICATION_DELAY_MS", 50, minimum=0, maximum=1000
+)
+# Highest write-load rate a learner may ask for, writes per second per cluster.
+SANDBOX_MAX_LOAD_RATE = env_int("MEMORYDB_LAB_SANDBOX_MAX_LOAD_RATE", 500, minimum=1, maximum=20_000)
+# Events kept per sandbox for browsers that reconnect.
+SANDBOX_EVENT_LOG_SIZE = env_int("MEMORYDB_LAB_SANDBOX_EVENT_LOG_SIZE", 1000, minimum=50, maximum=100_000)
+
+# --------------------------------------------------------------------------------------
 # Health check and logging
 # --------------------------------------------------------------------------------------
 

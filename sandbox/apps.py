@@ -1,7 +1,7 @@
-"""App config of the sandbox app: the learner's live cluster, as seen from the site.
+"""App config of the sandbox app: the learner's live clusters, as seen from the site.
 
 The engine itself lives in sandbox.engine and knows nothing of Django; this app is
-the Django side (models, views, websocket consumers) that drives it.
+the Django side (models, manager, websocket consumer, pages) that drives it.
 """
 
 from django.apps import AppConfig
@@ -11,3 +11,6 @@ class SandboxConfig(AppConfig):
     name = "sandbox"
     verbose_name = "Sandbox clusters"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from sandbox import signals  # noqa: F401  (connects the sign-in receiver)

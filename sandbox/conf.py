@@ -1,0 +1,66 @@
+"""The sandbox limits, as one frozen value built from settings.
+
+The manager, the consumer and the validators take a ``SandboxLimits`` instead of
+reading ``django.conf.settings`` themselves, so tests hand them small limits (one
+running sandbox, a 2-second idle time) without overriding settings.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+_MEMORY = re.compile(r"^\d+(?:[kmg]b?)?$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    root_dir: Path  # every sandbox's data lives in <root_dir>/<uuid>/
+    backend: str = "local"  # name of the SandboxBackend (sandbox.backends)
+    max_running: int = 12  # sandboxes running or starting on this host
+    max_starting: int = 2  # sandboxes starting at the same time
+    idle_seconds: float = 30 * 60  # no learner activity for this long: stopped, data removed
+    maxmemory: str = "64mb"  # per data node
+    commands_per_second: float = 20.0  # console commands per learner, sustained
+    command_burst: int = 40  # ... and in a burst
+    messages_per_second: float = 40.0  # any websocket message, per connection
+    message_burst: int = 80
+    max_message_bytes: int = 16_384  # one websocket message from a browser
+    event_log_size: int = 1000  # events kept per sandbox for reconnecting browsers
+    replication_delay_ms: int = 50  # cache mode's default cross-zone delay, ms
+    max_replication_delay_ms: int = 1000
+    max_shards: int = 3
+    max_replicas: int = 2
+    max_load_rate: int = 500  # writes per second per cluster
+    load_max_seconds: float = 300.0  # a write load stops by itself after this long
+    start_timeout_seconds: float = 30.0
+    console_timeout_seconds: float = 10.0  # a console command that blocks longer is cut off
+    stats_interval_seconds: float = 0.5  # node statistics while a page watches
+    cull_interval_seconds: float = 30.0  # how often the idle culler looks
+
+    @classmethod
+    def from_settings(cls) -> "SandboxLimits":
+        maxmemory = settings.SANDBOX_MAXMEMORY
+        if not _MEMORY.match(maxmemory):
+            raise ImproperlyConfigured(
+                f"MEMORYDB_LAB_SANDBOX_MAXMEMORY={maxmemory!r} is not a memory size such as 64mb."
+            )
+        per_second = settings.SANDBOX_COMMANDS_PER_SECOND
+        return cls(
+            root_dir=Path(settings.SANDBOX_DIR),
+            backend=settings.SANDBOX_BACKEND,
+            max_running=settings.SANDBOX_MAX_RUNNING,
+            max_starting=settings.SANDBOX_MAX_STARTING,
+            idle_seconds=settings.SANDBOX_IDLE_MINUTES * 60,
+            maxmemory=maxmemory,
+            commands_per_second=float(per_second),
+            command_burst=2 * per_second,
+            max_message_bytes=settings.SANDBOX_MAX_MESSAGE_BYTES,
+            event_log_size=settings.SANDBOX_EVENT_LOG_SIZE,
+            replication_delay_ms=settings.SANDBOX_REPLICATION_DELAY_MS,
+            max_load_rate=settings.SANDBOX_MAX_LOAD_RATE,
+        )
