@@ -1,0 +1,301 @@
+"""The console's text side: reading a command line as redis-cli does, refusing the
+commands a sandbox must not run (and saying why), formatting replies exactly as
+``redis-cli`` prints them on a terminal, and the help built from ``COMMAND DOCS``.
+
+Pure functions, no I/O: tests compare ``format_reply`` with the real redis-cli.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.resp import ErrorReply, Reply, Status
+
+# --------------------------------------------------------------------------------------
+# Command lines (redis-cli's sdssplitargs)
+# --------------------------------------------------------------------------------------
+
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}
+_HEX = "0123456789abcdefABCDEF"
+
+
+class BadCommandLine(ValueError):
+    pass
+
+
+def split_args(line: str) -> list[bytes]:
+    """Split like redis-cli: spaces separate; "double quotes" take \\n and \\xHH
+    escapes; 'single quotes' take only \\'; a closing quote must end the argument.
+
+    What the learner typed is UTF-8; a \\xHH escape is one raw byte.
+    """
+    args: list[bytes] = []
+    i, n = 0, len(line)
+    while True:
+        while i < n and line[i].isspace():
+            i += 1
+        if i >= n:
+            return args
+        current = bytearray()
+        in_double = in_single = False
+        while True:
+            if in_double:
+                if i >= n:
+                    raise BadCommandLine("unbalanced quotes")
+                ch = line[i]
+                if (
+                    ch == "\\"
+                    and i + 3 < n
+                    and line[i + 1] == "x"
+                    and line[i + 2] in _HEX
+                    and line[i + 3] in _HEX
+                ):
+                    current.append(int(line[i + 2 : i + 4], 16))
+                    i += 3
+                elif ch == "\\" and i + 1 < n:
+                    i += 1
+                    current += _ESCAPES.get(line[i], line[i]).encode()
+                elif ch == '"':
+                    if i + 1 < n and not line[i + 1].isspace():
+                        raise BadCommandLine("a closing quote must be followed by a space")
+                    i += 1
+                    break
+                else:
+                    current += ch.encode()
+            elif in_single:
+                if i >= n:
+                    raise BadCommandLine("unbalanced quotes")
+                ch = line[i]
+                if ch == "\\" and i + 1 < n and line[i + 1] == "'":
+                    i += 1
+                    current += b"'"
+                elif ch == "'":
+                    if i + 1 < n and not line[i + 1].isspace():
+                        raise BadCommandLine("a closing quote must be followed by a space")
+                    i += 1
+                    break
+                else:
+                    current += ch.encode()
+            else:
+                if i >= n or line[i].isspace():
+                    break
+                ch = line[i]
+                if ch == '"':
+                    in_double = True
+                elif ch == "'":
+                    in_single = True
+                else:
+                    current += ch.encode()
+            i += 1
+        args.append(bytes(current))
+
+
+# --------------------------------------------------------------------------------------
+# What the sandbox refuses, and why
+# --------------------------------------------------------------------------------------
+
+_WHY_ADMIN = "the sandbox's processes are run by the site; MemoryDB restricts it too"
+REFUSED: dict[str, str] = {
+    "SHUTDOWN": "Stopping a node is what the fault buttons are for (they kill it for real).",
+    "DEBUG": "DEBUG can crash or freeze a node; use the fault buttons instead. MemoryDB restricts it.",
+    "MIGRATE": "MIGRATE moves keys to another server; sandboxes reach no other server. MemoryDB restricts it.",
+    "MODULE": "Loading modules runs native code on the host; MemoryDB restricts it.",
+    "REPLICAOF": f"Replication is managed by the cluster: {_WHY_ADMIN}.",
+    "SLAVEOF": f"Replication is managed by the cluster: {_WHY_ADMIN}.",
+    "SYNC": f"SYNC is the replication handshake: {_WHY_ADMIN}.",
+    "PSYNC": f"PSYNC is the replication handshake: {_WHY_ADMIN}.",
+    "REPLCONF": f"REPLCONF is the replication handshake: {_WHY_ADMIN}.",
+    "FAILOVER": "Failover is automatic here; crash the primary with the fault buttons to see it.",
+    "BGSAVE": "Snapshots are taken off the data nodes, by the snapshotter; MemoryDB restricts BGSAVE.",
+    "SAVE": "Snapshots are taken off the data nodes, by the snapshotter; MemoryDB restricts SAVE.",
+    "BGREWRITEAOF": "Durability comes from the multi-zone journal, not an AOF; MemoryDB restricts it.",
+    "MONITOR": "MONITOR streams every command forever; the web console shows one reply per command.",
+    "SUBSCRIBE": "Subscriptions need a connection of their own; the web console shows one reply per command.",
+    "PSUBSCRIBE": "Subscriptions need a connection of their own; the web console shows one reply per command.",
+    "SSUBSCRIBE": "Subscriptions need a connection of their own; the web console shows one reply per command.",
+    "AUTH": "The console is already signed in to your sandbox with a password only the server knows.",
+    "HELLO": "The console speaks RESP2 and is already signed in; HELLO would change both.",
+    "RESET": "RESET would sign the console out of your sandbox.",
+    "QUIT": "Close the tab to leave; your sandbox keeps running.",
+}
+CLUSTER_ADMIN = frozenset(
+    {
+        "ADDSLOTS", "ADDSLOTSRANGE", "DELSLOTS", "DELSLOTSRANGE", "FLUSHSLOTS", "FAILOVER",
+        "FORGET", "MEET", "REPLICATE", "RESET", "SETSLOT", "SET-CONFIG-EPOCH", "BUMPEPOCH",
+        "SAVECONFIG", "SETTOPOLOGY",
+    }
+)  # fmt: skip
+ACL_ADMIN = frozenset({"SETUSER", "DELUSER", "LOAD", "SAVE"})
+CONFIG_REFUSED = frozenset(
+    {
+        "dir", "dbfilename", "requirepass", "masterauth", "masteruser", "maxmemory", "bind",
+        "port", "unixsocket", "logfile", "replicaof", "slaveof", "cluster-enabled",
+        "appendfilename", "appenddirname", "aclfile", "protected-mode", "enable-debug-command",
+        "enable-module-command", "replica-announce-ip", "cluster-announce-ip",
+    }
+)  # fmt: skip
+
+
+def refusal(args: list[bytes]) -> str | None:
+    """Why this command may not run in a sandbox, or None if it may."""
+    if not args:
+        return None
+    name = args[0].decode("utf-8", "replace").upper()
+    sub = args[1].decode("utf-8", "replace").upper() if len(args) > 1 else ""
+    if name in REFUSED:
+        return REFUSED[name]
+    if name == "CLUSTER" and sub in CLUSTER_ADMIN:
+        return (
+            f"CLUSTER {sub} changes the cluster's layout, which the supervisor owns; "
+            "MemoryDB restricts it too. Read-only CLUSTER subcommands work."
+        )
+    if name == "ACL" and sub in ACL_ADMIN:
+        return (
+            f"ACL {sub} changes who may connect; the site manages your sandbox's users "
+            "(in MemoryDB, users are managed through its API, not ACL SETUSER)."
+        )
+    if name == "CONFIG" and sub == "REWRITE":
+        return "CONFIG REWRITE writes files on the host; the sandbox's configuration is the site's."
+    if name == "CONFIG" and sub == "SET":
+        for i in range(2, len(args), 2):
+            parameter = args[i].decode("utf-8", "replace").lower()
+            if parameter in CONFIG_REFUSED:
+                return (
+                    f"CONFIG SET {parameter} would change where the node stores files, who "
+                    "may connect or how much memory it may use; the site sets that."
+                )
+    return None
+
+
+# --------------------------------------------------------------------------------------
+# Replies, as redis-cli prints them on a terminal
+# --------------------------------------------------------------------------------------
+
+
+def _repr_bytes(data: bytes) -> str:
+    """redis-cli's sdscatrepr: a quoted string with C-style escapes."""
+    out = ['"']
+    for byte in data:
+        ch = chr(byte)
+        if ch in ('\\', '"'):
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\a":
+            out.append("\\a")
+        elif ch == "\b":
+            out.append("\\b")
+        elif 32 <= byte < 127:
+            out.append(ch)
+        else:
+            out.append(f"\\x{byte:02x}")
+    out.append('"')
+    return "".join(out)
+
+
+def format_reply(reply: Reply, prefix: str = "") -> str:
+    """The text redis-cli prints for a reply, ending with a newline."""
+    if isinstance(reply, ErrorReply):
+        return f"(error) {reply}\n"
+    if isinstance(reply, Status):
+        return f"{reply}\n"
+    if reply is None:
+        return "(nil)\n"
+    if isinstance(reply, bool):
+        return f"({'true' if reply else 'false'})\n"
+    if isinstance(reply, int):
+        return f"(integer) {reply}\n"
+    if isinstance(reply, float):
+        return f"(double) {reply:.17g}\n"
+    if isinstance(reply, bytes):
+        return _repr_bytes(reply) + "\n"
+    if isinstance(reply, list):
+        if not reply:
+            return "(empty array)\n"
+        width = len(str(len(reply)))
+        child_prefix = prefix + " " * (width + 2)
+        lines = []
+        for i, element in enumerate(reply):
+            head = ("" if i == 0 else prefix) + f"{i + 1:>{width}}) "
+            lines.append(head + format_reply(element, child_prefix))
+        return "".join(lines)
+    return f"{reply!r}\n"
+
+
+# --------------------------------------------------------------------------------------
+# Help from COMMAND DOCS
+# --------------------------------------------------------------------------------------
+
+
+def _pairs(value: Reply) -> dict[str, Reply]:
+    """A RESP2 flat [k1, v1, k2, v2, ...] array as a dict with text keys."""
+    if not isinstance(value, list):
+        return {}
+    return {
+        (k.decode() if isinstance(k, bytes) else str(k)): v
+        for k, v in zip(value[::2], value[1::2])
+    }
+
+
+def _text(value: Reply) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value or "")
+
+
+def argument_syntax(argument: dict[str, Reply]) -> str:
+    """One argument as redis-cli's help writes it: ``[EX seconds | PX milliseconds]``."""
+    kind = _text(argument.get("type"))
+    token = _text(argument.get("token")) if argument.get("token") is not None else ""
+    flags = {_text(f) for f in argument.get("flags") or []} if isinstance(argument.get("flags"), list) else set()
+    children = [_pairs(a) for a in argument.get("arguments") or []] if isinstance(argument.get("arguments"), list) else []
+    if kind == "pure-token":
+        text = token
+    elif kind == "oneof":
+        text = " | ".join(argument_syntax(c) for c in children)
+    elif kind == "block":
+        text = " ".join(argument_syntax(c) for c in children)
+    else:
+        text = _text(argument.get("display_text")) or _text(argument.get("name"))
+    if token and kind != "pure-token":
+        text = f"{token} {text}"
+    if "multiple" in flags:
+        text = f"{text} [{text} ...]"
+    if "optional" in flags:
+        return f"[{text}]"
+    if kind == "oneof" and len(children) > 1:
+        return f"<{text}>"
+    return text
+
+
+def docs_from_reply(reply: Reply) -> dict[str, dict[str, str]]:
+    """``COMMAND DOCS`` → {"SET": {"summary", "syntax", "group", "since", "complexity"}},
+    subcommands flattened as "CONFIG GET"."""
+    out: dict[str, dict[str, str]] = {}
+
+    def add(name: str, doc: dict[str, Reply]) -> None:
+        arguments = [_pairs(a) for a in doc.get("arguments") or []] if isinstance(doc.get("arguments"), list) else []
+        out[name.upper().replace("|", " ")] = {
+            "summary": _text(doc.get("summary")),
+            "syntax": " ".join(argument_syntax(a) for a in arguments),
+            "group": _text(doc.get("group")),
+            "since": _text(doc.get("since")),
+            "complexity": _text(doc.get("complexity")),
+        }
+        for sub_name, sub_doc in _pairs(doc.get("subcommands")).items():
+            add(sub_name, _pairs(sub_doc))
+
+    for name, doc in _pairs(reply).items():
+        add(name, _pairs(doc))
+    return dict(sorted(out.items()))
+
+
+def reply_json(reply: Reply) -> Any:
+    """A reply as plain JSON values (for lab checks and logs, not for display)."""
+    if isinstance(reply, list):
+        return [reply_json(r) for r in reply]
+    if isinstance(reply, bytes):
+        return reply.decode("utf-8", "replace")
+    return reply
