@@ -1,0 +1,81 @@
+"""A sandbox as it runs in this site process: its backend handle, its clients,
+its event log, its write load and the experiment under way.
+
+The manager owns every ``LiveSandbox`` and is the only code that changes one; the
+consumer never holds a reference across messages (it asks the manager by owner).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.backends import SandboxHandle
+from sandbox.cluster_client import ClusterClient
+from sandbox.events import EventLog
+from sandbox.load import WriteLoad
+from sandbox.owners import Owner
+from sandbox.resp import NodeLink
+
+
+@dataclass
+class Experiment:
+    """A crash under way: what was done, to what, and what is still awaited."""
+
+    fault: str
+    target: str
+    clusters: tuple[str, ...]
+    crash_ms: float
+    prediction: int | None
+    load_rate: int
+    # cluster -> shards whose primary died and whose failover is awaited
+    awaiting: dict[str, set[int]]
+    failovers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    roles_before: dict[str, dict[str, str]] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
+class LiveSandbox:
+    row_id: int
+    uuid: str  # hex; names the data directory and the channel-layer group
+    owner: Owner
+    shape: dict[str, int]
+    log: EventLog
+    last_activity: float  # wall-clock seconds of the learner's last real action
+    state: str = "queued"
+    error: str = ""
+    handle: SandboxHandle | None = None
+    passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    console: dict[str, ClusterClient] = field(default_factory=dict)
+    writers: dict[str, ClusterClient] = field(default_factory=dict)  # the write load's
+    probe: dict[str, ClusterClient] = field(default_factory=dict)  # stats, checks, verdict
+    journal_links: dict[int, NodeLink] = field(default_factory=dict)
+    load: WriteLoad | None = None
+    experiment: Experiment | None = None
+    last_verdict: dict[str, Any] | None = None
+    prediction: int | None = None
+    # (cluster, shard) -> primary last announced, to drop a repeated announcement
+    announced_primary: dict[tuple[str, int], str] = field(default_factory=dict)
+    outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
+    tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    topology_dirty: bool = False
+    saved_seq: int = 0
+    saved_activity: float = 0.0
+
+    @property
+    def group(self) -> str:
+        return f"sandbox.{self.uuid}"
+
+    def topologies(self) -> dict[str, Any]:
+        if self.handle is None:
+            return {}
+        return {name: control.topology() for name, control in self.handle.clusters.items()}
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task

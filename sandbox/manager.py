@@ -1,0 +1,1062 @@
+"""The sandbox manager: makes reality match the ``Sandbox`` rows, and is the one
+place that starts, drives and stops sandboxes.
+
+One manager per site process (per event loop: ``get_manager()``). It
+
+* reconciles at start-up: lists what the backend really runs, adopts it or stops it
+  (no leaked processes), and re-queues the sandboxes that should be running;
+* starts sandboxes through a FIFO queue under two caps (running, starting at once),
+  telling each waiting learner their position;
+* numbers every event (supervisor events and its own) into the sandbox's
+  ``EventLog`` and sends them, in order, to the sandbox's channel-layer group;
+* runs the write load, injects faults, concludes each crash experiment with a
+  verdict that reads every acknowledged write back, and saves it;
+* culls sandboxes whose learner has been idle (keepalives do not count; the time
+  source is injected) and stops everything when the site stops.
+
+Everything a consumer asks goes through a method that takes an ``Owner`` — never a
+sandbox id — so a learner can only ever reach their own sandbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import secrets
+import time
+from collections import deque
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable
+
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+
+from sandbox.backends import SandboxBackend, SandboxSpec, SandboxStartError, get_backend
+from sandbox.checks import run_check
+from sandbox.cluster_client import ClusterClient
+from sandbox.conf import SandboxLimits
+from sandbox.console import BadCommandLine, docs_from_reply, format_reply, refusal, split_args
+from sandbox.events import EventLog
+from sandbox.live import Experiment, LiveSandbox
+from sandbox.load import WriteLoad
+from sandbox.models import CLUSTERS, Experiment as ExperimentRow, Sandbox
+from sandbox.owners import Owner
+from sandbox.protocol import ClientError, TokenBucket
+from sandbox.resp import ErrorReply, LinkDown, NodeLink
+
+log = logging.getLogger(__name__)
+
+MAX_QUEUE = 500
+VERDICT_TIMEOUT_S = 25.0
+SETTLE_S = 0.3  # after the last failover, let in-flight writes finish before reading back
+FLUSH_INTERVAL_S = 2.0
+# Supervisor events worth a learner's attention; the rest (lease renewals...) are dropped.
+QUIET_EVENTS = frozenset({"lease_renewed", "entries_committed", "leader_seen", "sync_done"})
+TOPOLOGY_EVENTS = frozenset(
+    {"failover_finished", "topology_changed", "node_restarted", "node_crashed", "ready",
+     "node_paused", "node_resumed", "zone_killed", "kill", "role_changed"}
+)  # fmt: skip
+
+
+def _now_dt(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=timezone.utc)
+
+
+class SandboxManager:
+    def __init__(
+        self,
+        limits: SandboxLimits,
+        backend: SandboxBackend | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.limits = limits
+        self.backend = backend or get_backend(limits)
+        self.clock = clock
+        self.live: dict[str, LiveSandbox] = {}  # by owner key
+        self.queue: deque[str] = deque()
+        self.starting = 0
+        self.ready = asyncio.Event()
+        self.closed = False
+        self.docs: dict[str, Any] | None = None
+        self._buckets: dict[str, TokenBucket] = {}
+        self.watchers: dict[str, int] = {}  # owner key -> pages connected
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.layer = get_channel_layer()
+
+    # ======================================================================================
+    # Start-up, culling, shut-down
+    # ======================================================================================
+
+    def begin(self) -> None:
+        """Reconcile, then cull periodically; called once when the manager is made."""
+        self._spawn(self._begin())
+
+    async def _begin(self) -> None:
+        try:
+            await self.startup()
+        finally:
+            self.ready.set()
+        while not self.closed:
+            await asyncio.sleep(self.limits.cull_interval_seconds)
+            with contextlib.suppress(Exception):
+                await self.cull_idle()
+
+    async def startup(self) -> dict[str, Any]:
+        """Make the rows and the processes agree after the site (re)started."""
+        report: dict[str, Any] = {"adopted": [], "stopped_leftovers": [], "requeued": [], "culled": []}
+        rows = {row["uuid"]: row for row in await _rows_to_reconcile(self.backend.name)}
+        for found in await self.backend.discover():
+            sandbox_id = found["sandbox_id"]
+            row = rows.get(sandbox_id)
+            handle = None
+            if row is not None and row["desired_state"] == Sandbox.Desired.RUNNING and self.backend.can_adopt:
+                handle = await self.backend.adopt(found, lambda c, e: None)
+            if handle is None:
+                await self.backend.stop_leftover(found)
+                report["stopped_leftovers"].append(sandbox_id)
+            else:  # pragma: no cover - no backend can adopt yet
+                report["adopted"].append(sandbox_id)
+        now = self.clock()
+        for sandbox_id, row in rows.items():
+            if row["desired_state"] != Sandbox.Desired.RUNNING:
+                await _save_row(row["id"], state=Sandbox.State.STOPPED)
+                continue
+            idle = now - row["last_activity"].timestamp()
+            if idle > self.limits.idle_seconds:
+                await self.backend.delete_data(sandbox_id)
+                await _save_row(
+                    row["id"], state=Sandbox.State.STOPPED, desired_state=Sandbox.Desired.STOPPED,
+                    stopped_at=_now_dt(now), error="Stopped after being idle.",
+                )
+                report["culled"].append(sandbox_id)
+                continue
+            owner = Owner(user_id=row["owner_user_id"]) if row["owner_user_id"] else Owner(token=row["owner_token"])
+            live = self._new_live(row, owner)
+            live.last_activity = row["last_activity"].timestamp()
+            self._enqueue(live)
+            report["requeued"].append(sandbox_id)
+        log.info("sandbox start-up: %s", report)
+        return report
+
+    async def cull_idle(self, now: float | None = None) -> list[str]:
+        """Stop (and delete the data of) every sandbox idle for longer than allowed."""
+        now = self.clock() if now is None else now
+        culled = []
+        for key, live in list(self.live.items()):
+            if now - live.last_activity <= self.limits.idle_seconds:
+                continue
+            culled.append(live.uuid)
+            await self._record(live, {"event": "idle_stop", "idle_s": round(now - live.last_activity)})
+            await self._stop_live(live, reason="Stopped after being idle; your data was removed.")
+        return culled
+
+    async def shutdown(self) -> None:
+        """The site is stopping: stop every process, keep the data, leave rows wanting
+        to run so that the next start-up brings them back."""
+        self.closed = True
+        for live in list(self.live.values()):
+            await self._teardown(live, delete_data=False)
+            await _save_row(
+                live.row_id, state=Sandbox.State.STOPPED, stopped_at=_now_dt(self.clock()),
+                event_seq=live.log.last_seq, last_activity=_now_dt(live.last_activity),
+            )
+        self.live.clear()
+        self.queue.clear()
+        for task in list(self._tasks):
+            task.cancel()
+
+    def stop_all_now(self) -> None:
+        """At interpreter exit, when no event loop runs any more."""
+        self.backend.stop_all_now()
+
+    # ======================================================================================
+    # What a learner can do (every method takes the owner; none takes an id)
+    # ======================================================================================
+
+    async def welcome(self, owner: Owner | None, last_seq: int | None, log_id: str | None) -> dict[str, Any]:
+        """Everything a page needs on (re)connect, and the events it missed."""
+        await self.ready.wait()
+        if owner is None:
+            return {"identity": False, "sandbox": None}
+        live = self.live.get(owner.key) or await self._adopt_signed_in(owner)
+        if live is None:
+            row = await _row_summary(owner)
+            return {"identity": True, "sandbox": row, "group": None}
+        missed = live.log.since(last_seq, log_id) if last_seq is not None else None
+        return {
+            "identity": True,
+            "group": live.group,
+            "sandbox": self._summary(live),
+            "log": live.log.log_id,
+            "seq": live.log.last_seq,
+            "replay": missed,
+            "reset": last_seq is not None and missed is None,
+            "recent": live.log.recent(100) if missed is None else None,
+        }
+
+    async def _adopt_signed_in(self, owner: Owner) -> LiveSandbox | None:
+        """A guest who signed in keeps their running sandbox (sandbox.signals moved
+        the row to the account; here the live sandbox follows it)."""
+        if owner.user_id is None:
+            return None
+        uuid = await _row_uuid(owner)
+        for key, live in list(self.live.items()):
+            if live.uuid == uuid and key != owner.key:
+                del self.live[key]
+                live.owner = owner
+                self.live[owner.key] = live
+                if key in self.queue:
+                    self.queue[self.queue.index(key)] = owner.key
+                return live
+        return None
+
+    def group_of(self, owner: Owner) -> str | None:
+        live = self.live.get(owner.key)
+        return live.group if live else None
+
+    def events_between(self, owner: Owner, after: int, upto: int) -> list[dict[str, Any]]:
+        live = self.live.get(owner.key)
+        if live is None:
+            return []
+        return [r for r in live.log.records if after < r["seq"] <= upto]
+
+    async def start(self, owner: Owner, shape: dict[str, int]) -> dict[str, Any]:
+        await self.ready.wait()
+        live = self.live.get(owner.key) or await self._adopt_signed_in(owner)
+        if live is not None:
+            self.touch(owner)
+            return self._summary(live)
+        if len(self.queue) >= MAX_QUEUE:
+            raise ClientError("queue_full")
+        row = await _claim_row(owner, self._shape(shape), self.clock())
+        live = self._new_live(row, owner)
+        self._enqueue(live)
+        return self._summary(live)
+
+    async def reconfigure(self, owner: Owner, shape: dict[str, int]) -> dict[str, Any]:
+        """Start again with another shape or delay: a fresh pair of clusters."""
+        live = self.live.get(owner.key)
+        if live is not None:
+            if live.state not in ("running", "failed", "queued"):
+                raise ClientError("busy")
+            await self._stop_live(live, reason="Restarting with the new settings.")
+        return await self.start(owner, shape)
+
+    async def stop(self, owner: Owner) -> None:
+        live = self.live.get(owner.key)
+        if live is None:
+            await _stop_row(owner, self.clock())
+            return
+        await self._stop_live(live, reason="Stopped by you; your data was removed.")
+
+    def touch(self, owner: Owner) -> None:
+        """A real learner action: resets the idle clock (pings do not call this)."""
+        live = self.live.get(owner.key)
+        if live is not None:
+            live.last_activity = self.clock()
+
+    def watch(self, owner: Owner, delta: int) -> None:
+        """Count the pages showing this owner's sandbox (statistics only flow to pages)."""
+        count = self.watchers.get(owner.key, 0) + delta
+        if count > 0:
+            self.watchers[owner.key] = count
+        else:
+            self.watchers.pop(owner.key, None)
+
+    def allow_command(self, owner: Owner) -> bool:
+        bucket = self._buckets.get(owner.key)
+        if bucket is None:
+            bucket = self._buckets[owner.key] = TokenBucket(
+                self.limits.commands_per_second, self.limits.command_burst
+            )
+        return bucket.take()
+
+    async def command(self, owner: Owner, cluster: str, line: str) -> dict[str, Any]:
+        live = self._running(owner)
+        self.touch(owner)
+        try:
+            args = split_args(line)
+        except BadCommandLine as exc:
+            raise ClientError("bad_command", f"Invalid argument(s): {exc}.") from None
+        if not args:
+            return {"text": "", "error": False, "ms": 0.0}
+        why = refusal(args)
+        if why is not None:
+            raise ClientError("forbidden_command", why, command=args[0].decode("utf-8", "replace").upper())
+        client = live.console[cluster]
+        started = time.perf_counter()
+        try:
+            reply, notes = await asyncio.wait_for(
+                client.console(args), self.limits.console_timeout_seconds
+            )
+        except asyncio.TimeoutError:
+            if client.current is not None:
+                client.drop(client.current)
+            return {
+                "text": f"(error) No reply within {self.limits.console_timeout_seconds:g} s; "
+                "the console reconnected.\n",
+                "error": True,
+                "ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+        except LinkDown as exc:
+            return {"text": f"(error) {exc}\n", "error": True, "ms": 0.0}
+        elapsed = round((time.perf_counter() - started) * 1000, 2)
+        text = "".join(note + "\n" for note in notes) + format_reply(reply)
+        return {"text": text, "error": isinstance(reply, ErrorReply), "ms": elapsed}
+
+    async def command_docs(self, owner: Owner) -> dict[str, Any]:
+        """Help for every command, from the engine's own COMMAND DOCS (cached)."""
+        if self.docs is None:
+            live = self._running(owner)
+            reply, _ = await live.probe["durable"].console([b"COMMAND", b"DOCS"])
+            if isinstance(reply, ErrorReply):
+                raise ClientError("not_ready", f"COMMAND DOCS failed: {reply}")
+            self.docs = docs_from_reply(reply)
+        return self.docs
+
+    async def load_start(self, owner: Owner, rate: int, mix: dict[str, int] | None) -> dict[str, Any]:
+        live = self._running(owner)
+        self.touch(owner)
+        if live.load is not None and live.load.running:
+            raise ClientError("load_running")
+        live.load = WriteLoad(
+            live.writers, rate, mix or {"set": 60, "incr": 20, "zadd": 20},
+            max_seconds=self.limits.load_max_seconds,
+        )
+        live.load.start()
+        await self._record(live, {"event": "load_started", "rate": rate, "mix": live.load.mix})
+        return live.load.progress()
+
+    async def load_stop(self, owner: Owner) -> dict[str, Any]:
+        live = self._running(owner)
+        self.touch(owner)
+        if live.load is None or not live.load.running:
+            raise ClientError("no_load")
+        await live.load.stop()
+        await self._record(live, {"event": "load_stopped", "issued": live.load.issued})
+        return live.load.progress()
+
+    async def fault(self, owner: Owner, action: str, fields: dict[str, Any]) -> dict[str, Any]:
+        live = self._running(owner)
+        self.touch(owner)
+        assert live.handle is not None
+        target = fields.get("target", "both")
+        clusters = ("durable",) if action == "kill_journal" else (
+            CLUSTERS if target == "both" else (target,)
+        )
+        shard = fields.get("shard", 0)
+        if shard >= live.shape["shards"]:
+            raise ClientError("bad_field", f"Your sandbox has {live.shape['shards']} shard(s).", field="shard")
+        if "prediction" in fields:
+            live.prediction = fields["prediction"]
+        topologies = live.topologies()
+        if fields.get("node"):
+            clusters = tuple(
+                name for name in clusters
+                if any(p["id"] == fields["node"] for p in topologies[name]["processes"])
+            )
+            if not clusters:
+                raise ClientError("no_such_node")
+        plan: dict[str, list[str]] = {}
+        for name in clusters:
+            plan[name] = _victims(action, topologies[name], shard, fields)
+            if not plan[name] and action != "kill_zone":
+                raise ClientError(
+                    "fault_refused", f"The {name} cluster has no process to {action.replace('_', ' ')} now."
+                )
+        if action in ("kill_primary", "kill_zone") and live.experiment is not None and not live.experiment.done.is_set():
+            raise ClientError("fault_refused", "Wait for the current failover to finish.")
+        crash_ms = self.clock() * 1000
+        experiment = None
+        if action in ("kill_primary", "kill_zone"):
+            awaiting = {
+                name: {
+                    int(p["shard"]) for p in topologies[name]["processes"]
+                    if p["id"] in plan[name] and p["kind"] == "data" and p["role"] == "primary"
+                }
+                for name in clusters
+            }
+            experiment = Experiment(
+                fault=action, target=target, clusters=tuple(clusters), crash_ms=crash_ms,
+                prediction=live.prediction, load_rate=live.load.rate if live.load and live.load.running else 0,
+                awaiting={k: v for k, v in awaiting.items() if v},
+                roles_before={
+                    name: {p["id"]: p["role"] for p in topologies[name]["processes"] if p["kind"] == "data"}
+                    for name in CLUSTERS
+                },
+            )
+            live.experiment = experiment
+            live.prediction = None
+        await self._record(live, {"event": "fault", "action": action, "target": target, "nodes": plan})
+        results = await asyncio.gather(
+            *(self._inject(live, name, action, plan[name], fields) for name in clusters),
+            return_exceptions=True,
+        )
+        problems = [str(r) for r in results if isinstance(r, BaseException)]
+        if experiment is not None:
+            live.spawn(self._conclude(live, experiment))
+        return {"action": action, "nodes": plan, "problems": problems}
+
+    async def verdict(self, owner: Owner) -> dict[str, Any]:
+        """The verdict of the last experiment, or a check of every write right now."""
+        live = self._running(owner)
+        self.touch(owner)
+        if live.last_verdict is not None and (live.load is None or not live.load.running):
+            return live.last_verdict
+        return await self._verdict(live, None)
+
+    async def check_lesson(self, owner: Owner, lesson_slug: str) -> list[dict[str, Any]]:
+        labs = await _lesson_labs(lesson_slug)
+        if labs is None:
+            raise ClientError("unknown_lesson")
+        live = self._running(owner)
+        self.touch(owner)
+        results = []
+        for lab in labs:
+            check = lab.get("check") or {}
+            cluster = check.get("cluster", "durable")
+            if cluster not in CLUSTERS:
+                cluster = "durable"
+            try:
+                outcome = await asyncio.wait_for(run_check(live.probe[cluster], check), 5)
+            except (LinkDown, asyncio.TimeoutError) as exc:
+                outcome = {"passed": False, "detail": f"The sandbox did not answer: {exc or 'timed out'}."}
+            results.append({"id": lab.get("id"), "passed": bool(outcome["passed"]), "detail": outcome["detail"]})
+        return results
+
+    # ======================================================================================
+    # Queue and lifecycle
+    # ======================================================================================
+
+    def _shape(self, shape: dict[str, int]) -> dict[str, int]:
+        return {
+            "shards": shape.get("shards", 1),
+            "replicas": shape.get("replicas", 1),
+            "replication_delay_ms": shape.get("delay_ms", self.limits.replication_delay_ms),
+        }
+
+    def _new_live(self, row: dict[str, Any], owner: Owner) -> LiveSandbox:
+        live = LiveSandbox(
+            row_id=row["id"],
+            uuid=row["uuid"],
+            owner=owner,
+            shape={
+                "shards": row["shards"],
+                "replicas": row["replicas"],
+                "replication_delay_ms": row["replication_delay_ms"],
+            },
+            log=EventLog(self.limits.event_log_size, first_seq=row["event_seq"], clock=self.clock),
+            last_activity=self.clock(),
+        )
+        live.saved_seq = row["event_seq"]
+        self.live[owner.key] = live
+        live.spawn(self._send_outbox(live))
+        return live
+
+    def _enqueue(self, live: LiveSandbox) -> None:
+        live.state = "queued"
+        self.queue.append(live.owner.key)
+        self._spawn(_save_row(live.row_id, state=Sandbox.State.QUEUED, queued_at=_now_dt(self.clock())))
+        self._admit()
+
+    def _active(self) -> int:
+        return sum(1 for live in self.live.values() if live.state in ("starting", "running"))
+
+    def queue_position(self, owner: Owner) -> int | None:
+        try:
+            return self.queue.index(owner.key) + 1
+        except ValueError:
+            return None
+
+    def _admit(self) -> None:
+        while (
+            self.queue
+            and self._active() < self.limits.max_running
+            and self.starting < self.limits.max_starting
+        ):
+            live = self.live.get(self.queue.popleft())
+            if live is None or live.state != "queued":
+                continue
+            live.state = "starting"
+            self.starting += 1
+            # Not in live.tasks: a stop never cancels a start half-way (that would
+            # leave the processes already started without a handle); _start stops
+            # them itself when it finds the sandbox was stopped meanwhile.
+            self._spawn(self._start(live))
+        for live in self.live.values():
+            if live.state == "queued":
+                self._send(live, {"type": "state", "sandbox": self._summary(live)})
+
+    async def _start(self, live: LiveSandbox) -> None:
+        try:
+            await _save_row(live.row_id, state=Sandbox.State.STARTING, host=self.backend.name, error="")
+            self._send(live, {"type": "state", "sandbox": self._summary(live)})
+            await self._record(live, {"event": "sandbox_starting", "shape": live.shape})
+            live.passwords = {name: secrets.token_urlsafe(24) for name in CLUSTERS}
+            spec = SandboxSpec(
+                sandbox_id=live.uuid,
+                shards=live.shape["shards"],
+                replicas=live.shape["replicas"],
+                replication_delay_ms=live.shape["replication_delay_ms"],
+                maxmemory=self.limits.maxmemory,
+                passwords=live.passwords,
+            )
+            began = time.perf_counter()
+            try:
+                handle = await self.backend.start(spec, lambda c, e: self._on_event(live, c, e))
+            except SandboxStartError as exc:
+                live.state = "failed"
+                live.error = str(exc)
+                await _save_row(live.row_id, state=Sandbox.State.FAILED, error=live.error)
+                await self._record(live, {"event": "sandbox_failed", "error": live.error})
+                self._send(live, {"type": "state", "sandbox": self._summary(live)})
+                return
+            if self.live.get(live.owner.key) is not live:  # stopped while starting
+                await self.backend.stop(handle, delete_data=True)
+                return
+            live.handle = handle
+            for name, control in handle.clusters.items():
+                topology = control.topology()
+                password = live.passwords[name]
+                live.console[name] = ClusterClient(topology, password)
+                live.writers[name] = ClusterClient(topology, password)
+                live.probe[name] = ClusterClient(topology, password, max_reply_bytes=64 * 1024 * 1024)
+            live.state = "running"
+            await _save_row(
+                live.row_id,
+                state=Sandbox.State.RUNNING,
+                started_at=_now_dt(self.clock()),
+                endpoints={name: _endpoints(t) for name, t in live.topologies().items()},
+                credentials={name: {"password": pw} for name, pw in live.passwords.items()},
+                runtime=self.backend.describe(handle),
+            )
+            await self._record(
+                live, {"event": "sandbox_ready", "start_ms": round((time.perf_counter() - began) * 1000)}
+            )
+            self._send(live, {"type": "state", "sandbox": self._summary(live)})
+            live.spawn(self._watch(live))
+        finally:
+            self.starting -= 1
+            self._admit()
+
+    async def _stop_live(self, live: LiveSandbox, *, reason: str) -> None:
+        async with live.lock:
+            if self.live.get(live.owner.key) is not live:
+                return
+            del self.live[live.owner.key]
+            with contextlib.suppress(ValueError):
+                self.queue.remove(live.owner.key)
+            live.state = "stopping"
+            self._send(live, {"type": "state", "sandbox": self._summary(live)})
+            await self._teardown(live, delete_data=True)
+            await _save_row(
+                live.row_id, state=Sandbox.State.STOPPED, desired_state=Sandbox.Desired.STOPPED,
+                stopped_at=_now_dt(self.clock()), event_seq=live.log.last_seq, error=reason,
+                endpoints={}, credentials={}, runtime={},
+            )
+            record = live.log.append({"event": "sandbox_stopped", "reason": reason})
+            stopped = {"state": "stopped", "desired_state": "stopped", "shape": live.shape,
+                       "error": reason, "queue_position": None}
+            # The outbox task is gone with the live sandbox: send these two directly.
+            await self._group_send(live.group, {"type": "event", **record})
+            await self._group_send(live.group, {"type": "state", "sandbox": stopped})
+        self._admit()
+
+    async def _teardown(self, live: LiveSandbox, *, delete_data: bool) -> None:
+        if live.load is not None and live.load.running:
+            live.load.stopping = True
+        if live.handle is not None:
+            await self.backend.stop(live.handle, delete_data=delete_data)
+            live.handle = None
+        elif delete_data:
+            await self.backend.delete_data(live.uuid)
+        for clients in (live.console, live.writers, live.probe):
+            for client in clients.values():
+                await client.close()
+        for link in live.journal_links.values():
+            link.close()
+        current = asyncio.current_task()
+        for task in list(live.tasks):
+            if task is not current:
+                task.cancel()
+
+    # ======================================================================================
+    # Events
+    # ======================================================================================
+
+    def _on_event(self, live: LiveSandbox, cluster: str, event: dict[str, Any]) -> None:
+        """A supervisor event (called synchronously by the backend)."""
+        name = event.get("event", "")
+        if name in QUIET_EVENTS:
+            return
+        record = {k: v for k, v in event.items() if k != "topology"}
+        record["cluster"] = cluster
+        shard = event.get("shard")
+        if name == "node_crashed" and shard is not None:
+            live.announced_primary.pop((cluster, int(shard)), None)
+        if name == "failover_finished" and shard is not None:
+            key = (cluster, int(shard))
+            if live.announced_primary.get(key) == event.get("primary"):
+                return  # the same failover announced twice (by the node and the supervisor)
+            live.announced_primary[key] = str(event.get("primary"))
+            self._failover_done(live, cluster, record)
+        if name in TOPOLOGY_EVENTS and live.handle is not None:
+            for clients in (live.console, live.writers, live.probe):
+                if cluster in clients:
+                    clients[cluster].refresh(live.handle.clusters[cluster].topology())
+            live.topology_dirty = True
+        self._log(live, record)
+
+    def _failover_done(self, live: LiveSandbox, cluster: str, event: dict[str, Any]) -> None:
+        experiment = live.experiment
+        if experiment is None or experiment.done.is_set():
+            return
+        shards = experiment.awaiting.get(cluster)
+        if not shards or int(event["shard"]) not in shards:
+            return
+        experiment.failovers.setdefault(cluster, []).append(event)
+        shards.discard(int(event["shard"]))
+        if not any(experiment.awaiting.values()):
+            experiment.done.set()
+
+    def _log(self, live: LiveSandbox, event: dict[str, Any]) -> dict[str, Any]:
+        record = live.log.append(event)
+        self._send(live, {"type": "event", **record})
+        return record
+
+    async def _record(self, live: LiveSandbox, event: dict[str, Any]) -> dict[str, Any]:
+        return self._log(live, event)
+
+    def _send(self, live: LiveSandbox, message: dict[str, Any]) -> None:
+        live.outbox.put_nowait(message)
+
+    async def _send_outbox(self, live: LiveSandbox) -> None:
+        """One sender per sandbox, so its messages reach browsers in order."""
+        while True:
+            message = await live.outbox.get()
+            await self._group_send(live.group, message)
+
+    async def _group_send(self, group: str, message: dict[str, Any]) -> None:
+        if self.layer is None:
+            return
+        try:
+            await self.layer.group_send(group, {"type": "sandbox.message", "message": message})
+        except Exception:  # a full or broken layer must not stop the sandbox
+            log.exception("could not send to %s", group)
+
+    # ======================================================================================
+    # Watching: topology, node statistics, the journal lane, saving
+    # ======================================================================================
+
+    async def _watch(self, live: LiveSandbox) -> None:
+        last_flush = 0.0
+        while True:
+            await asyncio.sleep(self.limits.stats_interval_seconds)
+            if live.handle is None:
+                return
+            if live.topology_dirty:
+                live.topology_dirty = False
+                self._send(live, {"type": "topology", "clusters": live.topologies()})
+            if self.watchers.get(live.owner.key) or (live.load is not None and live.load.running):
+                with contextlib.suppress(Exception):
+                    self._send(live, await self._stats(live))
+            now = time.monotonic()
+            if now - last_flush >= FLUSH_INTERVAL_S and (
+                live.saved_seq != live.log.last_seq or live.saved_activity != live.last_activity
+            ):
+                last_flush = now
+                live.saved_seq, live.saved_activity = live.log.last_seq, live.last_activity
+                await _save_row(
+                    live.row_id, event_seq=live.log.last_seq, last_activity=_now_dt(live.last_activity)
+                )
+
+    async def _stats(self, live: LiveSandbox) -> dict[str, Any]:
+        """Each node's replication position and lag, each journal's commit index, and
+        the journal lane: how far each replica has applied the acknowledged writes."""
+        out: dict[str, Any] = {"type": "stats", "ts": round(self.clock() * 1000), "clusters": {}}
+        for name, topology in live.topologies().items():
+            probe = live.probe[name]
+            data = [p for p in topology["processes"] if p["kind"] == "data" and p["status"] == "running"]
+            infos = await asyncio.gather(
+                *(_info(probe, (p["host"], p["port"])) for p in data), return_exceptions=True
+            )
+            nodes: dict[str, Any] = {}
+            for proc, info in zip(data, infos):
+                if isinstance(info, BaseException):
+                    continue
+                nodes[proc["id"]] = _position(name, info) | {"role": proc["role"]}
+            journals = {}
+            for proc in topology["processes"]:
+                if proc["kind"] == "journal" and proc["status"] == "running":
+                    role = await _journal_role(live, proc["port"])
+                    if role is not None:
+                        journals[proc["zone"]] = role
+            lane = self._lane(live, name, nodes)
+            out["clusters"][name] = {"nodes": nodes, "journals": journals, "lane": lane}
+        if live.load is not None:
+            out["load"] = live.load.progress()
+        return out
+
+    def _lane(self, live: LiveSandbox, cluster: str, nodes: dict[str, Any]) -> dict[str, Any] | None:
+        load = live.load
+        if load is None:
+            return None
+        ledger = load.ledgers[cluster]
+        primary = next((n for n in nodes.values() if n["role"] == "primary"), None)
+        if primary is None:
+            return {"acknowledged": ledger.last_acked_n, "replicas": {}}
+        if load.running:
+            load.mark(cluster, primary["position"])
+        replicas = {
+            node_id: load.applied_through(cluster, info["position"])
+            for node_id, info in nodes.items()
+            if info["role"] != "primary"
+        }
+        return {"acknowledged": ledger.last_acked_n, "replicas": replicas}
+
+    # ======================================================================================
+    # Faults and the verdict
+    # ======================================================================================
+
+    async def _inject(self, live: LiveSandbox, cluster: str, action: str, victims: list[str], fields: dict[str, Any]) -> None:
+        assert live.handle is not None
+        control = live.handle.clusters[cluster]
+        if action == "kill_zone":
+            await control.kill_zone(fields.get("zone", "az-a"))
+        elif action == "pause":
+            await asyncio.gather(*(control.pause(v, fields.get("seconds", 5)) for v in victims))
+        elif action == "restart":
+            await asyncio.gather(*(control.restart(v) for v in victims))
+        else:
+            await asyncio.gather(*(control.kill(v) for v in victims))
+
+    async def _conclude(self, live: LiveSandbox, experiment: Experiment) -> None:
+        """After a crash: wait for the failovers, then read every write back."""
+        if experiment.awaiting:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(experiment.done.wait(), VERDICT_TIMEOUT_S)
+        experiment.done.set()
+        await asyncio.sleep(SETTLE_S)
+        try:
+            verdict = await self._verdict(live, experiment)
+        except (LinkDown, OSError) as exc:
+            await self._record(live, {"event": "verdict_failed", "error": str(exc)})
+            return
+        live.last_verdict = verdict
+        await self._record(
+            live,
+            {"event": "verdict", **{f"{c}_lost": verdict["clusters"][c]["lost"] for c in verdict["clusters"]}},
+        )
+        self._send(live, {"type": "verdict", "verdict": verdict})
+        await _save_experiment(live.owner, live.shape, experiment, verdict)
+
+    async def _verdict(self, live: LiveSandbox, experiment: Experiment | None) -> dict[str, Any]:
+        load = live.load
+        crash_ms = experiment.crash_ms if experiment else None
+        clusters: dict[str, Any] = {}
+        for name in CLUSTERS:
+            result: dict[str, Any] = {"acknowledged": 0, "kept": 0, "lost": 0, "lost_keys": [], "errors": 0}
+            if load is not None:
+                pause = load.paused() if load.running else contextlib.nullcontext()
+                async with pause:
+                    result = await load.ledgers[name].verify(live.probe[name], crash_ms)
+                if crash_ms is not None:
+                    result["outage_ms"] = load.outage_ms(name, crash_ms)
+            if experiment is not None:
+                failovers = experiment.failovers.get(name, [])
+                durations = [f.get("duration_ms") for f in failovers if f.get("duration_ms") is not None]
+                result["failover_ms"] = max(durations) if durations else None
+                result["failed_over"] = bool(failovers) or name not in experiment.awaiting
+            clusters[name] = result
+        markers: dict[str, Any] = {}
+        if experiment is not None:
+            markers["crash_ms"] = experiment.crash_ms
+            markers["failovers"] = {
+                name: [f.get("ts") for f in experiment.failovers.get(name, [])] for name in CLUSTERS
+            }
+        verdict: dict[str, Any] = {
+            "clusters": clusters,
+            "fault": experiment.fault if experiment else None,
+            "target": experiment.target if experiment else None,
+            "prediction": experiment.prediction if experiment else None,
+            "crash_ms": crash_ms,
+            "shape": live.shape,
+            "load_rate": load.rate if load else 0,
+            "charts": load.charts(markers) if load is not None else {"markers": markers, "clusters": {}},
+        }
+        if experiment is not None:
+            verdict["charts"]["timeline"] = self._timeline(live, experiment)
+        return verdict
+
+    def _timeline(self, live: LiveSandbox, experiment: Experiment) -> list[dict[str, Any]]:
+        """Per data node: when it was primary, replica or down, around the crash."""
+        start = experiment.crash_ms - 2000
+        end = self.clock() * 1000
+        topologies = live.topologies()
+        rows = []
+        for cluster in CLUSTERS:
+            procs = {p["id"]: p for p in topologies.get(cluster, {}).get("processes", []) if p["kind"] == "data"}
+            state = {node: experiment.roles_before.get(cluster, {}).get(node, "replica") for node in procs}
+            since = {node: start for node in procs}
+            segments: dict[str, list[dict[str, Any]]] = {node: [] for node in procs}
+
+            def change(node: str, new: str, at: float) -> None:
+                if node not in state or state[node] == new:
+                    return
+                segments[node].append({"state": state[node], "from_ms": since[node], "to_ms": at})
+                state[node], since[node] = new, at
+
+            for record in live.log.records:
+                if record.get("cluster") != cluster or record["ts"] < start:
+                    continue
+                name, node, at = record.get("event"), record.get("node"), record["ts"]
+                if name == "node_crashed" and node:
+                    change(node, "down", at)
+                elif name == "node_restarted" and node:
+                    change(node, "replica", at)
+                elif name == "failover_finished":
+                    primary = record.get("primary")
+                    for other in procs:
+                        if other != primary and state[other] == "primary":
+                            change(other, "replica", at)
+                    if primary:
+                        change(primary, "primary", at)
+            for node, proc in procs.items():
+                segments[node].append({"state": state[node], "from_ms": since[node], "to_ms": end})
+                rows.append({
+                    "cluster": cluster,
+                    "node": node,
+                    "label": f"{cluster} · shard {proc['shard']} · {proc['zone']}",
+                    "segments": segments[node],
+                })
+        return rows
+
+    # ======================================================================================
+    # Helpers
+    # ======================================================================================
+
+    def _running(self, owner: Owner) -> LiveSandbox:
+        live = self.live.get(owner.key)
+        if live is None:
+            raise ClientError("no_sandbox")
+        if live.state != "running" or live.handle is None:
+            raise ClientError("not_ready")
+        return live
+
+    def _summary(self, live: LiveSandbox) -> dict[str, Any]:
+        summary: dict[str, Any] = {
+            "state": live.state,
+            "desired_state": "running",
+            "shape": live.shape,
+            "error": live.error,
+            "queue_position": self.queue_position(live.owner),
+        }
+        if live.handle is not None:
+            summary["topology"] = live.topologies()
+        if live.load is not None:
+            summary["load"] = live.load.progress()
+        if live.last_verdict is not None:
+            summary["verdict"] = live.last_verdict
+        return summary
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _victims(action: str, topology: dict[str, Any], shard: int, fields: dict[str, Any]) -> list[str]:
+    procs = topology["processes"]
+    up = ("running", "paused", "starting")
+    data = [p for p in procs if p["kind"] == "data" and p["shard"] == shard]
+    if fields.get("node"):
+        chosen = [p["id"] for p in procs if p["id"] == fields["node"]]
+        if not chosen:
+            raise ClientError("no_such_node")
+        return chosen
+    if action == "kill_primary":
+        return [p["id"] for p in data if p["role"] == "primary" and p["status"] in up][:1]
+    if action == "kill_replica":
+        return [p["id"] for p in data if p["role"] == "replica" and p["status"] == "running"][:1]
+    if action == "kill_zone":
+        zone = fields.get("zone", "az-a")
+        return [p["id"] for p in procs if p["zone"] == zone and p["status"] in up]
+    if action == "kill_journal":
+        zone = fields.get("zone", "az-a")
+        return [p["id"] for p in procs if p["kind"] == "journal" and p["zone"] == zone and p["status"] == "running"]
+    if action == "pause":
+        return [p["id"] for p in data if p["role"] == "primary" and p["status"] == "running"][:1]
+    if action == "restart":
+        return [p["id"] for p in procs if p["status"] in ("crashed", "stopped")]
+    return []
+
+
+def _endpoints(topology: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        {k: p.get(k) for k in ("id", "kind", "zone", "shard", "port")}
+        for p in topology.get("processes", [])
+    ]
+
+
+async def _info(probe: ClusterClient, address: tuple[str, int]) -> dict[str, str]:
+    reply = await asyncio.wait_for(probe.call(address, "INFO", "replication"), 1.0)
+    if not isinstance(reply, bytes):
+        raise LinkDown(str(reply))
+    fields = {}
+    for line in reply.decode("utf-8", "replace").splitlines():
+        if ":" in line:
+            key, _, value = line.partition(":")
+            fields[key] = value
+    return fields
+
+
+def _position(cluster: str, info: dict[str, str]) -> dict[str, Any]:
+    """A node's place in its shard's stream: journal entries (durable) or bytes (cache)."""
+    def number(name: str) -> int:
+        try:
+            return int(info.get(name, "0"))
+        except ValueError:
+            return 0
+
+    if cluster == "durable":
+        return {
+            "position": number("journal_applied"),
+            "tail": number("journal_tail"),
+            "lag_entries": number("journal_lag_entries"),
+            "lag_ms": number("journal_lag_ms"),
+        }
+    offset = number("slave_repl_offset") if info.get("role") == "slave" else number("master_repl_offset")
+    return {"position": offset, "link": info.get("master_link_status", "")}
+
+
+async def _journal_role(live: LiveSandbox, port: int) -> dict[str, Any] | None:
+    link = live.journal_links.get(port)
+    try:
+        if link is None or not link.is_open:
+            link = live.journal_links[port] = await NodeLink.open("127.0.0.1", port, "", timeout=0.5)
+        reply = await asyncio.wait_for(link.call("JROLE"), 0.5)
+    except (LinkDown, asyncio.TimeoutError, OSError):
+        return None
+    if not isinstance(reply, list) or len(reply) < 5:
+        return None
+    text = [r.decode() if isinstance(r, bytes) else r for r in reply]
+    return {"role": text[1], "term": text[2], "commit": text[4]}
+
+
+# ------------------------------------------------------------------------------------------
+# Database helpers: the only places the manager touches the ORM
+# ------------------------------------------------------------------------------------------
+
+_ROW_FIELDS = (
+    "id", "uuid", "owner_user_id", "owner_token", "shards", "replicas", "replication_delay_ms",
+    "desired_state", "state", "event_seq", "last_activity",
+)  # fmt: skip
+
+
+def _row_dict(row: Sandbox) -> dict[str, Any]:
+    data = {name: getattr(row, name) for name in _ROW_FIELDS}
+    data["uuid"] = row.uuid.hex
+    return data
+
+
+@database_sync_to_async
+def _rows_to_reconcile(backend: str) -> list[dict[str, Any]]:
+    rows = Sandbox.objects.filter(backend=backend).exclude(
+        state=Sandbox.State.STOPPED, desired_state=Sandbox.Desired.STOPPED
+    )
+    return [_row_dict(row) for row in rows]
+
+
+@database_sync_to_async
+def _claim_row(owner: Owner, shape: dict[str, int], now: float) -> dict[str, Any]:
+    row = Sandbox.get_or_create_for(owner, _now_dt(now))
+    row.shards = shape["shards"]
+    row.replicas = shape["replicas"]
+    row.replication_delay_ms = shape["replication_delay_ms"]
+    row.desired_state = Sandbox.Desired.RUNNING
+    row.state = Sandbox.State.QUEUED
+    row.last_activity = _now_dt(now)
+    row.error = ""
+    row.save()
+    return _row_dict(row)
+
+
+@database_sync_to_async
+def _save_row(row_id: int, **fields: Any) -> None:
+    Sandbox.objects.filter(pk=row_id).update(**fields)
+
+
+@database_sync_to_async
+def _stop_row(owner: Owner, now: float) -> None:
+    Sandbox.objects.filter(**owner.filter()).update(
+        desired_state=Sandbox.Desired.STOPPED, state=Sandbox.State.STOPPED, stopped_at=_now_dt(now)
+    )
+
+
+@database_sync_to_async
+def _row_summary(owner: Owner) -> dict[str, Any] | None:
+    row = Sandbox.for_owner(owner)
+    return row.summary() | {"queue_position": None} if row is not None else None
+
+
+@database_sync_to_async
+def _row_uuid(owner: Owner) -> str | None:
+    row = Sandbox.for_owner(owner)
+    return row.uuid.hex if row is not None else None
+
+
+@database_sync_to_async
+def _lesson_labs(slug: str) -> list[dict[str, Any]] | None:
+    from quizzes.models import Lesson  # the learning app owns lessons; read only
+
+    lesson = Lesson.objects.filter(slug=slug).only("labs").first()
+    return None if lesson is None else list(lesson.labs or [])
+
+
+@database_sync_to_async
+def _save_experiment(owner: Owner, shape: dict[str, int], experiment: Experiment, verdict: dict[str, Any]) -> None:
+    ExperimentRow.objects.create(
+        fault=experiment.fault,
+        target=experiment.target,
+        shards=shape["shards"],
+        replicas=shape["replicas"],
+        replication_delay_ms=shape["replication_delay_ms"],
+        load_rate=experiment.load_rate,
+        prediction=experiment.prediction,
+        results=verdict["clusters"],
+        charts=verdict["charts"],
+        **owner.fields(),
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# One manager per event loop (daphne runs one loop; each test runs its own)
+# ------------------------------------------------------------------------------------------
+
+_managers: dict[asyncio.AbstractEventLoop, SandboxManager] = {}
+
+
+def get_manager() -> SandboxManager:
+    loop = asyncio.get_running_loop()
+    manager = _managers.get(loop)
+    if manager is None:
+        manager = SandboxManager(SandboxLimits.from_settings())
+        install_manager(manager)
+        manager.begin()
+    return manager
+
+
+def install_manager(manager: SandboxManager) -> None:
+    """Make ``manager`` the one of the running loop (tests install their own)."""
+    _managers[asyncio.get_running_loop()] = manager
+    atexit.register(manager.stop_all_now)
+
+
+def uninstall_manager(manager: SandboxManager) -> None:
+    for loop, installed in list(_managers.items()):
+        if installed is manager:
+            del _managers[loop]
+    atexit.unregister(manager.stop_all_now)
