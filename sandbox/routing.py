@@ -1,9 +1,13 @@
 """Websocket URL patterns of the sandbox app, served by memorydb_lab.asgi.
 
-Empty until the sandbox console's consumer exists; asgi.py already routes every
-websocket through AllowedHostsOriginValidator and AuthMiddlewareStack to this list.
+One socket per page, at a fixed path: the sandbox is found from the session, so
+the URL names none.
 """
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from sandbox.consumers import SandboxConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/sandbox/", SandboxConsumer.as_asgi(), name="sandbox-socket"),
+]

@@ -1,0 +1,198 @@
+"""The sandbox websocket: one per page, JSON messages with a ``type``.
+
+The consumer only dispatches. ``receive`` refuses what is too large, not text or
+too frequent; ``receive_json`` validates the message (``sandbox.protocol``) and
+calls ``on_<type>``, each a few lines handing the work to the manager with this
+connection's owner. A ``ClientError`` raised anywhere becomes one
+``{"type": "error", "code": ...}`` reply and nothing else happens.
+
+Ownership: the owner is read from the session and user of the connection, and the
+manager is only ever asked "this owner's sandbox" — on every message, since a
+sandbox can be stopped or started in another tab meanwhile. No message carries a
+sandbox id.
+
+Events: the manager sends each sandbox's messages to its channel-layer group. On
+``hello`` the consumer joins the group and replays what the browser missed (its
+``last_seq`` from this ``log``); live events then pass through ``sandbox_message``,
+which drops anything the browser already has and fills any gap from the log.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from sandbox.conf import SandboxLimits
+from sandbox.manager import SandboxManager, get_manager
+from sandbox.owners import Owner, owner_for_scope
+from sandbox.protocol import ClientError, TokenBucket, schemas, validate
+
+log = logging.getLogger(__name__)
+
+
+class SandboxConsumer(AsyncJsonWebsocketConsumer):
+    manager: SandboxManager
+    owner: Owner | None
+    group: str | None = None
+    sent_seq: int = 0
+    log_id: str | None = None
+
+    async def connect(self) -> None:
+        self.manager = get_manager()
+        self.limits: SandboxLimits = self.manager.limits
+        self.table = schemas(self.limits)
+        self.flood = TokenBucket(self.limits.messages_per_second, self.limits.message_burst)
+        self.owner = await owner_for_scope(self.scope)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        await self._leave_group()
+
+    # -- transport -------------------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            if text_data is None:
+                raise ClientError("binary_not_supported")
+            if len(text_data.encode("utf-8")) > self.limits.max_message_bytes:
+                raise ClientError("too_large", limit=self.limits.max_message_bytes)
+            if not self.flood.take():
+                raise ClientError("rate_limited")
+            try:
+                content = json.loads(text_data)
+            except ValueError:
+                raise ClientError("bad_json") from None
+            await self.receive_json(content)
+        except ClientError as exc:
+            await self.send_json(exc.payload())
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        kind, fields = validate(content, self.table)
+        handler = getattr(self, f"on_{kind}")
+        try:
+            await handler(**fields)
+        except ClientError as exc:
+            # Say which request failed, so a console can show the error in place.
+            if kind == "command" and "id" not in exc.detail:
+                exc.detail["id"] = fields["id"]
+            raise
+
+    def _owner(self) -> Owner:
+        if self.owner is None:
+            raise ClientError("no_identity")
+        return self.owner
+
+    # -- handlers: one per message type ------------------------------------------------------
+    async def on_hello(self, last_seq: int | None = None, log: str | None = None) -> None:
+        welcome = await self.manager.welcome(self.owner, last_seq, log)
+        replay = welcome.pop("replay", None)
+        recent = welcome.pop("recent", None) or []
+        await self._join_group(welcome.pop("group", None))
+        if replay is not None:  # the browser's log: send exactly what it missed
+            self.sent_seq = last_seq or 0
+        else:  # a first visit, or another log: the page redraws from these
+            self.sent_seq = 0
+            replay = recent
+        await self.send_json({"type": "welcome", **welcome, "limits": self._limits()})
+        for record in replay:
+            await self._send_event(record)
+        self.sent_seq = max(self.sent_seq, welcome.get("seq") or 0)
+
+    async def on_ping(self) -> None:
+        # A keepalive: answered, but it is not learner activity (the culler ignores it).
+        await self.send_json({"type": "pong", "ts": round(time.time() * 1000)})
+
+    async def on_start(self, **shape: int) -> None:
+        summary = await self.manager.start(self._owner(), shape)
+        await self._join_group(self.manager.group_of(self._owner()))
+        await self.send_json({"type": "state", "sandbox": summary})
+
+    async def on_reconfigure(self, **shape: int) -> None:
+        summary = await self.manager.reconfigure(self._owner(), shape)
+        await self._join_group(self.manager.group_of(self._owner()))
+        await self.send_json({"type": "state", "sandbox": summary})
+
+    async def on_stop(self) -> None:
+        await self.manager.stop(self._owner())
+
+    async def on_command(self, cluster: str, line: str, id: int) -> None:
+        owner = self._owner()
+        if not self.manager.allow_command(owner):
+            raise ClientError("command_rate_limited")
+        result = await self.manager.command(owner, cluster, line)
+        await self.send_json({"type": "reply", "id": id, "cluster": cluster, **result})
+
+    async def on_docs(self) -> None:
+        docs = await self.manager.command_docs(self._owner())
+        await self.send_json({"type": "docs", "commands": docs})
+
+    async def on_load_start(self, rate: int, mix: dict[str, int] | None = None) -> None:
+        progress = await self.manager.load_start(self._owner(), rate, mix)
+        await self.send_json({"type": "load", "load": progress})
+
+    async def on_load_stop(self) -> None:
+        progress = await self.manager.load_stop(self._owner())
+        await self.send_json({"type": "load", "load": progress})
+
+    async def on_fault(self, action: str, **fields: Any) -> None:
+        outcome = await self.manager.fault(self._owner(), action, fields)
+        await self.send_json({"type": "fault", **outcome})
+
+    async def on_verdict(self) -> None:
+        verdict = await self.manager.verdict(self._owner())
+        await self.send_json({"type": "verdict", "verdict": verdict})
+
+    async def on_check(self, lesson: str) -> None:
+        results = await self.manager.check_lesson(self._owner(), lesson)
+        await self.send_json({"type": "checks", "lesson": lesson, "results": results})
+
+    # -- from the manager, through the channel layer ---------------------------------------
+    async def sandbox_message(self, message: dict[str, Any]) -> None:
+        payload = message["message"]
+        if payload.get("type") == "event":
+            await self._send_event(payload)
+        else:
+            await self.send_json(payload)
+
+    async def _send_event(self, record: dict[str, Any]) -> None:
+        seq = record["seq"]
+        if seq <= self.sent_seq:
+            return  # already sent (replayed before the live copy arrived)
+        if seq > self.sent_seq + 1 and self.owner is not None and self.sent_seq:
+            # A live event overtook some the layer dropped: fill the gap from the log.
+            for missed in self.manager.events_between(self.owner, self.sent_seq, seq - 1):
+                await self.send_json({**missed, "type": "event"})
+        self.sent_seq = seq
+        await self.send_json({**record, "type": "event"})
+
+    # -- groups ----------------------------------------------------------------------------
+    async def _join_group(self, group: str | None) -> None:
+        if group == self.group:
+            return
+        await self._leave_group()
+        if group is not None and self.channel_layer is not None:
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.group = group
+            self.manager.watch(self._owner(), +1)
+
+    async def _leave_group(self) -> None:
+        if self.group is not None and self.channel_layer is not None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            if self.owner is not None:
+                self.manager.watch(self.owner, -1)
+        self.group = None
+
+    def _limits(self) -> dict[str, Any]:
+        """What the page needs to build its forms within the server's limits."""
+        return {
+            "max_shards": self.limits.max_shards,
+            "max_replicas": self.limits.max_replicas,
+            "max_replication_delay_ms": self.limits.max_replication_delay_ms,
+            "replication_delay_ms": self.limits.replication_delay_ms,
+            "max_load_rate": self.limits.max_load_rate,
+            "max_message_bytes": self.limits.max_message_bytes,
+            "idle_minutes": round(self.limits.idle_seconds / 60),
+        }

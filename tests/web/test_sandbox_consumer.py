@@ -1,0 +1,194 @@
+"""The sandbox websocket, through the real ASGI stack, on real clusters: the console
+(SET/GET, redis-cli output, redirects, refusals), the write load and the protocol's
+refusals (unknown type, bad fields, oversized, binary, flood), and reconnection
+with the events missed replayed.
+
+Every test signs a learner in with a real session cookie, so ownership is decided
+by the same middleware as in production; every communicator is disconnected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from django.contrib.auth.models import User
+from django.test import Client
+
+from sandbox.manager import SandboxManager
+from sandbox.models import Sandbox
+from sandbox.testing import Browser, running_manager, test_limits
+
+pytestmark = pytest.mark.django_db(transaction=True)
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def application() -> Any:
+    return importlib.import_module("memorydb_lab.asgi").application
+
+
+@pytest.fixture
+def sessions(transactional_db: None) -> dict[str, str]:
+    """Session keys of alice (a learner) and charlie (an outsider)."""
+    keys = {}
+    for name in ("alice", "charlie"):
+        user = User.objects.create_user(name, f"{name}@example.org", PASSWORD)
+        client = Client()
+        client.force_login(user)
+        keys[name] = client.session.session_key
+    return keys
+
+
+@pytest_asyncio.fixture
+async def manager(tmp_path: Path) -> AsyncIterator[SandboxManager]:
+    async with running_manager(test_limits(tmp_path / "sb")) as running:
+        yield running
+
+
+async def test_the_console_runs_commands_on_the_learners_own_clusters(
+    application: Any, sessions: dict[str, str], manager: SandboxManager
+) -> None:
+    async with Browser(application, sessions["alice"]) as alice:
+        state = await alice.start_sandbox(replicas=1)
+        assert state["sandbox"]["state"] == "running", state["sandbox"]["error"]
+        topology = state["sandbox"]["topology"]
+        assert set(topology) == {"durable", "cache"}
+        assert "password" not in json.dumps(state)
+
+        reply = await alice.command("SET greeting hello", id=1)
+        assert reply == {"type": "reply", "id": 1, "cluster": "durable", "text": "OK\n",
+                         "error": False, "ms": reply["ms"]}
+        reply = await alice.command("GET greeting", id=2)
+        assert reply["text"] == '"hello"\n'
+        reply = await alice.command("GET greeting", cluster="cache", id=3)
+        assert reply["text"] == "(nil)\n", "the two clusters are separate"
+        reply = await alice.command('RPUSH l a "b c" 3', id=4)
+        assert reply["text"] == "(integer) 3\n"
+        reply = await alice.command("LRANGE l 0 -1", id=5)
+        assert reply["text"] == '1) "a"\n2) "b c"\n3) "3"\n'
+        reply = await alice.command("INCR greeting", id=6)
+        assert reply["error"] is True
+        assert reply["text"] == "(error) ERR value is not an integer or out of range\n"
+
+        refused = await alice.command("CONFIG SET dir /tmp", id=7)
+        assert refused["type"] == "error" and refused["code"] == "forbidden_command"
+        assert refused["id"] == 7 and "files" in refused["message"]
+        for line in ("SHUTDOWN", "DEBUG SLEEP 1", "CLUSTER SETTOPOLOGY {}", "REPLICAOF NO ONE",
+                     "ACL SETUSER bob on", "BGSAVE", "MIGRATE h 1 k 0 1", "MODULE LIST"):
+            refused = await alice.command(line, id=8)
+            assert refused["code"] == "forbidden_command", line
+        allowed = await alice.command("FLUSHALL", id=9)
+        assert allowed["text"] == "OK\n"
+
+        bad = await alice.command('GET "unbalanced', id=10)
+        assert bad["code"] == "bad_command"
+
+    row = await Sandbox.objects.aget(owner_user__username="alice")
+    assert row.state == Sandbox.State.RUNNING
+    assert row.credentials["durable"]["password"]
+
+
+async def test_every_malformed_message_gets_a_clear_error_and_nothing_else(
+    application: Any, sessions: dict[str, str], manager: SandboxManager
+) -> None:
+    async with Browser(application, sessions["alice"]) as alice:
+        await alice.send({"type": "launch_missiles"})
+        assert (await alice.receive())["code"] == "unknown_type"
+        await alice.send_text("not json")
+        assert (await alice.receive())["code"] == "bad_json"
+        await alice.send_text("[1, 2]")
+        assert (await alice.receive())["code"] == "bad_json"
+        await alice.send({"type": "command", "cluster": "durable", "line": "PING"})
+        error = await alice.receive()
+        assert (error["code"], error["field"]) == ("bad_field", "id")
+        await alice.send({"type": "command", "cluster": "mars", "line": "PING", "id": 1})
+        assert (await alice.receive())["field"] == "cluster"
+        await alice.send({"type": "start", "shards": 9})
+        assert (await alice.receive())["field"] == "shards"
+        await alice.send({"type": "start", "shards": True})
+        assert (await alice.receive())["field"] == "shards"
+        await alice.send({"type": "hello", "sandbox": "someone-elses"})
+        assert (await alice.receive())["field"] == "sandbox"
+        await alice.send({"type": "load_start", "rate": 10, "mix": {"set": 0}})
+        assert (await alice.receive())["field"] == "mix"
+        await alice.send_text(json.dumps({"type": "command", "cluster": "durable", "id": 1,
+                                          "line": "SET k " + "x" * 20_000}))
+        assert (await alice.receive())["code"] == "too_large"
+        await alice.communicator.send_to(bytes_data=b"\x00\x01")
+        assert (await alice.receive())["code"] == "binary_not_supported"
+        # The connection still works after every refusal.
+        await alice.send({"type": "ping"})
+        assert (await alice.receive())["type"] == "pong"
+
+    async with Browser(application, sessions["alice"]) as alice:
+        # A flood: beyond the burst, messages are refused until the bucket refills.
+        for _ in range(manager.limits.message_burst + 10):
+            await alice.send({"type": "ping"})
+        replies = [await alice.receive() for _ in range(manager.limits.message_burst + 10)]
+        assert any(r.get("code") == "rate_limited" for r in replies)
+        assert sum(r["type"] == "pong" for r in replies) >= manager.limits.message_burst - 1
+
+
+async def test_a_guest_without_a_session_is_told_to_open_the_page(
+    application: Any, manager: SandboxManager
+) -> None:
+    async with Browser(application) as guest:
+        await guest.send({"type": "hello"})
+        welcome = await guest.receive()
+        assert welcome["type"] == "welcome" and welcome["identity"] is False
+        await guest.send({"type": "start"})
+        assert (await guest.receive())["code"] == "no_identity"
+
+
+async def test_a_reconnecting_page_gets_exactly_the_events_it_missed(
+    application: Any, sessions: dict[str, str], manager: SandboxManager
+) -> None:
+    async with Browser(application, sessions["alice"]) as first:
+        await first.start_sandbox(replicas=0)
+        await first.send({"type": "hello"})
+        welcome = await first.expect("welcome")
+        log_id, seq = welcome["log"], welcome["seq"]
+    # While no page is open, the learner's sandbox keeps running and logging.
+    owner = next(iter(manager.live.values())).owner
+    await manager.load_start(owner, 50, None)
+    await manager.load_stop(owner)
+    async with Browser(application, sessions["alice"]) as second:
+        await second.send({"type": "hello", "last_seq": seq, "log": log_id})
+        welcome = await second.expect("welcome")
+        assert welcome["reset"] is False
+        replayed = [await second.expect("event") for _ in range(2)]
+        assert [e["seq"] for e in replayed] == [seq + 1, seq + 2]
+        assert [e["event"] for e in replayed] == ["load_started", "load_stopped"]
+    async with Browser(application, sessions["alice"]) as stale:
+        await stale.send({"type": "hello", "last_seq": 3, "log": "another-log"})
+        welcome = await stale.expect("welcome")
+        assert welcome["reset"] is True and welcome["seq"] == seq + 2
+
+
+async def test_the_write_load_records_acknowledged_writes_on_both_clusters(
+    application: Any, sessions: dict[str, str], manager: SandboxManager
+) -> None:
+    async with Browser(application, sessions["alice"]) as alice:
+        await alice.start_sandbox(replicas=0)
+        await alice.send({"type": "load_start", "rate": 200, "mix": {"set": 50, "incr": 25, "zadd": 25}})
+        started = await alice.expect("load")
+        assert started["load"]["running"] is True
+        await asyncio.sleep(1.0)
+        await alice.send({"type": "load_stop"})
+        stopped = await alice.expect("load")
+        durable = stopped["load"]["clusters"]["durable"]
+        cache = stopped["load"]["clusters"]["cache"]
+        assert durable["acknowledged"] > 100 and cache["acknowledged"] > 100
+        assert durable["errors"] == cache["errors"] == 0
+        await alice.send({"type": "verdict"})
+        verdict = (await alice.expect("verdict"))["verdict"]
+        for cluster in ("durable", "cache"):
+            result = verdict["clusters"][cluster]
+            assert result["lost"] == 0 and result["kept"] == result["acknowledged"] > 100
