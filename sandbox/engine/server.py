@@ -98,6 +98,7 @@ class Server:
             self.keyspace.dbs[0].enable_slot_index()
         self._batch: list[list[bytes]] | None = None  # effects of a running EXEC
         self._batch_keys: list[tuple[int, bytes]] = []
+        self._batch_db = 0
         self._tcp: asyncio.AbstractServer | None = None
         self._cron_task: asyncio.Task[None] | None = None
         self._mem_checked_at = 0.0
@@ -264,6 +265,10 @@ class Server:
         if not effects:
             return None
         if self._batch is not None:
+            if ctx.db.id != self._batch_db:
+                # A SELECT inside MULTI: later effects belong to another database.
+                self._batch.append([b"SELECT", b"%d" % ctx.db.id])
+                self._batch_db = ctx.db.id
             self._batch.extend(effects)
             self._batch_keys.extend(ctx.dirty_keys)
             return None
@@ -284,7 +289,7 @@ class Server:
             return NULL_ARRAY
         self.unwatch_all(client)
         start_db = client.db
-        self._batch, self._batch_keys = [], []
+        self._batch, self._batch_keys, self._batch_db = [], [], start_db
         replies: list[Any] = []
         try:
             for cmd, argv in queued:
