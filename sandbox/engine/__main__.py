@@ -13,6 +13,7 @@ SIGTERM/SIGINT stop it with exit status 0, and it stops too when its parent dies
 from __future__ import annotations
 
 import argparse
+from typing import Any
 import asyncio
 import json
 import os
@@ -52,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--proto-max-bulk-len", type=_memory, default=EngineConfig.proto_max_bulk_len,
                      help="largest bulk argument accepted (default 512mb)")
     _add_node_parser(sub)
+    jr = sub.add_parser("journal", help="run one replica of the journal (the multi-AZ transaction log)")
+    jr.add_argument("--id", required=True, help="this replica's name, e.g. az-a")
+    jr.add_argument("--peers", required=True, help="names of all replicas, comma-separated (this one too)")
+    jr.add_argument("--dir", required=True, help="this replica's log directory")
+    jr.add_argument("--discovery-dir", required=True, help="shared directory where replicas publish their ports")
+    jr.add_argument("--port", type=int, default=0, help="client port (RESP); 0 picks a free one")
+    jr.add_argument("--raft-port", type=int, default=0, help="peer port; 0 picks a free one")
+    jr.add_argument("--bind", default="127.0.0.1")
     from .supervisor_cli import add_arguments as add_cluster_arguments
 
     add_cluster_arguments(sub.add_parser("cluster", help="run a whole cluster (journal, data nodes, snapshotter)"))
@@ -168,6 +177,48 @@ async def _run_node(cfg: "NodeConfig") -> int:
     return 0
 
 
+def _run_with_loop(coro: Any) -> int:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+async def _run_journal(args: argparse.Namespace) -> int:
+    from .journal_server import JournalConfig, run_journal
+
+    parent = os.getppid()
+    _die_with_parent()
+    config = JournalConfig(
+        args.id, tuple(args.peers.split(",")), args.dir, args.discovery_dir, host=args.bind,
+        raft_port=args.raft_port, client_port=args.port,
+    )
+
+    def ready(address: dict) -> None:
+        _emit({"event": "ready", "host": address["host"], "port": address["client_port"],
+               "raft_port": address["raft_port"], "pid": os.getpid(), "node": args.id})
+
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(run_journal(config, on_ready=ready))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+
+    async def watch_parent() -> None:
+        while os.getppid() == parent:
+            await asyncio.sleep(0.5)
+        task.cancel()
+
+    watcher = loop.create_task(watch_parent())
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    finally:
+        watcher.cancel()
+    return 0
+
+
 async def _serve(config: EngineConfig) -> None:
     from .server import Server
 
@@ -204,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError:
             asyncio.run(_serve(config))
         return 0
+    if args.command == "journal":
+        return _run_with_loop(_run_journal(args))
     if args.command == "cluster":
         from .supervisor_cli import main as cluster_main
 

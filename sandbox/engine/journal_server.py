@@ -39,7 +39,7 @@ import struct
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .journal_state import (
     AppendCommand,
@@ -153,6 +153,7 @@ def _now_ms() -> int:
 class JournalServer:
     def __init__(self, config: JournalConfig) -> None:
         self.config = config
+        self.on_ready: Callable[[dict[str, Any]], None] | None = None
         os.makedirs(config.data_dir, exist_ok=True)
         os.makedirs(config.discovery_dir, exist_ok=True)
         path = os.path.join(config.data_dir, f"{config.node_id}.journal")
@@ -248,7 +249,7 @@ class JournalServer:
                     break
                 message = decode_message(await reader.readexactly(size))
                 self.handle(self.node.step(message, _now_ms()))
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
@@ -256,6 +257,18 @@ class JournalServer:
     # -- clients -------------------------------------------------------------------------
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Commands run concurrently (a primary pipelines its appends: each names the
+        # id the previous one will get) and their replies go back in request order.
+        # Tasks start in creation order, so proposals reach Raft in arrival order.
+        replies: asyncio.Queue[asyncio.Future[Any] | None] = asyncio.Queue()
+
+        async def write_replies() -> None:
+            while (fut := await replies.get()) is not None:
+                writer.write(_encode(await fut))
+                if replies.empty():
+                    await writer.drain()
+
+        replier = asyncio.create_task(write_replies())
         buf = bytearray()
         try:
             while True:
@@ -265,11 +278,13 @@ class JournalServer:
                 buf += data
                 while (args := _parse_command(buf)) is not None:
                     if args:
-                        writer.write(_encode(await self._command(args)))
-                await writer.drain()
-        except (ConnectionError, ValueError):
+                        replies.put_nowait(asyncio.ensure_future(self._command(args)))
+            replies.put_nowait(None)
+            await replier
+        except (ConnectionError, ValueError, asyncio.CancelledError):
             pass
         finally:
+            replier.cancel()
             writer.close()
 
     def _not_leader(self) -> _Reply:
@@ -358,6 +373,8 @@ class JournalServer:
         with open(tmp, "w") as f:
             json.dump(address, f)
         os.replace(tmp, os.path.join(c.discovery_dir, f"{c.node_id}.json"))
+        if self.on_ready is not None:
+            self.on_ready(address)
         self.links = {p: _PeerLink(self, p) for p in c.peers if p != c.node_id}
         tasks = [asyncio.create_task(link.run()) for link in self.links.values()]
         tasks.append(asyncio.create_task(self._ticker()))
@@ -407,9 +424,11 @@ class _PeerLink:
                 await asyncio.sleep(0.02)
 
 
-async def run_journal(config: JournalConfig) -> None:
-    """Run one journal replica until cancelled."""
-    await JournalServer(config).serve()
+async def run_journal(config: JournalConfig, on_ready: Callable[[dict[str, Any]], None] | None = None) -> None:
+    """Run one journal replica until cancelled; ``on_ready`` gets its address once it listens."""
+    server = JournalServer(config)
+    server.on_ready = on_ready
+    await server.serve()
 
 
 def main(argv: list[str] | None = None) -> int:

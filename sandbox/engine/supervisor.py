@@ -56,6 +56,7 @@ class ClusterSpec:
     requirepass: str = ""  # default-user password of every data node ("" = none)
     snapshot_interval_s: int = 60  # durable: scheduled snapshots, s (0 = only on demand / threshold)
     snapshot_threshold_entries: int = 5000  # durable: snapshot when the log grows this much
+    snapshotter: bool = True  # durable: run the off-node snapshotter process
 
 
 @dataclass
@@ -73,6 +74,7 @@ class Proc:
     lag_entries: int = 0
     lag_ms: int = 0
     offset: int = 0
+    aux_port: int = 0  # journals: the Raft peer port
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
     expected_exit: bool = field(default=False, repr=False)
     ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -131,26 +133,28 @@ class Supervisor:
             if layout["mode"] != self.spec.mode or layout["shards"] != self.spec.shards:
                 raise ValueError(f"{saved} holds a {layout['mode']} cluster of {layout['shards']} shards")
             for p in layout["procs"]:
-                self.procs[p["id"]] = Proc(id=p["id"], kind=p["kind"], zone=p["zone"], port=p["port"], shard=p["shard"])
+                self.procs[p["id"]] = Proc(id=p["id"], kind=p["kind"], zone=p["zone"], port=p["port"],
+                                           shard=p["shard"], aux_port=p.get("aux_port", 0))
             self.epoch = layout.get("epoch", 1) + 1
             return
         journals = 3 if self.spec.mode == "durable" else 0
         data = self.spec.shards * (1 + self.spec.replicas)
-        count = journals + data
+        count = 2 * journals + data
         if self.spec.base_port:
             ports = list(range(self.spec.base_port, self.spec.base_port + count))
         else:
             ports = _free_ports(count, self.spec.bind)
         it = iter(ports)
         for zone in ZONES[:journals]:
-            self.procs[f"journal-{zone}"] = Proc(id=f"journal-{zone}", kind="journal", zone=zone, port=next(it))
+            self.procs[f"journal-{zone}"] = Proc(id=f"journal-{zone}", kind="journal", zone=zone, port=next(it),
+                                                 aux_port=next(it), role="follower")
         for shard in range(self.spec.shards):
             for r in range(1 + self.spec.replicas):
                 zone = ZONES[(shard + r) % 3]
                 node_id = f"{self.spec.mode[0]}{shard:03d}{r:02d}" + os.urandom(17).hex()
                 self.procs[node_id] = Proc(id=node_id, kind="data", zone=zone, port=next(it), shard=shard,
                                            role="primary" if r == 0 else "replica")
-        if self.spec.mode == "durable":
+        if self.spec.mode == "durable" and self.spec.snapshotter:
             self.procs["snapshotter"] = Proc(id="snapshotter", kind="snapshotter", zone="az-a", port=0)
         self._save_layout()
 
@@ -158,8 +162,8 @@ class Supervisor:
         self.dir.mkdir(parents=True, exist_ok=True)
         layout = {
             "mode": self.spec.mode, "shards": self.spec.shards, "epoch": self.epoch,
-            "procs": [{"id": p.id, "kind": p.kind, "zone": p.zone, "port": p.port, "shard": p.shard}
-                      for p in self.procs.values()],
+            "procs": [{"id": p.id, "kind": p.kind, "zone": p.zone, "port": p.port, "shard": p.shard,
+                       "aux_port": p.aux_port} for p in self.procs.values()],
         }
         tmp = self.dir / "cluster.json.tmp"
         tmp.write_text(json.dumps(layout, indent=1))
@@ -171,9 +175,10 @@ class Supervisor:
     def _argv(self, p: Proc, first_start: bool) -> list[str]:
         py = [sys.executable, "-m", "sandbox.engine"]
         if p.kind == "journal":
-            peers = ",".join(f"{q.zone}=127.0.0.1:{q.port}" for q in self.procs.values() if q.kind == "journal")
-            return py + ["journal", "--id", p.zone, "--port", str(p.port), "--bind", self.spec.bind,
-                         "--peers", peers, "--dir", str(self.dir / "journal" / p.zone)]
+            peers = ",".join(q.zone for q in self.procs.values() if q.kind == "journal")
+            return py + ["journal", "--id", p.zone, "--port", str(p.port), "--raft-port", str(p.aux_port),
+                         "--bind", self.spec.bind, "--peers", peers, "--dir", str(self.dir / "journal" / p.zone),
+                         "--discovery-dir", str(self.dir / "journal" / "discovery")]
         if p.kind == "snapshotter":
             return py + ["snapshotter", "--journal", self.journal_addrs(), "--shards", str(self.spec.shards),
                          "--dir", str(self.dir / "snapshots"),

@@ -1,0 +1,373 @@
+"""Durable mode: a data node whose writes are made durable by the shard's journal.
+
+Roles (``DurableNode.role``):
+
+* **replica** — tails the shard's committed stream from the journal (never from
+  the primary), applies data entries in order and serves reads after READONLY.
+  It records when it last saw the primary's activity (a lease or data entry). After
+  ``campaign_after_ms`` (strictly longer than the lease) of silence, and only when
+  it has applied the latest entry, it conditionally appends a ``leader`` entry after
+  that entry: the journal lets exactly one such append succeed.
+* **primary** — executes writes, hands their effects to ``PrimaryLog`` which appends
+  them to the stream, and holds each reply until the journal has committed it. A
+  read of a key with uncommitted writes is held too (``Server.tracker``). Every
+  successful append renews the lease; idle primaries append ``lease`` entries.
+  When an append fails its condition, another node has taken over: the node is
+  *fenced* — it fails its pending replies (never acknowledged) and exits, to come
+  back as a replica rebuilt from the journal. If it cannot renew, it stops serving
+  once its lease ends.
+
+Invariant: a client never sees a write the journal has not committed, so no
+acknowledged write is lost when any data node dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import struct
+import time
+import zlib
+from typing import Any, Callable
+
+from . import errors
+from .config import NodeConfig
+from .errors import RedisError
+from .journal_state import encode_lease, encode_leader
+from .respclient import RespConnection, RespError, connect
+from .server import Server, encode_effects
+
+Emit = Callable[[dict[str, Any]], None]
+_TS = struct.Struct(">Q")  # data entries start with the primary's wall time in ms (replica lag in ms)
+
+LEASE_EXPIRED = RedisError("CLUSTERDOWN The primary's lease expired; a new primary is being elected")
+FENCED = RedisError("CLUSTERDOWN Write not committed: this node is no longer the primary")
+JOURNAL_DOWN = RedisError("CLUSTERDOWN The journal has no quorum; the write was not acknowledged")
+
+
+def stream_name(shard: int) -> str:
+    return f"shard-{shard}"
+
+
+class JournalClient:
+    """Talks to the journal group, following ``-NOTLEADER host:port`` hints."""
+
+    def __init__(self, addrs: tuple[tuple[str, int], ...], prefer: int = 0) -> None:
+        self.addrs = list(addrs)
+        self.prefer = prefer % len(addrs) if addrs else 0
+        self.conn: RespConnection | None = None
+        self.leader_hint: tuple[str, int] | None = None
+
+    async def _connect_any(self) -> RespConnection:
+        candidates = ([self.leader_hint] if self.leader_hint else []) + self.addrs[self.prefer :] + self.addrs[: self.prefer]
+        last: Exception | None = None
+        for host, port in candidates:
+            try:
+                return await connect(host, port, timeout=0.5)
+            except (OSError, asyncio.TimeoutError) as exc:
+                last = exc
+        raise ConnectionError(f"no journal replica reachable: {last}")
+
+    async def connection(self) -> RespConnection:
+        if self.conn is None or not self.conn.is_open:
+            self.conn = await self._connect_any()
+        return self.conn
+
+    def drop(self, hint: str | None = None) -> None:
+        if hint and hint != "?" and ":" in hint:
+            host, port = hint.rsplit(":", 1)
+            self.leader_hint = (host, int(port))
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
+
+    async def call(self, *args: Any, deadline_s: float = 5.0) -> Any:
+        """A request retried on NOTLEADER and connection loss until ``deadline_s``."""
+        end = time.monotonic() + deadline_s
+        delay = 0.02
+        while True:
+            try:
+                conn = await self.connection()
+                return await asyncio.wait_for(conn.send(*args), max(end - time.monotonic(), 0.05))
+            except RespError as err:
+                if err.code != "NOTLEADER":
+                    raise
+                self.drop(err.text.split(" ", 1)[1] if " " in err.text else None)
+            except (ConnectionError, OSError, asyncio.TimeoutError):
+                self.drop()
+            if time.monotonic() > end:
+                raise ConnectionError("journal unavailable")
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
+
+
+class PrimaryLog:
+    """The primary's ``EffectLog``: batches the effects of one event-loop tick into
+    one conditional append and resolves each write's future when it commits."""
+
+    def __init__(self, node: "DurableNode", tail: int) -> None:
+        self.node = node
+        self.tail = tail  # id of the last entry this primary appended (or claimed)
+        self.pieces: list[bytes] = []
+        self.futures: list[asyncio.Future[Any]] = []
+        self.keys: list[tuple[int, bytes]] = []
+        self.scheduled = False
+        self.inflight = 0
+        self.crc = node.crc
+        self.entries_since_checksum = 0
+
+    def append(self, db: int, effects: list[list[bytes]], keys: list[tuple[int, bytes]]) -> "asyncio.Future[Any]":
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Any] = loop.create_future()
+        self.pieces.append(encode_effects(db, effects))
+        self.futures.append(fut)
+        tracker = self.node.server.tracker
+        for k in keys:
+            tracker[k] = fut
+        if not self.scheduled:
+            self.scheduled = True
+            loop.call_soon(self.flush)
+        return fut
+
+    def flush(self) -> None:
+        self.scheduled = False
+        if not self.pieces or self.node.fenced:
+            return
+        if self.inflight >= self.node.max_inflight:
+            self.scheduled = True
+            asyncio.get_running_loop().call_later(0.0005, self.flush)
+            return
+        data = _TS.pack(int(time.time() * 1000)) + b"".join(self.pieces)
+        futures, keys = self.futures, self.keys
+        self.pieces, self.futures, self.keys = [], [], []
+        self.crc = zlib.crc32(data, self.crc)
+        self._send(b"data", data, futures)
+        self.entries_since_checksum += 1
+        if self.entries_since_checksum >= 100:
+            self.entries_since_checksum = 0
+            marker = json.dumps([self.tail, self.crc]).encode()  # running checksum through entry `tail`
+            self._send(b"checksum", marker, [])
+
+    def renew(self) -> None:
+        self._send(b"lease", encode_lease(self.node.cfg.engine.node_id, self.node.cfg.lease_ms), [])
+
+    def _send(self, kind: bytes, data: bytes, futures: list[asyncio.Future[Any]]) -> None:
+        node = self.node
+        after = self.tail
+        self.tail += 1
+        self.inflight += 1
+        sent_at = time.monotonic()
+        conn = node.journal.conn
+        if conn is None or not conn.is_open:
+            reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            reply.set_exception(ConnectionError("journal connection lost"))
+        else:
+            reply = conn.send(b"JAPPEND", node.stream, after, kind, data)
+        reply.add_done_callback(lambda f: self._done(f, after + 1, sent_at, futures))
+
+    def _done(self, reply: "asyncio.Future[Any]", expected: int, sent_at: float, futures: list[asyncio.Future[Any]]) -> None:
+        self.inflight -= 1
+        node = self.node
+        exc = reply.exception()
+        if exc is None and reply.result() == expected:
+            node.renewed(sent_at, expected)
+            for fut in futures:
+                if not fut.done():
+                    fut.set_result(None)
+            tracker = node.server.tracker
+            if tracker:
+                done = set(map(id, futures))
+                for k in [k for k, f in tracker.items() if id(f) in done]:
+                    del tracker[k]
+            return
+        if isinstance(exc, RespError) and exc.code in ("CONDFAIL", "FENCED"):
+            node.fence(f"append after {expected - 1} refused: {exc.text}", futures)
+        else:
+            # The journal didn't answer (no quorum, connection lost): the write may or
+            # may not commit, so it can't be acknowledged either way; step down and let
+            # the journal decide who is primary.
+            node.fence(f"journal append failed: {exc or reply.result()}", futures, error=JOURNAL_DOWN)
+
+
+class DurableNode:
+    def __init__(self, server: Server, cfg: NodeConfig, emit: Emit) -> None:
+        self.server = server
+        self.cfg = cfg
+        self.emit = emit
+        self.stream = stream_name(cfg.shard)
+        zone_index = {"az-a": 0, "az-b": 1, "az-c": 2}.get(cfg.zone, 0)
+        self.journal = JournalClient(cfg.journal, prefer=zone_index)
+        self.reader = JournalClient(cfg.journal, prefer=zone_index)
+        self.role = "replica"
+        self.applied = 0  # last entry id applied to this node's keyspace
+        self.journal_tail = 0  # last tail id seen
+        self.crc = 0  # running crc32 of data entries applied/appended
+        self.leader: str | None = None
+        self.last_activity = time.monotonic()  # when this replica last saw the primary active
+        self.last_entry_ms = 0  # primary wall time of the newest applied data entry
+        self.lease_until = 0.0
+        self.fenced = False
+        self.max_inflight = 64
+        self.log: PrimaryLog | None = None
+        server.read_only = True
+        server.expires_locally = False
+        server.tracker = {}
+        server.repl_info = self.info_fields
+
+    # -- replica ---------------------------------------------------------------------------
+    async def run(self) -> None:
+        await self.journal.connection()
+        lead = await self.reader.call(b"JLEADER", self.stream)
+        self.leader = lead[0].decode() if lead else None
+        self.emit({"event": "journal_connected", "leader": self.leader})
+        while not self.fenced:
+            if self.role == "replica":
+                await self.tail_once()
+                if self.should_campaign():
+                    await self.campaign()
+            else:
+                await self.primary_tick()
+
+    async def tail_once(self) -> None:
+        block = max(self.cfg.renew_every_ms // 2, 20)
+        try:
+            entries = await self.reader.call(b"JREAD", self.stream, self.applied, 500, block, deadline_s=2.0)
+        except (ConnectionError, RespError) as exc:
+            self.emit({"event": "journal_unavailable", "error": str(exc)})
+            await asyncio.sleep(0.1)
+            return
+        for raw_id, kind, data in entries:
+            self.apply_entry(int(raw_id), kind, data)
+        if not entries:
+            self.journal_tail = self.applied
+
+    def apply_entry(self, entry_id: int, kind: bytes, data: bytes) -> None:
+        if entry_id != self.applied + 1:
+            raise RuntimeError(f"journal gap: applied {self.applied}, got {entry_id}")
+        if kind == b"data":
+            self.server.apply_stream(data[_TS.size :])
+            self.crc = zlib.crc32(data, self.crc)
+            self.last_entry_ms = _TS.unpack_from(data)[0]
+            self.last_activity = time.monotonic()
+        elif kind == b"lease":
+            self.last_activity = time.monotonic()
+        elif kind == b"leader":
+            node, _claim = json.loads(data)
+            self.leader = node
+            self.last_activity = time.monotonic()
+            self.emit({"event": "leader_seen", "leader": node, "entry": entry_id})
+        elif kind == b"checksum":
+            upto, crc = json.loads(data)
+            if upto == entry_id - 1 and crc != self.crc:
+                raise RuntimeError(f"running checksum mismatch at entry {upto}: stream corrupted")
+        self.applied = entry_id
+        self.journal_tail = max(self.journal_tail, entry_id)
+
+    def should_campaign(self) -> bool:
+        if self.applied < self.journal_tail:
+            return False
+        silence = (time.monotonic() - self.last_activity) * 1000
+        if self.leader is None:
+            # A new shard: nobody to wait for. The preferred node goes first; others
+            # wait a little so the preferred one usually wins the race.
+            return self.cfg.prefer_primary or silence > 300
+        return silence > self.cfg.campaign_after_ms
+
+    async def campaign(self) -> None:
+        claim = os.urandom(8).hex()
+        self.emit({"event": "failover_started", "after": self.applied, "leader_was": self.leader})
+        started = time.monotonic()
+        try:
+            new_id = await self.journal.call(
+                b"JAPPEND", self.stream, self.applied, b"leader", encode_leader(self.cfg.engine.node_id, claim), deadline_s=2.0
+            )
+        except RespError as err:
+            self.emit({"event": "campaign_lost", "reason": err.text})
+            self.last_activity = time.monotonic()
+            return
+        except ConnectionError as exc:
+            self.emit({"event": "journal_unavailable", "error": str(exc)})
+            return
+        self.become_primary(int(new_id), started)
+
+    def become_primary(self, leader_entry: int, started: float) -> None:
+        self.applied = self.journal_tail = leader_entry
+        self.leader = self.cfg.engine.node_id
+        self.role = "primary"
+        self.lease_until = started + self.cfg.lease_ms / 1000
+        self.log = PrimaryLog(self, leader_entry)
+        server = self.server
+        server.read_only = False
+        server.expires_locally = True
+        server.refusal = None
+        server.log = self.log
+        self.emit({"event": "role_changed", "role": "primary", "entry": leader_entry})
+
+    # -- primary ---------------------------------------------------------------------------
+    async def primary_tick(self) -> None:
+        await asyncio.sleep(self.cfg.renew_every_ms / 1000)
+        if self.fenced or self.log is None:
+            return
+        now = time.monotonic()
+        if now > self.lease_until:
+            if self.server.refusal is None:
+                self.server.refusal = LEASE_EXPIRED
+                self.emit({"event": "lease_lost"})
+        if self.journal.conn is None or not self.journal.conn.is_open:
+            try:
+                await self.journal.connection()
+            except ConnectionError:
+                return
+        self.log.renew()
+
+    def renewed(self, sent_at: float, entry_id: int) -> None:
+        self.lease_until = max(self.lease_until, sent_at + self.cfg.lease_ms / 1000)
+        self.applied = self.journal_tail = max(self.applied, entry_id)
+        if self.server.refusal is LEASE_EXPIRED:
+            self.server.refusal = None
+            self.emit({"event": "lease_renewed"})
+
+    def fence(self, reason: str, futures: list[asyncio.Future[Any]], error: RedisError = FENCED) -> None:
+        if not self.fenced:
+            self.fenced = True
+            self.server.refusal = error
+            self.emit({"event": "fenced", "reason": reason})
+        pending = list(futures)
+        if self.log is not None:
+            pending += self.log.futures
+            self.log.futures = []
+        pending += list(self.server.tracker.values())
+        for fut in pending:
+            if not fut.done():
+                fut.set_exception(error)
+
+    def info_fields(self) -> list[tuple[str, Any]]:
+        lag_entries = max(self.journal_tail - self.applied, 0)
+        lag_ms = 0 if lag_entries == 0 or not self.last_entry_ms else max(int(time.time() * 1000) - self.last_entry_ms, 0)
+        return [
+            ("role", "master" if self.role == "primary" else "slave"),
+            ("durability", "journal"),
+            ("journal_stream", self.stream),
+            ("journal_applied", self.applied),
+            ("journal_tail", self.journal_tail),
+            ("journal_lag_entries", lag_entries),
+            ("journal_lag_ms", lag_ms),
+            ("journal_leader", self.leader or ""),
+            ("lease_valid", int(self.role == "primary" and time.monotonic() < self.lease_until)),
+        ]
+
+
+async def run_durable_node(cfg: NodeConfig, emit: Emit) -> None:
+    """Start the listener, then run the node's role loop until it is fenced or stopped."""
+    server = Server(cfg.engine)
+    port = await server.start()
+    node = DurableNode(server, cfg, emit)
+    emit({"event": "ready", "host": cfg.engine.bind, "port": port, "pid": os.getpid(), "node": cfg.engine.node_id,
+          "role": "replica", "mode": "durable"})
+    try:
+        await node.run()
+    finally:
+        await server.stop()
+    if node.fenced:
+        raise SystemExit(3)
