@@ -32,7 +32,7 @@ from ..context import Ctx
 from ..datatypes import ZSet
 from ..errors import RedisError
 from . import command
-from .keys import is_intset
+from .sets import intset_order
 from .util import parse_int
 
 E_NOT_DOUBLE = RedisError("ERR One or more scores can't be converted into double")
@@ -205,9 +205,8 @@ def _sort(ctx: Ctx, argv: list[bytes], readonly: bool) -> Any:
             end -= start
             start = 0
     elif type(value) is set:
-        vector = list(value)
-        if dontsort and is_intset(value):
-            vector.sort(key=int)  # an intset iterates in numeric order
+        numeric = intset_order(value) if dontsort else None
+        vector = list(value) if numeric is None else numeric  # an intset iterates in numeric order
     elif type(value) is ZSet:
         vector = list(value.scores)
     else:

@@ -1,13 +1,16 @@
-"""String commands: GET/SET and their variants, counters, ranges and LCS.
+"""String commands on whole values: GET/SET and their variants (SETNX, SETEX,
+PSETEX, GETSET, GETEX, GETDEL, MGET, MSET, MSETNX), APPEND, STRLEN and the counters
+(INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT). Parts of strings (GETRANGE, SETRANGE,
+LCS) live in ``strings_ranges``, bits in ``bitops``.
 
 Values are immutable ``bytes``: every write stores a new object through the
 context, so a reader never sees a half-written string.
 
 Invariants kept here, as Redis 7.0 keeps them:
-* A write that keeps the value's TTL says so (``keep_ttl=True``): INCR*, APPEND,
-  SETRANGE and SET KEEPTTL keep it; SET, GETSET and MSET clear it.
+* A write that keeps the value's TTL says so (``keep_ttl=True``): INCR*, APPEND
+  and SET KEEPTTL keep it; SET, GETSET and MSET clear it.
 * Effects are deterministic: relative expiries are logged as absolute
-  ``SET key value PXAT <ms>`` / ``PEXPIREAT``, INCRBYFLOAT as ``SET key value
+  ``SET key value PXAT <ms>`` / ``PEXPIREAT`` (``expire.expire_at``), INCRBYFLOAT as ``SET key value
   KEEPTTL``, GETDEL as ``DEL``, GETSET as ``SET``; SET ... GET is logged without GET.
 * INCRBYFLOAT computes in Redis's ``long double`` (``longdouble``), so its text
   matches Redis digit for digit.
@@ -22,15 +25,12 @@ from typing import Any
 from .. import errors, longdouble
 from ..context import Ctx
 from ..errors import RedisError
-from ..resp import OK, Map
+from ..resp import OK
 from . import command
-from .util import LLONG_MAX, LLONG_MIN, keyword, max_bulk_len, parse_int, string_range, to_int
+from .expire import expire_at
+from .util import LLONG_MAX, LLONG_MIN, keyword, max_bulk_len, parse_int, to_int
 
 _E_DECR_OVERFLOW = RedisError("ERR decrement would overflow")
-_E_LCS_TYPES = RedisError("ERR The specified keys must contain string values")
-_E_LCS_LEN_AND_IDX = RedisError("ERR If you want both the length and indexes, please just use IDX.")
-_E_LCS_TOO_LONG = RedisError("ERR String too long for LCS")
-_E_LCS_MEMORY = RedisError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
 
 
 # ---------------------------------------------------------------------------
@@ -175,16 +175,8 @@ def getex(ctx: Ctx, argv: list[bytes]) -> Any:
     if value is None:
         return None
     if expiry is not None:
-        when = _expire_at_ms(ctx, flags, expiry, "getex")
-        if flags & (_EXAT | _PXAT) and when <= ctx.now_ms and ctx.server.expires_locally:
-            # An absolute time already past deletes the key now (replicas wait for the DEL).
-            ctx.db.remove(key)
-            ctx.changed(key)
-            ctx.propagate([b"DEL", key])
-        else:
-            ctx.db.set_expire(key, when)
-            ctx.changed(key)
-            ctx.propagate([b"PEXPIREAT", key, b"%d" % when])
+        # EXAT/PXAT already past deletes the key now (EX/PX are always in the future).
+        expire_at(ctx, key, _expire_at_ms(ctx, flags, expiry, "getex"))
     elif flags & _PERSIST and ctx.db.persist(key):
         ctx.changed(key)
         ctx.propagate([b"PERSIST", key])
@@ -335,168 +327,3 @@ def incrbyfloat(ctx: Ctx, argv: list[bytes]) -> Any:
     # Replicas store the printed value: no float arithmetic to disagree on.
     ctx.propagate([b"SET", key, text, b"KEEPTTL"])
     return text
-
-
-# ---------------------------------------------------------------------------
-# Ranges
-
-
-@command("getrange", 4, "readonly", keys=(1, 1, 1), acl="@string", since="2.4.0", group="string",
-         complexity="O(N) where N is the length of the returned string.",
-         summary="Return the bytes between two offsets (inclusive; negative counts from the end).",
-         args="key start end")
-def getrange(ctx: Ctx, argv: list[bytes]) -> Any:
-    start = parse_int(argv[2])
-    end = parse_int(argv[3])
-    value = ctx.lookup_typed(argv[1], bytes)
-    if value is None or (start < 0 and end < 0 and start > end):
-        return b""
-    span = string_range(start, end, len(value))
-    return b"" if span is None else value[span[0] : span[1] + 1]
-
-
-@command("substr", 4, "readonly", keys=(1, 1, 1), acl="@string", group="string",
-         complexity="O(N) where N is the length of the returned string.",
-         summary="Return the bytes between two offsets (deprecated: GETRANGE).", args="key start end")
-def substr(ctx: Ctx, argv: list[bytes]) -> Any:
-    return getrange(ctx, argv)
-
-
-@command("setrange", 4, "write denyoom", keys=(1, 1, 1), acl="@string", since="2.2.0", group="string",
-         complexity="O(1), not counting the time taken to copy the new string in place.",
-         summary="Overwrite part of a string from an offset, zero-padding as needed; returns the new length.",
-         args="key offset value")
-def setrange(ctx: Ctx, argv: list[bytes]) -> Any:
-    key, chunk = argv[1], argv[3]
-    offset = parse_int(argv[2])
-    if offset < 0:
-        raise errors.OFFSET_OUT_OF_RANGE
-    value = ctx.lookup_typed(key, bytes)
-    if not chunk:
-        return 0 if value is None else len(value)
-    end = offset + len(chunk)
-    if end > max_bulk_len(ctx):
-        raise errors.STRING_TOO_LONG
-    if value is None:
-        ctx.store(key, bytes(offset) + chunk)
-        return end
-    if len(value) < offset:
-        value = value + bytes(offset - len(value)) + chunk
-    else:
-        value = value[:offset] + chunk + value[end:]
-    ctx.store(key, value, keep_ttl=True)
-    return len(value)
-
-
-# ---------------------------------------------------------------------------
-# LCS
-
-
-def _lcs_rows(a: bytes, b: bytes) -> list[int]:
-    """Bit-parallel LCS table (Allison-Dix / Hyyrö): ``rows[i]`` encodes the LCS of
-    ``a[:i]`` with every prefix of ``b``: LCS(i, j) is the number of zero bits among
-    the low ``j`` bits of ``rows[i]``. O(len(a) * len(b) / word) instead of a full
-    table of Python ints."""
-    m = len(b)
-    full = (1 << m) - 1
-    masks: dict[int, int] = {}
-    if m:
-        for c in set(b):
-            table = bytes(49 if x == c else 48 for x in range(256))  # '1' where b has c
-            masks[c] = int(b.translate(table)[::-1], 2)
-    rows = [full]
-    v = full
-    get = masks.get
-    for c in a:
-        u = v & get(c, 0)
-        v = ((v + u) | (v - u)) & full
-        rows.append(v)
-    return rows
-
-
-@command("lcs", -3, "readonly", keys=(1, 2, 1), acl="@string", since="7.0.0", group="string",
-         complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
-         summary="Longest common subsequence of two strings: the string, its length, or the matching ranges.",
-         args="key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]")
-def lcs(ctx: Ctx, argv: list[bytes]) -> Any:
-    a = ctx.lookup(argv[1])
-    b = ctx.lookup(argv[2])
-    if (a is not None and type(a) is not bytes) or (b is not None and type(b) is not bytes):
-        raise _E_LCS_TYPES
-    a = a or b""
-    b = b or b""
-    getlen = getidx = withmatchlen = False
-    minmatchlen = 0
-    j = 3
-    while j < len(argv):
-        opt = keyword(argv[j])
-        if opt == b"idx":
-            getidx = True
-        elif opt == b"len":
-            getlen = True
-        elif opt == b"withmatchlen":
-            withmatchlen = True
-        elif opt == b"minmatchlen" and j + 1 < len(argv):
-            minmatchlen = max(parse_int(argv[j + 1]), 0)
-            j += 1
-        else:
-            raise errors.SYNTAX
-        j += 1
-    if getlen and getidx:
-        raise _E_LCS_LEN_AND_IDX
-    alen, blen = len(a), len(b)
-    if alen >= 2**32 - 2 or blen >= 2**32 - 2:
-        raise _E_LCS_TOO_LONG
-    if (alen + 1) * (blen + 1) * 4 > max_bulk_len(ctx):
-        raise _E_LCS_MEMORY
-
-    rows = _lcs_rows(a, b)
-    total = blen - rows[alen].bit_count()
-    if getlen:
-        return total
-
-    def score(i: int, j: int) -> int:
-        return j - (rows[i] & ((1 << j) - 1)).bit_count()
-
-    # Walk back from the end exactly as Redis does, so ties pick the same path.
-    out = bytearray(total)
-    idx = total
-    matches: list[Any] = []
-    astart = alen  # alen = "no range open"
-    aend = bstart = bend = 0
-    i, j = alen, blen
-    while i > 0 and j > 0:
-        emit = False
-        if a[i - 1] == b[j - 1]:
-            out[idx - 1] = a[i - 1]
-            if astart == alen:
-                astart = aend = i - 1
-                bstart = bend = j - 1
-            elif astart == i and bstart == j:
-                astart -= 1
-                bstart -= 1
-            else:
-                emit = True
-            if astart == 0 or bstart == 0:
-                emit = True
-            idx -= 1
-            i -= 1
-            j -= 1
-        else:
-            if score(i - 1, j) > score(i, j - 1):
-                i -= 1
-            else:
-                j -= 1
-            if astart != alen:
-                emit = True
-        if emit:
-            length = aend - astart + 1
-            if getidx and (minmatchlen == 0 or length >= minmatchlen):
-                match = [[astart, aend], [bstart, bend]]
-                if withmatchlen:
-                    match.append(length)
-                matches.append(match)
-            astart = alen
-    if getidx:
-        return Map([(b"matches", matches), (b"len", total)])
-    return bytes(out)

@@ -24,15 +24,13 @@ from ..datatypes import ZSet
 from ..errors import RedisError
 from . import command
 from .util import E_LIMIT_NEGATIVE, numkeys_keys, parse_float, parse_int, parse_nonneg_int, store_or_delete
-from .zsets import members_reply, scored_reply
+from .zsets import SORTED_SET, members_reply, scored_reply
 
 E_WEIGHT = RedisError("ERR weight value is not a float")
 
 _UNION, _INTER, _DIFF = 0, 1, 2
 _SUM, _MIN, _MAX = 0, 1, 2
 _AGGREGATES = {b"sum": _SUM, b"min": _MIN, b"max": _MAX}
-
-_SG = dict(acl="@sortedset", group="sorted-set")
 
 
 class _Source:
@@ -190,28 +188,28 @@ _CPLX_DIFF = ("O(L + (N-K)log(N)) worst case where L is the total number of elem
               "N is the size of the first set, and K is the size of the result set.")
 
 
-@command("zunion", -3, "readonly", getkeys=numkeys_keys(2), since="6.2.0", **_SG, complexity=_CPLX_UNION,
+@command("zunion", -3, "readonly", getkeys=numkeys_keys(2), since="6.2.0", **SORTED_SET, complexity=_CPLX_UNION,
          summary="The union of sorted sets (or sets), with weights and an aggregate for shared members.",
          args="numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM | MIN | MAX] [WITHSCORES]")
 def zunion(ctx: Ctx, argv: list[bytes]) -> Any:
     return _reply(ctx, argv, _UNION)
 
 
-@command("zinter", -3, "readonly", getkeys=numkeys_keys(2), since="6.2.0", **_SG, complexity=_CPLX_INTER,
+@command("zinter", -3, "readonly", getkeys=numkeys_keys(2), since="6.2.0", **SORTED_SET, complexity=_CPLX_INTER,
          summary="The members present in every input, with weights and an aggregate of their scores.",
          args="numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM | MIN | MAX] [WITHSCORES]")
 def zinter(ctx: Ctx, argv: list[bytes]) -> Any:
     return _reply(ctx, argv, _INTER)
 
 
-@command("zdiff", -3, "readonly", getkeys=numkeys_keys(2), since="6.2.0", **_SG, complexity=_CPLX_DIFF,
+@command("zdiff", -3, "readonly", getkeys=numkeys_keys(2), since="6.2.0", **SORTED_SET, complexity=_CPLX_DIFF,
          summary="The members of the first input that no other input has, with their scores.",
          args="numkeys key [key ...] [WITHSCORES]")
 def zdiff(ctx: Ctx, argv: list[bytes]) -> Any:
     return _reply(ctx, argv, _DIFF)
 
 
-@command("zunionstore", -4, "write denyoom", keys=(1, 1, 1), getkeys=_store_keys, since="2.0.0", **_SG,
+@command("zunionstore", -4, "write denyoom", keys=(1, 1, 1), getkeys=_store_keys, since="2.0.0", **SORTED_SET,
          complexity=_CPLX_UNION,
          summary="Store the union of sorted sets (or sets) in a key; returns its size.",
          args="destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM | MIN | MAX]")
@@ -219,7 +217,7 @@ def zunionstore(ctx: Ctx, argv: list[bytes]) -> Any:
     return _store(ctx, argv, _UNION)
 
 
-@command("zinterstore", -4, "write denyoom", keys=(1, 1, 1), getkeys=_store_keys, since="2.0.0", **_SG,
+@command("zinterstore", -4, "write denyoom", keys=(1, 1, 1), getkeys=_store_keys, since="2.0.0", **SORTED_SET,
          complexity=_CPLX_INTER,
          summary="Store the intersection of sorted sets (or sets) in a key; returns its size.",
          args="destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM | MIN | MAX]")
@@ -227,7 +225,7 @@ def zinterstore(ctx: Ctx, argv: list[bytes]) -> Any:
     return _store(ctx, argv, _INTER)
 
 
-@command("zdiffstore", -4, "write denyoom", keys=(1, 1, 1), getkeys=_store_keys, since="6.2.0", **_SG,
+@command("zdiffstore", -4, "write denyoom", keys=(1, 1, 1), getkeys=_store_keys, since="6.2.0", **SORTED_SET,
          complexity=_CPLX_DIFF,
          summary="Store the difference of the first input and the others in a key; returns its size.",
          args="destination numkeys key [key ...]")
@@ -235,7 +233,7 @@ def zdiffstore(ctx: Ctx, argv: list[bytes]) -> Any:
     return _store(ctx, argv, _DIFF)
 
 
-@command("zintercard", -3, "readonly", getkeys=numkeys_keys(2), since="7.0.0", **_SG,
+@command("zintercard", -3, "readonly", getkeys=numkeys_keys(2), since="7.0.0", **SORTED_SET,
          complexity="O(N*K) worst case with N being the smallest input sorted set, K being the number of input sorted sets.",
          summary="The size of the intersection, optionally stopping at LIMIT.",
          args="numkeys key [key ...] [LIMIT limit]")
