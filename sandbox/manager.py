@@ -745,13 +745,13 @@ class SandboxManager:
         except (LinkDown, OSError) as exc:
             await self._record(live, {"event": "verdict_failed", "error": str(exc)})
             return
+        verdict["experiment_id"] = await _save_experiment(live.owner, live.shape, experiment, verdict)
         live.last_verdict = verdict
         await self._record(
             live,
             {"event": "verdict", **{f"{c}_lost": verdict["clusters"][c]["lost"] for c in verdict["clusters"]}},
         )
         self._send(live, {"type": "verdict", "verdict": verdict})
-        await _save_experiment(live.owner, live.shape, experiment, verdict)
 
     async def _verdict(self, live: LiveSandbox, experiment: Experiment | None) -> dict[str, Any]:
         load = live.load
@@ -1017,8 +1017,8 @@ def _lesson_labs(slug: str) -> list[dict[str, Any]] | None:
 
 
 @database_sync_to_async
-def _save_experiment(owner: Owner, shape: dict[str, int], experiment: Experiment, verdict: dict[str, Any]) -> None:
-    ExperimentRow.objects.create(
+def _save_experiment(owner: Owner, shape: dict[str, int], experiment: Experiment, verdict: dict[str, Any]) -> int:
+    row = ExperimentRow.objects.create(
         fault=experiment.fault,
         target=experiment.target,
         shards=shape["shards"],
@@ -1030,6 +1030,7 @@ def _save_experiment(owner: Owner, shape: dict[str, int], experiment: Experiment
         charts=verdict["charts"],
         **owner.fields(),
     )
+    return row.pk
 
 
 # ------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ learner's own or raises 404, so an id in a URL reveals nothing of anyone else's.
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.handlers.asgi import ASGIRequest
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_POST, require_safe
 
@@ -49,9 +50,15 @@ def sandbox_page(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def claim_session(request: HttpRequest) -> HttpResponse:
-    """Give a guest an owner token (lesson pages call this before their first Run)."""
+    """Give a guest an owner token; lesson pages call this before their first Run.
+
+    Also says whether this server can open the sandbox's websocket at all: only the
+    ASGI application (daphne) serves websockets; the same site behind a WSGI server
+    (memorydb_lab.wsgi, or Django's test live server) has no sandbox, and the page
+    then falls back to copying the commands instead of failing a handshake.
+    """
     owner_for_request(request, create=True)
-    return HttpResponse(status=204)
+    return JsonResponse({"websocket": isinstance(request, ASGIRequest)})
 
 
 @require_safe
