@@ -43,6 +43,7 @@ class ClusterClient:
         self._down_until: dict[tuple[str, int], float] = {}
         self.current: tuple[str, int] | None = None  # the console's node
         self.slot_primary: list[tuple[str, int] | None] = []
+        self.slot_shard: list[int] = []
         self.refresh(topology)
 
     # -- topology ------------------------------------------------------------------------
@@ -55,16 +56,22 @@ class ClusterClient:
             ) not in ("crashed", "stopped"):
                 primaries[int(proc["shard"])] = (proc.get("host") or "127.0.0.1", int(proc["port"]))
         table: list[tuple[str, int] | None] = [None] * 16384
+        shards = [0] * 16384
         for shard, (low, high) in enumerate(topology.get("slots", [])):
             address = primaries.get(shard)
             for slot in range(int(low), int(high) + 1):
                 table[slot] = address
+                shards[slot] = shard
         self.slot_primary = table
+        self.slot_shard = shards
         if self.current is None or self.current not in primaries.values():
             self.current = primaries.get(0) or next(iter(primaries.values()), None)
 
     def primary_for(self, key: bytes | str) -> tuple[str, int] | None:
         return self.slot_primary[key_slot(key.encode() if isinstance(key, str) else key)]
+
+    def shard_of(self, key: bytes | str) -> int:
+        return self.slot_shard[key_slot(key.encode() if isinstance(key, str) else key)]
 
     # -- links ---------------------------------------------------------------------------
     async def link(self, address: tuple[str, int]) -> NodeLink:

@@ -40,6 +40,7 @@ MAX_IN_FLIGHT = 5000  # per cluster; beyond it a tick skips writes instead of pi
 TICK_S = 0.01
 LOST_KEYS_SHOWN = 50
 VERIFY_BATCH = 500
+OUTAGE_HORIZON_MS = 30_000  # an outage is looked for this long after a crash
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,16 @@ class Ledger:
     errors: int = 0
     last_error: str = ""
     last_acked_n: int = -1
+    # shard -> numbers of the writes acknowledged there, in acknowledgement order
+    by_shard: dict[int, list[int]] = field(default_factory=dict)
 
     @property
     def acknowledged(self) -> int:
         return len(self.ack_ms)
 
-    def record(self, write: Write, reply: Reply, ack_wall_ms: float, latency_ms: float) -> None:
+    def record(
+        self, write: Write, reply: Reply, ack_wall_ms: float, latency_ms: float, shard: int = 0
+    ) -> None:
         if write.kind == "set":
             self.sets.append((write.n, ack_wall_ms))
         elif write.kind == "zadd":
@@ -112,6 +117,21 @@ class Ledger:
         self.latencies_ms.append(latency_ms)
         self.ack_ms.append(ack_wall_ms)
         self.last_acked_n = max(self.last_acked_n, write.n)
+        self.by_shard.setdefault(shard, []).append(write.n)
+
+    def acked_after(self, shard: int, n: float) -> int:
+        """How many writes acknowledged on ``shard`` have a number above ``n``."""
+        numbers = self.by_shard.get(shard, [])
+        count = 0
+        for number in reversed(numbers):  # recent ones are at the end
+            if number <= n:
+                break
+            count += 1
+        return count
+
+    def last_on(self, shard: int) -> int:
+        numbers = self.by_shard.get(shard)
+        return numbers[-1] if numbers else -1
 
     def fail(self, text: str) -> None:
         self.errors += 1
@@ -241,9 +261,10 @@ class WriteLoad:
         for event in self._idle.values():
             event.set()
         self.task: asyncio.Task[None] | None = None
-        # (last write number acknowledged, primary position) samples per cluster,
-        # for the journal lane: which writes each replica has applied.
-        self.marks: dict[str, deque[tuple[int, int]]] = {name: deque(maxlen=600) for name in clients}
+        # (cluster, shard) -> samples of (last write number acknowledged on the shard,
+        # its primary's stream position then), for the journal lane: which
+        # acknowledged writes each replica has applied.
+        self.marks: dict[tuple[str, int], deque[tuple[int, int]]] = {}
 
     @property
     def running(self) -> bool:
@@ -322,7 +343,8 @@ class WriteLoad:
             if isinstance(reply, ErrorReply):
                 ledger.fail(str(reply))
             else:
-                ledger.record(write, reply, self.wall() * 1000, (self.monotonic() - sent) * 1000)
+                shard = self.clients[name].shard_of(write.key)
+                ledger.record(write, reply, self.wall() * 1000, (self.monotonic() - sent) * 1000, shard)
         finally:
             self.in_flight[name] -= 1
             if self.in_flight[name] == 0:
@@ -339,15 +361,26 @@ class WriteLoad:
             "clusters": {name: ledger.progress() for name, ledger in self.ledgers.items()},
         }
 
-    def mark(self, cluster: str, position: int) -> None:
-        self.marks[cluster].append((self.ledgers[cluster].last_acked_n, position))
+    def mark(self, cluster: str, shard: int, position: int) -> None:
+        marks = self.marks.setdefault((cluster, shard), deque(maxlen=3000))
+        marks.append((self.ledgers[cluster].last_on(shard), position))
 
-    def applied_through(self, cluster: str, position: int) -> int:
-        """The last write number known to be included at ``position`` of the stream."""
-        marks = self.marks[cluster]
+    def applied_through(self, cluster: str, shard: int, position: int) -> float:
+        """The write number a replica at ``position`` of the shard's stream has applied
+        through, interpolated between the two primary samples around it."""
+        marks = self.marks.get((cluster, shard))
+        if not marks:
+            return -1
         positions = [p for _, p in marks]
         index = bisect.bisect_right(positions, position) - 1
-        return marks[index][0] if index >= 0 else -1
+        if index < 0:
+            return -1
+        n, at = marks[index]
+        if index + 1 < len(marks):
+            next_n, next_at = marks[index + 1]
+            if next_at > at:
+                return n + (next_n - n) * (position - at) / (next_at - at)
+        return n
 
     def charts(self, markers: dict[str, Any]) -> dict[str, Any]:
         """Downsampled series for the latency histogram and the throughput chart."""
@@ -373,10 +406,12 @@ class WriteLoad:
         return out
 
     def outage_ms(self, cluster: str, crash_ms: float) -> float | None:
-        """How long the cluster acknowledged nothing around the crash."""
-        acks = self.ledgers[cluster].ack_ms
-        before = [a for a in acks if a <= crash_ms]
-        after = [a for a in acks if a > crash_ms]
-        if not before or not after:
+        """The longest time without any acknowledgement, from the crash on (writes in
+        flight when the primary died still finish just after the crash instant)."""
+        acks = sorted(self.ledgers[cluster].ack_ms)
+        start = bisect.bisect_right(acks, crash_ms)
+        if start == 0 or start >= len(acks):
             return None
-        return round(min(after) - max(before), 1)
+        end = bisect.bisect_right(acks, crash_ms + OUTAGE_HORIZON_MS, lo=start)
+        gaps = [acks[i] - acks[i - 1] for i in range(start, max(end, start + 1))]
+        return round(max(gaps), 1)

@@ -52,6 +52,7 @@ MAX_QUEUE = 500
 VERDICT_TIMEOUT_S = 25.0
 SETTLE_S = 0.3  # after the last failover, let in-flight writes finish before reading back
 FLUSH_INTERVAL_S = 2.0
+MARK_INTERVAL_S = 0.05  # primary position samples for the journal lane, while a load runs
 # Supervisor events worth a learner's attention; the rest (lease renewals...) are dropped.
 QUIET_EVENTS = frozenset({"lease_renewed", "entries_committed", "leader_seen", "sync_done"})
 TOPOLOGY_EVENTS = frozenset(
@@ -327,6 +328,7 @@ class SandboxManager:
             max_seconds=self.limits.load_max_seconds,
         )
         live.load.start()
+        live.spawn(self._mark_primaries(live, live.load))
         await self._record(live, {"event": "load_started", "rate": rate, "mix": live.load.mix})
         return live.load.progress()
 
@@ -674,8 +676,8 @@ class SandboxManager:
                 )
 
     async def _stats(self, live: LiveSandbox) -> dict[str, Any]:
-        """Each node's replication position and lag, each journal's commit index, and
-        the journal lane: how far each replica has applied the acknowledged writes."""
+        """Each node's stream position and lag, each journal's commit index, and the
+        journal lane: how far each replica has applied the acknowledged writes."""
         out: dict[str, Any] = {"type": "stats", "ts": round(self.clock() * 1000), "clusters": {}}
         for name, topology in live.topologies().items():
             probe = live.probe[name]
@@ -687,35 +689,56 @@ class SandboxManager:
             for proc, info in zip(data, infos):
                 if isinstance(info, BaseException):
                     continue
-                nodes[proc["id"]] = _position(name, info) | {"role": proc["role"]}
+                nodes[proc["id"]] = _position(name, info) | {"role": proc["role"], "shard": proc["shard"]}
             journals = {}
             for proc in topology["processes"]:
                 if proc["kind"] == "journal" and proc["status"] == "running":
                     role = await _journal_role(live, proc["port"])
                     if role is not None:
                         journals[proc["zone"]] = role
-            lane = self._lane(live, name, nodes)
-            out["clusters"][name] = {"nodes": nodes, "journals": journals, "lane": lane}
+            out["clusters"][name] = {"nodes": nodes, "journals": journals, "lane": self._lane(live, name, nodes)}
         if live.load is not None:
             out["load"] = live.load.progress()
         return out
 
     def _lane(self, live: LiveSandbox, cluster: str, nodes: dict[str, Any]) -> dict[str, Any] | None:
+        """Per shard: the newest acknowledged write, and for each replica the newest
+        write it has applied and how many acknowledged writes it still lacks."""
         load = live.load
         if load is None:
             return None
         ledger = load.ledgers[cluster]
-        primary = next((n for n in nodes.values() if n["role"] == "primary"), None)
-        if primary is None:
-            return {"acknowledged": ledger.last_acked_n, "replicas": {}}
-        if load.running:
-            load.mark(cluster, primary["position"])
-        replicas = {
-            node_id: load.applied_through(cluster, info["position"])
-            for node_id, info in nodes.items()
-            if info["role"] != "primary"
-        }
-        return {"acknowledged": ledger.last_acked_n, "replicas": replicas}
+        shards: dict[str, Any] = {}
+        for shard in range(live.shape["shards"]):
+            replicas = {}
+            for node_id, info in nodes.items():
+                if info["shard"] != shard or info["role"] == "primary":
+                    continue
+                applied = load.applied_through(cluster, shard, info["position"])
+                replicas[node_id] = {
+                    "applied": int(applied),
+                    "missing": ledger.acked_after(shard, applied) if applied >= 0 else None,
+                }
+            shards[str(shard)] = {"acknowledged": ledger.last_on(shard), "replicas": replicas}
+        return {"shards": shards}
+
+    async def _mark_primaries(self, live: LiveSandbox, load: WriteLoad) -> None:
+        """While a load runs, sample each primary's stream position often, so that a
+        replica's position translates into acknowledged writes (the journal lane)."""
+        while load.running and live.handle is not None:
+            for name, topology in live.topologies().items():
+                primaries = [
+                    p for p in topology["processes"]
+                    if p["kind"] == "data" and p["role"] == "primary" and p["status"] == "running"
+                ]
+                infos = await asyncio.gather(
+                    *(_info(live.probe[name], (p["host"], p["port"])) for p in primaries),
+                    return_exceptions=True,
+                )
+                for proc, info in zip(primaries, infos):
+                    if not isinstance(info, BaseException):
+                        load.mark(name, int(proc["shard"]), _position(name, info)["position"])
+            await asyncio.sleep(MARK_INTERVAL_S)
 
     # ======================================================================================
     # Faults and the verdict

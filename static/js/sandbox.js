@@ -356,6 +356,14 @@
   // Statistics and the journal lane
   // ----------------------------------------------------------------------------------
 
+  function laneRow(label, value, note, className) {
+    var row = el("li", "lane-row" + (className ? " " + className : ""));
+    row.appendChild(el("span", "lane-label", label));
+    row.appendChild(el("span", "lane-value", value));
+    row.appendChild(el("span", "lane-behind", note));
+    return row;
+  }
+
   function drawLane() {
     var container = $("lane");
     clear(container);
@@ -367,25 +375,28 @@
       var block = el("div", "lane-cluster");
       block.setAttribute("data-cluster", cluster);
       block.appendChild(el("h3", null, cluster));
-      var acknowledged = lane.acknowledged;
-      var list = el("ul", "lane-rows");
-      var ack = el("li", "lane-row");
-      ack.appendChild(el("span", "lane-label", cluster === "durable" ? "acknowledged = committed" : "acknowledged (primary)"));
-      ack.appendChild(el("span", "lane-value", acknowledged >= 0 ? "write #" + acknowledged : "–"));
-      list.appendChild(ack);
-      Object.keys(lane.replicas || {}).forEach(function (node) {
-        var applied = lane.replicas[node];
-        var behind = acknowledged >= 0 && applied >= 0 ? acknowledged - applied : null;
-        var row = el("li", "lane-row" + (behind > 0 && cluster === "cache" ? " at-risk" : ""));
-        var proc = (topology[cluster] && topology[cluster].processes || []).filter(function (p) { return p.id === node; })[0];
-        row.appendChild(el("span", "lane-label", "replica " + (proc ? proc.zone : node.slice(0, 6)) + " applied"));
-        row.appendChild(el("span", "lane-value", applied >= 0 ? "write #" + applied : "–"));
-        row.appendChild(el("span", "lane-behind", behind === null ? "" : behind > 0
-          ? behind + (cluster === "cache" ? " acknowledged writes at risk" : " behind (safe in the journal)")
-          : "up to date"));
-        list.appendChild(row);
+      var procs = topology[cluster] ? topology[cluster].processes : [];
+      Object.keys(lane.shards).forEach(function (shard) {
+        var info = lane.shards[shard];
+        var list = el("ul", "lane-rows");
+        var shardLabel = Object.keys(lane.shards).length > 1 ? "shard " + shard + ": " : "";
+        list.appendChild(laneRow(
+          shardLabel + (cluster === "durable" ? "acknowledged = committed" : "acknowledged (primary)"),
+          info.acknowledged >= 0 ? "write #" + info.acknowledged : "–", ""));
+        Object.keys(info.replicas).forEach(function (node) {
+          var replica = info.replicas[node];
+          var proc = procs.filter(function (p) { return p.id === node; })[0];
+          var missing = replica.missing;
+          var note = missing === null ? "" : missing > 0
+            ? missing + (cluster === "cache" ? " acknowledged writes at risk" : " not applied yet (safe in the journal)")
+            : "up to date";
+          list.appendChild(laneRow(
+            shardLabel + "replica " + (proc ? proc.zone : node.slice(0, 6)) + " applied",
+            replica.applied >= 0 ? "write #" + replica.applied : "–", note,
+            missing > 0 && cluster === "cache" ? "at-risk" : ""));
+        });
+        block.appendChild(list);
       });
-      block.appendChild(list);
       container.appendChild(block);
     });
   }
