@@ -51,6 +51,17 @@ _BIG = 10**_DIGIT_CHUNK
 _FRACTION_DIGITS = 10**17  # %.17Lf
 
 
+def _shift_right_even(a: int, shift: int) -> int:
+    """``a / 2**shift`` rounded to an integer, ties to even (``a >= 0``, ``shift > 0``):
+    the rounding of both the FPU and glibc's printf."""
+    q = a >> shift
+    rest = a - (q << shift)
+    half = 1 << (shift - 1)
+    if rest > half or (rest == half and q & 1):
+        q += 1
+    return q
+
+
 def _round(m: int, e: int) -> LongDouble | None:
     """``m * 2**e`` rounded to the nearest long double (ties to even); None on overflow."""
     if m == 0:
@@ -61,12 +72,7 @@ def _round(m: int, e: int) -> LongDouble | None:
     if e + shift < _MIN_EXP:
         shift = _MIN_EXP - e  # subnormal: fewer significant bits
     if shift > 0:
-        q = a >> shift
-        rest = a - (q << shift)
-        half = 1 << (shift - 1)
-        if rest > half or (rest == half and q & 1):
-            q += 1
-        a, e = q, e + shift
+        a, e = _shift_right_even(a, shift), e + shift
     if a.bit_length() + e > _LIMIT_BITS:
         return None
     return (-a if neg else a), e
@@ -170,14 +176,7 @@ def to_human_string(value: LongDouble) -> bytes:
     if e >= 0:
         text = _int_to_digits(a << e)
     else:
-        scaled = a * _FRACTION_DIGITS
-        shift = -e
-        q = scaled >> shift
-        rest = scaled - (q << shift)
-        half = 1 << (shift - 1)
-        if rest > half or (rest == half and q & 1):
-            q += 1
-        whole, frac = divmod(q, _FRACTION_DIGITS)
+        whole, frac = divmod(_shift_right_even(a * _FRACTION_DIGITS, -e), _FRACTION_DIGITS)
         text = _int_to_digits(whole)
         tail = (b"%017d" % frac).rstrip(b"0")
         if tail:

@@ -45,52 +45,41 @@ def _where(arg: bytes) -> bool:
 # -- push -------------------------------------------------------------------------
 
 
+def _push(ctx: Ctx, argv: list[bytes], head: bool, create: bool = True) -> int:
+    """LPUSH/RPUSH (``create``) and LPUSHX/RPUSHX: the new length, 0 if not created."""
+    key = argv[1]
+    dq = ctx.lookup_typed(key, deque)
+    if dq is None:
+        if not create:
+            return 0
+        dq = deque()
+        ctx.db.put(key, dq)
+    if len(argv) == 3:  # the usual single element: no slice to build
+        if head:
+            dq.appendleft(argv[2])
+        else:
+            dq.append(argv[2])
+    elif head:
+        dq.extendleft(argv[2:])
+    else:
+        dq.extend(argv[2:])
+    ctx.changed(key)
+    return len(dq)
+
+
 @command("lpush", -3, "write denyoom fast", keys=(1, 1, 1), acl="@list", group="list",
          complexity="O(1) for each element added",
          summary="Insert elements at the head of a list (the last one ends up first); returns the new length.",
          args="key element [element ...]")
 def lpush(ctx: Ctx, argv: list[bytes]) -> Any:
-    key = argv[1]
-    dq = ctx.lookup_typed(key, deque)
-    if dq is None:
-        dq = deque()
-        ctx.db.put(key, dq)
-    if len(argv) == 3:
-        dq.appendleft(argv[2])
-    else:
-        dq.extendleft(argv[2:])
-    ctx.changed(key)
-    return len(dq)
+    return _push(ctx, argv, True)
 
 
 @command("rpush", -3, "write denyoom fast", keys=(1, 1, 1), acl="@list", group="list",
          complexity="O(1) for each element added",
          summary="Append elements at the tail of a list; returns the new length.", args="key element [element ...]")
 def rpush(ctx: Ctx, argv: list[bytes]) -> Any:
-    key = argv[1]
-    dq = ctx.lookup_typed(key, deque)
-    if dq is None:
-        dq = deque()
-        ctx.db.put(key, dq)
-    if len(argv) == 3:
-        dq.append(argv[2])
-    else:
-        dq.extend(argv[2:])
-    ctx.changed(key)
-    return len(dq)
-
-
-def _pushx(ctx: Ctx, argv: list[bytes], head: bool) -> int:
-    key = argv[1]
-    dq = ctx.lookup_typed(key, deque)
-    if dq is None:
-        return 0
-    if head:
-        dq.extendleft(argv[2:])
-    else:
-        dq.extend(argv[2:])
-    ctx.changed(key)
-    return len(dq)
+    return _push(ctx, argv, False)
 
 
 @command("lpushx", -3, "write denyoom fast", keys=(1, 1, 1), acl="@list", since="2.2.0", group="list",
@@ -98,7 +87,7 @@ def _pushx(ctx: Ctx, argv: list[bytes], head: bool) -> int:
          summary="LPUSH, but only if the list already exists; returns the length (0 if missing).",
          args="key element [element ...]")
 def lpushx(ctx: Ctx, argv: list[bytes]) -> Any:
-    return _pushx(ctx, argv, True)
+    return _push(ctx, argv, True, create=False)
 
 
 @command("rpushx", -3, "write denyoom fast", keys=(1, 1, 1), acl="@list", since="2.2.0", group="list",
@@ -106,22 +95,14 @@ def lpushx(ctx: Ctx, argv: list[bytes]) -> Any:
          summary="RPUSH, but only if the list already exists; returns the length (0 if missing).",
          args="key element [element ...]")
 def rpushx(ctx: Ctx, argv: list[bytes]) -> Any:
-    return _pushx(ctx, argv, False)
+    return _push(ctx, argv, False, create=False)
 
 
 # -- pop --------------------------------------------------------------------------
 
 
-def _pop_with_count(ctx: Ctx, argv: list[bytes], head: bool) -> Any:
-    if len(argv) > 3:
-        raise errors.wrong_arity("lpop" if head else "rpop")
-    count = parse_nonneg_int(argv[2], errors.COUNT_NEGATIVE)
-    key = argv[1]
-    dq = ctx.lookup_typed(key, deque)
-    if dq is None:
-        return NULL_ARRAY
-    if count == 0:
-        return []
+def _take(ctx: Ctx, key: bytes, dq: deque, count: int, head: bool) -> list[bytes]:
+    """Pop up to ``count`` elements from one end (in pop order); the key goes with the last one."""
     take = dq.popleft if head else dq.pop
     out = [take() for _ in range(min(count, len(dq)))]
     if not dq:
@@ -130,22 +111,33 @@ def _pop_with_count(ctx: Ctx, argv: list[bytes], head: bool) -> Any:
     return out
 
 
+def _pop(ctx: Ctx, argv: list[bytes], head: bool) -> Any:
+    """LPOP/RPOP: one element (or nil), or with a count an array (nil array if missing)."""
+    key = argv[1]
+    if len(argv) == 2:
+        dq = ctx.lookup_typed(key, deque)
+        if dq is None:
+            return None
+        value = dq.popleft() if head else dq.pop()
+        if not dq:
+            ctx.db.remove(key)
+        ctx.changed(key)
+        return value
+    if len(argv) > 3:
+        raise errors.wrong_arity("lpop" if head else "rpop")
+    count = parse_nonneg_int(argv[2], errors.COUNT_NEGATIVE)
+    dq = ctx.lookup_typed(key, deque)
+    if dq is None:
+        return NULL_ARRAY
+    return _take(ctx, key, dq, count, head) if count else []
+
+
 @command("lpop", -2, "write fast", keys=(1, 1, 1), acl="@list", group="list",
          complexity="O(N) where N is the number of elements returned",
          summary="Remove and return the first element (or the first COUNT elements) of a list.",
          args="key [count]")
 def lpop(ctx: Ctx, argv: list[bytes]) -> Any:
-    if len(argv) != 2:
-        return _pop_with_count(ctx, argv, True)
-    key = argv[1]
-    dq = ctx.lookup_typed(key, deque)
-    if dq is None:
-        return None
-    value = dq.popleft()
-    if not dq:
-        ctx.db.remove(key)
-    ctx.changed(key)
-    return value
+    return _pop(ctx, argv, True)
 
 
 @command("rpop", -2, "write fast", keys=(1, 1, 1), acl="@list", group="list",
@@ -153,17 +145,7 @@ def lpop(ctx: Ctx, argv: list[bytes]) -> Any:
          summary="Remove and return the last element (or the last COUNT elements, last first) of a list.",
          args="key [count]")
 def rpop(ctx: Ctx, argv: list[bytes]) -> Any:
-    if len(argv) != 2:
-        return _pop_with_count(ctx, argv, False)
-    key = argv[1]
-    dq = ctx.lookup_typed(key, deque)
-    if dq is None:
-        return None
-    value = dq.pop()
-    if not dq:
-        ctx.db.remove(key)
-    ctx.changed(key)
-    return value
+    return _pop(ctx, argv, False)
 
 
 @command("lmpop", -4, "write movablekeys", acl="@list", getkeys=numkeys_keys(2), since="7.0.0", group="list",
@@ -176,13 +158,8 @@ def lmpop(ctx: Ctx, argv: list[bytes]) -> Any:
         dq = ctx.lookup_typed(key, deque)
         if dq is None:
             continue
-        n = min(count, len(dq))
-        take = dq.popleft if head else dq.pop
-        out = [take() for _ in range(n)]
-        if not dq:
-            ctx.db.remove(key)
-        ctx.changed(key)
-        ctx.propagate([b"LPOP" if head else b"RPOP", key, b"%d" % n])
+        out = _take(ctx, key, dq, count, head)
+        ctx.propagate([b"LPOP" if head else b"RPOP", key, b"%d" % len(out)])
         return [key, out]
     return NULL_ARRAY
 
