@@ -8,6 +8,10 @@ prints one JSON line to stdout, ``{"event": "ready", "host": ..., "port": ...,
 replication, the ElastiCache comparison; ``--mode durable``: journal-backed, the
 MemoryDB model). It prints one JSON line per event, the first being ``ready``;
 SIGTERM/SIGINT stop it with exit status 0, and it stops too when its parent dies.
+
+``journal`` runs one replica of the journal and ``snapshotter`` the off-node
+snapshotter of a durable cluster (SIGUSR1: snapshot every shard now); both follow
+the same conventions (a ``ready`` line, JSON events, exit 0 on SIGTERM).
 """
 
 from __future__ import annotations
@@ -61,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     jr.add_argument("--port", type=int, default=0, help="client port (RESP); 0 picks a free one")
     jr.add_argument("--raft-port", type=int, default=0, help="peer port; 0 picks a free one")
     jr.add_argument("--bind", default="127.0.0.1")
+    sn = sub.add_parser("snapshotter", help="run the off-node snapshotter of a durable cluster")
+    sn.add_argument("--journal", type=_addresses, required=True, help="journal replicas, host:port,host:port,...")
+    sn.add_argument("--shards", type=int, required=True, help="number of shards (streams shard-0..shard-N-1)")
+    sn.add_argument("--dir", required=True, help="snapshot directory shared with the data nodes")
+    sn.add_argument("--interval-s", type=float, default=60.0, help="seconds between scheduled snapshots (0 = none)")
+    sn.add_argument("--threshold-entries", type=int, default=5000,
+                    help="snapshot a shard once its log is this many entries past its snapshot (0 = never)")
     from .supervisor_cli import add_arguments as add_cluster_arguments
 
     add_cluster_arguments(sub.add_parser("cluster", help="run a whole cluster (journal, data nodes, snapshotter)"))
@@ -219,6 +230,44 @@ async def _run_journal(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _run_snapshotter(args: argparse.Namespace) -> int:
+    from .snapshotter import Snapshotter, SnapshotterConfig, run_snapshotter
+
+    parent = os.getppid()
+    _die_with_parent()
+    loop = asyncio.get_running_loop()
+    requested: list[bool] = []
+    # SIGUSR1 would end the process until the snapshotter takes it over: remember it.
+    loop.add_signal_handler(signal.SIGUSR1, lambda: requested.append(True))
+    config = SnapshotterConfig(args.journal, args.shards, args.dir, interval_s=args.interval_s,
+                               threshold_entries=args.threshold_entries)
+
+    def ready(snapshotter: Snapshotter) -> None:
+        loop.add_signal_handler(signal.SIGUSR1, snapshotter.request)
+        if requested:
+            snapshotter.request()
+        _emit({"event": "ready", "pid": os.getpid(), "dir": args.dir, "shards": args.shards,
+               "interval_s": args.interval_s, "threshold_entries": args.threshold_entries})
+
+    task = loop.create_task(run_snapshotter(config, _emit, on_ready=ready))
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+
+    async def watch_parent() -> None:
+        while os.getppid() == parent:
+            await asyncio.sleep(0.5)
+        task.cancel()
+
+    watcher = loop.create_task(watch_parent())
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+    finally:
+        watcher.cancel()
+    return 0
+
+
 async def _serve(config: EngineConfig) -> None:
     from .server import Server
 
@@ -257,6 +306,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "journal":
         return _run_with_loop(_run_journal(args))
+    if args.command == "snapshotter":
+        if not 1 <= args.shards <= 16 or args.interval_s < 0 or args.threshold_entries < 0:
+            print("--shards must be 1..16; --interval-s and --threshold-entries must be >= 0", file=sys.stderr)
+            return 2
+        return _run_with_loop(_run_snapshotter(args))
     if args.command == "cluster":
         from .supervisor_cli import main as cluster_main
 
