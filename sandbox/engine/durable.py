@@ -17,6 +17,12 @@ Roles (``DurableNode.role``):
   back as a replica rebuilt from the journal. If it cannot renew, it stops serving
   once its lease ends.
 
+Every node starts as a replica restored from the newest snapshot of its shard that
+loads and verifies (older ones next, then an empty keyspace and the whole stream),
+and replays the stream from the snapshot's entry on, with the running checksum the
+snapshot carries. A replica that falls behind the journal's trim point (``JREAD``
+answers ``-TRIMMED``) reloads the newest snapshot that covers it.
+
 Invariant: a client never sees a write the journal has not committed, so no
 acknowledged write is lost when any data node dies.
 """
@@ -31,7 +37,7 @@ import time
 import zlib
 from typing import Any, Callable
 
-from . import errors
+from . import errors, snapshot
 from .config import NodeConfig
 from .errors import RedisError
 from .journal_state import encode_lease, encode_leader
@@ -210,6 +216,7 @@ class DurableNode:
         self.fenced = False
         self.max_inflight = 64
         self.log: PrimaryLog | None = None
+        self.restoring: dict[str, Any] | None = None  # the snapshot being caught up from, until `restored`
         server.read_only = True
         server.expires_locally = False
         server.tracker = {}
@@ -217,7 +224,9 @@ class DurableNode:
 
     # -- replica ---------------------------------------------------------------------------
     async def run(self) -> None:
+        self.restore()
         await self.journal.connection()
+        await self.set_restore_target()
         lead = await self.reader.call(b"JLEADER", self.stream)
         self.leader = lead[0].decode() if lead else None
         self.emit({"event": "journal_connected", "leader": self.leader})
@@ -233,7 +242,14 @@ class DurableNode:
         block = max(self.cfg.renew_every_ms // 2, 20)
         try:
             entries = await self.reader.call(b"JREAD", self.stream, self.applied, 500, block, deadline_s=2.0)
-        except (ConnectionError, RespError) as exc:
+        except RespError as exc:
+            if exc.code == "TRIMMED":
+                await self.reload_after_trim(exc.text)
+                return
+            self.emit({"event": "journal_unavailable", "error": str(exc)})
+            await asyncio.sleep(0.1)
+            return
+        except ConnectionError as exc:
             self.emit({"event": "journal_unavailable", "error": str(exc)})
             await asyncio.sleep(0.1)
             return
@@ -241,6 +257,65 @@ class DurableNode:
             self.apply_entry(int(raw_id), kind, data)
         if not entries:
             self.journal_tail = self.applied
+        if self.restoring is not None and self.applied >= self.restoring["target"]:
+            done, self.restoring = self.restoring, None
+            self.emit({"event": "restored", "from_snapshot": done["from_snapshot"], "upto": done["upto"],
+                       "replayed": self.applied - done["upto"], "ms": round((time.monotonic() - done["t0"]) * 1000),
+                       "reason": done["reason"]})
+
+    # -- restore from snapshots ------------------------------------------------------------
+    def restore(self, min_upto: int = 0, reason: str = "start") -> bool:
+        """Replace the keyspace with the newest usable snapshot's (or an empty one when
+        there is none and ``min_upto`` is 0) and continue the stream after it.
+        False, with the keyspace unchanged, when no snapshot covers ``min_upto``."""
+        t0 = time.monotonic()
+        directory = snapshot.shard_dir(self.cfg.snapshot_dir, self.cfg.shard) if self.cfg.snapshot_dir else ""
+
+        def rejected(path: str, why: str) -> None:
+            self.emit({"event": "snapshot_rejected", "path": path, "reason": why})
+
+        fresh = Server(self.server.config)
+        snap = snapshot.load_latest(directory, fresh, min_upto, rejected) if directory else None
+        if snap is None and min_upto > 0:
+            return False
+        for mine, loaded in zip(self.server.keyspace.dbs, fresh.keyspace.dbs):
+            if mine.data:
+                self.server.touch_watched_db(mine.id)
+            mine.swap_contents(loaded)
+        upto, crc = (snap.meta.upto_id, snap.meta.crc) if snap else (0, 0)
+        self.applied = self.journal_tail = upto
+        self.crc = crc
+        self.restoring = {"from_snapshot": os.path.basename(snap.path) if snap else None, "upto": upto,
+                          "target": upto, "t0": t0, "reason": reason}
+        self.emit({"event": "snapshot_loaded", "from_snapshot": self.restoring["from_snapshot"], "upto": upto,
+                   "keys": snap.meta.keys if snap else 0, "ms": round((time.monotonic() - t0) * 1000),
+                   "reason": reason})
+        return True
+
+    async def set_restore_target(self) -> None:
+        """``restored`` is reported once the node has applied the tail seen now."""
+        if self.restoring is None:
+            return
+        try:
+            tail = int(await self.reader.call(b"JTAIL", self.stream, deadline_s=2.0))
+        except (ConnectionError, RespError):
+            tail = self.applied
+        self.restoring["target"] = max(tail, self.applied)
+
+    async def reload_after_trim(self, error: str) -> None:
+        """``-TRIMMED <upto> <snapshot>``: the entries this node needs next are gone;
+        start again from a snapshot that covers them."""
+        parts = error.split()
+        upto = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else self.applied + 1
+        self.emit({"event": "journal_trimmed", "applied": self.applied, "trimmed_upto": upto,
+                   "snapshot": parts[2] if len(parts) > 2 else None})
+        if self.restore(min_upto=upto, reason="trimmed"):
+            await self.set_restore_target()
+            return
+        self.emit({"event": "restore_failed", "needed_upto": upto,
+                   "reason": "no snapshot that loads covers the trimmed entries"})
+        await asyncio.sleep(1.0)
+
 
     def apply_entry(self, entry_id: int, kind: bytes, data: bytes) -> None:
         if entry_id != self.applied + 1:
