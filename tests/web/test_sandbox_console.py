@@ -1,0 +1,264 @@
+"""The console's text and the protocol's checks, without a sandbox: command lines
+split as redis-cli splits them, replies printed exactly as redis-cli prints them
+(compared with the real redis-cli against a real engine node), refusals that say
+why, help built from COMMAND DOCS, message validation, rate limits, the event log,
+and the ledger's arithmetic for counters that lost increments."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sandbox.conf import SandboxLimits
+from sandbox.console import BadCommandLine, docs_from_reply, format_reply, refusal, split_args
+from sandbox.events import EventLog
+from sandbox.health import _read_ready_line, _stop
+from sandbox.load import _lost_counter_acks, schedule
+from sandbox.protocol import ClientError, TokenBucket, schemas, validate
+from sandbox.resp import ErrorReply, NodeLink, ReplyParser, Status
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- command lines ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "args"),
+    [
+        ("SET k v", [b"SET", b"k", b"v"]),
+        ("  get   k  ", [b"get", b"k"]),
+        ('SET k "two words"', [b"SET", b"k", b"two words"]),
+        ('SET k "tab\\there\\x41\\n"', [b"SET", b"k", b"tab\there" + b"A\n"]),
+        ("SET k 'it\\'s'", [b"SET", b"k", b"it's"]),
+        ('SET k "\\xff"', [b"SET", b"k", b"\xff"]),
+        ("SET k é", [b"SET", b"k", "é".encode()]),
+        ('SET k ""', [b"SET", b"k", b""]),
+        ("", []),
+    ],
+)
+def test_it_splits_a_line_as_redis_cli_does(line: str, args: list[bytes]) -> None:
+    assert split_args(line) == args
+
+
+@pytest.mark.parametrize("line", ['SET k "open', "SET k 'open", 'SET k "a"b', "SET k 'a'b"])
+def test_it_refuses_a_line_redis_cli_refuses(line: str) -> None:
+    with pytest.raises(BadCommandLine):
+        split_args(line)
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "SHUTDOWN", "shutdown NOSAVE", "DEBUG SLEEP 0", "CONFIG SET dir /tmp",
+        "CONFIG SET dbfilename x.rdb", "config set maxmemory-policy allkeys-lru requirepass x",
+        "CONFIG REWRITE", "MIGRATE h 1 k 0 1", "MODULE LOAD /x.so", "REPLICAOF NO ONE",
+        "SLAVEOF h 1", "CLUSTER SETTOPOLOGY {}", "CLUSTER FAILOVER", "CLUSTER ADDSLOTS 1",
+        "CLUSTER MEET h 1", "CLUSTER RESET", "ACL SETUSER bob on", "ACL DELUSER bob",
+        "ACL LOAD", "ACL SAVE", "BGSAVE", "SAVE", "BGREWRITEAOF", "SYNC", "PSYNC ? -1",
+        "MONITOR", "SUBSCRIBE ch", "AUTH x", "HELLO 3", "RESET", "QUIT", "FAILOVER",
+    ],
+)  # fmt: skip
+def test_it_refuses_what_a_sandbox_must_not_run_and_says_why(line: str) -> None:
+    why = refusal(split_args(line))
+    assert why and len(why) > 20
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "FLUSHALL", "SET k v", "CLUSTER INFO", "CLUSTER SLOTS", "CLUSTER KEYSLOT k",
+        "CONFIG GET maxmemory", "CONFIG SET maxmemory-policy allkeys-lru", "ACL WHOAMI",
+        "ACL LIST", "INFO replication", "WAIT 1 100", "EVAL 'return 1' 0", "CLIENT LIST",
+    ],
+)  # fmt: skip
+def test_it_lets_everything_else_through(line: str) -> None:
+    assert refusal(split_args(line)) is None
+
+
+# --- replies, compared with the real redis-cli ----------------------------------------------
+
+
+def start_engine() -> tuple[subprocess.Popen[bytes], int]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sandbox.engine", "server", "--port", "0"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, bufsize=0,
+        start_new_session=True,  # health._stop signals the process group
+    )
+    assert process.stdout is not None
+    ready = _read_ready_line(process, process.stdout, 15, open("/dev/null", "rb"))  # type: ignore[arg-type]
+    return process, ready["port"]
+
+
+@pytest.fixture(scope="module")
+def engine_ports() -> Iterator[tuple[int, int]]:
+    """Two engine nodes given the same commands: ours on one, redis-cli on the other
+    (running a write twice on one node would change its reply)."""
+    first, first_port = start_engine()
+    try:
+        second, second_port = start_engine()
+        try:
+            yield first_port, second_port
+        finally:
+            _stop(second)
+    finally:
+        _stop(first)
+
+
+def redis_cli(port: int, *args: str) -> str:
+    # --no-raw: format as on a terminal, which is what the web console imitates.
+    return subprocess.run(
+        ["redis-cli", "-p", str(port), "--no-raw", *args], capture_output=True, text=True,
+        check=True,
+    ).stdout
+
+
+async def our_console(port: int, *args: str) -> str:
+    link = await NodeLink.open("127.0.0.1", port, "")
+    try:
+        return format_reply(await link.call(*args))
+    finally:
+        link.close()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("SET", "k", "v"), ("GET", "k"), ("GET", "missing"), ("INCR", "n"), ("INCR", "k"),
+        ("DEL", "l", "z", "h"), ("RPUSH", "l", "a", "b c", "quote\"d", "new\nline", "\x01"),
+        ("LRANGE", "l", "0", "-1"), ("LRANGE", "none", "0", "-1"),
+        ("ZADD", "z", "1", "a", "2.5", "b"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
+        ("HSET", "h", "f", "v"), ("HGETALL", "h"), ("COMMAND", "INFO", "GET", "SET"),
+        ("PING",), ("TYPE", "z"), ("NOSUCHCOMMAND",),
+    ],
+)  # fmt: skip
+def test_replies_look_exactly_as_redis_cli_prints_them(
+    engine_ports: tuple[int, int], command: tuple[str, ...]
+) -> None:
+    ours = asyncio.run(our_console(engine_ports[0], *command))
+    assert ours == redis_cli(engine_ports[1], *command)
+
+
+def test_the_parser_waits_for_more_bytes_and_keeps_reply_types() -> None:
+    parser = ReplyParser()
+    parser.feed(b"*3\r\n+OK\r\n$3\r\nab")
+    assert parser.gets() == (False, None)
+    parser.feed(b"c\r\n-ERR no\r\n")
+    complete, reply = parser.gets()
+    assert complete and reply == ["OK", b"abc", "ERR no"]
+    assert isinstance(reply[0], Status) and isinstance(reply[2], ErrorReply)  # type: ignore[index]
+
+
+# --- help from COMMAND DOCS ------------------------------------------------------------------
+
+
+def test_help_is_built_from_the_engines_command_docs(engine_ports: tuple[int, int]) -> None:
+    async def docs() -> dict[str, Any]:
+        link = await NodeLink.open("127.0.0.1", engine_ports[0], "")
+        try:
+            return docs_from_reply(await link.call("COMMAND", "DOCS"))
+        finally:
+            link.close()
+
+    table = asyncio.run(docs())
+    assert table["GET"]["syntax"] == "key"
+    assert table["GET"]["summary"]
+    assert table["SET"]["syntax"].startswith("key value [NX | XX] [GET]")
+    assert table["ZADD"]["syntax"].endswith("score member [score member ...]")
+    assert "CONFIG GET" in table and table["CONFIG GET"]["summary"]
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+LIMITS = SandboxLimits(root_dir=Path("/nonexistent"))
+TABLE = schemas(LIMITS)
+
+
+def test_a_valid_message_comes_back_cleaned() -> None:
+    kind, fields = validate({"type": "command", "cluster": "cache", "line": "GET k", "id": 7}, TABLE)
+    assert (kind, fields) == ("command", {"cluster": "cache", "line": "GET k", "id": 7})
+    kind, fields = validate({"type": "fault", "action": "kill_primary", "prediction": 4}, TABLE)
+    assert fields == {"action": "kill_primary", "prediction": 4}
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "field"),
+    [
+        ({"type": "nope"}, "unknown_type", None),
+        ({"no": "type"}, "unknown_type", None),
+        ("text", "bad_json", None),
+        ({"type": "command", "cluster": "durable", "line": "x"}, "bad_field", "id"),
+        ({"type": "command", "cluster": "durable", "line": 5, "id": 1}, "bad_field", "line"),
+        ({"type": "command", "cluster": "durable", "line": "x" * 5000, "id": 1}, "bad_field", "line"),
+        ({"type": "command", "cluster": "durable", "line": "x", "id": -1}, "bad_field", "id"),
+        ({"type": "start", "shards": 4}, "bad_field", "shards"),
+        ({"type": "start", "replicas": 3}, "bad_field", "replicas"),
+        ({"type": "start", "delay_ms": 5000}, "bad_field", "delay_ms"),
+        ({"type": "load_start", "rate": 0}, "bad_field", "rate"),
+        ({"type": "load_start", "rate": 10, "mix": {"xadd": 1}}, "bad_field", "mix"),
+        ({"type": "fault", "action": "format_disk"}, "bad_field", "action"),
+        ({"type": "fault", "action": "pause", "seconds": 600}, "bad_field", "seconds"),
+        ({"type": "fault", "action": "kill_primary", "node": "../../etc"}, "bad_field", "node"),
+        ({"type": "check", "lesson": "Bad Slug!"}, "bad_field", "lesson"),
+        ({"type": "ping", "extra": 1}, "bad_field", "extra"),
+        ({"type": "hello", "sandbox_id": 3}, "bad_field", "sandbox_id"),
+    ],
+)  # fmt: skip
+def test_it_refuses_a_malformed_message_whole(message: Any, code: str, field: str | None) -> None:
+    with pytest.raises(ClientError) as raised:
+        validate(message, TABLE)
+    assert raised.value.code == code
+    assert raised.value.detail.get("field") == field
+
+
+def test_the_token_bucket_refills_with_the_injected_clock() -> None:
+    now = [100.0]
+    bucket = TokenBucket(rate=2, burst=3, clock=lambda: now[0])
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    now[0] += 0.5
+    assert bucket.take() is True
+    assert bucket.take() is False
+    now[0] += 60
+    assert sum(bucket.take() for _ in range(10)) == 3
+
+
+# --- the event log --------------------------------------------------------------------------
+
+
+def test_the_event_log_replays_what_was_missed_or_asks_for_a_reset() -> None:
+    log = EventLog(size=5, first_seq=40, clock=lambda: 1.0)
+    records = [log.append({"event": f"e{i}"}) for i in range(8)]
+    assert [r["seq"] for r in records] == list(range(41, 49))
+    assert [r["seq"] for r in log.since(45, log.log_id) or []] == [46, 47, 48]
+    assert log.since(48, log.log_id) == []
+    assert log.since(42, log.log_id) is None, "43 fell out of the window"
+    assert log.since(45, "another-log") is None
+    assert log.since(99, log.log_id) is None
+
+
+# --- the ledger's counters and the write mix ------------------------------------------------
+
+
+def test_a_counter_that_restarted_from_an_older_value_counts_the_lost_increments() -> None:
+    # Acknowledged 1..4, then the new primary only had 1: the next INCR answered 2.
+    entries = [(1, 10.0), (2, 20.0), (3, 30.0), (4, 40.0), (2, 50.0), (3, 60.0)]
+    assert _lost_counter_acks(entries, current=3) == [20.0, 30.0, 40.0]
+    assert _lost_counter_acks(entries[:4], current=4) == []
+    assert _lost_counter_acks(entries[:4], current=2) == [30.0, 40.0]
+
+
+def test_the_write_mix_is_spread_evenly() -> None:
+    order = schedule({"set": 60, "incr": 20, "zadd": 20})
+    assert len(order) == 100
+    assert (order.count("set"), order.count("incr"), order.count("zadd")) == (60, 20, 20)
+    assert "set set set set" not in " ".join(order)

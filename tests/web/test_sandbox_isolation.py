@@ -1,0 +1,126 @@
+"""Charlie can reach nothing of alice's sandbox, whatever he sends: every message
+type, with or without a sandbox of his own, naming her nodes or not. And a learner's
+lab steps are checked against their own sandbox's real state."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import pytest
+import pytest_asyncio
+from channels.db import database_sync_to_async
+from django.contrib.auth.models import User
+from django.test import Client
+
+from sandbox.manager import SandboxManager
+from sandbox.testing import Browser, running_manager, test_limits
+from tests.web.course import load_course
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SMALL = {"shards": 1, "replicas": 0}
+LESSON = "primary-database-or-cache"  # its lab: SET lab:first-write durable
+
+
+@pytest.fixture
+def application() -> Any:
+    return importlib.import_module("memorydb_lab.asgi").application
+
+
+@pytest.fixture
+def sessions(transactional_db: None) -> dict[str, str]:
+    keys = {}
+    for name in ("alice", "charlie"):
+        user = User.objects.create_user(name, f"{name}@example.org", "pw")
+        client = Client()
+        client.force_login(user)
+        keys[name] = client.session.session_key
+    return keys
+
+
+@pytest_asyncio.fixture
+async def manager(tmp_path: Path) -> AsyncIterator[SandboxManager]:
+    async with running_manager(test_limits(tmp_path / "sb")) as running:
+        yield running
+
+
+def every_message(alice_node: str) -> list[dict[str, Any]]:
+    """One of each message type, aimed as well as charlie can at alice's sandbox."""
+    return [
+        {"type": "command", "cluster": "durable", "line": "GET secret", "id": 1},
+        {"type": "command", "cluster": "cache", "line": "FLUSHALL", "id": 2},
+        {"type": "docs"},
+        {"type": "load_start", "rate": 10},
+        {"type": "load_stop"},
+        {"type": "fault", "action": "kill_primary"},
+        {"type": "fault", "action": "kill_primary", "node": alice_node},
+        {"type": "fault", "action": "kill_zone", "zone": "az-a"},
+        {"type": "fault", "action": "pause", "node": alice_node, "seconds": 5},
+        {"type": "verdict"},
+        {"type": "check", "lesson": LESSON},
+    ]
+
+
+async def test_charlie_reaches_nothing_of_alices_sandbox_by_any_message(
+    application: Any, sessions: dict[str, str], manager: SandboxManager
+) -> None:
+    await database_sync_to_async(load_course)()
+    async with Browser(application, sessions["alice"]) as alice:
+        state = await alice.start_sandbox(**SMALL)
+        alice_node = next(
+            p["id"] for p in state["sandbox"]["topology"]["durable"]["processes"] if p["kind"] == "data"
+        )
+        assert (await alice.command("SET secret alices")).get("text") == "OK\n"
+        live = next(iter(manager.live.values()))
+        seq_before = live.log.last_seq
+
+        async with Browser(application, sessions["charlie"]) as charlie:
+            await charlie.send({"type": "hello"})
+            welcome = await charlie.expect("welcome")
+            assert welcome["sandbox"] is None and "topology" not in str(welcome)
+            for message in every_message(alice_node):
+                await charlie.send(message)
+                reply = await charlie.receive()
+                assert reply["type"] == "error" and reply["code"] == "no_sandbox", (message, reply)
+            # With a sandbox of his own, he reaches only his own.
+            await charlie.send({"type": "start", **SMALL})
+            await charlie.expect("state", timeout=40, where=lambda m: m["sandbox"]["state"] == "running")
+            assert (await charlie.command("GET secret"))["text"] == "(nil)\n"
+            for message in every_message(alice_node):
+                if message.get("node"):
+                    await charlie.send(message)
+                    assert (await charlie.expect("error"))["code"] == "no_such_node"
+
+        # Nothing of alice's changed: her data, her processes, her event log.
+        assert (await alice.command("GET secret", id=9))["text"] == '"alices"\n'
+        assert all(
+            p["status"] == "running" for t in live.topologies().values() for p in t["processes"]
+        )
+        assert [r for r in live.log.records if r["seq"] > seq_before] == []
+
+
+async def test_lab_steps_are_checked_against_the_learners_own_sandbox(
+    application: Any, sessions: dict[str, str], manager: SandboxManager
+) -> None:
+    await database_sync_to_async(load_course)()
+    async with Browser(application, sessions["alice"]) as alice:
+        await alice.start_sandbox(**SMALL)
+        await alice.send({"type": "check", "lesson": LESSON})
+        checks = await alice.expect("checks")
+        assert checks["results"] == [
+            {"id": "first-durable-write", "passed": False, "detail": "There is no key lab:first-write."}
+        ]
+        await alice.command("SET lab:first-write cached")
+        await alice.send({"type": "check", "lesson": LESSON})
+        detail = (await alice.expect("checks"))["results"][0]["detail"]
+        assert detail == "lab:first-write holds 'cached', not 'durable'."
+        await alice.command("SET lab:first-write durable", cluster="cache")
+        await alice.send({"type": "check", "lesson": LESSON})
+        assert (await alice.expect("checks"))["results"][0]["passed"] is False, "checked in durable"
+        await alice.command("SET lab:first-write durable")
+        await alice.send({"type": "check", "lesson": LESSON})
+        assert (await alice.expect("checks"))["results"][0]["passed"] is True
+
+        await alice.send({"type": "check", "lesson": "no-such-lesson"})
+        assert (await alice.expect("error"))["code"] == "unknown_lesson"
