@@ -10,8 +10,13 @@ Invariants:
 * Entries are contiguous: ``entries[k].index == base_index + 1 + k``.
 * ``term_at(i)`` is known exactly for ``base_index <= i <= last_index``; entries
   before the base exist only inside the snapshot.
-* A follower's ``Progress.match`` never decreases within one leader term (stale or
-  reordered replies cannot move it back), and ``next > match`` always.
+* Stale or reordered replies never move a follower's ``Progress.match`` back, and
+  ``next > match`` always. ``match`` goes down only when the follower itself says its
+  log ends before it (a rejection whose hint is below ``match``): a follower that
+  lost its log and is recovering (raft.py), or a conflict hint that walked back over
+  a run of one term. Believing it is always safe -- a lower ``match`` only counts
+  fewer copies toward a commit and resends entries -- and without it the leader
+  would keep probing above a log that is no longer there.
 """
 
 from __future__ import annotations
@@ -113,6 +118,8 @@ class Progress:
         """Back off after a mismatch; False if the reply was stale and ignored."""
         if reject_index < self.match:
             return False  # a reply to a probe we have since moved past
+        if hint_index < self.match:
+            self.match = hint_index  # its log ends before what it once acknowledged (lost, recovering)
         self.next = max(self.match + 1, min(self.next - 1, hint_index + 1))
         self.probing, self.paused = True, False
         return True

@@ -13,6 +13,9 @@ Invariants:
 * Disk records are self-describing (one tag byte) and replaying them in order with
   ``PersistentState.from_records`` yields exactly the state that the ``Persist``
   actions described: snapshot, then truncation, then entries, then hard state.
+  A hard-state record is ``[term, voted_for]``, or ``[term, voted_for, true]`` while
+  the node is recovering a lost log, so files written before recovery existed read
+  back unchanged.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class Entry:
 class HardState:
     term: int = 0  # latest term this node has seen, >= 0
     voted_for: str | None = None  # candidate voted for in `term`, if any
+    recovering: bool = False  # the log was lost (corrupt): no votes until caught up (raft.py)
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,32 @@ class SnapshotRequest:
     snapshot: Snapshot
 
 
-Message = Union[VoteRequest, VoteResponse, AppendRequest, AppendResponse, SnapshotRequest]
+@dataclass(frozen=True)
+class RecoveryRequest:
+    """A recovering node (its log and term/vote were lost) asks a peer what it knows."""
+
+    frm: str
+    nonce: int  # drawn by each incarnation of the recovering node; replies must echo it
+
+
+@dataclass(frozen=True)
+class RecoveryResponse:
+    """A healthy node's answer: its term, whether it leads that term, its last index.
+
+    Carries no term for the generic rules in ``RaftNode.step``: it never changes the
+    receiver's term by itself (see the recovery design in raft.py).
+    """
+
+    frm: str
+    term: int  # the responder's current term (durable before this reply is sent)
+    nonce: int  # echoed from the request
+    leader: bool  # the responder is the leader of `term`
+    last_index: int  # the responder's last log index when it answered
+
+
+Message = Union[
+    VoteRequest, VoteResponse, AppendRequest, AppendResponse, SnapshotRequest, RecoveryRequest, RecoveryResponse
+]
 
 # -- actions (RaftNode outputs) -------------------------------------------------------
 
@@ -159,12 +188,21 @@ class Proposed:
     term: int
 
 
-Action = Union[Send, Persist, Apply, RestoreSnapshot, RoleChanged, Proposed]
+@dataclass(frozen=True)
+class Recovered:
+    """A recovering node holds every entry it could have lost and may vote again."""
+
+    term: int  # the term it recovered in (it has recorded a vote for that term's leader)
+    index: int  # its commit index: at least the leader's last index when it was asked
+
+
+Action = Union[Send, Persist, Apply, RestoreSnapshot, RoleChanged, Proposed, Recovered]
 
 # -- wire encoding --------------------------------------------------------------------
 
 _MESSAGE_TYPES: dict[str, type] = {
-    t.__name__: t for t in (VoteRequest, VoteResponse, AppendRequest, AppendResponse, SnapshotRequest)
+    t.__name__: t
+    for t in (VoteRequest, VoteResponse, AppendRequest, AppendResponse, SnapshotRequest, RecoveryRequest, RecoveryResponse)
 }
 
 
@@ -221,7 +259,8 @@ def persist_records(p: Persist) -> list[bytes]:
         out.append(b"E" + _ENTRY.pack(e.index, e.term, 1 if e.noop else 0) + e.payload)
     if p.hard_state is not None:
         hs = p.hard_state
-        out.append(b"H" + json.dumps([hs.term, hs.voted_for]).encode())
+        fields: list[Any] = [hs.term, hs.voted_for] + ([True] if hs.recovering else [])
+        out.append(b"H" + json.dumps(fields).encode())
     return out
 
 
@@ -274,8 +313,8 @@ class PersistentState:
                 entry = Entry(index, term, bytes(body[_ENTRY.size :]), bool(noop))
                 state.apply(Persist(entries=(entry,)))
             elif tag == b"H":
-                term, voted_for = json.loads(body)
-                state.apply(Persist(hard_state=HardState(int(term), voted_for)))
+                term, voted_for, *rest = json.loads(body)  # [term, voted_for(, recovering)]
+                state.apply(Persist(hard_state=HardState(int(term), voted_for, bool(rest and rest[0]))))
             elif tag == b"T":
                 state.apply(Persist(truncate_from=_TRUNC.unpack(body)[0]))
             elif tag == b"S":

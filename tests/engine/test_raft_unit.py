@@ -23,6 +23,9 @@ from sandbox.engine.raft import (
     Proposed,
     RaftConfig,
     RaftNode,
+    Recovered,
+    RecoveryRequest,
+    RecoveryResponse,
     RestoreSnapshot,
     Role,
     Send,
@@ -31,6 +34,7 @@ from sandbox.engine.raft import (
     VoteRequest,
     VoteResponse,
 )
+from sandbox.engine.raft_log import Progress
 from sandbox.engine.raft_messages import decode_message, encode_message, persist_records
 
 IDS = ("a", "b", "c")
@@ -95,8 +99,13 @@ class Harness:
     def restart(self, node_id: str) -> None:
         disk = self.disk[node_id]
         state = PersistentState(disk.hard_state, disk.snapshot, list(disk.entries))
-        self.nodes[node_id] = RaftNode(node_id, IDS, self.config, random.Random(node_id), state)
+        self.nodes[node_id] = RaftNode(node_id, IDS, self.config, random.Random(f"{node_id}-{self.now}"), state)
         self.applied[node_id] = []
+
+    def lose_log(self, node_id: str) -> None:
+        """What journal_server does with a corrupt log: restart from recovering=True only."""
+        self.disk[node_id] = PersistentState(HardState(recovering=True))
+        self.restart(node_id)
 
 
 def payloads(entries: list[Entry]) -> list[bytes]:
@@ -331,6 +340,8 @@ messages_st = st.one_of(
     ),
     st.builds(AppendResponse, st.text(max_size=8), st.integers(0, 99), st.booleans(), st.integers(0, 9), st.integers(0, 9)),
     st.builds(SnapshotRequest, st.text(max_size=8), st.integers(0, 99), st.builds(Snapshot, st.integers(1, 99), st.integers(1, 9), st.binary(max_size=40))),
+    st.builds(RecoveryRequest, st.text(max_size=8), st.integers(0, 2**62)),
+    st.builds(RecoveryResponse, st.text(max_size=8), st.integers(0, 99), st.integers(0, 2**62), st.booleans(), st.integers(0, 99)),
 )
 
 
@@ -349,7 +360,7 @@ def test_decode_rejects_garbage() -> None:
 def test_persistent_state_replays_from_its_records(payloads_: list[bytes], cut: int) -> None:
     state = PersistentState()
     records: list[bytes] = []
-    actions = [Persist(HardState(1, "a"), tuple(Entry(i + 1, 1, p) for i, p in enumerate(payloads_)))]
+    actions = [Persist(HardState(1, "a", recovering=cut % 2 == 0), tuple(Entry(i + 1, 1, p) for i, p in enumerate(payloads_)))]
     if len(payloads_) >= cut:
         actions.append(Persist(HardState(2, None), (Entry(cut, 2, b"new"),), truncate_from=cut))
         actions.append(Persist(snapshot=Snapshot(cut, 2, b"snap")))
@@ -358,3 +369,174 @@ def test_persistent_state_replays_from_its_records(payloads_: list[bytes], cut: 
         records.extend(persist_records(p))
     assert PersistentState.from_records(records) == state
     assert PersistentState.from_records(state.to_records()) == state
+
+
+# -- recovering a lost log (raft.py, "Recovering a lost log") ------------------------------
+
+
+def _recovering(node_id: str = "b", seed: int = 0) -> RaftNode:
+    return RaftNode(node_id, IDS, CFG, random.Random(seed), PersistentState(HardState(recovering=True)))
+
+
+def _sent(actions: list[Action]) -> list[Message]:
+    return [a.message for a in actions if isinstance(a, Send)]
+
+
+def _nonce(node: RaftNode) -> int:
+    out = node.tick(10**6)
+    requests = [m for m in _sent(out) if isinstance(m, RecoveryRequest)]
+    assert requests, out
+    return requests[0].nonce
+
+
+def test_a_recovering_node_refuses_every_vote_and_pre_vote_and_keeps_its_term() -> None:
+    node = _recovering()
+    for pre_vote in (True, False):
+        out = node.step(VoteRequest("a", 5, 100, 4, pre_vote=pre_vote), 0)
+        (reply,) = _sent(out)
+        assert isinstance(reply, VoteResponse) and not reply.granted and reply.pre_vote == pre_vote
+        assert not any(isinstance(a, Persist) for a in out)  # neither the term nor a vote changed
+    assert (node.term, node.voted_for, node.recovering) == (0, None, True)
+
+
+def test_a_recovering_node_never_campaigns() -> None:
+    node = _recovering()
+    sent: list[Message] = []
+    for now in range(0, 5000, 7):
+        sent += _sent(node.tick(now))
+    sent += _sent(node.campaign(5000))
+    assert sent and all(isinstance(m, RecoveryRequest) and m.frm == "b" for m in sent)
+    assert {a.to for a in node.tick(6000) if isinstance(a, Send)} == {"a", "c"}
+    assert node.role is Role.FOLLOWER and node.term == 0
+
+
+def test_it_acknowledges_nothing_until_every_peer_answered_and_the_newest_term_has_a_leader() -> None:
+    node = _recovering()
+    nonce = _nonce(node)
+    append = AppendRequest("a", 3, 0, 0, (Entry(1, 3, b"x"),), 1)
+    assert _sent(node.step(append, 1)) == []  # asking: a stale leader must not count our ack
+    node.step(RecoveryResponse("a", 3, nonce, True, 7), 2)
+    assert node.term == 0 and _sent(node.step(append, 3)) == []  # one peer is not enough
+    node.step(RecoveryResponse("c", 4, nonce, False, 9), 4)  # a newer term, no leader for it yet
+    assert node.term == 0 and _sent(node.step(append, 5)) == []
+    node.step(RecoveryResponse("a", 3, nonce + 1, True, 7), 6)  # another incarnation's nonce
+    out = node.step(RecoveryResponse("c", 4, nonce, True, 9), 7)
+    assert (node.term, node.leader_id, node.recovering) == (4, "c", True)
+    persist = next(a for a in out if isinstance(a, Persist))
+    assert persist.hard_state == HardState(4, None, recovering=True)
+    assert _sent(node.step(append, 8)) and node.term == 4  # term 3 is stale now: refused
+    reply = _sent(node.step(AppendRequest("c", 4, 0, 0, (Entry(1, 4, b"y"),), 1), 9))[0]
+    assert isinstance(reply, AppendResponse) and reply.success and reply.match_index == 1
+
+
+def test_recovering_nodes_do_not_answer_recovery_requests_but_healthy_ones_do() -> None:
+    assert _sent(_recovering("c").step(RecoveryRequest("b", 42), 0)) == []
+    leader = _make_leader("a")
+    out = leader.step(RecoveryRequest("b", 42), 5)
+    assert _sent(out) == [RecoveryResponse("a", leader.term, 42, True, leader.log.last_index)]
+    follower = RaftNode("c", IDS, CFG, random.Random(0), PersistentState(HardState(7, None), None, [Entry(1, 7)]))
+    assert _sent(follower.step(RecoveryRequest("b", 42), 0)) == [RecoveryResponse("c", 7, 42, False, 1)]
+    assert follower.term == 7  # a recovery request never moves anybody's term
+
+
+def test_it_recovers_once_it_has_committed_the_leaders_last_index_then_votes_only_for_that_leader() -> None:
+    node = _recovering()
+    nonce = _nonce(node)
+    node.step(RecoveryResponse("a", 2, nonce, True, 3), 1)
+    node.step(RecoveryResponse("c", 2, nonce, False, 3), 2)
+    entries = (Entry(1, 1, b"x"), Entry(2, 1, b"y"), Entry(3, 2, b"", noop=True))
+    node.step(AppendRequest("a", 2, 0, 0, entries, 2), 3)
+    assert node.recovering and node.commit == 2  # holds the log, but index 3 is not committed yet
+    out = node.step(AppendRequest("a", 2, 3, 2, (), 3), 4)
+    assert not node.recovering and node.voted_for == "a"
+    assert Recovered(2, 3) in out
+    assert next(a for a in out if isinstance(a, Persist)).hard_state == HardState(2, "a", recovering=False)
+    # It may have voted in term 2 before it lost its log: now only for term 2's leader.
+    refused = _sent(node.step(VoteRequest("c", 2, 3, 2), 5))[0]
+    assert isinstance(refused, VoteResponse) and not refused.granted
+
+
+def test_a_newer_term_while_catching_up_sends_it_back_to_asking() -> None:
+    node = _recovering()
+    nonce = _nonce(node)
+    node.step(RecoveryResponse("a", 2, nonce, True, 50), 1)
+    node.step(RecoveryResponse("c", 2, nonce, False, 50), 2)
+    out = node.step(AppendRequest("c", 3, 0, 0, (Entry(1, 3),), 1), 3)
+    assert node.term == 3 and node.recovering
+    assert [m for m in _sent(out) if isinstance(m, AppendResponse)] == []  # not acknowledged
+    assert {type(m) for m in _sent(out)} == {RecoveryRequest}  # asking again, with the same nonce
+    node.step(RecoveryResponse("a", 3, nonce, False, 1), 4)
+    node.step(RecoveryResponse("c", 3, nonce, True, 1), 5)
+    node.step(AppendRequest("c", 3, 0, 0, (Entry(1, 3),), 1), 6)
+    assert not node.recovering and node.voted_for == "c"
+
+
+def test_the_recovering_flag_is_durable_and_a_restart_asks_again_with_a_new_nonce() -> None:
+    h = Harness(seed=21)
+    h.run(400)
+    leader = h.leader()
+    victim = next(i for i in IDS if i != leader.id)
+    other = next(i for i in IDS if i not in (leader.id, victim))
+    h.cut = {other}  # the victim cannot hear from every peer: it stays recovering
+    h.lose_log(victim)
+    old_nonce = h.nodes[victim]._recovery_nonce
+    h.run(1000)
+    assert h.nodes[victim].recovering and h.disk[victim].hard_state.recovering
+    h.restart(victim)
+    assert h.nodes[victim].recovering and h.nodes[victim]._recovery_nonce != old_nonce
+    h.cut = set()
+    h.run(600)
+    assert not h.nodes[victim].recovering and not h.disk[victim].hard_state.recovering
+
+
+def test_a_committed_entry_survives_when_its_second_copy_is_lost_and_its_first_holder_dies() -> None:
+    # The motivating case: x is committed on {A, B} only (C cut off). B loses its log,
+    # A dies. If B voted, C (without x) could win; instead nobody wins until A is back.
+    h = Harness(seed=5)
+    h.run(400)
+    a = h.leader().id
+    b, c = [i for i in IDS if i != a]
+    h.cut = {c}
+    h.propose(b"x")
+    h.run(50)
+    assert b"x" in payloads(h.applied[a]) and h.disk[b].entries[-1].payload == b"x"
+    h.lose_log(b)
+    h.cut = {a}  # A dies
+    h.run(3000)
+    assert [n.id for n in h.nodes.values() if n.role is Role.LEADER and n.id != a] == []
+    assert h.nodes[b].recovering and h.nodes[b].voted_for is None
+    h.cut = set()  # A is back
+    h.run(1000)
+    assert h.leader().id == a or b"x" in [e.payload for e in h.leader().log.entries_from(1)]
+    assert not h.nodes[b].recovering
+    h.propose(b"y")
+    h.run(200)
+    for i in IDS:
+        assert [e.payload for e in h.nodes[i].log.entries_from(1) if not e.noop] == [b"x", b"y"], i
+
+
+def test_with_two_lost_logs_nothing_commits_and_nobody_is_elected() -> None:
+    h = Harness(seed=9)
+    h.run(400)
+    leader = h.leader()
+    h.propose(b"before")
+    h.run(100)
+    for i in IDS:
+        if i != leader.id:
+            h.lose_log(i)
+    commit, term = leader.commit, leader.term
+    h.handle(leader.id, leader.propose(b"after", h.now))
+    h.run(3000)
+    assert all(n.commit <= commit for n in h.nodes.values())
+    assert all(n.recovering for n in h.nodes.values() if n is not leader)
+    assert all(n.role is not Role.LEADER for n in h.nodes.values())  # CheckQuorum deposed it
+    assert leader.term == term  # and its pre-votes never win
+
+
+def test_a_leader_backs_off_below_match_when_the_follower_reports_a_shorter_log() -> None:
+    pr = Progress(match=40, next=41, probing=False)
+    assert pr.on_reject(reject_index=40, hint_index=0)  # the follower's log is empty now
+    assert (pr.match, pr.next) == (0, 1)
+    pr.on_success(12)
+    assert not pr.on_reject(reject_index=5, hint_index=0)  # a reply older than match 12: ignored
+    assert pr.match == 12
