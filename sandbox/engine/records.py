@@ -15,7 +15,9 @@ Invariants:
   reported in ``RecoveryReport``. A CRC mismatch followed by any further valid
   record cannot come from a torn append: it is corruption and raises
   ``CorruptLogError`` naming the file and byte offset; the journal then recovers
-  that replica from its peers instead of guessing.
+  that replica from its peers instead of guessing (raft.py, "Recovering a lost
+  log"). A header with another format version raises ``UnsupportedFormatError``
+  (a ``CorruptLogError``): the file is not damaged and must not be rebuilt.
 * Payloads are never empty, so a run of zero bytes (what many file systems leave
   after a crash that extended the file) is never mistaken for a valid record.
 * ``rewrite`` replaces the whole file atomically (temp file, fsync, rename, fsync of
@@ -51,6 +53,11 @@ class CorruptLogError(Exception):
         self.path = path
         self.offset = offset
         self.reason = reason
+
+
+class UnsupportedFormatError(CorruptLogError):
+    """The header names a format version this code cannot read: written by another
+    version, not damaged -- so callers must not treat it as lost and rebuild it."""
 
 
 class FsyncPolicy(enum.Enum):
@@ -141,7 +148,7 @@ def scan(data: bytes, path: str = "<memory>") -> ScanResult:
     if magic != MAGIC:
         raise CorruptLogError(path, 0, "not a journal record file (bad magic)")
     if version != FORMAT_VERSION:
-        raise CorruptLogError(path, 0, f"unsupported format version {version}")
+        raise UnsupportedFormatError(path, 0, f"unsupported format version {version}")
     records: list[bytes] = []
     offsets: list[int] = []
     offset = HEADER_SIZE

@@ -16,6 +16,7 @@ from sandbox.engine.records import (
     FsyncPolicy,
     RecordFile,
     RecordFileConfig,
+    UnsupportedFormatError,
     encode_header,
     encode_record,
     scan,
@@ -69,8 +70,16 @@ def test_it_refuses_an_unknown_format_version(tmp_path: Path) -> None:
     header = bytearray(encode_header())
     header[9] = 9
     path.write_bytes(bytes(header))
-    with pytest.raises(CorruptLogError, match="version 9"):
+    with pytest.raises(UnsupportedFormatError, match="version 9"):
+        RecordFile.open(str(path))  # another version's file: not damage, so not a plain CorruptLogError
+
+
+def test_only_a_foreign_version_is_an_unsupported_format_not_damage(tmp_path: Path) -> None:
+    path = tmp_path / "bad.log"
+    path.write_bytes(b"GARBAGE-GARBAGE-GARBAGE")
+    with pytest.raises(CorruptLogError) as err:
         RecordFile.open(str(path))
+    assert not isinstance(err.value, UnsupportedFormatError)
 
 
 def test_it_treats_a_header_torn_at_creation_as_a_new_file(tmp_path: Path) -> None:
@@ -140,6 +149,7 @@ def test_it_raises_on_a_bad_record_followed_by_valid_ones(tmp_path: Path) -> Non
         path.write_bytes(bytes(damaged))
         with pytest.raises(CorruptLogError) as err:
             RecordFile.open(str(path))
+        assert not isinstance(err.value, UnsupportedFormatError)
         assert err.value.offset == second
         assert err.value.path == str(path)
         assert str(path) in str(err.value)
