@@ -53,10 +53,14 @@ def _create(ctx: Ctx, key: bytes) -> dict:
 # -- writes ---------------------------------------------------------------------
 
 
-def _hset(ctx: Ctx, argv: list[bytes], name: str) -> int:
+@command("hset", -4, "write denyoom fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
+         complexity="O(1) for each field/value pair added",
+         summary="Set one or more fields of a hash; returns how many fields are new.",
+         args="key field value [field value ...]")
+def hset(ctx: Ctx, argv: list[bytes]) -> Any:
     n = len(argv)
     if n & 1:
-        raise errors.wrong_arity(name)
+        raise errors.wrong_arity("hset")
     key = argv[1]
     h = ctx.lookup_typed(key, dict)
     if h is None:
@@ -65,18 +69,9 @@ def _hset(ctx: Ctx, argv: list[bytes], name: str) -> int:
     if n == 4:
         h[argv[2]] = argv[3]
     else:
-        for i in range(2, n, 2):
-            h[argv[i]] = argv[i + 1]
+        h.update(zip(argv[2::2], argv[3::2]))
     ctx.changed(key)  # Redis counts HSET as a write even when no value changes
     return len(h) - before
-
-
-@command("hset", -4, "write denyoom fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
-         complexity="O(1) for each field/value pair added",
-         summary="Set one or more fields of a hash; returns how many fields are new.",
-         args="key field value [field value ...]")
-def hset(ctx: Ctx, argv: list[bytes]) -> Any:
-    return _hset(ctx, argv, "hset")
 
 
 @command("hmset", -4, "write denyoom fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
@@ -84,7 +79,9 @@ def hset(ctx: Ctx, argv: list[bytes]) -> Any:
          summary="Set one or more fields of a hash (deprecated form of HSET); returns OK.",
          args="key field value [field value ...]")
 def hmset(ctx: Ctx, argv: list[bytes]) -> Any:
-    _hset(ctx, argv, "hmset")
+    if len(argv) & 1:
+        raise errors.wrong_arity("hmset")
+    hset(ctx, argv)
     return OK
 
 

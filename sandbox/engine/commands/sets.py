@@ -83,11 +83,15 @@ def sadd(ctx: Ctx, argv: list[bytes]) -> Any:
         ctx.db.put(key, s)
         ctx.changed(key)
         return len(s)
+    if len(argv) == 3:  # the usual single member
+        member = argv[2]
+        if member in s:
+            return 0
+        s.add(member)
+        ctx.changed(key)
+        return 1
     before = len(s)
-    if len(argv) == 3:
-        s.add(argv[2])
-    else:
-        s.update(argv[2:])
+    s.update(argv[2:])
     added = len(s) - before
     if added:
         ctx.changed(key)

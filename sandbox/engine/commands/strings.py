@@ -127,11 +127,13 @@ def get(ctx: Ctx, argv: list[bytes]) -> Any:
          args="key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | "
               "PXAT unix-time-milliseconds | KEEPTTL]")
 def set_(ctx: Ctx, argv: list[bytes]) -> Any:
-    if len(argv) == 3:
+    if len(argv) == 3:  # the plain SET: ctx.store's two steps, without its extra call
         key = argv[1]
-        if ctx.db.expires:
+        db = ctx.db
+        if db.expires:
             ctx.lookup(key)  # an expired key is deleted (and logged) before it is replaced, as in Redis
-        ctx.store(key, argv[2])
+        db.put(key, argv[2])
+        ctx.changed(key)
         return OK
     flags, expiry = _parse_options(argv, 3, True)
     return _set_generic(ctx, argv, argv[1], argv[2], flags, expiry, "set")
@@ -273,7 +275,8 @@ def _incr_by(ctx: Ctx, key: bytes, delta: int) -> int:
     result = current + delta
     if result > LLONG_MAX or result < LLONG_MIN:
         raise errors.OVERFLOW
-    ctx.store(key, b"%d" % result, keep_ttl=True)
+    ctx.db.put(key, b"%d" % result, True)  # keeps the TTL
+    ctx.changed(key)
     return result
 
 

@@ -46,8 +46,10 @@ def to_int(arg: bytes) -> int | None:
 
     Plain digits (up to 18, no leading zero — which ``int()`` alone would accept)
     skip ``string2ll``'s per-byte loop: that is every counter and most indexes."""
-    if arg.isdigit() and len(arg) < 19 and (arg[0] != 48 or len(arg) == 1):
-        return int(arg)
+    if arg.isdigit():
+        n = len(arg)
+        if n < 19 and (arg[0] != 48 or n == 1):
+            return int(arg)
     return string2ll(arg)
 
 
