@@ -6,8 +6,12 @@ Invariants of the simulation (not of the system under test):
   or invents a message, and draws every decision from the world's seeded RNG.
 * ``SimDisk`` keeps only what was fsynced across a crash, plus possibly a prefix of
   the unsynced writes, the last of them possibly torn (cut short, garbage at the
-  end) -- what a real disk may do. Fsynced data is never lost or damaged, and a
-  rewrite (temp file + rename) survives whole or not at all.
+  end) -- what a real disk may do. A rewrite (temp file + rename) survives whole or
+  not at all. Fsynced data is never lost or damaged *silently* (no "disk that
+  lies"); the one fault that damages it is ``corrupt_middle``: a flipped byte in a
+  record that has valid records after it, done while the replica is down, which the
+  replica's CRC check on restart is guaranteed to see (the fault checks that
+  ``records.scan`` raises ``CorruptLogError``, else it does nothing).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sandbox.engine.records import encode_header, encode_record
+from sandbox.engine.records import CorruptLogError, encode_header, encode_record, scan
 
 if TYPE_CHECKING:
     from .world import World
@@ -110,3 +114,26 @@ class SimDisk:
         self.synced = image
         self.pending = []
         return note
+
+    def corrupt_middle(self, rng: random.Random) -> str | None:
+        """Flip a byte of a fsynced record that is followed by valid records (the
+        replica must be down). Returns a description, or None if the image has no such
+        record (fewer than two), leaving it unchanged."""
+        assert not self.pending, "corrupt only a replica that is down"
+        try:
+            result = scan(self.synced)
+        except CorruptLogError:
+            return None  # already corrupt (a recovering replica's new log is never)
+        if len(result.offsets) < 2:
+            return None
+        k = rng.randrange(len(result.offsets) - 1)
+        start, end = result.offsets[k], result.offsets[k + 1]
+        at = rng.randrange(start, end)  # length, crc or payload: each is caught
+        image = bytearray(self.synced)
+        image[at] ^= rng.randrange(1, 256)
+        try:
+            scan(bytes(image))
+        except CorruptLogError:
+            self.synced = bytes(image)
+            return f"flipped byte {at} in record {k} of {len(result.offsets)} (bytes {start}..{end})"
+        return None  # never expected: a damaged record that still scans would be a lying disk

@@ -3,6 +3,12 @@
 Checked as events happen (so a violation is caught at the step that caused it):
 
 * at most one Raft leader per term;
+* leader completeness: a new leader's log (or its snapshot) holds every entry any
+  replica has applied -- the property a replica that lost its log and voted anyway
+  would break;
+* a replica recovering a lost log never grants a vote or pre-vote, and when it
+  finishes, its log holds every entry that had been applied anywhere when it
+  (re)started recovering;
 * state machine safety: every replica applies index i with the same (term, payload),
   in index order, each exactly once per incarnation -- committed prefixes never
   diverge;
@@ -11,8 +17,8 @@ Checked as events happen (so a violation is caught at the step that caused it):
 
 Checked at the end, after healing everything and letting the cluster settle:
 
-* replicas converge: one leader, same commit and applied index, byte-identical
-  journal state, identical Raft logs;
+* replicas converge: one leader, none still recovering a lost log, same commit and
+  applied index, byte-identical journal state, identical Raft logs;
 * every acknowledged append is in every replica's history (trimmed prefix restored
   from its snapshot) exactly once, at its acknowledged id;
 * every live data node's dataset is a prefix of the shard's committed history.
@@ -24,7 +30,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from sandbox.engine.journal_state import EntryKind
-from sandbox.engine.raft import Entry, Role, RoleChanged, Snapshot
+from sandbox.engine.raft import Entry, Message, Recovered, Role, RoleChanged, Snapshot, VoteResponse
 
 if TYPE_CHECKING:
     from .datanodes import DataNode
@@ -43,6 +49,7 @@ class Invariants:
         self.applied: dict[str, int] = {}  # replica -> last index applied this incarnation
         self.acked: dict[tuple[str, int], bytes] = {}  # (shard, id) -> payload acknowledged
         self.primaries: dict[str, list[tuple[int, str]]] = {}  # shard -> (time, node) history
+        self.recovery_floor: dict[str, int] = {}  # recovering replica -> highest index applied when it started
         self.stats: Counter[str] = Counter()
 
     def fail(self, reason: str) -> None:
@@ -56,9 +63,32 @@ class Invariants:
             first = self.leaders.setdefault(change.term, replica.name)
             if first != replica.name:
                 self.fail(f"two leaders in term {change.term}: {first} and {replica.name}")
+            log = replica.node.log
+            for index, (term, _) in self.committed.items():
+                if index > log.base_index and log.term_at(index) != term:
+                    self.fail(
+                        f"{replica.name} leads term {change.term} without committed entry {index}/{term} "
+                        f"(its log: {log.base_index}..{log.last_index}, term there {log.term_at(index)})"
+                    )
+
+    def on_send(self, replica: JournalReplica, message: Message) -> None:
+        if isinstance(message, VoteResponse) and message.granted and replica.node.recovering:
+            kind = "pre-vote" if message.pre_vote else "vote"
+            self.fail(f"{replica.name} is recovering a lost log but granted a {kind} in term {message.term}")
+
+    def on_recovered(self, replica: JournalReplica, done: Recovered) -> None:
+        self.stats["recoveries"] += 1
+        log, floor = replica.node.log, self.recovery_floor.pop(replica.name, 0)
+        if done.index < floor:
+            self.fail(f"{replica.name} finished recovering at commit {done.index}, before entry {floor} applied elsewhere")
+        for index, (term, _) in self.committed.items():
+            if log.base_index < index <= floor and log.term_at(index) != term:
+                self.fail(f"{replica.name} finished recovering without committed entry {index}/{term}")
 
     def on_start(self, replica: JournalReplica) -> None:
         self.applied[replica.name] = replica.node.applied
+        if replica.node.recovering:
+            self.recovery_floor[replica.name] = max(self.committed, default=0)
         snap = replica.node.log.snapshot
         if snap is not None:
             self._check_snapshot(replica, snap)
@@ -112,6 +142,9 @@ class Invariants:
         leaders = w.leaders()
         if len(leaders) != 1:
             return f"{len(leaders)} leaders"
+        recovering = [r.name for r in w.replicas.values() if r.node.recovering]
+        if recovering:
+            return f"replicas still recovering a lost log: {recovering}"
         top = leaders[0].node
         if top.commit != top.log.last_index:
             return f"leader commit {top.commit} < last {top.log.last_index}"

@@ -15,6 +15,8 @@ quiet network: fixed 2 ms delivery, 1 ms fsync, no random faults. Commands:
     heal
     crash NAME [torn]                       # a replica or a data node; torn: tear the unsynced write
     crash-during-write az-b                 # crash az-b right after its next write, before fsync
+    corrupt az-b                            # az-b is down: flip a byte in a fsynced record that has
+                                            #   valid records after it (its restart finds it corrupt)
     restart NAME
     slow-disk az-b 500                      # az-b's fsyncs now take 500 ms
     early-append on|off                     # leaders replicate before their own fsync (Raft §10.2.1)
@@ -31,6 +33,8 @@ quiet network: fixed 2 ms delivery, 1 ms fsync, no random faults. Commands:
     expect result r1 ok N|condfail N|notleader|dropped|fenced|pending
     expect primary SHARD NODE|none          # the data node holding a valid lease now
     expect torn az-b                        # az-b's last restart truncated a torn tail
+    expect corrupt az-b                     # a restart of az-b found its log corrupt
+    expect recovering az-b yes|no           # az-b is (not) recovering a lost log
 """
 
 from __future__ import annotations
@@ -151,6 +155,12 @@ class Scenario:
                 self.replica(args[0]).crash(force_torn=args[1:] == ["torn"])
             else:
                 w.datanodes[args[0]].crash()
+        elif cmd == "corrupt":
+            r = self.replica(args[0])
+            if r.alive:
+                raise ScenarioError(f"{args[0]} is running: corrupt a replica while it is down")
+            if r.corrupt() is None:
+                raise ScenarioError(f"{args[0]}'s log has no record with a valid one after it")
         elif cmd == "crash-during-write":
             self.replica(args[0]).crash_on_write = 1 << 40  # stays down until "restart"
         elif cmd == "restart":
@@ -225,6 +235,12 @@ class Scenario:
             assert holders == want, f"shard {args[1]} lease holders: {holders}"
         elif what == "torn":
             assert self.replica(args[1]).torn_recoveries > 0, f"{args[1]} never truncated a torn tail"
+        elif what == "corrupt":
+            assert self.replica(args[1]).corrupt_starts > 0, f"{args[1]} never found its log corrupt"
+        elif what == "recovering":
+            node = self.replica(args[1]).node
+            want = {"yes": True, "no": False}[args[2]]
+            assert node.recovering == want, f"{args[1]} recovering is {node.recovering} (term {node.term}, commit {node.commit})"
         else:
             raise ScenarioError(f"unknown expectation {what!r}")
 

@@ -5,8 +5,12 @@ Phases, all decided by ``random.Random(seed)``:
 1. build: three journal replicas (az-a, az-b, az-c), 1-2 shards, each with 2-3 data
    nodes spread over the zones and a snapshotter;
 2. chaos: for a few virtual seconds, crash and restart journal replicas (losing
-   unsynced writes, sometimes tearing the last one), partition zones or single data
-   nodes, crash data nodes, make the network drop / duplicate / reorder, slow disks;
+   unsynced writes, sometimes tearing the last one; sometimes corrupting a record
+   in the middle of the fsynced log while the replica is down, so it restarts
+   recovering from its peers -- at most one replica at a time has lost its log,
+   since two lost logs may leave the group unavailable for good, by design),
+   partition zones or single data nodes, crash data nodes, make the network drop /
+   duplicate / reorder, slow disks;
 3. settle: heal everything, restart everything, stop new writes, run until the
    cluster converges (or fail if it does not within a bound);
 4. final checks (see invariants.py). Safety checks also run after every event.
@@ -26,6 +30,7 @@ from .world import SimConfig, World
 
 CHAOS_MS = (4000, 9000)  # virtual ms of fault injection per seed (inclusive range)
 SETTLE_MAX_MS = 20000  # virtual ms allowed for convergence after healing
+CORRUPT_PROBABILITY = 0.3  # chance that a plain replica crash also corrupts its log (if allowed)
 
 
 @dataclass
@@ -40,7 +45,8 @@ class SimReport:
         return (
             f"seed {self.seed}: {self.virtual_ms} virtual ms, {s['elections']} raft elections, "
             f"{s['failovers']} primary takeovers, {s['acked']} acked writes, {s['applied']} entries applied, "
-            f"{s['replica_crashes']} replica crashes ({self.torn_recoveries} torn tails), "
+            f"{s['replica_crashes']} replica crashes ({self.torn_recoveries} torn tails, "
+            f"{s['corrupt_logs']} corrupt logs, {s['recoveries']} recoveries), "
             f"{s['partitions']} partitions, {s['datanode_crashes']} data-node crashes, "
             f"{s['snapshots']} data snapshots+trims, {s['compactions']} raft compactions, "
             f"{s['installs']} InstallSnapshots"
@@ -109,6 +115,9 @@ class Chaos:
             victim.crash_on_write = restart_after
             return
         victim.crash()
+        others_lost = any(r.lost_state for r in w.replicas.values() if r is not victim)
+        if rng.random() < CORRUPT_PROBABILITY and not others_lost:
+            victim.corrupt()  # a record in the middle of its fsynced log: it must recover from its peers
         w.after(restart_after, lambda: None if victim.alive else victim.start())
 
     def crash_datanode(self) -> None:

@@ -8,7 +8,10 @@ Invariants of the simulation itself (not of the system under test):
 * ``JournalReplica`` is the runtime around the real ``RaftNode`` and
   ``JournalState``: it honours the Raft runtime contract (a Send leaves only after
   every earlier Persist is fsynced, ``persisted`` is reported after the fsync) with
-  group commit, and restarts from the disk image through ``records.scan``.
+  group commit, and restarts from the disk image through ``records.scan``. A
+  corrupt image (``CorruptLogError``) is handled as journal_server does: kept aside,
+  replaced by a log holding only ``HardState(recovering=True)``, and the node starts
+  recovering from its peers.
 """
 
 from __future__ import annotations
@@ -34,19 +37,21 @@ from sandbox.engine.raft import (
     AppendRequest,
     Apply,
     Entry,
+    HardState,
     NotLeaderError,
     Persist,
     PersistentState,
     Proposed,
     RaftConfig,
     RaftNode,
+    Recovered,
     RestoreSnapshot,
     Role,
     RoleChanged,
     Send,
 )
 from sandbox.engine.raft_messages import decode_message, encode_message, persist_records
-from sandbox.engine.records import encode_header, scan
+from sandbox.engine.records import CorruptLogError, encode_header, encode_record, scan
 
 from .faults import Network, SimDisk
 from .invariants import Invariants
@@ -215,14 +220,40 @@ class JournalReplica:
         self.incarnation = 0
         self.fsync_ms = world.config.fsync_ms
         self.torn_recoveries = 0
+        self.corrupt_starts = 0  # starts that found the log corrupt and began recovering
+        self.quarantined: list[bytes] = []  # corrupt images set aside (journal_server keeps the file)
         self.crash_on_write: int | None = None  # fault: crash after the next write, restart N ms later
         self.start()
+
+    @property
+    def lost_state(self) -> bool:
+        """Its log was corrupted and it has not recovered yet (running or not)."""
+        return self.node.recovering or self._corrupt_pending
+
+    def corrupt(self) -> str | None:
+        """Fault: damage a record in the middle of this (down) replica's fsynced log."""
+        assert not self.alive
+        note = self.disk.corrupt_middle(self.world.rng)
+        if note is not None:
+            self._corrupt_pending = True
+            self.world.log(f"{self.name} DISK CORRUPTED while down: {note}")
+        return note
 
     def start(self) -> None:
         w = self.world
         self.incarnation += 1
         self.alive = True
-        result = scan(self.disk.synced, path=f"sim://{self.name}")
+        self._corrupt_pending = False
+        try:
+            result = scan(self.disk.synced, path=f"sim://{self.name}")
+        except CorruptLogError as exc:
+            self.corrupt_starts += 1
+            w.checker.stats["corrupt_logs"] += 1
+            self.quarantined.append(self.disk.synced)
+            w.log(f"{self.name} found its log corrupt ({exc}): set aside, recovering from its peers")
+            records = persist_records(Persist(hard_state=HardState(recovering=True)))
+            self.disk.synced = encode_header() + b"".join(encode_record(r) for r in records)
+            result = scan(self.disk.synced)
         if result.torn is not None and not result.fresh:
             self.torn_recoveries += 1
             w.log(f"{self.name} recovery truncated a torn tail: {result.torn}")
@@ -237,7 +268,8 @@ class JournalReplica:
         self.pending: dict[int, tuple[int, str, int]] = {}  # raft index -> (term, client, req id)
         self.tick_at: int | None = None
         w.checker.on_start(self)
-        w.log(f"{self.name} started (term {self.node.term}, log {self.node.log.base_index}..{self.node.log.last_index})")
+        recovering = " RECOVERING" if self.node.recovering else ""
+        w.log(f"{self.name} started{recovering} (term {self.node.term}, log {self.node.log.base_index}..{self.node.log.last_index})")
         self._schedule_tick()
 
     def crash(self, force_torn: bool = False) -> None:
@@ -275,6 +307,7 @@ class JournalReplica:
     def handle(self, actions: list[Action]) -> None:
         for a in actions:
             if isinstance(a, Send):
+                self.world.checker.on_send(self, a.message)
                 early = self.world.leader_sends_early and isinstance(a.message, AppendRequest)
                 if self.write_gen > self.synced_gen and not early:
                     self.outbox.append((self.write_gen, a))  # not before the fsync
@@ -301,6 +334,9 @@ class JournalReplica:
             elif isinstance(a, RoleChanged):
                 self.world.log(f"{self.name} is {a.role.value} in term {a.term} (leader {a.leader})")
                 self.world.checker.on_role(self, a)
+            elif isinstance(a, Recovered):
+                self.world.log(f"{self.name} RECOVERED its log: commit {a.index}, term {a.term}; votes again")
+                self.world.checker.on_recovered(self, a)
         if self.node.applied - self.node.log.base_index >= self.world.config.compact_threshold:
             self.world.checker.stats["compactions"] += 1
             self.handle(self.node.compact(self.node.applied, self.state.snapshot()))
