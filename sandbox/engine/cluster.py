@@ -91,6 +91,25 @@ class ClusterState:
     def load_json(self, text: bytes | str) -> None:
         self.load(json.loads(text))
 
+    def promote(self, node_id: str) -> None:
+        """Make ``node_id`` its shard's primary in this node's view at once (the
+        journal just elected it); the supervisor's next topology confirms it."""
+        node = self.nodes.get(node_id)
+        if node is None:
+            return
+        shard = self.shards[node.shard]
+        old = shard.primary
+        if old == node_id:
+            return
+        if old is not None and old in self.nodes:
+            self.nodes[old].role = "replica"
+            shard.replicas.append(old)
+        if node_id in shard.replicas:
+            shard.replicas.remove(node_id)
+        node.role = "primary"
+        node.health = "online"
+        shard.primary = node_id
+
     @property
     def me(self) -> NodeInfo | None:
         return self.nodes.get(self.my_id)

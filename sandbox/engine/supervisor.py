@@ -304,11 +304,16 @@ class Supervisor:
                 started = self._failover_started.pop(p.shard or 0, None)
                 self.epoch += 1
                 self._save_layout()
-                self._spawn_task(self.push_topology())
                 finished: dict[str, Any] = {"event": "failover_finished", "shard": p.shard, "primary": p.id, "zone": p.zone}
                 if started is not None:
                     finished["duration_ms"] = round((time.monotonic() - started) * 1000)
-                self._emit(finished)
+
+                async def announce() -> None:
+                    # Every node learns the new primary before anyone is told it's done.
+                    await self.push_topology()
+                    self._emit(finished)
+
+                self._spawn_task(announce())
                 return
         forwarded = dict(event)
         forwarded.update({"node": p.id, "kind": p.kind, "shard": p.shard, "zone": p.zone})
@@ -375,6 +380,9 @@ class Supervisor:
                 for p in self.procs.values() if p.kind == "data" and p.shard == shard
             ]
             shards.append({"ranges": [[lo, hi]], "nodes": nodes})
+        # Every push gets a new epoch: pushes run concurrently, and a node keeps the
+        # newest view whatever order they arrive in.
+        self.epoch += 1
         payload = json.dumps({"epoch": self.epoch, "shards": shards})
         targets = [p for p in self.procs.values() if p.kind == "data" and p.status == "running"]
         await asyncio.gather(*(self._send(p, "CLUSTER", "SETTOPOLOGY", payload) for p in targets), return_exceptions=True)
