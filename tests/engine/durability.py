@@ -40,8 +40,12 @@ class Writer(threading.Thread):
     def client(self) -> RedisCluster:
         from redis.cluster import ClusterNode
 
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # One attempt per call: the writer's own loop retries, and counts each try.
         return RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in self.ports], password=self.password,
-                            socket_timeout=2, socket_connect_timeout=1, cluster_error_retry_attempts=1)
+                            socket_timeout=2, socket_connect_timeout=1, retry=Retry(NoBackoff(), 1))
 
     def run(self) -> None:
         n = 0
