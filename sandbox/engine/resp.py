@@ -92,6 +92,8 @@ class RequestParser:
         Empty commands (``*0``, ``*-1``, blank inline lines) are skipped, as Redis does.
         """
         if self._argv is None:
+            if self.pos >= len(self.buf):
+                return None  # the common end of a batch: nothing buffered
             argv = self._fast_multibulk()
             if argv is not None:
                 return argv
