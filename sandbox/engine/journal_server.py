@@ -12,11 +12,22 @@ RESP2:
     JTAIL shard                           -> :tail
     JTRIM shard upto_id [snapshot_id]     -> +OK
     JLEADER shard                         -> *[node, epoch, entry_id] | nil
-    JROLE                                 -> *[node_id, role, term, leader|nil, commit]
+    JROLE                                 -> *[node_id, role, term, leader|nil, commit, recovering]
     PING                                  -> +PONG
 
 Replicas find each other through a discovery directory: each writes
 ``<node_id>.json`` (host, ports, pid) once it listens, so every port can be 0.
+
+A log file that is corrupt in the middle (``CorruptLogError``: a bad record followed
+by valid ones -- a torn tail is simply cut off) is not trusted and not guessed at:
+the replica links it aside as ``<node_id>.journal.corrupt-<UTC timestamp>`` (kept
+for inspection), atomically replaces it with a log that holds only
+``HardState(recovering=True)``, reports ``{"event": "journal_log_corrupt", "file",
+"offset", "reason", "moved_to"}`` (JSON on stdout, and a line on stderr), and runs
+its Raft node in the recovering state (raft.py, "Recovering a lost log"): no votes,
+no campaigns, until it holds everything it could have lost; then it reports
+``{"event": "journal_recovered", "term", "index"}``. JROLE's last field says
+whether it is still recovering. A file of another format version is refused.
 
 Invariants:
 
@@ -34,6 +45,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import signal
 import struct
 import sys
@@ -58,18 +70,27 @@ from .journal_state import (
 from .raft import (
     Action,
     Apply,
+    HardState,
     NotLeaderError,
     Persist,
     PersistentState,
     Proposed,
     RaftConfig,
     RaftNode,
+    Recovered,
     RestoreSnapshot,
     RoleChanged,
     Send,
 )
 from .raft_messages import decode_message, encode_message, persist_records
-from .records import FsyncPolicy, RecordFile, RecordFileConfig
+from .records import (
+    CorruptLogError,
+    FsyncPolicy,
+    RecordFile,
+    RecordFileConfig,
+    RecoveryReport,
+    UnsupportedFormatError,
+)
 
 _FRAME = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
@@ -150,15 +171,66 @@ def _now_ms() -> int:
     return int(time.monotonic() * 1000)
 
 
+def _fsync_dir(path: str) -> None:
+    fd = os.open(os.path.dirname(os.path.abspath(path)) or ".", os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _print_event(event: dict[str, Any]) -> None:
+    """Default event sink: one JSON line on stdout (what the supervisor reads)."""
+    try:
+        sys.stdout.write(json.dumps(event) + "\n")
+        sys.stdout.flush()
+    except (BrokenPipeError, ValueError):
+        pass
+
+
+def quarantine_corrupt_log(path: str, now: float | None = None) -> str:
+    """Keep a corrupt log for inspection and put a recovering-only log in its place.
+
+    The file is hard-linked (copied if links are unsupported) to
+    ``<path>.corrupt-<UTC timestamp>``, then a new log holding just
+    ``HardState(recovering=True)`` is written, fsynced and renamed over `path`. At
+    every instant `path` is either the corrupt file (a crash here just repeats the
+    detection) or the recovering one -- never missing, which would look like a
+    brand-new replica allowed to vote. Returns the name the bad file was kept under.
+    """
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(time.time() if now is None else now))
+    aside, n = f"{path}.corrupt-{stamp}", 1
+    while os.path.exists(aside):
+        n += 1
+        aside = f"{path}.corrupt-{stamp}-{n}"
+    try:
+        os.link(path, aside)
+    except OSError:
+        shutil.copyfile(path, aside)
+        with open(aside, "rb") as f:
+            os.fsync(f.fileno())
+    _fsync_dir(path)
+    tmp = path + ".recovering"
+    if os.path.exists(tmp):
+        os.unlink(tmp)  # left by a crash during an earlier attempt
+    fresh, _ = RecordFile.open(tmp, RecordFileConfig(fsync=FsyncPolicy.ALWAYS))
+    fresh.append_many(persist_records(Persist(hard_state=HardState(recovering=True))))
+    fresh.close()
+    os.replace(tmp, path)
+    _fsync_dir(path)
+    return aside
+
+
 class JournalServer:
-    def __init__(self, config: JournalConfig) -> None:
+    def __init__(self, config: JournalConfig, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.config = config
         self.on_ready: Callable[[dict[str, Any]], None] | None = None
+        self.on_event = on_event or _print_event
         os.makedirs(config.data_dir, exist_ok=True)
         os.makedirs(config.discovery_dir, exist_ok=True)
         path = os.path.join(config.data_dir, f"{config.node_id}.journal")
-        self.file, self.recovery = RecordFile.open(path, RecordFileConfig(fsync=FsyncPolicy.GROUP))
-        self.mirror = PersistentState.from_records(self.file.records())
+        self.corruption: dict[str, Any] | None = None  # what the start-up found, if the log was corrupt
+        self.file, self.recovery, self.mirror = self._open_log(path)
         seed = config.seed if config.seed is not None else int.from_bytes(os.urandom(8), "big")
         self.node = RaftNode(config.node_id, config.peers, config.raft, random.Random(seed), self.mirror)
         snap = self.mirror.snapshot
@@ -170,6 +242,34 @@ class JournalServer:
         self.applied = asyncio.Event()
         self.links: dict[str, _PeerLink] = {}
         self.raft_port = self.client_port = 0
+        self._recovery_started = time.monotonic() if self.node.recovering else None
+
+    def _open_log(self, path: str) -> tuple[RecordFile, RecoveryReport, PersistentState]:
+        """Open the Raft log; a corrupt one is set aside and replaced by a recovering one."""
+        config = RecordFileConfig(fsync=FsyncPolicy.GROUP)
+        try:
+            file, report = RecordFile.open(path, config)
+        except UnsupportedFormatError:
+            raise  # another version's file, not damage: an operator must decide
+        except CorruptLogError as exc:
+            return self._recover_from(path, exc)
+        try:
+            return file, report, PersistentState.from_records(file.records())
+        except CorruptLogError as exc:  # a record changed between the scan and the read
+            file.close()
+            return self._recover_from(path, exc)
+
+    def _recover_from(self, path: str, exc: CorruptLogError) -> tuple[RecordFile, RecoveryReport, PersistentState]:
+        moved_to = quarantine_corrupt_log(path)
+        self.corruption = {"event": "journal_log_corrupt", "node_id": self.config.node_id, "file": exc.path,
+                           "offset": exc.offset, "reason": exc.reason, "moved_to": moved_to}
+        print(f"journal {self.config.node_id}: {exc}; the file was kept as {moved_to}; this replica will not vote "
+              f"until it has recovered the log from the other zones", file=sys.stderr, flush=True)
+        self.on_event(dict(self.corruption))
+        file, report = RecordFile.open(path, RecordFileConfig(fsync=FsyncPolicy.GROUP))
+        mirror = PersistentState.from_records(file.records())
+        assert mirror.hard_state.recovering and not mirror.entries
+        return file, report, mirror
 
     # -- the runtime (same contract as the simulator's JournalReplica) ---------------------
 
@@ -193,6 +293,12 @@ class JournalServer:
                 self.state = JournalState.restore(a.snapshot.data)
                 for index in [i for i in self.pending if i <= a.snapshot.index]:
                     self._resolve(index, None)
+            elif isinstance(a, Recovered):
+                took = time.monotonic() - self._recovery_started if self._recovery_started else 0.0
+                print(f"journal {self.config.node_id}: recovered the log up to entry {a.index} in term {a.term} "
+                      f"({took:.2f}s); voting again", file=sys.stderr, flush=True)
+                self.on_event({"event": "journal_recovered", "node_id": self.config.node_id, "term": a.term,
+                               "index": a.index, "duration_ms": round(took * 1000)})
         if self.node.applied - self.node.log.base_index >= self.config.compact_threshold:
             self.handle(self.node.compact(self.node.applied, self.state.snapshot()))
         if self.dirty and not self.flush_scheduled:
@@ -312,7 +418,7 @@ class JournalServer:
                 return [lead.node, lead.epoch, lead.entry_id] if lead else None
             if name == b"JROLE" and len(args) == 1:
                 n = self.node
-                return [n.id, n.role.value, n.term, n.leader_id, n.commit]
+                return [n.id, n.role.value, n.term, n.leader_id, n.commit, int(n.recovering)]
         except (ValueError, UnicodeDecodeError) as exc:
             return _Reply(f"ERR {exc}", error=True)
         return _Reply(f"ERR unknown command or wrong number of arguments for '{name.decode(errors='replace')}'", error=True)
@@ -424,9 +530,15 @@ class _PeerLink:
                 await asyncio.sleep(0.02)
 
 
-async def run_journal(config: JournalConfig, on_ready: Callable[[dict[str, Any]], None] | None = None) -> None:
-    """Run one journal replica until cancelled; ``on_ready`` gets its address once it listens."""
-    server = JournalServer(config)
+async def run_journal(
+    config: JournalConfig,
+    on_ready: Callable[[dict[str, Any]], None] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> None:
+    """Run one journal replica until cancelled; ``on_ready`` gets its address once it
+    listens; ``on_event`` gets events such as ``journal_log_corrupt`` (default: a JSON
+    line on stdout)."""
+    server = JournalServer(config, on_event)
     server.on_ready = on_ready
     await server.serve()
 

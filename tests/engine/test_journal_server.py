@@ -1,16 +1,26 @@
-"""Real journal processes: three replicas on loopback, SIGKILL the leader, nothing lost."""
+"""Real journal processes: three replicas on loopback, SIGKILL the leader, nothing lost;
+a replica whose log file is corrupt in the middle recovers from the other two, and
+refuses to vote until it has."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
+
+from sandbox.engine.journal_server import JournalConfig, JournalServer
+from sandbox.engine.raft import Entry, HardState, Persist, PersistentState
+from sandbox.engine.raft_messages import persist_records
+from sandbox.engine.records import RecordFile, UnsupportedFormatError, encode_header, scan
 
 IDS = ("az-a", "az-b", "az-c")
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,26 +30,38 @@ class Cluster:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.starts: dict[str, int] = {}
 
     def start(self, node: str) -> None:
         addr = self.tmp / "disco" / f"{node}.json"
         if addr.exists():
             addr.unlink()  # a restarted replica publishes new ports
-        self.procs[node] = subprocess.Popen(
-            [sys.executable, "-m", "sandbox.engine.journal_server", "--id", node, "--peers", ",".join(IDS),
-             "--data-dir", str(self.tmp / node), "--discovery-dir", str(self.tmp / "disco")],
-            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )
+        n = self.starts[node] = self.starts.get(node, 0) + 1
+        with open(self.tmp / f"{node}.{n}.out", "wb") as out, open(self.tmp / f"{node}.{n}.err", "wb") as err:
+            self.procs[node] = subprocess.Popen(
+                [sys.executable, "-m", "sandbox.engine.journal_server", "--id", node, "--peers", ",".join(IDS),
+                 "--data-dir", str(self.tmp / node), "--discovery-dir", str(self.tmp / "disco")],
+                cwd=ROOT, stdout=out, stderr=err,
+            )
+
+    def stderr(self, node: str) -> str:
+        return (self.tmp / f"{node}.{self.starts[node]}.err").read_text(errors="replace")
+
+    def events(self, node: str) -> list[dict[str, Any]]:
+        """The JSON lines the current incarnation of `node` printed on stdout."""
+        lines = (self.tmp / f"{node}.{self.starts[node]}.out").read_text().splitlines()
+        return [json.loads(line) for line in lines if line.startswith("{")]
+
+    def log_path(self, node: str) -> Path:
+        return self.tmp / node / f"{node}.journal"
 
     def client(self, node: str, timeout: float = 10.0) -> redis.Redis:
         addr = self.tmp / "disco" / f"{node}.json"
         deadline = time.monotonic() + timeout
         while not addr.exists():
-            assert self.procs[node].poll() is None, self.procs[node].stderr.read().decode()  # type: ignore[union-attr]
+            assert self.procs[node].poll() is None, self.stderr(node)
             assert time.monotonic() < deadline, f"{node} never published its address"
             time.sleep(0.02)
-        import json
-
         port = json.loads(addr.read_text())["client_port"]
         return redis.Redis("127.0.0.1", port, socket_timeout=10, protocol=2)
 
@@ -130,3 +152,204 @@ def test_jread_blocks_until_an_entry_commits(cluster: Cluster) -> None:
     append(clients[leader], 0, b"x")
     assert clients[leader].execute_command("JREAD", "s", 0, 10, 1000) == [[1, b"data", b"x"]]
     assert clients[leader].execute_command("JLEADER", "s") is None
+
+
+# -- a replica whose log file is corrupt in the middle --------------------------------------
+
+
+def corrupt_middle_record(path: Path, min_records: int = 100) -> tuple[int, bytes]:
+    """Flip a payload byte of the record in the middle of the log; (its offset, new image)."""
+    data = bytearray(path.read_bytes())
+    result = scan(bytes(data))
+    assert result.torn is None and len(result.offsets) > min_records
+    offset = result.offsets[len(result.offsets) // 2]
+    data[offset + 8 + 3] ^= 0x5A  # 8 = length + crc: a byte inside the payload
+    path.write_bytes(bytes(data))
+    return offset, bytes(data)
+
+
+def _write_log(path: Path, entries: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    f, _ = RecordFile.open(str(path))
+    f.append_many(persist_records(Persist(HardState(3, "az-b"), tuple(Entry(i, 3, b"e%d" % i) for i in range(1, entries + 1)))))
+    f.close()
+
+
+def test_a_corrupt_log_is_set_aside_and_the_replica_starts_recovering(tmp_path: Path) -> None:
+    config = JournalConfig("az-a", IDS, str(tmp_path / "az-a"), str(tmp_path / "disco"))
+    path = tmp_path / "az-a" / "az-a.journal"
+    _write_log(path, 50)
+    offset, damaged = corrupt_middle_record(path, min_records=20)
+    events: list[dict[str, Any]] = []
+    server = JournalServer(config, on_event=events.append)
+    server.file.close()
+    (event,) = events
+    assert event["event"] == "journal_log_corrupt" and event["offset"] == offset and event["file"] == str(path)
+    assert Path(event["moved_to"]).read_bytes() == damaged
+    assert server.node.recovering and (server.node.term, server.node.voted_for, server.node.log.last_index) == (0, None, 0)
+    assert PersistentState.from_records(scan(path.read_bytes()).records).hard_state == HardState(recovering=True)
+    assert not (tmp_path / "az-a" / "az-a.journal.recovering").exists()
+    again = JournalServer(config, on_event=events.append)  # a restart mid-recovery: still recovering, no new report
+    again.file.close()
+    assert again.node.recovering and len(events) == 1
+
+
+def test_a_log_of_another_format_version_is_refused_not_rebuilt(tmp_path: Path) -> None:
+    path = tmp_path / "az-a" / "az-a.journal"
+    path.parent.mkdir()
+    header = bytearray(encode_header())
+    header[9] = 9
+    path.write_bytes(bytes(header) + b"records a newer version wrote")
+    with pytest.raises(UnsupportedFormatError):
+        JournalServer(JournalConfig("az-a", IDS, str(path.parent), str(tmp_path / "disco")), on_event=print)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["az-a.journal"]
+
+
+def wait_for(what: str, predicate: Any, timeout: float = 15.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            value = predicate()
+        except (redis.ConnectionError, redis.TimeoutError, OSError, ValueError):
+            value = None
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def read_all(c: redis.Redis) -> list[tuple[int, bytes]]:
+    return [(int(i), data) for i, kind, data in c.execute_command("JREAD", "s", 0, 100000, 0)]
+
+
+class Writer(threading.Thread):
+    """Appends unique payloads to the leader until stopped; records what was acknowledged
+    (and when), and what was tried without an answer (it may or may not be in the log)."""
+
+    def __init__(self, cluster: Cluster, nodes: tuple[str, ...], tail: int) -> None:
+        super().__init__(daemon=True)
+        self.cluster, self.nodes, self.tail = cluster, nodes, tail
+        self.acked: dict[int, bytes] = {}
+        self.ack_times: list[float] = []
+        self.unknown: set[bytes] = set()
+        self.errors: list[str] = []
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        clients = {n: self.cluster.client(n) for n in self.nodes}
+        leader = wait_leader(clients)
+        k = 0
+        while not self.stop.is_set():
+            payload = b"during-%d" % k
+            k += 1
+            try:
+                self.tail = append(clients[leader], self.tail, payload)
+                self.acked[self.tail] = payload
+                self.ack_times.append(time.monotonic())
+            except (redis.ResponseError, redis.ConnectionError, redis.TimeoutError) as exc:
+                self.errors.append(str(exc))  # e.g. an election on a loaded machine: find the leader again
+                self.unknown.add(payload)
+                leader = wait_leader(clients)
+                self.tail = int(clients[leader].execute_command("JTAIL", "s"))
+            time.sleep(0.002)
+
+
+def test_a_replica_with_a_corrupt_log_reports_it_and_recovers_from_the_others(cluster: Cluster) -> None:
+    for node in IDS:
+        cluster.start(node)
+    clients = {n: cluster.client(n) for n in IDS}
+    leader = wait_leader(clients)
+    acked: dict[int, bytes] = {}
+    tail = 0
+    for i in range(300):
+        tail = append(clients[leader], tail, b"before-%d-" % i + b"x" * 40)
+        acked[tail] = b"before-%d-" % i + b"x" * 40
+    victim = next(n for n in IDS if n != leader)
+    wait_for(f"{victim} to catch up", lambda: int(clients[victim].execute_command("JTAIL", "s")) == tail)
+    cluster.kill(victim)
+    offset, damaged = corrupt_middle_record(cluster.log_path(victim))
+
+    healthy = tuple(n for n in IDS if n != victim)
+    writer = Writer(cluster, healthy, tail)  # appends keep going while the victim is down and recovering
+    writer.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    cluster.start(victim)
+    clients[victim] = cluster.client(victim)
+
+    # It says clearly what it found, and kept the bad file for inspection.
+    corrupt = wait_for("the corruption event", lambda: [e for e in cluster.events(victim) if e["event"] == "journal_log_corrupt"])
+    event = corrupt[0]
+    assert event["file"] == str(cluster.log_path(victim))
+    assert event["offset"] == offset and "crc mismatch" in event["reason"]
+    assert Path(event["moved_to"]).read_bytes() == damaged
+    assert Path(event["moved_to"]).name.startswith(f"{victim}.journal.corrupt-")
+    assert f"corrupt record at byte offset {offset}" in cluster.stderr(victim)
+
+    # It recovers from the other two zones while appends go on, then votes again.
+    recovered = wait_for("recovery", lambda: [e for e in cluster.events(victim) if e["event"] == "journal_recovered"])
+    seen_recovered = time.monotonic()
+    assert recovered[0]["index"] > 300
+    assert clients[victim].execute_command("JROLE")[5] == 0
+    time.sleep(0.3)
+    writer.stop.set()
+    writer.join(10)
+    assert not writer.is_alive()
+    assert any(started <= t <= seen_recovered for t in writer.ack_times), "no append was acknowledged during recovery"
+    assert len(writer.acked) > 20 and len(writer.errors) <= 3, writer.errors
+    final = writer.tail
+    wait_for(f"{victim} to reach {final}", lambda: int(clients[victim].execute_command("JTAIL", "s")) == final)
+    histories = {n: read_all(c) for n, c in clients.items()}
+    assert histories[victim] == histories[leader] == histories[next(n for n in healthy if n != leader)]
+    history = dict(histories[victim])
+    acked.update(writer.acked)
+    assert {i: history.get(i) for i in acked} == acked  # every acknowledged append at its id
+    assert len(set(history.values())) == len(history)  # each exactly once
+    assert set(history.values()) <= set(acked.values()) | writer.unknown  # and nothing else
+    # The recovered log file is healthy: a restart reads it back without recovering again.
+    cluster.kill(victim)
+    cluster.start(victim)
+    clients[victim] = cluster.client(victim)
+    wait_for("a restarted leader view", lambda: clients[victim].execute_command("JROLE")[3] is not None)
+    assert clients[victim].execute_command("JROLE")[5] == 0
+    assert not [e for e in cluster.events(victim) if e["event"] == "journal_log_corrupt"]
+
+
+def test_a_recovering_replica_refuses_to_vote(cluster: Cluster) -> None:
+    # Entries committed on {leader, B} only; B's log is corrupted, the leader dies. B
+    # and C are a majority, but C lacks the entries: if B voted, C would win and the
+    # acknowledged entries would be gone. B refuses; nobody leads until A is back.
+    for node in IDS:
+        cluster.start(node)
+    clients = {n: cluster.client(n) for n in IDS}
+    a = wait_leader(clients)
+    b, c = [n for n in IDS if n != a]
+    cluster.kill(c)
+    acked: dict[int, bytes] = {}
+    tail = 0
+    for i in range(200):
+        tail = append(clients[a], tail, b"only-on-a-and-b-%d" % i)
+        acked[tail] = b"only-on-a-and-b-%d" % i
+    wait_for(f"{b} to hold everything", lambda: int(clients[b].execute_command("JTAIL", "s")) == tail)
+    cluster.kill(b)
+    corrupt_middle_record(cluster.log_path(b))
+    cluster.kill(a)
+    cluster.start(c)
+    cluster.start(b)
+    clients[b], clients[c] = cluster.client(b), cluster.client(c)
+    deadline = time.monotonic() + 4.0  # several election timeouts (300-600 ms)
+    while time.monotonic() < deadline:
+        roles = {n: clients[n].execute_command("JROLE") for n in (b, c)}
+        assert all(r[1] != b"leader" for r in roles.values()), roles
+        assert roles[b][5] == 1, roles  # still recovering
+        time.sleep(0.1)
+    assert any(e["event"] == "journal_log_corrupt" for e in cluster.events(b))
+    assert int(clients[c].execute_command("JTAIL", "s")) == 0  # C never learned the entries
+
+    cluster.start(a)
+    clients[a] = cluster.client(a)
+    assert wait_leader(clients) == a  # only A holds the entries, so only A can win
+    wait_for(f"{b} to recover", lambda: clients[b].execute_command("JROLE")[5] == 0)
+    for node in IDS:
+        wait_for(f"{node} to catch up", lambda: int(clients[node].execute_command("JTAIL", "s")) == tail)
+        assert dict(read_all(clients[node])) == acked, node
