@@ -22,7 +22,7 @@ from ..context import Ctx
 from ..errors import RedisError
 from ..resp import NULL_ARRAY, OK
 from . import command
-from .util import LLONG_MIN, numkeys_keys, parse_int, parse_mpop, parse_nonneg_int, rank_range
+from .util import LLONG_MIN, first_existing, numkeys_keys, parse_int, parse_mpop, parse_nonneg_int, rank_range
 
 _E_RANK_ZERO = RedisError(
     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
@@ -140,14 +140,13 @@ rpop = command("rpop", -2, "write fast", keys=(1, 1, 1), acl="@list", group="lis
          args="numkeys key [key ...] LEFT|RIGHT [COUNT count]")
 def lmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     keys, head, count = parse_mpop(argv, _ENDS)
-    for key in keys:
-        dq = ctx.lookup_typed(key, deque)
-        if dq is None:
-            continue
-        out = _take(ctx, key, dq, count, head)
-        ctx.propagate([b"LPOP" if head else b"RPOP", key, b"%d" % len(out)])
-        return [key, out]
-    return NULL_ARRAY
+    found = first_existing(ctx, keys, deque)
+    if found is None:
+        return NULL_ARRAY
+    key, dq = found
+    out = _take(ctx, key, dq, count, head)
+    ctx.propagate([b"LPOP" if head else b"RPOP", key, b"%d" % len(out)])
+    return [key, out]
 
 
 # -- reads ------------------------------------------------------------------------

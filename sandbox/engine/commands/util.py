@@ -156,6 +156,16 @@ def parse_mpop(argv: list[bytes], ends: dict[bytes, bool]) -> tuple[list[bytes],
     return argv[2:where_at], end, max(count, 1)
 
 
+def first_existing(ctx: "Ctx", keys: list[bytes], tp: type) -> tuple[bytes, Any] | None:
+    """The first of ``keys`` that holds a value, with it, as LMPOP/ZMPOP look them up:
+    in order, raising WRONGTYPE at a non-``tp`` value met before one is found."""
+    for key in keys:
+        value = ctx.lookup_typed(key, tp)
+        if value is not None:
+            return key, value
+    return None
+
+
 def parse_random_count(argv: list[bytes], option: bytes | None = None) -> tuple[int, bool]:
     """``key count [option]`` of SRANDMEMBER (no option), HRANDFIELD (WITHVALUES) and
     ZRANDMEMBER (WITHSCORES): (count, option given), checked in Redis's order."""

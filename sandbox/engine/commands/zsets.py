@@ -28,7 +28,7 @@ from ..errors import RedisError
 from ..keyspace import ScanIndex
 from ..resp import NULL_ARRAY, format_double
 from . import collscan, command
-from .util import numkeys_keys, parse_float, parse_mpop, parse_nonneg_int, parse_random_count, to_float
+from .util import first_existing, numkeys_keys, parse_float, parse_mpop, parse_nonneg_int, parse_random_count, to_float
 
 E_XX_NX = RedisError("ERR XX and NX options at the same time are not compatible")
 E_GT_LT_NX = RedisError("ERR GT, LT, and/or NX options at the same time are not compatible")
@@ -283,14 +283,13 @@ _ENDS = {b"min": False, b"max": True}  # True: from the highest scores
          args="numkeys key [key ...] <MIN | MAX> [COUNT count]")
 def zmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     keys, from_max, count = parse_mpop(argv, _ENDS)
-    for key in keys:
-        zs = ctx.lookup_typed(key, ZSet)
-        if zs is None:
-            continue
-        items = pop_members(ctx, key, zs, count, from_max)
-        ctx.propagate([b"ZPOPMAX" if from_max else b"ZPOPMIN", key, b"%d" % count])
-        return [key, [[member, score] for score, member in items]]
-    return NULL_ARRAY
+    found = first_existing(ctx, keys, ZSet)
+    if found is None:
+        return NULL_ARRAY
+    key, zs = found
+    items = pop_members(ctx, key, zs, count, from_max)
+    ctx.propagate([b"ZPOPMAX" if from_max else b"ZPOPMIN", key, b"%d" % count])
+    return [key, [[member, score] for score, member in items]]
 
 
 # -- random members and scanning ----------------------------------------------------------------

@@ -29,12 +29,16 @@ E_LIMIT_NEEDS_BY = RedisError(
 )
 E_WITHSCORES_BYLEX = RedisError("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
 
+# Redis's COMMAND DOCS complexity texts, which differ only in what M counts.
+_LOG_N = "O(log(N)) with N being the number of elements in the sorted set."
+_LOG_N_M = "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements {}."
+
 
 # -- counting ---------------------------------------------------------------------------------
 
 
 @command("zcount", 4, "readonly fast", keys=(1, 1, 1), since="2.0.0", **SORTED_SET,
-         complexity="O(log(N)) with N being the number of elements in the sorted set.",
+         complexity=_LOG_N,
          summary="How many members have a score in [min, max] (\"(\" excludes a bound).", args="key min max")
 def zcount(ctx: Ctx, argv: list[bytes]) -> Any:
     rng = ScoreRange(argv[2], argv[3])
@@ -46,7 +50,7 @@ def zcount(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("zlexcount", 4, "readonly fast", keys=(1, 1, 1), since="2.8.9", **SORTED_SET,
-         complexity="O(log(N)) with N being the number of elements in the sorted set.",
+         complexity=_LOG_N,
          summary="How many members are between two strings (for members of equal score).", args="key min max")
 def zlexcount(ctx: Ctx, argv: list[bytes]) -> Any:
     rng = LexRange(argv[2], argv[3])
@@ -141,7 +145,7 @@ _RANGE_SUMMARY = "Members by rank, score (BYSCORE) or lex (BYLEX) range, optiona
 
 
 @command("zrange", -4, "readonly", keys=(1, 1, 1), since="1.2.0", **SORTED_SET,
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
+         complexity=_LOG_N_M.format("returned"),
          summary=_RANGE_SUMMARY,
          args="key start stop [BYSCORE | BYLEX] [REV] [LIMIT offset count] [WITHSCORES]")
 def zrange(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -149,7 +153,7 @@ def zrange(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("zrangestore", -5, "write denyoom", keys=(1, 2, 1), since="6.2.0", **SORTED_SET,
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
+         complexity=_LOG_N_M.format("stored into the destination key"),
          summary="Store a ZRANGE result (by rank, score or lex) in another key; returns its size.",
          args="dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]")
 def zrangestore(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -166,14 +170,14 @@ def zrangestore(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("zrevrange", -4, "readonly", keys=(1, 1, 1), since="1.2.0", **SORTED_SET,
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements returned.",
+         complexity=_LOG_N_M.format("returned"),
          summary="Members by rank, highest score first.", args="key start stop [WITHSCORES]")
 def zrevrange(ctx: Ctx, argv: list[bytes]) -> Any:
     return _range_reply(ctx, argv, _RANK, True)
 
 
 @command("zrangebyscore", -4, "readonly", keys=(1, 1, 1), since="1.0.5", **SORTED_SET,
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.",
+         complexity=_LOG_N_M.format("being returned"),
          summary="Members with a score in [min, max], lowest first.",
          args="key min max [WITHSCORES] [LIMIT offset count]")
 def zrangebyscore(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -181,7 +185,7 @@ def zrangebyscore(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("zrevrangebyscore", -4, "readonly", keys=(1, 1, 1), since="2.2.0", **SORTED_SET,
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.",
+         complexity=_LOG_N_M.format("being returned"),
          summary="Members with a score in [min, max], highest first (arguments are max, min).",
          args="key max min [WITHSCORES] [LIMIT offset count]")
 def zrevrangebyscore(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -189,7 +193,7 @@ def zrevrangebyscore(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("zrangebylex", -4, "readonly", keys=(1, 1, 1), since="2.8.9", **SORTED_SET,
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.",
+         complexity=_LOG_N_M.format("being returned"),
          summary="Members between two strings (for members of equal score), in order.",
          args="key min max [LIMIT offset count]")
 def zrangebylex(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -197,7 +201,7 @@ def zrangebylex(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("zrevrangebylex", -4, "readonly", keys=(1, 1, 1), since="2.8.9", **SORTED_SET,
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements being returned.",
+         complexity=_LOG_N_M.format("being returned"),
          summary="Members between two strings (for members of equal score), in reverse order (arguments are max, min).",
          args="key max min [LIMIT offset count]")
 def zrevrangebylex(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -216,7 +220,7 @@ def _remove_span(ctx: Ctx, key: bytes, zs: ZSet, start: int, stop: int) -> int:
 
 
 @command("zremrangebyrank", 4, "write", keys=(1, 1, 1), since="2.0.0", **SORTED_SET,
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+         complexity=_LOG_N_M.format("removed by the operation"),
          summary="Remove the members in a rank range; returns how many.", args="key start stop")
 def zremrangebyrank(ctx: Ctx, argv: list[bytes]) -> Any:
     start, end = parse_int(argv[2]), parse_int(argv[3])
@@ -231,7 +235,7 @@ def zremrangebyrank(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("zremrangebyscore", 4, "write", keys=(1, 1, 1), since="1.2.0", **SORTED_SET,
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+         complexity=_LOG_N_M.format("removed by the operation"),
          summary="Remove the members with a score in [min, max]; returns how many.", args="key min max")
 def zremrangebyscore(ctx: Ctx, argv: list[bytes]) -> Any:
     rng = ScoreRange(argv[2], argv[3])
@@ -244,7 +248,7 @@ def zremrangebyscore(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("zremrangebylex", 4, "write", keys=(1, 1, 1), since="2.8.9", **SORTED_SET,
-         complexity="O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements removed by the operation.",
+         complexity=_LOG_N_M.format("removed by the operation"),
          summary="Remove the members between two strings (for members of equal score); returns how many.",
          args="key min max")
 def zremrangebylex(ctx: Ctx, argv: list[bytes]) -> Any:
