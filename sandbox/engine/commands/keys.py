@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import errors, glob
+from .. import errors
 from ..context import Ctx
 from ..datatypes import copy_value
 from ..errors import RedisError
@@ -215,18 +215,13 @@ def randomkey(ctx: Ctx, argv: list[bytes]) -> Any:
          summary="Every key matching a glob-style pattern (blocks the node while it walks them all).",
          args="pattern")
 def keys(ctx: Ctx, argv: list[bytes]) -> Any:
-    pattern = argv[1]
     db = ctx.db
+    matched = collscan.matching(db.data, None if argv[1] == b"*" else argv[1])
     expires, now = db.expires, ctx.now_ms
-    match_all = pattern == b"*"
-    out = []
-    for key in db.data:
-        if match_all or glob.match(pattern, key):
-            # Like Redis, KEYS skips expired keys without deleting them.
-            when = expires.get(key) if expires else None
-            if when is None or when > now:
-                out.append(key)
-    return out
+    if not expires:
+        return matched
+    # Like Redis, KEYS skips expired keys without deleting them.
+    return [key for key in matched if expires.get(key, now + 1) > now]
 
 
 @command("scan", -2, "readonly", acl="@keyspace", since="2.8.0", complexity="O(1) per call, O(N) per iteration",
@@ -239,9 +234,7 @@ def scan(ctx: Ctx, argv: list[bytes]) -> Any:
     next_cursor = ctx.db.scan_index().scan(cursor, count, found.append)
     # Filter after the walk: expiring a key below changes the index being walked.
     out = []
-    for key in found:
-        if pattern is not None and not glob.match(pattern, key):
-            continue
+    for key in collscan.matching(found, pattern):
         value = ctx.lookup(key)
         if value is None:
             continue
