@@ -7,9 +7,10 @@ overflow rejected). Python's ``int()``/``float()`` accept more ("1_000", " 1",
 
 Also here, because several families read the same arguments the same way: option
 keywords as C strings (``keyword``), ``numkeys key [key ...]`` positions, the
-LMPOP/ZMPOP tail, the count of the *RANDMEMBER/HRANDFIELD commands, the two ways
-Redis normalises ``start``/``end`` indexes, the size limits read from CONFIG, and
-how a *STORE command writes its result. Invariant: each of those has exactly one
+LMPOP/ZMPOP tail and key search, the count of the *RANDMEMBER/HRANDFIELD commands,
+the two ways Redis normalises ``start``/``end`` indexes, the size limits read from
+CONFIG (encoding thresholds, proto-max-bulk-len), and how a *STORE command writes
+its result. Invariant: each of those has exactly one
 implementation, so a fix to Redis compatibility is made once.
 """
 
