@@ -75,7 +75,9 @@ Why that is enough:
   of that quorum: the candidate persisted its term before asking, the leader before
   sending. With answers from every peer (for three zones: both others; that they
   came after this incarnation started is what the nonce proves), T is at least
-  every such term.
+  every such term. (In a larger group f+1 answers would do for commits, but not
+  for votes: a candidate still collecting votes, our lost one among them, may be
+  the only node that knows its term yet.)
 * An entry committed with the lost copy has a term <= T, so L has it -- by Leader
   Completeness, or because L itself wrote it before the node restarted -- at an
   index <= ``target``. ``commit >= target`` means the node's log holds the
