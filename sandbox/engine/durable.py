@@ -283,8 +283,12 @@ class DurableNode:
                 self.server.touch_watched_db(mine.id)
             mine.swap_contents(loaded)
         upto, crc = (snap.meta.upto_id, snap.meta.crc) if snap else (0, 0)
-        self.applied = self.journal_tail = upto
+        self.applied = upto
+        self.journal_tail = max(self.journal_tail, upto)
         self.crc = crc
+        # What this node knew of the primary's liveness is as old as its data: it
+        # must catch up and then wait a whole campaign period before it may campaign.
+        self.last_activity = time.monotonic()
         self.restoring = {"from_snapshot": os.path.basename(snap.path) if snap else None, "upto": upto,
                           "target": upto, "t0": t0, "reason": reason}
         self.emit({"event": "snapshot_loaded", "from_snapshot": self.restoring["from_snapshot"], "upto": upto,
@@ -301,6 +305,7 @@ class DurableNode:
         except (ConnectionError, RespError):
             tail = self.applied
         self.restoring["target"] = max(tail, self.applied)
+        self.journal_tail = max(self.journal_tail, tail)
 
     async def reload_after_trim(self, error: str) -> None:
         """``-TRIMMED <upto> <snapshot>``: the entries this node needs next are gone;
