@@ -242,7 +242,10 @@ async def _run_snapshotter(args: argparse.Namespace) -> int:
     config = SnapshotterConfig(args.journal, args.shards, args.dir, interval_s=args.interval_s,
                                threshold_entries=args.threshold_entries)
 
+    running: list[Snapshotter] = []
+
     def ready(snapshotter: Snapshotter) -> None:
+        running.append(snapshotter)
         loop.add_signal_handler(signal.SIGUSR1, snapshotter.request)
         if requested:
             snapshotter.request()
@@ -250,13 +253,19 @@ async def _run_snapshotter(args: argparse.Namespace) -> int:
                "interval_s": args.interval_s, "threshold_entries": args.threshold_entries})
 
     task = loop.create_task(run_snapshotter(config, _emit, on_ready=ready))
+
+    def stop() -> None:
+        for snapshotter in running:
+            snapshotter.stop()  # sticks even if the cancellation below is swallowed
+        task.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stop)
 
     async def watch_parent() -> None:
         while os.getppid() == parent:
             await asyncio.sleep(0.5)
-        task.cancel()
+        stop()
 
     watcher = loop.create_task(watch_parent())
     try:

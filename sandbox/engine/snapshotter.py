@@ -79,6 +79,7 @@ class Snapshotter:
         self.trimmed = [0] * cfg.shards  # highest trim this process asked for
         self.failed_at = [0.0] * cfg.shards  # monotonic time of the last failed run (0 = none)
         self.journal_down = False
+        self.stopping = False  # set by stop(); ends run() even if a cancellation got lost
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(port=0, cluster_enabled=True)
@@ -101,6 +102,14 @@ class Snapshotter:
             self.last_upto[shard] = (snapshot.name_upto(newest[0]) or 0) if newest else 0
         return events
 
+    def stop(self) -> None:
+        """End ``run()`` after the current step. The caller cancels the task too; this
+        flag makes the stop stick when a cancellation is swallowed (Python 3.11's
+        ``wait_for`` returns the inner result when both finish together, and the
+        journal client retries the ConnectionError that a stopping journal causes)."""
+        self.stopping = True
+        self.wake.set()
+
     def request(self) -> None:
         """Snapshot every shard as soon as possible (SIGUSR1)."""
         self.on_demand = True
@@ -109,17 +118,20 @@ class Snapshotter:
     async def run(self) -> None:
         cfg = self.cfg
         next_scheduled = time.monotonic() + cfg.interval_s if cfg.interval_s > 0 else float("inf")
-        while True:
+        while not self.stopping:
             try:
                 await asyncio.wait_for(self.wake.wait(), cfg.poll_s)
             except asyncio.TimeoutError:
                 pass
             self.wake.clear()
+            if self.stopping:
+                return
             now = time.monotonic()
             if self.on_demand:
                 self.on_demand = False
                 for shard in range(cfg.shards):
-                    await self.snapshot_shard(shard, "on_demand")
+                    if not self.stopping:
+                        await self.snapshot_shard(shard, "on_demand")
                 continue
             scheduled = now >= next_scheduled
             if scheduled:
@@ -127,6 +139,8 @@ class Snapshotter:
             if not scheduled and cfg.threshold_entries <= 0:
                 continue
             for shard in range(cfg.shards):
+                if self.stopping:
+                    return
                 if self.failed_at[shard] and now - self.failed_at[shard] < cfg.retry_after_s:
                     continue
                 tail = await self.tail(shard)
