@@ -230,11 +230,11 @@ class Snapshotter:
                 os.unlink(tmp)
         self.failed_at[shard] = 0.0
         self.last_upto[shard] = target
+        kept = self.retain(shard)  # before the event: whoever hears it sees the directory as it stays
         self.emit({"event": "snapshot_written", "shard": shard, "stream": stream, "upto": target,
                    "keys": meta.keys, "bytes": size, "ms": round((time.monotonic() - started) * 1000),
                    "path": final, "from": base_name, "replayed": target - upto, "checksums": checksums,
                    "reason": reason})
-        kept = self.retain(shard)
         if len(kept) >= 2:
             await self.trim(shard, *kept[-1])
         return True

@@ -28,7 +28,7 @@ from redis.cluster import RedisCluster
 from sandbox.engine import snapshot
 from sandbox.engine.__main__ import build_parser
 from sandbox.engine.durable import JournalClient
-from sandbox.engine.respclient import RespError
+from sandbox.engine.respclient import RespError, connect
 from sandbox.engine.slots import key_slot
 from sandbox.engine.supervisor import ClusterSpec, Supervisor, slot_ranges
 
@@ -39,8 +39,10 @@ NEVER = 1_000_000  # a threshold no test reaches
 
 @contextlib.asynccontextmanager
 async def durable_cluster(data_dir: Path, **spec: Any) -> AsyncIterator[Supervisor]:
+    # Crashed nodes come back on their own (after 2 s, so that a test that kills a
+    # node on purpose restarts it first, after wiping its directory).
     options: dict[str, Any] = {"replicas": 1, "snapshot_interval_s": 0, "snapshot_threshold_entries": NEVER,
-                               "restart_delay_ms": 300}
+                               "restart_delay_ms": 2000}
     options.update(spec)
     sup = Supervisor(ClusterSpec(mode="durable", shards=options.pop("shards", 1), data_dir=str(data_dir), **options))
     try:
@@ -70,7 +72,9 @@ async def wait_event(sup: Supervisor, name: str, timeout: float, since: int = 0,
 
 async def primary(sup: Supervisor, shard: int = 0) -> redis.Redis:
     """A client of the shard's primary, once it accepts writes (the topology push
-    that follows the election may still be on its way)."""
+    that follows the election may still be on its way) and every data node of the
+    cluster is up and tailing the journal."""
+    await settled(sup)
     lo, hi = slot_ranges(sup.spec.shards)[shard]
     probe = next(k for k in (f"probe-{i}" for i in range(10_000)) if lo <= key_slot(k.encode()) <= hi)
     deadline = time.monotonic() + 10
@@ -85,6 +89,26 @@ async def primary(sup: Supervisor, shard: int = 0) -> redis.Redis:
                 client.close()
         if time.monotonic() > deadline:
             raise AssertionError("the shard's primary never accepted a write")
+        await asyncio.sleep(0.05)
+
+
+async def settled(sup: Supervisor, timeout: float = 15) -> None:
+    """Every data node runs and has reported ``restored`` since it last started."""
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = [p for p in sup.procs.values() if p.kind == "data"]
+        last_start = {p.id: 0 for p in nodes}
+        caught_up: set[str] = set()
+        for i, e in enumerate(sup.history):
+            if e.get("node") in last_start and e["event"] in ("node_crashed", "node_restarted"):
+                last_start[e["node"]] = i
+                caught_up.discard(e["node"])
+            elif e["event"] == "restored" and i >= last_start.get(e.get("node"), i + 1):
+                caught_up.add(e["node"])
+        if all(p.status == "running" and p.id in caught_up for p in nodes):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"data nodes not settled: {[(p.id[:8], p.status) for p in nodes]}")
         await asyncio.sleep(0.05)
 
 
@@ -115,6 +139,24 @@ async def jread_from_zero(sup: Supervisor) -> Any:
         return err
     finally:
         client.drop()
+
+
+async def trim_applied_everywhere(sup: Supervisor) -> None:
+    """Wait until every journal replica answers a read from entry 0 with -TRIMMED."""
+    for p in [p for p in sup.procs.values() if p.kind == "journal"]:
+        conn = await connect("127.0.0.1", p.port)
+        try:
+            for _ in range(100):
+                try:
+                    await conn.send(b"JREAD", b"shard-0", 0, 1, 0)
+                except RespError as err:
+                    assert err.code == "TRIMMED"
+                    break
+                await asyncio.sleep(0.02)
+            else:
+                raise AssertionError(f"{p.id} never applied the trim")
+        finally:
+            conn.close()
 
 
 def shard_dir(sup: Supervisor, shard: int = 0) -> str:
@@ -200,7 +242,7 @@ def test_on_demand_snapshots_are_verified_kept_two_deep_and_trim_the_journal(tmp
 
 def test_a_wiped_replica_restores_from_the_threshold_snapshot_and_replays_only_the_rest(tmp_path):
     async def scenario() -> None:
-        async with durable_cluster(tmp_path, snapshot_threshold_entries=200, auto_restart=False) as sup:
+        async with durable_cluster(tmp_path, snapshot_threshold_entries=200) as sup:
             client = await primary(sup)
             write(client, "a", 250)
             snap = await wait_event(sup, "snapshot_written", 15, stream="shard-0")
@@ -216,9 +258,44 @@ def test_a_wiped_replica_restores_from_the_threshold_snapshot_and_replays_only_t
     asyncio.run(scenario())
 
 
+def test_a_replica_that_slept_through_a_trim_reloads_a_snapshot_and_catches_up(tmp_path):
+    async def scenario() -> None:
+        async with durable_cluster(tmp_path) as sup:
+            client = await primary(sup)
+            write(client, "a", 20)
+            node = replica_of(sup)
+            mark = len(sup.history)
+            await sup.pause(node.id, 60)  # SIGSTOP: its last JREAD answer waits in the socket
+            write(client, "b", 700)  # more than one JREAD batch (500) past where it stopped
+            first = await snapshot_now(sup)
+            write(client, "c", 20)
+            await snapshot_now(sup)
+            await wait_event(sup, "trimmed", 10, since=mark, upto=first["upto"])
+            await trim_applied_everywhere(sup)
+            os.kill(node.pid, signal.SIGCONT)  # wake it now rather than when the pause ends
+            trimmed = await wait_event(sup, "journal_trimmed", 20, since=mark, node=node.id)
+            assert trimmed["trimmed_upto"] == first["upto"] and trimmed["applied"] < first["upto"]
+            restored = await wait_event(sup, "restored", 20, since=mark, node=node.id, reason="trimmed")
+            assert restored["upto"] >= first["upto"]
+            assert replica_reads(node.port, {"a": 20, "b": 700, "c": 20}) == {"a": 20, "b": 700, "c": 20}
+
+    asyncio.run(scenario())
+
+
+def test_snapshots_also_run_on_a_schedule(tmp_path):
+    async def scenario() -> None:
+        async with durable_cluster(tmp_path, replicas=0, snapshot_interval_s=1) as sup:
+            client = await primary(sup)
+            write(client, "a", 10)
+            scheduled = await wait_event(sup, "snapshot_written", 10, stream="shard-0")
+            assert scheduled["reason"] == "interval" and scheduled["keys"] >= 1
+
+    asyncio.run(scenario())
+
+
 def test_a_corrupted_newest_snapshot_is_passed_over_and_everyone_still_converges(tmp_path):
     async def scenario() -> None:
-        async with durable_cluster(tmp_path, auto_restart=False) as sup:
+        async with durable_cluster(tmp_path) as sup:
             client = await primary(sup)
             write(client, "a", 80)
             older = await snapshot_now(sup)
@@ -248,7 +325,7 @@ def test_a_corrupted_newest_snapshot_is_passed_over_and_everyone_still_converges
 
 def test_the_snapshotter_publishes_nothing_when_a_checksum_entry_disagrees(tmp_path):
     async def scenario() -> None:
-        async with durable_cluster(tmp_path, replicas=0, auto_restart=False) as sup:
+        async with durable_cluster(tmp_path, replicas=0) as sup:
             client = await primary(sup)
             write(client, "a", 30)
             planter = journal(sup)
