@@ -80,6 +80,31 @@ class JournalClient:
             self.conn = await self._connect_any()
         return self.conn
 
+    async def leader_connection(self, deadline: float) -> RespConnection:
+        """A connection to the journal's current Raft leader (asking each replica
+        JROLE), waiting out an election until ``deadline`` (monotonic seconds)."""
+        while time.monotonic() < deadline:
+            if self.conn is not None and self.conn.is_open:
+                try:
+                    role = await asyncio.wait_for(self.conn.send(b"JROLE"), 0.5)
+                    if role[1] == b"leader":
+                        return self.conn
+                except (RespError, ConnectionError, asyncio.TimeoutError):
+                    pass
+                self.drop()
+            for host, port in self.addrs:
+                try:
+                    conn = await connect(host, port, timeout=0.3)
+                    role = await asyncio.wait_for(conn.send(b"JROLE"), 0.5)
+                except (OSError, RespError, ConnectionError, asyncio.TimeoutError):
+                    continue
+                if role[1] == b"leader":
+                    self.conn = conn
+                    return conn
+                conn.close()
+            await asyncio.sleep(0.05)
+        raise ConnectionError("the journal has no leader")
+
     def drop(self, hint: str | None = None) -> None:
         if hint and hint != "?" and ":" in hint:
             host, port = hint.rsplit(":", 1)
@@ -110,16 +135,29 @@ class JournalClient:
 
 class PrimaryLog:
     """The primary's ``EffectLog``: batches the effects of one event-loop tick into
-    one conditional append and resolves each write's future when it commits."""
+    one conditional append and resolves each write's future when it commits.
+
+    Appends are pipelined; each names the id the previous one will get. When the
+    journal connection breaks or an append times out, the outcome of what was in
+    flight is unknown, so nothing new is sent until ``_recover`` has read the stream
+    back: an entry found at its id with our bytes committed; a missing one is sent
+    again; another writer's entry there means this node was fenced. If the journal
+    stays unreachable past ``JOURNAL_WAIT_S`` the node gives up its role: pending
+    replies fail (never acknowledged) and it restarts as a replica.
+    """
+
+    JOURNAL_WAIT_S = 3.0
 
     def __init__(self, node: "DurableNode", tail: int) -> None:
         self.node = node
-        self.tail = tail  # id of the last entry this primary appended (or claimed)
+        self.tail = tail  # id the last sent append will get
+        self.confirmed = tail  # last id the journal confirmed to us
         self.pieces: list[bytes] = []
         self.futures: list[asyncio.Future[Any]] = []
-        self.keys: list[tuple[int, bytes]] = []
         self.scheduled = False
-        self.inflight = 0
+        # expected id -> (kind, data, futures, sent_at), in id order
+        self.inflight: dict[int, tuple[bytes, bytes, list[asyncio.Future[Any]], float]] = {}
+        self.recovering = False
         self.crc = node.crc
         self.entries_since_checksum = 0
 
@@ -138,15 +176,15 @@ class PrimaryLog:
 
     def flush(self) -> None:
         self.scheduled = False
-        if not self.pieces or self.node.fenced:
+        if not self.pieces or self.node.fenced or self.recovering:
             return
-        if self.inflight >= self.node.max_inflight:
+        if len(self.inflight) >= self.node.max_inflight:
             self.scheduled = True
             asyncio.get_running_loop().call_later(0.0005, self.flush)
             return
         data = _TS.pack(int(time.time() * 1000)) + b"".join(self.pieces)
-        futures, keys = self.futures, self.keys
-        self.pieces, self.futures, self.keys = [], [], []
+        futures = self.futures
+        self.pieces, self.futures = [], []
         self.crc = zlib.crc32(data, self.crc)
         self._send(b"data", data, futures)
         self.entries_since_checksum += 1
@@ -156,44 +194,93 @@ class PrimaryLog:
             self._send(b"checksum", marker, [])
 
     def renew(self) -> None:
-        self._send(b"lease", encode_lease(self.node.cfg.engine.node_id, self.node.cfg.lease_ms), [])
+        if not self.recovering:
+            self._send(b"lease", encode_lease(self.node.cfg.engine.node_id, self.node.cfg.lease_ms), [])
 
     def _send(self, kind: bytes, data: bytes, futures: list[asyncio.Future[Any]]) -> None:
-        node = self.node
-        after = self.tail
         self.tail += 1
-        self.inflight += 1
-        sent_at = time.monotonic()
-        conn = node.journal.conn
+        expected = self.tail
+        self.inflight[expected] = (kind, data, futures, time.monotonic())
+        self._transmit(expected)
+
+    def _transmit(self, expected: int) -> None:
+        kind, data, _futures, sent_at = self.inflight[expected]
+        conn = self.node.journal.conn
         if conn is None or not conn.is_open:
             reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             reply.set_exception(ConnectionError("journal connection lost"))
         else:
-            reply = conn.send(b"JAPPEND", node.stream, after, kind, data)
-        reply.add_done_callback(lambda f: self._done(f, after + 1, sent_at, futures))
+            reply = conn.send(b"JAPPEND", self.node.stream, expected - 1, kind, data)
+        reply.add_done_callback(lambda f: self._done(f, expected))
 
-    def _done(self, reply: "asyncio.Future[Any]", expected: int, sent_at: float, futures: list[asyncio.Future[Any]]) -> None:
-        self.inflight -= 1
-        node = self.node
+    def _done(self, reply: "asyncio.Future[Any]", expected: int) -> None:
+        if expected not in self.inflight or self.node.fenced:
+            return
         exc = reply.exception()
         if exc is None and reply.result() == expected:
-            node.renewed(sent_at, expected)
-            for fut in futures:
-                if not fut.done():
-                    fut.set_result(None)
-            tracker = node.server.tracker
-            if tracker:
-                done = set(map(id, futures))
-                for k in [k for k, f in tracker.items() if id(f) in done]:
-                    del tracker[k]
+            self._committed(expected)
             return
         if isinstance(exc, RespError) and exc.code in ("CONDFAIL", "FENCED"):
-            node.fence(f"append after {expected - 1} refused: {exc.text}", futures)
-        else:
-            # The journal didn't answer (no quorum, connection lost): the write may or
-            # may not commit, so it can't be acknowledged either way; step down and let
-            # the journal decide who is primary.
-            node.fence(f"journal append failed: {exc or reply.result()}", futures, error=JOURNAL_DOWN)
+            self.node.fence(f"append after {expected - 1} refused: {exc.text}", self._all_pending())
+            return
+        # Connection lost, TIMEOUT, NOTLEADER: the outcome of what is in flight is unknown.
+        if not self.recovering:
+            self.recovering = True
+            asyncio.get_running_loop().create_task(self._recover(str(exc or reply.result())))
+
+    def _committed(self, entry_id: int) -> None:
+        _kind, _data, futures, sent_at = self.inflight.pop(entry_id)
+        self.confirmed = max(self.confirmed, entry_id)
+        self.node.renewed(sent_at, entry_id)
+        for fut in futures:
+            if not fut.done():
+                fut.set_result(None)
+        tracker = self.node.server.tracker
+        if tracker and futures:
+            done = set(map(id, futures))
+            for k in [k for k, f in tracker.items() if id(f) in done]:
+                del tracker[k]
+
+    def _all_pending(self) -> list[asyncio.Future[Any]]:
+        out = [f for _k, _d, futures, _t in self.inflight.values() for f in futures]
+        self.inflight.clear()
+        return out + self.futures
+
+    async def _recover(self, reason: str) -> None:
+        node = self.node
+        node.emit({"event": "journal_unavailable", "error": reason, "inflight": len(self.inflight)})
+        deadline = time.monotonic() + self.JOURNAL_WAIT_S
+        while not node.fenced:
+            if time.monotonic() > deadline:
+                node.fence(f"journal unreachable for {self.JOURNAL_WAIT_S:.0f}s: {reason}", self._all_pending(),
+                           error=JOURNAL_DOWN)
+                return
+            try:
+                node.journal.drop()
+                entries = await node.journal.call(b"JREAD", node.stream, self.confirmed, 10_000, 0, deadline_s=1.0)
+            except (ConnectionError, RespError):
+                await asyncio.sleep(0.1)
+                continue
+            found = {int(i): (k, d) for i, k, d in entries}
+            for expected in sorted(self.inflight):
+                kind, data, _f, _t = self.inflight[expected]
+                if expected in found:
+                    if found[expected] == (kind, data):
+                        self._committed(expected)
+                    else:
+                        node.fence(f"entry {expected} was written by another node", self._all_pending())
+                        return
+            # What is left never reached the journal: send it again, in order, to the leader.
+            try:
+                await node.journal.leader_connection(deadline)
+            except ConnectionError:
+                continue
+            self.recovering = False
+            for expected in sorted(self.inflight):
+                self._transmit(expected)
+            node.emit({"event": "journal_recovered", "resent": len(self.inflight)})
+            self.flush()
+            return
 
 
 class DurableNode:
@@ -321,7 +408,6 @@ class DurableNode:
                    "reason": "no snapshot that loads covers the trimmed entries"})
         await asyncio.sleep(1.0)
 
-
     def apply_entry(self, entry_id: int, kind: bytes, data: bytes) -> None:
         if entry_id != self.applied + 1:
             raise RuntimeError(f"journal gap: applied {self.applied}, got {entry_id}")
@@ -382,6 +468,8 @@ class DurableNode:
         server.expires_locally = True
         server.refusal = None
         server.log = self.log
+        if server.cluster is not None:
+            server.cluster.promote(self.cfg.engine.node_id)
         self.emit({"event": "role_changed", "role": "primary", "entry": leader_entry})
 
     # -- primary ---------------------------------------------------------------------------
@@ -415,7 +503,7 @@ class DurableNode:
             self.emit({"event": "fenced", "reason": reason})
         pending = list(futures)
         if self.log is not None:
-            pending += self.log.futures
+            pending += self.log._all_pending()
             self.log.futures = []
         pending += list(self.server.tracker.values())
         for fut in pending:
