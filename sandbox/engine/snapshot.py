@@ -318,7 +318,8 @@ def verify(path: str) -> SnapshotMeta:
 
 def load(path: str, server: "Server") -> Snapshot:
     """Replace ``server``'s keyspace with the snapshot's; CorruptSnapshotError (and an
-    empty keyspace) if the file is bad or the data it builds is not what was written."""
+    empty keyspace) if the file is bad or the data it builds is not what was written.
+    The returned ``Snapshot`` no longer holds the chunks: the server does."""
     snap = read(path)
     clear(server)
     # Keys whose TTL passed are data like any other until the primary's DEL arrives.
@@ -335,7 +336,7 @@ def load(path: str, server: "Server") -> Snapshot:
     if digest != snap.meta.dataset:
         clear(server)
         raise CorruptSnapshotError(path, "the loaded dataset's digest differs from the one written")
-    return snap
+    return Snapshot(snap.path, snap.meta, [], snap.size)
 
 
 def clear(server: "Server") -> None:
