@@ -58,10 +58,9 @@ class ClusterClient:
         table: list[tuple[str, int] | None] = [None] * 16384
         shards = [0] * 16384
         for shard, (low, high) in enumerate(topology.get("slots", [])):
-            address = primaries.get(shard)
-            for slot in range(int(low), int(high) + 1):
-                table[slot] = address
-                shards[slot] = shard
+            low, high = int(low), int(high)
+            table[low : high + 1] = [primaries.get(shard)] * (high - low + 1)
+            shards[low : high + 1] = [shard] * (high - low + 1)
         self.slot_primary = table
         self.slot_shard = shards
         if self.current is None or self.current not in primaries.values():

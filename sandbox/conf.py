@@ -39,7 +39,7 @@ class SandboxLimits:
     load_max_seconds: float = 300.0  # a write load stops by itself after this long
     start_timeout_seconds: float = 30.0
     console_timeout_seconds: float = 10.0  # a console command that blocks longer is cut off
-    stats_interval_seconds: float = 0.5  # node statistics while a page watches
+    stats_interval_seconds: float = 1.0  # node statistics while a page watches
     cull_interval_seconds: float = 30.0  # how often the idle culler looks
 
     @classmethod

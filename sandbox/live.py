@@ -56,8 +56,6 @@ class LiveSandbox:
     experiment: Experiment | None = None
     last_verdict: dict[str, Any] | None = None
     prediction: int | None = None
-    # (cluster, shard) -> primary last announced, to drop a repeated announcement
-    announced_primary: dict[tuple[str, int], str] = field(default_factory=dict)
     outbox: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
     tasks: set[asyncio.Task[Any]] = field(default_factory=set)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)

@@ -52,13 +52,17 @@ MAX_QUEUE = 500
 VERDICT_TIMEOUT_S = 25.0
 SETTLE_S = 0.3  # after the last failover, let in-flight writes finish before reading back
 FLUSH_INTERVAL_S = 2.0
-MARK_INTERVAL_S = 0.05  # primary position samples for the journal lane, while a load runs
+TOPOLOGY_COALESCE_S = 0.03
+MARK_INTERVAL_S = 0.1  # primary position samples for the journal lane, while a load runs
 # Supervisor events worth a learner's attention; the rest (lease renewals...) are dropped.
 QUIET_EVENTS = frozenset({"lease_renewed", "entries_committed", "leader_seen", "sync_done"})
+# Events after which the page redraws the topology...
 TOPOLOGY_EVENTS = frozenset(
     {"failover_finished", "topology_changed", "node_restarted", "node_crashed", "ready",
      "node_paused", "node_resumed", "zone_killed", "kill", "role_changed"}
 )  # fmt: skip
+# ... and those after which the clients re-read which primary serves which slots.
+ROUTING_EVENTS = frozenset({"failover_finished", "topology_changed", "node_crashed", "ready"})
 
 
 def _now_dt(seconds: float) -> datetime:
@@ -168,6 +172,7 @@ class SandboxManager:
         self.queue.clear()
         for task in list(self._tasks):
             task.cancel()
+        await self.backend.close()
 
     def stop_all_now(self) -> None:
         """At interpreter exit, when no event loop runs any more."""
@@ -497,7 +502,9 @@ class SandboxManager:
             await _save_row(live.row_id, state=Sandbox.State.STARTING, host=self.backend.name, error="")
             self._send(live, {"type": "state", "sandbox": self._summary(live)})
             await self._record(live, {"event": "sandbox_starting", "shape": live.shape})
-            live.passwords = {name: secrets.token_urlsafe(24) for name in CLUSTERS}
+            # Hex: a password starting with "-" would read as an option on the node's
+            # command line.
+            live.passwords = {name: secrets.token_hex(24) for name in CLUSTERS}
             spec = SandboxSpec(
                 sandbox_id=live.uuid,
                 shards=live.shape["shards"],
@@ -596,20 +603,16 @@ class SandboxManager:
             return
         record = {k: v for k, v in event.items() if k != "topology"}
         record["cluster"] = cluster
-        shard = event.get("shard")
-        if name == "node_crashed" and shard is not None:
-            live.announced_primary.pop((cluster, int(shard)), None)
-        if name == "failover_finished" and shard is not None:
-            key = (cluster, int(shard))
-            if live.announced_primary.get(key) == event.get("primary"):
-                return  # the same failover announced twice (by the node and the supervisor)
-            live.announced_primary[key] = str(event.get("primary"))
+        if name == "failover_finished" and event.get("shard") is not None:
             self._failover_done(live, cluster, record)
-        if name in TOPOLOGY_EVENTS and live.handle is not None:
+        if name in ROUTING_EVENTS and live.handle is not None:
             for clients in (live.console, live.writers, live.probe):
                 if cluster in clients:
                     clients[cluster].refresh(live.handle.clusters[cluster].topology())
+        if name in TOPOLOGY_EVENTS and not live.topology_dirty:
+            # Coalesce the bursts (a crash brings several events) into one redraw.
             live.topology_dirty = True
+            asyncio.get_running_loop().call_later(TOPOLOGY_COALESCE_S, self._push_topology, live)
         self._log(live, record)
 
     def _failover_done(self, live: LiveSandbox, cluster: str, event: dict[str, Any]) -> None:
@@ -653,15 +656,17 @@ class SandboxManager:
     # Watching: topology, node statistics, the journal lane, saving
     # ======================================================================================
 
+    def _push_topology(self, live: LiveSandbox) -> None:
+        live.topology_dirty = False
+        if live.handle is not None:
+            self._send(live, {"type": "topology", "clusters": live.topologies()})
+
     async def _watch(self, live: LiveSandbox) -> None:
         last_flush = 0.0
         while True:
             await asyncio.sleep(self.limits.stats_interval_seconds)
             if live.handle is None:
                 return
-            if live.topology_dirty:
-                live.topology_dirty = False
-                self._send(live, {"type": "topology", "clusters": live.topologies()})
             if self.watchers.get(live.owner.key) or (live.load is not None and live.load.running):
                 with contextlib.suppress(Exception):
                     self._send(live, await self._stats(live))
@@ -726,6 +731,9 @@ class SandboxManager:
         """While a load runs, sample each primary's stream position often, so that a
         replica's position translates into acknowledged writes (the journal lane)."""
         while load.running and live.handle is not None:
+            if not self.watchers.get(live.owner.key):
+                await asyncio.sleep(MARK_INTERVAL_S)
+                continue  # nobody sees the lane
             for name, topology in live.topologies().items():
                 primaries = [
                     p for p in topology["processes"]
@@ -876,6 +884,7 @@ class SandboxManager:
             "shape": live.shape,
             "error": live.error,
             "queue_position": self.queue_position(live.owner),
+            "log": live.log.log_id,
         }
         if live.handle is not None:
             summary["topology"] = live.topologies()

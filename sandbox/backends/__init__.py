@@ -102,6 +102,9 @@ class SandboxBackend(abc.ABC):
     async def delete_data(self, sandbox_id: str) -> None:
         """Remove a sandbox's files (idle culling, stop, reconfigure)."""
 
+    async def close(self) -> None:
+        """Release what the backend itself holds (threads, connections); the site stops."""
+
     @abc.abstractmethod
     def stop_all_now(self) -> None:
         """Synchronous last resort when the site process exits: stop every process."""

@@ -1,13 +1,22 @@
 """The local backend: each cluster's engine ``Supervisor`` runs inside the site
 process, and the cluster's processes are its children on this machine.
 
+The supervisors live on their own event loop, in one thread of the site process
+(``SupervisorThread``). Starting a process forks the site process, which takes tens
+of milliseconds for a process of its size, and the supervisor starts about eight per
+sandbox: on the site's loop every start would stall every websocket. The site talks
+to a supervisor through a ``LocalCluster`` proxy: faults and stops are coroutines
+run on the supervisor thread, and ``topology()`` answers from the snapshot that
+arrives with every event, so the site never reads a supervisor while it changes.
+
 Layout: ``<root>/<sandbox uuid>/durable`` and ``.../cache``, each a supervisor's
 data directory. Every engine process gets ``--dir`` under it, which is how
 ``discover`` recognises this site's processes (and only them) after a restart.
 
 Invariants:
-* children die with the site: the supervisor starts them with PR_SET_PDEATHSIG,
-  and ``stop_all_now`` (run at exit) signals every known pid, SIGTERM then SIGKILL;
+* children die with the site: the supervisor starts them with PR_SET_PDEATHSIG from
+  the supervisor thread, which lives as long as the process, and ``stop_all_now``
+  (run at exit) signals every known pid, SIGTERM then SIGKILL;
 * processes found by ``discover`` are never adopted (a Supervisor can only drive
   processes it started), so the manager stops them and starts the sandbox again
   on the same data: the durable cluster recovers its journal, the cache cluster
@@ -22,9 +31,10 @@ import os
 import shutil
 import signal
 import socket
+import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Coroutine, TypeVar
 
 from sandbox.backends import (
     EventSink,
@@ -39,6 +49,56 @@ log = logging.getLogger(__name__)
 
 CLUSTER_MODES = ("durable", "cache")
 STOP_GRACE_S = 2.0
+T = TypeVar("T")
+
+
+class SupervisorThread:
+    """An event loop in a daemon thread, where every supervisor of the site runs."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self._run, name="sandbox-supervisors", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    async def call(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the supervisor thread; await its result from the site's loop."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self.loop))
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
+class LocalCluster:
+    """The site's handle on one supervisor (a ``ClusterControl``)."""
+
+    def __init__(self, mode: str, supervisor: Supervisor, host: SupervisorThread) -> None:
+        self.mode = mode
+        self.supervisor = supervisor
+        self.host = host
+        self.snapshot: dict[str, Any] = {"processes": [], "slots": []}
+
+    def topology(self) -> dict[str, Any]:
+        return self.snapshot
+
+    async def kill(self, node_id: str) -> None:
+        await self.host.call(self.supervisor.kill(node_id))
+
+    async def kill_zone(self, zone: str) -> list[str]:
+        return await self.host.call(self.supervisor.kill_zone(zone))
+
+    async def pause(self, node_id: str, seconds: float) -> None:
+        await self.host.call(self.supervisor.pause(node_id, seconds))
+
+    async def restart(self, node_id: str) -> None:
+        await self.host.call(self.supervisor.restart(node_id))
+
+    def pids(self) -> list[int]:
+        return [p["pid"] for p in self.snapshot.get("processes", []) if p.get("pid")]
 
 
 class LocalBackend(SandboxBackend):
@@ -50,6 +110,13 @@ class LocalBackend(SandboxBackend):
         self.root = Path(limits.root_dir)
         self.host = socket.gethostname()
         self.handles: dict[str, SandboxHandle] = {}
+        self._thread: SupervisorThread | None = None
+
+    @property
+    def supervisors(self) -> SupervisorThread:
+        if self._thread is None:
+            self._thread = SupervisorThread()
+        return self._thread
 
     def data_dir(self, sandbox_id: str) -> Path:
         return self.root / sandbox_id
@@ -57,9 +124,10 @@ class LocalBackend(SandboxBackend):
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self, spec: SandboxSpec, on_event: EventSink) -> SandboxHandle:
         base = self.data_dir(spec.sandbox_id)
-        supervisors: dict[str, Supervisor] = {}
+        site_loop = asyncio.get_running_loop()
+        clusters: dict[str, LocalCluster] = {}
         for mode in CLUSTER_MODES:
-            supervisors[mode] = Supervisor(
+            supervisor = Supervisor(
                 ClusterSpec(
                     mode=mode,
                     shards=spec.shards,
@@ -70,21 +138,16 @@ class LocalBackend(SandboxBackend):
                     requirepass=spec.passwords[mode],
                 )
             )
-        handle = SandboxHandle(spec=spec, clusters=dict(supervisors))
-        pumps = [asyncio.ensure_future(_pump(mode, sup, on_event)) for mode, sup in supervisors.items()]
-        handle.extra["pumps"] = pumps
-        await asyncio.sleep(0)  # let each pump subscribe before the first process starts
+            clusters[mode] = LocalCluster(mode, supervisor, self.supervisors)
+        handle = SandboxHandle(spec=spec, clusters=dict(clusters))
         self.handles[spec.sandbox_id] = handle
         timeout = self.limits.start_timeout_seconds
-        results = await asyncio.gather(
-            *(sup.start(timeout=timeout) for sup in supervisors.values()), return_exceptions=True
-        )
-        failures = [r for r in results if isinstance(r, BaseException)]
-        if failures:
+        try:
+            await self.supervisors.call(_start_all(clusters, site_loop, on_event, handle, timeout))
+        except Exception as exc:
             await self.stop(handle, delete_data=False)
-            first = failures[0]
-            text = "timed out" if isinstance(first, asyncio.TimeoutError) else f"{type(first).__name__}: {first}"
-            raise SandboxStartError(f"the clusters did not start: {text}")
+            text = "timed out" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {exc}"
+            raise SandboxStartError(f"the clusters did not start: {text}") from None
         return handle
 
     async def poll(self, handle: SandboxHandle) -> str:
@@ -96,12 +159,8 @@ class LocalBackend(SandboxBackend):
 
     async def stop(self, handle: SandboxHandle, *, delete_data: bool) -> None:
         sandbox_id = handle.spec.sandbox_id
-        await asyncio.gather(
-            *(sup.stop() for sup in handle.clusters.values()),  # type: ignore[attr-defined]
-            return_exceptions=True,
-        )
-        for pump in handle.extra.get("pumps", []):
-            pump.cancel()
+        clusters: list[LocalCluster] = list(handle.clusters.values())  # type: ignore[arg-type]
+        await self.supervisors.call(_stop_all(clusters, handle))
         self.handles.pop(sandbox_id, None)
         if delete_data:
             await self.delete_data(sandbox_id)
@@ -111,25 +170,29 @@ class LocalBackend(SandboxBackend):
             "host": self.host,
             "site_pid": os.getpid(),
             "dir": str(self.data_dir(handle.spec.sandbox_id)),
-            "pids": {
-                mode: [p["pid"] for p in control.topology()["processes"] if p.get("pid")]
-                for mode, control in handle.clusters.items()
-            },
+            "pids": {mode: control.pids() for mode, control in handle.clusters.items()},  # type: ignore[attr-defined]
         }
+
+    async def close(self) -> None:
+        if self._thread is not None:
+            self._thread.close()
+            self._thread = None
 
     # -- what a restarted site finds -----------------------------------------------------
     async def discover(self) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._scan)
 
+    def _known_pids(self) -> set[int]:
+        return {
+            pid
+            for handle in list(self.handles.values())
+            for control in handle.clusters.values()
+            for pid in control.pids()  # type: ignore[attr-defined]
+        }
+
     def _scan(self) -> list[dict[str, Any]]:
         """Engine processes whose data lives under our root and that no handle owns."""
-        owned = {
-            pid
-            for handle in self.handles.values()
-            for control in handle.clusters.values()
-            for pid in (p.get("pid") for p in control.topology()["processes"])
-            if pid
-        }
+        owned = self._known_pids()
         found: dict[str, list[int]] = {}
         root = str(self.root) + os.sep
         for entry in Path("/proc").iterdir():
@@ -159,23 +222,52 @@ class LocalBackend(SandboxBackend):
         await asyncio.to_thread(shutil.rmtree, path, True)
 
     def stop_all_now(self) -> None:
-        pids = [
-            pid
-            for handle in list(self.handles.values())
-            for control in handle.clusters.values()
-            for pid in (p.get("pid") for p in control.topology()["processes"])
-            if pid
-        ]
-        _terminate(pids)
+        _terminate(sorted(self._known_pids()))
         self.handles.clear()
 
 
-async def _pump(mode: str, supervisor: Supervisor, on_event: EventSink) -> None:
-    async for event in supervisor.events():
+# -- on the supervisor thread ---------------------------------------------------------------
+
+
+async def _start_all(
+    clusters: dict[str, LocalCluster],
+    site_loop: asyncio.AbstractEventLoop,
+    on_event: EventSink,
+    handle: SandboxHandle,
+    timeout: float,
+) -> None:
+    pumps = [asyncio.ensure_future(_pump(c, site_loop, on_event)) for c in clusters.values()]
+    handle.extra["pumps"] = pumps
+    await asyncio.sleep(0)  # let each pump subscribe before the first process starts
+    results = await asyncio.gather(
+        *(c.supervisor.start(timeout=timeout) for c in clusters.values()), return_exceptions=True
+    )
+    for cluster in clusters.values():
+        snapshot = cluster.supervisor.topology()
+        site_loop.call_soon_threadsafe(setattr, cluster, "snapshot", snapshot)
+    failures = [r for r in results if isinstance(r, BaseException)]
+    if failures:
+        raise failures[0]
+
+
+async def _stop_all(clusters: list[LocalCluster], handle: SandboxHandle) -> None:
+    await asyncio.gather(*(c.supervisor.stop() for c in clusters), return_exceptions=True)
+    for pump in handle.extra.get("pumps", []):
+        pump.cancel()
+
+
+async def _pump(cluster: LocalCluster, site_loop: asyncio.AbstractEventLoop, on_event: EventSink) -> None:
+    """Hand each event, with the topology as it is after it, to the site's loop."""
+
+    def deliver(event: dict[str, Any], snapshot: dict[str, Any]) -> None:
+        cluster.snapshot = snapshot
         try:
-            on_event(mode, event)
+            on_event(cluster.mode, event)
         except Exception:  # one bad event must not stop the stream
             log.exception("sandbox event handler failed on %r", event)
+
+    async for event in cluster.supervisor.events():
+        site_loop.call_soon_threadsafe(deliver, event, cluster.supervisor.topology())
 
 
 def _terminate(pids: list[int]) -> None:

@@ -27,8 +27,10 @@
     this.welcomed = false;
     this.everOpened = false;
     this.failures = 0;
-    this.log = sessionStorage.getItem("sandbox.log");
-    this.seq = parseInt(sessionStorage.getItem("sandbox.seq") || "0", 10);
+    // Kept for the page's lifetime only: a new page has drawn nothing yet and is
+    // sent the recent events; a reconnect of this page asks for what it missed.
+    this.log = null;
+    this.seq = 0;
   }
 
   SandboxSocket.prototype.on = function (type, handler) {
@@ -77,6 +79,12 @@
     ws.onclose = function () {
       self.ws = null;
       self.welcomed = false;
+      // Commands in flight will never be answered on this connection.
+      Object.keys(self.pending).forEach(function (id) {
+        self.pending[id]({ type: "error", id: Number(id), code: "disconnected",
+                           message: "The connection dropped before the reply; run it again." });
+      });
+      self.pending = {};
       self.failures += 1;
       self.emit("closed", { everOpened: self.everOpened, failures: self.failures });
       self.scheduleReconnect();
@@ -103,7 +111,6 @@
       this.welcomed = true;
       if (message.log) {
         this.log = message.log;
-        sessionStorage.setItem("sandbox.log", message.log);
       }
       if (message.reset || !message.log) {
         this.seq = 0;
@@ -116,9 +123,11 @@
       }
       return;
     }
+    if (message.type === "state" && message.sandbox && message.sandbox.log) {
+      this.log = message.sandbox.log;
+    }
     if (message.type === "event" && typeof message.seq === "number") {
       this.seq = Math.max(this.seq, message.seq);
-      sessionStorage.setItem("sandbox.seq", String(this.seq));
     }
     if ((message.type === "reply" || message.type === "error") && message.id && this.pending[message.id]) {
       var resolve = this.pending[message.id];

@@ -67,6 +67,12 @@ def test_a_guest_crashes_both_primaries_and_sees_durable_keep_every_write(
     expect(page.locator("#console-output")).to_contain_text('"hello"')
     run_in_console(page, "SHUTDOWN")
     expect(page.locator("#console-output .console-error").last).to_contain_text("fault buttons")
+    # A dropped connection comes back by itself, to the same sandbox.
+    page.evaluate("() => window.sandboxPage.socket.ws.close()")
+    expect(page.locator("#sandbox-state")).to_contain_text("reconnecting")
+    expect(page.locator("#sandbox-state")).to_contain_text("Running", timeout=15_000)
+    run_in_console(page, "GET e2e:greeting")
+    expect(page.locator("#console-output .console-reply")).to_have_count(3)
     # Help comes from the engine's COMMAND DOCS.
     page.locator("#console-input").fill("ZADD ")
     expect(page.locator("#console-help")).to_contain_text("ZADD key")
