@@ -55,11 +55,14 @@ class Param:
     choices: tuple[str, ...] = ()
 
     def __setattr__(self, name: str, value: object) -> None:
-        # The parsed value is cached for the hot path (maxmemory is read by every
-        # denyoom command); changing the text drops the cache.
+        # The parsed value is cached; changing the text drops the cache and tells
+        # whoever keeps a copy of it (the dispatcher keeps maxmemory as an int).
         object.__setattr__(self, name, value)
         if name == "value":
             object.__setattr__(self, "_parsed", None)
+            hook = getattr(self, "on_change", None)
+            if hook is not None:
+                hook()
 
     def parsed(self) -> object:
         cached = getattr(self, "_parsed", None)

@@ -56,8 +56,15 @@ class Ctx:
 
     def lookup_typed(self, key: bytes, tp: type, db: Database | None = None) -> Any:
         """Like ``lookup`` but raises WRONGTYPE unless the value is a ``tp``."""
-        value = self.lookup(key, db)
-        if value is not None and type(value) is not tp:
+        d = self.db if db is None else db
+        value = d.data.get(key)
+        if value is None:
+            return None
+        if d.expires and key in d.expires:
+            value = self.lookup(key, d)  # the rare path: expiry decides
+            if value is None:
+                return None
+        if type(value) is not tp:
             raise errors.WRONGTYPE
         return value
 

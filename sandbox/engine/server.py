@@ -69,6 +69,9 @@ class Server:
         self.commands: dict[bytes, Command] = load_all()
         self.keyspace = Keyspace(1 if config.cluster_enabled else config.databases)
         self.params = RuntimeParams(config, config.port)
+        # maxmemory is read by every denyoom command: kept as an int, refreshed on CONFIG SET.
+        self.maxmemory = self.params.get_int("maxmemory")
+        self.params.params["maxmemory"].on_change = self._maxmemory_changed
         self.pubsub = PubSub()
         self.stats = Stats()
         self.clients: dict[int, Client] = {}
@@ -184,14 +187,15 @@ class Server:
     def execute(self, client: Client, argv: list[bytes]) -> Any:
         """Check and run one command from ``client``; the reply or a ``Pending``."""
         self.stats.total_commands_processed += 1
-        client.last_interaction = time.time()
+        now = self.clock()
+        client.last_interaction = now
         cmd = self.lookup_command(argv)
         if type(cmd) is not Command:
             if client.multi is not None:
                 client.multi_error = True
             self.stats.total_error_replies += 1
             return cmd
-        client.last_command = cmd.name.encode()
+        client.last_command = cmd.name_bytes
         if not client.authenticated and not cmd.no_auth:
             if client.multi is not None:
                 client.multi_error = True
@@ -207,8 +211,8 @@ class Server:
                 if client.multi is not None:
                     client.multi_error = True
                 return refusal
-        if cmd.denyoom and self.config_maxmemory() and not client.no_evict:
-            if self.used_memory() > self.config_maxmemory():
+        if cmd.denyoom and self.maxmemory and not client.no_evict:
+            if self.used_memory() > self.maxmemory:
                 if client.multi is not None:
                     client.multi_error = True
                 return errors.OOM
@@ -219,11 +223,11 @@ class Server:
         if client.multi is not None and argv[0].lower() not in _ALWAYS_ALLOWED_IN_MULTI:
             client.multi.append((cmd, argv))
             return QUEUED
-        return self.call(client, cmd, argv)
+        return self.call(client, cmd, argv, now)
 
-    def call(self, client: Client, cmd: Command, argv: list[bytes]) -> Any:
+    def call(self, client: Client, cmd: Command, argv: list[bytes], now: float | None = None) -> Any:
         """Run a command body; hand its effects to the log; hold the reply if needed."""
-        ctx = Ctx(self, client, int(self.clock() * 1000))
+        ctx = Ctx(self, client, int((self.clock() if now is None else now) * 1000))
         try:
             reply = cmd.handler(ctx, argv)  # type: ignore[misc]
         except RedisError as err:
@@ -257,11 +261,13 @@ class Server:
 
     def _after_write(self, client: Client, cmd: Command, argv: list[bytes], ctx: Ctx) -> "asyncio.Future[Any] | None":
         self.dirty += ctx.dirty
-        if ctx.dirty_keys:
+        if ctx.dirty_keys and self.watched:
             self.touch_watched(ctx.dirty_keys)
-        effects = ctx.effects or []
-        if not ctx.replaced and cmd.write and ctx.dirty:
-            effects = effects + [argv]
+        effects = ctx.effects
+        if effects is None:
+            effects = [argv] if cmd.write and ctx.dirty else []
+        elif not ctx.replaced and cmd.write and ctx.dirty:
+            effects.append(argv)
         if not effects:
             return None
         if self._batch is not None:
@@ -345,7 +351,10 @@ class Server:
 
     # -- memory ------------------------------------------------------------------------
     def config_maxmemory(self) -> int:
-        return self.params.get_int("maxmemory")
+        return self.maxmemory
+
+    def _maxmemory_changed(self) -> None:
+        self.maxmemory = self.params.get_int("maxmemory")
 
     def used_memory(self) -> int:
         """Resident memory of this process, in bytes (sampled at most every 10 ms).

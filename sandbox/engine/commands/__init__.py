@@ -55,6 +55,10 @@ class Command:
     no_auth: bool = False
     pubsub_ok: bool = False
     no_multi: bool = False
+    name_bytes: bytes = b""
+
+    def __post_init__(self) -> None:
+        self.name_bytes = self.name.encode()
 
     @property
     def container(self) -> str | None:
