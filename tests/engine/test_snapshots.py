@@ -188,18 +188,18 @@ def test_on_demand_snapshots_are_verified_kept_two_deep_and_trim_the_journal(tmp
     async def scenario() -> None:
         async with durable_cluster(tmp_path / "first") as sup:
             client = await primary(sup)
-            write(client, "a", 150)
+            write(client, "a", 100)
             first = await snapshot_now(sup)
-            assert first["reason"] == "on_demand" and first["keys"] == 151 and first["from"] is None
+            assert first["reason"] == "on_demand" and first["keys"] == 101 and first["from"] is None
             assert first["checksums"] >= 1  # the primary's running-checksum markers were checked
             assert snapshot.verify(first["path"]).upto_id == first["upto"]
             assert isinstance(await jread_from_zero(sup), list)  # nothing trimmed: no older snapshot yet
 
-            write(client, "b", 100)
+            write(client, "b", 60)
             mark = len(sup.history)
             second = await snapshot_now(sup)
             assert second["from"] == os.path.basename(first["path"])
-            assert second["replayed"] == second["upto"] - first["upto"] and second["keys"] == 251
+            assert second["replayed"] == second["upto"] - first["upto"] and second["keys"] == 161
             trimmed = await wait_event(sup, "trimmed", 10, since=mark)
             assert trimmed["upto"] == first["upto"]  # up to the older kept snapshot
             for _ in range(50):  # a journal follower applies the trim a moment later
@@ -210,7 +210,7 @@ def test_on_demand_snapshots_are_verified_kept_two_deep_and_trim_the_journal(tmp
             assert isinstance(answer, RespError)
             assert answer.text == f"TRIMMED {first['upto']} {os.path.basename(first['path'])}"
 
-            write(client, "c", 50)
+            write(client, "c", 30)
             third = await snapshot_now(sup)
             assert snapshot.published(shard_dir(sup)) == [third["path"], second["path"]]
             source = third["path"]
@@ -221,14 +221,14 @@ def test_on_demand_snapshots_are_verified_kept_two_deep_and_trim_the_journal(tmp
         async with durable_cluster(tmp_path / "second", shards=2, replicas=0,
                                    from_snapshot=str(tmp_path / "backup.mdbsnap")) as sup2:
             seeded = await wait_event(sup2, "seeded_from_snapshot", 1, since=mark)
-            assert sum(s["keys"] for s in seeded["shards"]) == 301 and all(s["keys"] for s in seeded["shards"])
+            assert sum(s["keys"] for s in seeded["shards"]) == 191 and all(s["keys"] for s in seeded["shards"])
             restored = [e for e in sup2.history if e["event"] == "restored"]
             assert len(restored) == 2 and all(e["upto"] == 0 and e["from_snapshot"] for e in restored)
             await primary(sup2, 0)
             await primary(sup2, 1)
             rc = RedisCluster(host="127.0.0.1", port=sup2.primary_of(0).port)
             try:
-                for prefix, n in (("a", 150), ("b", 100), ("c", 50)):
+                for prefix, n in (("a", 100), ("b", 60), ("c", 30)):
                     assert [rc.get(f"{prefix}{i}") for i in range(n)] == [f"{prefix}-value-{i}".encode() for i in range(n)]
                 rc.set("new", "write")
                 assert rc.get("new") == b"write"
@@ -252,7 +252,8 @@ def test_a_wiped_replica_restores_from_the_threshold_snapshot_and_replays_only_t
             node = replica_of(sup)
             restored = await restart_wiped(sup, node.id)
             assert restored["from_snapshot"] == os.path.basename(snap["path"]) and restored["upto"] == snap["upto"]
-            assert 60 <= restored["replayed"] < tail - 200  # the rest of the stream, not all of it
+            # It replayed the rest of the stream (at least up to the tail before the kill), not all of it.
+            assert restored["upto"] + restored["replayed"] >= tail and restored["replayed"] < tail - 150
             assert replica_reads(node.port, {"a": 250, "b": 60}) == {"a": 250, "b": 60}
 
     asyncio.run(scenario())
@@ -350,10 +351,10 @@ def test_the_snapshotter_publishes_nothing_when_a_checksum_entry_disagrees(tmp_p
 
 def test_a_snapshotter_killed_mid_write_publishes_nothing_and_the_next_run_succeeds(tmp_path):
     async def scenario() -> None:
-        async with durable_cluster(tmp_path, replicas=0) as sup:
+        async with durable_cluster(tmp_path, replicas=0, restart_delay_ms=300) as sup:
             client = await primary(sup)
-            value = b"v" * 500
-            for start in range(0, 40_000, 2000):  # a transaction is one journal entry: a fast way to load 20 MB
+            value = b"v" * 400
+            for start in range(0, 30_000, 2000):  # a transaction is one journal entry: a fast way to load 12 MB
                 pipe = client.pipeline(transaction=True)
                 for i in range(start, start + 2000):
                     pipe.set(f"big{i}", value)
@@ -370,8 +371,8 @@ def test_a_snapshotter_killed_mid_write_publishes_nothing_and_the_next_run_succe
             assert removed["files"] == [os.path.basename(writing["path"])]
             assert not os.path.exists(writing["path"])
             done = await snapshot_now(sup, timeout=30)
-            assert done["keys"] == 40_001 and snapshot.published(shard_dir(sup)) == [done["path"]]
-            assert snapshot.verify(done["path"]).keys == 40_001
+            assert done["keys"] == 30_001 and snapshot.published(shard_dir(sup)) == [done["path"]]
+            assert snapshot.verify(done["path"]).keys == 30_001
 
     asyncio.run(scenario())
 
