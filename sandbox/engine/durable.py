@@ -312,7 +312,16 @@ class DurableNode:
     # -- replica ---------------------------------------------------------------------------
     async def run(self) -> None:
         self.restore()
-        await self.journal.connection()
+        # The journal may still be starting next to us: keep trying for a while.
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                await self.journal.connection()
+                break
+            except ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
         await self.set_restore_target()
         lead = await self.reader.call(b"JLEADER", self.stream)
         self.leader = lead[0].decode() if lead else None

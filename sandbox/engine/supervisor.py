@@ -316,7 +316,9 @@ class Supervisor:
                 self._spawn_task(announce())
                 return
         forwarded = dict(event)
-        forwarded.update({"node": p.id, "kind": p.kind, "shard": p.shard, "zone": p.zone})
+        forwarded.update({"node": p.id, "kind": p.kind, "zone": p.zone})
+        if p.shard is not None or "shard" not in forwarded:  # the snapshotter names its own shard
+            forwarded["shard"] = p.shard
         self._emit(forwarded)
 
     async def _restart_later(self, p: Proc) -> None:
