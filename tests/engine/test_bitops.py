@@ -8,7 +8,6 @@ import random
 
 import pytest
 
-from sandbox.engine.commands import load_all
 
 
 @pytest.fixture(params=[2, 3], ids=["resp2", "resp3"])
@@ -19,8 +18,6 @@ def d(request, diff):
 
 
 def make_list(d, key: str = "alist") -> None:
-    if b"rpush" not in load_all():
-        pytest.skip("RPUSH is not implemented in the engine")
     d("RPUSH", key, "x")
 
 
@@ -239,8 +236,6 @@ def test_it_refuses_bad_bitop_calls(d):
 
 
 def test_it_replaces_the_bitop_destination_and_its_ttl(d):
-    if b"ttl" not in load_all():
-        pytest.skip("TTL is not implemented in the engine")
     d.many("""
         SET a x
         SET dest old EX 100
