@@ -53,7 +53,7 @@ VERDICT_TIMEOUT_S = 25.0
 SETTLE_S = 0.3  # after the last failover, let in-flight writes finish before reading back
 FLUSH_INTERVAL_S = 2.0
 TOPOLOGY_COALESCE_S = 0.03
-MARK_INTERVAL_S = 0.1  # primary position samples for the journal lane, while a load runs
+MARK_INTERVAL_S = 0.2  # primary position samples for the journal lane, while a load runs
 # Supervisor events worth a learner's attention; the rest (lease renewals...) are dropped.
 QUIET_EVENTS = frozenset({"lease_renewed", "entries_committed", "leader_seen", "sync_done"})
 # Events after which the page redraws the topology...

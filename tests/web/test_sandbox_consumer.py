@@ -86,6 +86,9 @@ async def test_the_console_runs_commands_on_the_learners_own_clusters(
             assert refused["code"] == "forbidden_command", line
         allowed = await alice.command("FLUSHALL", id=9)
         assert allowed["text"] == "OK\n"
+        # Every data node runs under the configured memory cap.
+        maxmemory = await alice.command("CONFIG GET maxmemory", cluster="cache", id=11)
+        assert maxmemory["text"] == '1) "maxmemory"\n2) "67108864"\n'
 
         bad = await alice.command('GET "unbalanced', id=10)
         assert bad["code"] == "bad_command"
@@ -192,3 +195,20 @@ async def test_the_write_load_records_acknowledged_writes_on_both_clusters(
         for cluster in ("durable", "cache"):
             result = verdict["clusters"][cluster]
             assert result["lost"] == 0 and result["kept"] == result["acknowledged"] > 100
+
+
+async def test_console_commands_are_rate_limited_per_learner(
+    application: Any, sessions: dict[str, str], tmp_path: Path
+) -> None:
+    limits = test_limits(tmp_path / "sb", commands_per_second=1.0, command_burst=3)
+    async with running_manager(limits):
+        async with Browser(application, sessions["alice"]) as alice:
+            await alice.start_sandbox(replicas=0)
+            replies = [await alice.command("PING", id=i) for i in range(1, 5)]
+            assert [r["type"] for r in replies] == ["reply", "reply", "reply", "error"]
+            assert replies[3]["code"] == "command_rate_limited" and replies[3]["id"] == 4
+        # The limit is the learner's, not the connection's: a second tab shares it.
+        async with Browser(application, sessions["alice"]) as second_tab:
+            await second_tab.send({"type": "hello"})
+            await second_tab.expect("welcome")
+            assert (await second_tab.command("PING", id=5))["code"] == "command_rate_limited"
