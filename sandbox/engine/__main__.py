@@ -17,7 +17,7 @@ the same conventions (a ``ready`` line, JSON events, exit 0 on SIGTERM).
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Callable
 import asyncio
 import json
 import os
@@ -154,29 +154,27 @@ def _emit(event: dict) -> None:
         pass  # nobody reads our events any more; the parent watch stops us if it died
 
 
-async def _run_node(cfg: "NodeConfig") -> int:
-    parent = os.getppid()
-    _die_with_parent()
-    if os.getppid() != parent:
-        return 0  # the parent died before the death signal was armed
-    if cfg.mode == "cache":
-        from .node import run_cache_node
+async def _run_child(runner: Any, parent: int, on_stop: Callable[[], None] | None = None) -> int:
+    """Run a cluster child's main coroutine until SIGTERM/SIGINT or its parent's death.
 
-        runner = run_cache_node(cfg, _emit)
-    else:
-        from .durable import run_durable_node  # written separately; imported only when used
-
-        runner = run_durable_node(cfg, _emit)
+    PR_SET_PDEATHSIG follows the parent *thread*; re-parenting is the sure sign, so
+    the parent pid is watched too. ``on_stop`` runs before the task is cancelled.
+    """
     loop = asyncio.get_running_loop()
     task = loop.create_task(runner)
+
+    def stop() -> None:
+        if on_stop is not None:
+            on_stop()
+        task.cancel()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(sig, stop)
 
     async def watch_parent() -> None:
-        # PR_SET_PDEATHSIG follows the parent *thread*; re-parenting is the sure sign.
         while os.getppid() == parent:
             await asyncio.sleep(0.5)
-        task.cancel()
+        stop()
 
     watcher = loop.create_task(watch_parent())
     try:
@@ -186,6 +184,20 @@ async def _run_node(cfg: "NodeConfig") -> int:
     finally:
         watcher.cancel()
     return 0
+
+
+async def _run_node(cfg: "NodeConfig") -> int:
+    parent = os.getppid()
+    _die_with_parent()
+    if os.getppid() != parent:
+        return 0  # the parent died before the death signal was armed
+    if cfg.mode == "cache":
+        from .node import run_cache_node
+
+        return await _run_child(run_cache_node(cfg, _emit), parent)
+    from .durable import run_durable_node
+
+    return await _run_child(run_durable_node(cfg, _emit), parent)
 
 
 def _run_with_loop(coro: Any) -> int:
@@ -210,24 +222,7 @@ async def _run_journal(args: argparse.Namespace) -> int:
         _emit({"event": "ready", "host": address["host"], "port": address["client_port"],
                "raft_port": address["raft_port"], "pid": os.getpid(), "node": args.id})
 
-    loop = asyncio.get_running_loop()
-    task = loop.create_task(run_journal(config, on_ready=ready))
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, task.cancel)
-
-    async def watch_parent() -> None:
-        while os.getppid() == parent:
-            await asyncio.sleep(0.5)
-        task.cancel()
-
-    watcher = loop.create_task(watch_parent())
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    finally:
-        watcher.cancel()
-    return 0
+    return await _run_child(run_journal(config, on_ready=ready), parent)
 
 
 async def _run_snapshotter(args: argparse.Namespace) -> int:
@@ -252,29 +247,11 @@ async def _run_snapshotter(args: argparse.Namespace) -> int:
         _emit({"event": "ready", "pid": os.getpid(), "dir": args.dir, "shards": args.shards,
                "interval_s": args.interval_s, "threshold_entries": args.threshold_entries})
 
-    task = loop.create_task(run_snapshotter(config, _emit, on_ready=ready))
-
-    def stop() -> None:
+    def stop_snapshotters() -> None:
         for snapshotter in running:
-            snapshotter.stop()  # sticks even if the cancellation below is swallowed
-        task.cancel()
+            snapshotter.stop()  # sticks even if the cancellation is swallowed
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop)
-
-    async def watch_parent() -> None:
-        while os.getppid() == parent:
-            await asyncio.sleep(0.5)
-        stop()
-
-    watcher = loop.create_task(watch_parent())
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
-    finally:
-        watcher.cancel()
-    return 0
+    return await _run_child(run_snapshotter(config, _emit, on_ready=ready), parent, on_stop=stop_snapshotters)
 
 
 async def _serve(config: EngineConfig) -> None:
