@@ -8,6 +8,7 @@ consumer never holds a reference across messages (it asks the manager by owner).
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,6 +63,7 @@ class LiveSandbox:
     topology_dirty: bool = False
     saved_seq: int = 0
     saved_activity: float = 0.0
+    context: contextvars.Context = field(default_factory=contextvars.copy_context, repr=False)
 
     @property
     def group(self) -> str:
@@ -73,7 +75,7 @@ class LiveSandbox:
         return {name: control.topology() for name, control in self.handle.clusters.items()}
 
     def spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
+        task = asyncio.get_running_loop().create_task(coro, context=self.context.copy())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task

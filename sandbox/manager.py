@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import contextvars
 import logging
 import secrets
 import time
@@ -90,6 +91,9 @@ class SandboxManager:
         self.watchers: dict[str, int] = {}  # owner key -> pages connected
         self._tasks: set[asyncio.Task[Any]] = set()
         self.layer = get_channel_layer()
+        # The manager's own tasks run in the context it was made in, not in that of
+        # whichever consumer asked for them: a consumer's context ends with it.
+        self.context = contextvars.copy_context()
 
     # ======================================================================================
     # Start-up, culling, shut-down
@@ -457,6 +461,7 @@ class SandboxManager:
             },
             log=EventLog(self.limits.event_log_size, first_seq=row["event_seq"], clock=self.clock),
             last_activity=self.clock(),
+            context=self.context,
         )
         live.saved_seq = row["event_seq"]
         self.live[owner.key] = live
@@ -895,7 +900,7 @@ class SandboxManager:
         return summary
 
     def _spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
+        task = asyncio.get_running_loop().create_task(coro, context=self.context.copy())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 

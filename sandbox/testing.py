@@ -4,6 +4,7 @@
 * ``running_manager`` — a real ``SandboxManager`` with the local backend installed
   on the running loop, shut down afterwards with a check that no engine process
   under its root outlived it;
+* ``own_database_thread`` — run a test's ORM calls in a thread of its own (see there);
 * ``Browser`` — a ``WebsocketCommunicator`` through the project's real ASGI stack
   (origin check, session and auth middleware) with a learner's session cookie,
   plus ``expect()`` to wait for a message of a given type;
@@ -90,14 +91,37 @@ async def running_manager(
     assert not left, f"engine processes outlived the manager: {left}"
 
 
+@contextlib.asynccontextmanager
+async def own_database_thread() -> AsyncIterator[None]:
+    """Run the thread-sensitive ORM calls made inside in a thread of their own.
+
+    Outside such a context asgiref runs them in one process-wide thread, whose
+    connection to the in-memory test database can never be closed; a later test
+    that must not touch the database (a websocket refused at the origin check) then
+    finds it open and fails on channels' close_old_connections().
+    """
+    from asgiref.sync import ThreadSensitiveContext
+
+    async with ThreadSensitiveContext():
+        yield
+
+
 class Browser:
     """One page's websocket, signed in with ``session_key`` (or anonymous)."""
 
     def __init__(self, application: Any, session_key: str | None = None) -> None:
+        from asgiref.sync import ThreadSensitiveContext
+
+        async def connection(scope: Any, receive: Any, send: Any) -> None:
+            # As Django's ASGIHandler does per request: this connection's ORM calls
+            # get a thread of their own (see own_database_thread).
+            async with ThreadSensitiveContext():
+                await application(scope, receive, send)
+
         headers = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
         if session_key:
             headers.append((b"cookie", f"sessionid={session_key}".encode()))
-        self.communicator = WebsocketCommunicator(application, "/ws/sandbox/", headers=headers)
+        self.communicator = WebsocketCommunicator(connection, "/ws/sandbox/", headers=headers)
         self.seen: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> "Browser":

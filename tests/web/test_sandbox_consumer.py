@@ -23,10 +23,17 @@ from django.test import Client
 
 from sandbox.manager import SandboxManager
 from sandbox.models import Sandbox
-from sandbox.testing import Browser, running_manager, test_limits
+from sandbox.testing import Browser, own_database_thread, running_manager, test_limits
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "correct horse battery staple"
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _database_thread_of_its_own() -> AsyncIterator[None]:
+    """The test's own ORM calls run in a thread of their own (see own_database_thread)."""
+    async with own_database_thread():
+        yield
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ lab steps are checked against their own sandbox's real state."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -15,12 +16,19 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from sandbox.manager import SandboxManager
-from sandbox.testing import Browser, running_manager, test_limits
+from sandbox.testing import Browser, own_database_thread, running_manager, test_limits
 from tests.web.course import load_course
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SMALL = {"shards": 1, "replicas": 0}
 LESSON = "primary-database-or-cache"  # its lab: SET lab:first-write durable
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _database_thread_of_its_own() -> AsyncIterator[None]:
+    """The test's own ORM calls run in a thread of their own (see own_database_thread)."""
+    async with own_database_thread():
+        yield
 
 
 @pytest.fixture

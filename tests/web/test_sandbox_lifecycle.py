@@ -11,20 +11,36 @@ import importlib
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from django.contrib.auth.models import User
 from django.test import Client
 
 from sandbox.manager import SandboxManager
 from sandbox.models import Sandbox
 from sandbox.owners import Owner
-from sandbox.testing import PROJECT_ROOT, Browser, engine_pids_under, running_manager, test_limits
+from sandbox.testing import (
+    PROJECT_ROOT,
+    Browser,
+    engine_pids_under,
+    own_database_thread,
+    running_manager,
+    test_limits,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 SMALL = {"shards": 1, "replicas": 0}
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _database_thread_of_its_own() -> AsyncIterator[None]:
+    """The test's own ORM calls run in a thread of their own (see own_database_thread)."""
+    async with own_database_thread():
+        yield
 
 
 class FakeClock:
