@@ -22,7 +22,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from sandbox.manager import SandboxManager
-from sandbox.models import Sandbox
+from sandbox.models import Experiment, Sandbox
 from sandbox.testing import Browser, own_database_thread, running_manager, test_limits
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -219,3 +219,44 @@ async def test_console_commands_are_rate_limited_per_learner(
             await second_tab.send({"type": "hello"})
             await second_tab.expect("welcome")
             assert (await second_tab.command("PING", id=5))["code"] == "command_rate_limited"
+
+
+async def test_every_fault_button_acts_on_the_real_processes(
+    application: Any, sessions: dict[str, str], manager: SandboxManager
+) -> None:
+    async with Browser(application, sessions["alice"]) as alice:
+        state = await alice.start_sandbox(replicas=1)
+        topology = state["sandbox"]["topology"]
+
+        def crashed(cluster: str, kind: str) -> Any:
+            return lambda m: m.get("event") == "node_crashed" and m.get("cluster") == cluster and m.get("kind") == kind
+
+        await alice.send({"type": "fault", "action": "kill_replica", "target": "cache"})
+        fault = await alice.expect("fault")
+        replica = next(p for p in topology["cache"]["processes"] if p["role"] == "replica")
+        assert fault["nodes"] == {"cache": [replica["id"]]}
+        await alice.expect("event", where=crashed("cache", "data"))
+
+        await alice.send({"type": "fault", "action": "kill_journal", "zone": "az-b"})
+        assert (await alice.expect("fault"))["nodes"] == {"durable": ["journal-az-b"]}
+        await alice.expect("event", where=crashed("durable", "journal"))
+        # The supervisor brings crashed processes back by itself.
+        await alice.expect("event", where=lambda m: m.get("event") == "node_restarted" and m.get("node") == "journal-az-b")
+
+        await alice.send({"type": "fault", "action": "pause", "target": "cache", "seconds": 1})
+        await alice.expect("event", where=lambda m: m.get("event") == "node_paused")
+        await alice.expect("event", where=lambda m: m.get("event") == "node_resumed")
+
+        await alice.send({"type": "fault", "action": "kill_zone", "zone": "az-a", "prediction": 0})
+        zone = await alice.expect("fault")
+        assert "journal-az-a" in zone["nodes"]["durable"]
+        verdict = (await alice.expect("verdict", timeout=40))["verdict"]
+        assert verdict["fault"] == "kill_zone" and verdict["prediction"] == 0
+        for cluster in ("durable", "cache"):
+            assert verdict["clusters"][cluster]["failed_over"] is True
+            assert verdict["clusters"][cluster]["failover_ms"] > 0
+
+        await alice.send({"type": "fault", "action": "restart", "node": "no-such-node"})
+        assert (await alice.expect("error"))["code"] == "no_such_node"
+    row = await Experiment.objects.aget(owner_user__username="alice")
+    assert (row.fault, row.prediction) == ("kill_zone", 0)
