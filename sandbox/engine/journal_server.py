@@ -236,8 +236,10 @@ class JournalServer:
         snap = self.mirror.snapshot
         self.state = JournalState.restore(snap.data) if snap else JournalState()
         self.pending: dict[int, tuple[int, asyncio.Future[Result | None]]] = {}
-        self.outbox: list[Send] = []
-        self.dirty = False  # log writes since the last fsync
+        self.outbox: list[Send] = []  # Sends waiting for the next fsync to start and finish
+        self.after_sync: list[Send] = []  # Sends waiting only for the fsync under way
+        self.dirty = False  # log writes not yet covered by a started fsync
+        self.syncing = False  # an fsync runs in a worker thread
         self.flush_scheduled = False
         self.applied = asyncio.Event()
         self.links: dict[str, _PeerLink] = {}
@@ -277,7 +279,9 @@ class JournalServer:
         for a in actions:
             if isinstance(a, Send):
                 if self.dirty:
-                    self.outbox.append(a)  # not before the fsync
+                    self.outbox.append(a)  # not before the next fsync
+                elif self.syncing:
+                    self.after_sync.append(a)  # not before the fsync under way
                 else:
                     self._transmit(a)
             elif isinstance(a, Persist):
@@ -306,13 +310,32 @@ class JournalServer:
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
+        """Group commit: fsync everything written so far in a worker thread, so the
+        event loop keeps receiving (and writing) while the disk works; what arrives
+        meanwhile is covered by the next fsync. Sends and ``persisted`` wait for the
+        fsync that covers the writes before them (the runtime contract in raft.py)."""
         self.flush_scheduled = False
-        self.file.sync()
+        if self.syncing or not self.dirty:
+            return  # _synced starts the next one
+        self.syncing = True
         self.dirty = False
         outbox, self.outbox = self.outbox, []
-        for send in outbox:
+        index, term = self.mirror.last_index, self.mirror.last_term
+        # A duplicate descriptor: a compaction may swap the file while this runs.
+        fd = os.dup(self.file.fileno())
+        done = asyncio.get_running_loop().run_in_executor(None, _fsync_and_close, fd)
+        done.add_done_callback(lambda f: self._synced(f, outbox, index, term))
+
+    def _synced(self, done: "asyncio.Future[None]", outbox: list[Send], index: int, term: int) -> None:
+        done.result()  # an fsync error ends the process: nothing after it could be trusted
+        self.syncing = False
+        waiting, self.after_sync = self.after_sync, []
+        for send in outbox + waiting:
             self._transmit(send)
-        self.handle(self.node.persisted(self.mirror.last_index, self.mirror.last_term))
+        self.handle(self.node.persisted(index, term))
+        if self.dirty and not self.flush_scheduled:
+            self.flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def _apply(self, a: Apply) -> None:
         for e in a.entries:
@@ -491,6 +514,13 @@ class JournalServer:
             for t in tasks:
                 t.cancel()
             self.file.close()
+
+
+def _fsync_and_close(fd: int) -> None:
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class _PeerLink:

@@ -246,6 +246,11 @@ class RecordFile:
         if self._config.fsync is FsyncPolicy.ALWAYS:
             self.sync()
 
+    def fileno(self) -> int:
+        """The descriptor, for a caller that fsyncs it in another thread (its writes
+        stay in this thread; ``sync`` is then not used)."""
+        return self._fd
+
     def sync(self) -> None:
         """Make every append and truncation so far durable (the group commit point)."""
         if self._dirty:
