@@ -13,6 +13,11 @@ Layout: ``<root>/<sandbox uuid>/durable`` and ``.../cache``, each a supervisor's
 data directory. Every engine process gets ``--dir`` under it, which is how
 ``discover`` recognises this site's processes (and only them) after a restart.
 
+Sandbox processes run at a lower scheduling priority than the site (``limits.nice``):
+twenty sandboxes are over a hundred processes, and when they saturate the CPUs the
+site must still relay their events and console replies within milliseconds. Each
+process is reniced when it first shows up in a topology snapshot.
+
 Invariants:
 * children die with the site: the supervisor starts them with PR_SET_PDEATHSIG from
   the supervisor thread, which lives as long as the process, and ``stop_all_now``
@@ -76,11 +81,27 @@ class SupervisorThread:
 class LocalCluster:
     """The site's handle on one supervisor (a ``ClusterControl``)."""
 
-    def __init__(self, mode: str, supervisor: Supervisor, host: SupervisorThread) -> None:
+    def __init__(self, mode: str, supervisor: Supervisor, host: SupervisorThread, nice: int) -> None:
         self.mode = mode
         self.supervisor = supervisor
         self.host = host
+        self.nice = nice
+        self.reniced: set[int] = set()
         self.snapshot: dict[str, Any] = {"processes": [], "slots": []}
+
+    def take(self, snapshot: dict[str, Any]) -> dict[str, Any]:
+        """Called on the supervisor thread with each new topology: lower the priority
+        of processes not seen before (new, or restarted after a crash)."""
+        if self.nice:
+            for proc in snapshot.get("processes", []):
+                pid = proc.get("pid")
+                if pid and pid not in self.reniced:
+                    self.reniced.add(pid)
+                    try:
+                        os.setpriority(os.PRIO_PROCESS, pid, self.nice)
+                    except (ProcessLookupError, PermissionError):
+                        pass
+        return snapshot
 
     def topology(self) -> dict[str, Any]:
         return self.snapshot
@@ -138,7 +159,7 @@ class LocalBackend(SandboxBackend):
                     requirepass=spec.passwords[mode],
                 )
             )
-            clusters[mode] = LocalCluster(mode, supervisor, self.supervisors)
+            clusters[mode] = LocalCluster(mode, supervisor, self.supervisors, self.limits.nice)
         handle = SandboxHandle(spec=spec, clusters=dict(clusters))
         self.handles[spec.sandbox_id] = handle
         timeout = self.limits.start_timeout_seconds
@@ -243,7 +264,7 @@ async def _start_all(
         *(c.supervisor.start(timeout=timeout) for c in clusters.values()), return_exceptions=True
     )
     for cluster in clusters.values():
-        snapshot = cluster.supervisor.topology()
+        snapshot = cluster.take(cluster.supervisor.topology())
         site_loop.call_soon_threadsafe(setattr, cluster, "snapshot", snapshot)
     failures = [r for r in results if isinstance(r, BaseException)]
     if failures:
@@ -267,7 +288,7 @@ async def _pump(cluster: LocalCluster, site_loop: asyncio.AbstractEventLoop, on_
             log.exception("sandbox event handler failed on %r", event)
 
     async for event in cluster.supervisor.events():
-        site_loop.call_soon_threadsafe(deliver, event, cluster.supervisor.topology())
+        site_loop.call_soon_threadsafe(deliver, event, cluster.take(cluster.supervisor.topology()))
 
 
 def _terminate(pids: list[int]) -> None:
