@@ -480,7 +480,7 @@ SANDBOX_REPLICATION_DELAY_MS = env_int(
 SANDBOX_MAX_LOAD_RATE = env_int("MEMORYDB_LAB_SANDBOX_MAX_LOAD_RATE", 500, minimum=1, maximum=20_000)
 # Scheduling priority of sandbox processes (nice, 0-19): above 0 the site keeps
 # answering learners when their sandboxes saturate the host's CPUs.
-SANDBOX_NICE = env_int("MEMORYDB_LAB_SANDBOX_NICE", 10, minimum=0, maximum=19)
+SANDBOX_NICE = env_int("MEMORYDB_LAB_SANDBOX_NICE", 19, minimum=0, maximum=19)
 # Events kept per sandbox for browsers that reconnect.
 SANDBOX_EVENT_LOG_SIZE = env_int("MEMORYDB_LAB_SANDBOX_EVENT_LOG_SIZE", 1000, minimum=50, maximum=100_000)
 

@@ -38,7 +38,7 @@ class SandboxLimits:
     max_load_rate: int = 500  # writes per second per cluster
     load_max_seconds: float = 300.0  # a write load stops by itself after this long
     start_timeout_seconds: float = 30.0
-    nice: int = 10  # scheduling priority of sandbox processes, 0..19 (the site runs at 0)
+    nice: int = 19  # scheduling priority of sandbox processes, 0..19 (the site runs at 0)
     console_timeout_seconds: float = 10.0  # a console command that blocks longer is cut off
     stats_interval_seconds: float = 1.0  # node statistics while a page watches
     cull_interval_seconds: float = 30.0  # how often the idle culler looks
