@@ -28,12 +28,11 @@ import logging
 import secrets
 import time
 from collections import deque
-from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 
+from sandbox import observe, store
 from sandbox.backends import SandboxBackend, SandboxSpec, SandboxStartError, get_backend
 from sandbox.checks import run_check
 from sandbox.cluster_client import ClusterClient
@@ -42,10 +41,12 @@ from sandbox.console import BadCommandLine, docs_from_reply, format_reply, refus
 from sandbox.events import EventLog
 from sandbox.live import Experiment, LiveSandbox
 from sandbox.load import WriteLoad
-from sandbox.models import CLUSTERS, Experiment as ExperimentRow, Sandbox
+from sandbox.models import CLUSTERS, Sandbox
 from sandbox.owners import Owner
 from sandbox.protocol import ClientError, TokenBucket
-from sandbox.resp import ErrorReply, LinkDown, NodeLink
+from sandbox.resp import ErrorReply, LinkDown
+from sandbox.store import when
+from sandbox.verdict import build_verdict
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,6 @@ VERDICT_TIMEOUT_S = 25.0
 SETTLE_S = 0.3  # after the last failover, let in-flight writes finish before reading back
 FLUSH_INTERVAL_S = 2.0
 TOPOLOGY_COALESCE_S = 0.03
-MARK_INTERVAL_S = 0.2  # primary position samples for the journal lane, while a load runs
 # Supervisor events worth a learner's attention; the rest (lease renewals...) are dropped.
 QUIET_EVENTS = frozenset({"lease_renewed", "entries_committed", "leader_seen", "sync_done"})
 # Events after which the page redraws the topology...
@@ -64,10 +64,6 @@ TOPOLOGY_EVENTS = frozenset(
 )  # fmt: skip
 # ... and those after which the clients re-read which primary serves which slots.
 ROUTING_EVENTS = frozenset({"failover_finished", "topology_changed", "node_crashed", "ready"})
-
-
-def _now_dt(seconds: float) -> datetime:
-    return datetime.fromtimestamp(seconds, tz=timezone.utc)
 
 
 class SandboxManager:
@@ -116,7 +112,7 @@ class SandboxManager:
     async def startup(self) -> dict[str, Any]:
         """Make the rows and the processes agree after the site (re)started."""
         report: dict[str, Any] = {"adopted": [], "stopped_leftovers": [], "requeued": [], "culled": []}
-        rows = {row["uuid"]: row for row in await _rows_to_reconcile(self.backend.name)}
+        rows = {row["uuid"]: row for row in await store.rows_to_reconcile(self.backend.name)}
         for found in await self.backend.discover():
             sandbox_id = found["sandbox_id"]
             row = rows.get(sandbox_id)
@@ -131,14 +127,14 @@ class SandboxManager:
         now = self.clock()
         for sandbox_id, row in rows.items():
             if row["desired_state"] != Sandbox.Desired.RUNNING:
-                await _save_row(row["id"], state=Sandbox.State.STOPPED)
+                await store.save_row(row["id"], state=Sandbox.State.STOPPED)
                 continue
             idle = now - row["last_activity"].timestamp()
             if idle > self.limits.idle_seconds:
                 await self.backend.delete_data(sandbox_id)
-                await _save_row(
+                await store.save_row(
                     row["id"], state=Sandbox.State.STOPPED, desired_state=Sandbox.Desired.STOPPED,
-                    stopped_at=_now_dt(now), error="Stopped after being idle.",
+                    stopped_at=when(now), error="Stopped after being idle.",
                 )
                 report["culled"].append(sandbox_id)
                 continue
@@ -168,9 +164,9 @@ class SandboxManager:
         self.closed = True
         for live in list(self.live.values()):
             await self._teardown(live, delete_data=False)
-            await _save_row(
-                live.row_id, state=Sandbox.State.STOPPED, stopped_at=_now_dt(self.clock()),
-                event_seq=live.log.last_seq, last_activity=_now_dt(live.last_activity),
+            await store.save_row(
+                live.row_id, state=Sandbox.State.STOPPED, stopped_at=when(self.clock()),
+                event_seq=live.log.last_seq, last_activity=when(live.last_activity),
             )
         self.live.clear()
         self.queue.clear()
@@ -193,7 +189,7 @@ class SandboxManager:
             return {"identity": False, "sandbox": None}
         live = self.live.get(owner.key) or await self._adopt_signed_in(owner)
         if live is None:
-            row = await _row_summary(owner)
+            row = await store.row_summary(owner)
             return {"identity": True, "sandbox": row, "group": None}
         missed = live.log.since(last_seq, log_id) if last_seq is not None else None
         return {
@@ -212,7 +208,7 @@ class SandboxManager:
         the row to the account; here the live sandbox follows it)."""
         if owner.user_id is None:
             return None
-        uuid = await _row_uuid(owner)
+        uuid = await store.row_uuid(owner)
         for key, live in list(self.live.items()):
             if live.uuid == uuid and key != owner.key:
                 del self.live[key]
@@ -241,7 +237,7 @@ class SandboxManager:
             return self._summary(live)
         if len(self.queue) >= MAX_QUEUE:
             raise ClientError("queue_full")
-        row = await _claim_row(owner, self._shape(shape), self.clock())
+        row = await store.claim_row(owner, self._shape(shape), self.clock())
         live = self._new_live(row, owner)
         self._enqueue(live)
         return self._summary(live)
@@ -258,7 +254,7 @@ class SandboxManager:
     async def stop(self, owner: Owner) -> None:
         live = self.live.get(owner.key)
         if live is None:
-            await _stop_row(owner, self.clock())
+            await store.stop_row(owner, self.clock())
             return
         await self._stop_live(live, reason="Stopped by you; your data was removed.")
 
@@ -337,7 +333,7 @@ class SandboxManager:
             max_seconds=self.limits.load_max_seconds,
         )
         live.load.start()
-        live.spawn(self._mark_primaries(live, live.load))
+        live.spawn(observe.mark_primaries(live, live.load, lambda: bool(self.watchers.get(owner.key))))
         await self._record(live, {"event": "load_started", "rate": rate, "mix": live.load.mix})
         return live.load.progress()
 
@@ -417,10 +413,10 @@ class SandboxManager:
         self.touch(owner)
         if live.last_verdict is not None and (live.load is None or not live.load.running):
             return live.last_verdict
-        return await self._verdict(live, None)
+        return await build_verdict(live, None, self.clock() * 1000)
 
     async def check_lesson(self, owner: Owner, lesson_slug: str) -> list[dict[str, Any]]:
-        labs = await _lesson_labs(lesson_slug)
+        labs = await store.lesson_labs(lesson_slug)
         if labs is None:
             raise ClientError("unknown_lesson")
         live = self._running(owner)
@@ -471,7 +467,7 @@ class SandboxManager:
     def _enqueue(self, live: LiveSandbox) -> None:
         live.state = "queued"
         self.queue.append(live.owner.key)
-        self._spawn(_save_row(live.row_id, state=Sandbox.State.QUEUED, queued_at=_now_dt(self.clock())))
+        self._spawn(store.save_row(live.row_id, state=Sandbox.State.QUEUED, queued_at=when(self.clock())))
         self._admit()
 
     def _active(self) -> int:
@@ -504,7 +500,7 @@ class SandboxManager:
 
     async def _start(self, live: LiveSandbox) -> None:
         try:
-            await _save_row(live.row_id, state=Sandbox.State.STARTING, host=self.backend.name, error="")
+            await store.save_row(live.row_id, state=Sandbox.State.STARTING, host=self.backend.name, error="")
             self._send(live, {"type": "state", "sandbox": self._summary(live)})
             await self._record(live, {"event": "sandbox_starting", "shape": live.shape})
             # Hex: a password starting with "-" would read as an option on the node's
@@ -524,7 +520,7 @@ class SandboxManager:
             except SandboxStartError as exc:
                 live.state = "failed"
                 live.error = str(exc)
-                await _save_row(live.row_id, state=Sandbox.State.FAILED, error=live.error)
+                await store.save_row(live.row_id, state=Sandbox.State.FAILED, error=live.error)
                 await self._record(live, {"event": "sandbox_failed", "error": live.error})
                 self._send(live, {"type": "state", "sandbox": self._summary(live)})
                 return
@@ -539,10 +535,10 @@ class SandboxManager:
                 live.writers[name] = ClusterClient(topology, password)
                 live.probe[name] = ClusterClient(topology, password, max_reply_bytes=64 * 1024 * 1024)
             live.state = "running"
-            await _save_row(
+            await store.save_row(
                 live.row_id,
                 state=Sandbox.State.RUNNING,
-                started_at=_now_dt(self.clock()),
+                started_at=when(self.clock()),
                 endpoints={name: _endpoints(t) for name, t in live.topologies().items()},
                 credentials={name: {"password": pw} for name, pw in live.passwords.items()},
                 runtime=self.backend.describe(handle),
@@ -566,9 +562,9 @@ class SandboxManager:
             live.state = "stopping"
             self._send(live, {"type": "state", "sandbox": self._summary(live)})
             await self._teardown(live, delete_data=True)
-            await _save_row(
+            await store.save_row(
                 live.row_id, state=Sandbox.State.STOPPED, desired_state=Sandbox.Desired.STOPPED,
-                stopped_at=_now_dt(self.clock()), event_seq=live.log.last_seq, error=reason,
+                stopped_at=when(self.clock()), event_seq=live.log.last_seq, error=reason,
                 endpoints={}, credentials={}, runtime={},
             )
             record = live.log.append({"event": "sandbox_stopped", "reason": reason})
@@ -674,84 +670,16 @@ class SandboxManager:
                 return
             if self.watchers.get(live.owner.key) or (live.load is not None and live.load.running):
                 with contextlib.suppress(Exception):
-                    self._send(live, await self._stats(live))
+                    self._send(live, await observe.node_stats(live, round(self.clock() * 1000)))
             now = time.monotonic()
             if now - last_flush >= FLUSH_INTERVAL_S and (
                 live.saved_seq != live.log.last_seq or live.saved_activity != live.last_activity
             ):
                 last_flush = now
                 live.saved_seq, live.saved_activity = live.log.last_seq, live.last_activity
-                await _save_row(
-                    live.row_id, event_seq=live.log.last_seq, last_activity=_now_dt(live.last_activity)
+                await store.save_row(
+                    live.row_id, event_seq=live.log.last_seq, last_activity=when(live.last_activity)
                 )
-
-    async def _stats(self, live: LiveSandbox) -> dict[str, Any]:
-        """Each node's stream position and lag, each journal's commit index, and the
-        journal lane: how far each replica has applied the acknowledged writes."""
-        out: dict[str, Any] = {"type": "stats", "ts": round(self.clock() * 1000), "clusters": {}}
-        for name, topology in live.topologies().items():
-            probe = live.probe[name]
-            data = [p for p in topology["processes"] if p["kind"] == "data" and p["status"] == "running"]
-            infos = await asyncio.gather(
-                *(_info(probe, (p["host"], p["port"])) for p in data), return_exceptions=True
-            )
-            nodes: dict[str, Any] = {}
-            for proc, info in zip(data, infos):
-                if isinstance(info, BaseException):
-                    continue
-                nodes[proc["id"]] = _position(name, info) | {"role": proc["role"], "shard": proc["shard"]}
-            journals = {}
-            for proc in topology["processes"]:
-                if proc["kind"] == "journal" and proc["status"] == "running":
-                    role = await _journal_role(live, proc["port"])
-                    if role is not None:
-                        journals[proc["zone"]] = role
-            out["clusters"][name] = {"nodes": nodes, "journals": journals, "lane": self._lane(live, name, nodes)}
-        if live.load is not None:
-            out["load"] = live.load.progress()
-        return out
-
-    def _lane(self, live: LiveSandbox, cluster: str, nodes: dict[str, Any]) -> dict[str, Any] | None:
-        """Per shard: the newest acknowledged write, and for each replica the newest
-        write it has applied and how many acknowledged writes it still lacks."""
-        load = live.load
-        if load is None:
-            return None
-        ledger = load.ledgers[cluster]
-        shards: dict[str, Any] = {}
-        for shard in range(live.shape["shards"]):
-            replicas = {}
-            for node_id, info in nodes.items():
-                if info["shard"] != shard or info["role"] == "primary":
-                    continue
-                applied = load.applied_through(cluster, shard, info["position"])
-                replicas[node_id] = {
-                    "applied": int(applied),
-                    "missing": ledger.acked_after(shard, applied) if applied >= 0 else None,
-                }
-            shards[str(shard)] = {"acknowledged": ledger.last_on(shard), "replicas": replicas}
-        return {"shards": shards}
-
-    async def _mark_primaries(self, live: LiveSandbox, load: WriteLoad) -> None:
-        """While a load runs, sample each primary's stream position often, so that a
-        replica's position translates into acknowledged writes (the journal lane)."""
-        while load.running and live.handle is not None:
-            if not self.watchers.get(live.owner.key):
-                await asyncio.sleep(MARK_INTERVAL_S)
-                continue  # nobody sees the lane
-            for name, topology in live.topologies().items():
-                primaries = [
-                    p for p in topology["processes"]
-                    if p["kind"] == "data" and p["role"] == "primary" and p["status"] == "running"
-                ]
-                infos = await asyncio.gather(
-                    *(_info(live.probe[name], (p["host"], p["port"])) for p in primaries),
-                    return_exceptions=True,
-                )
-                for proc, info in zip(primaries, infos):
-                    if not isinstance(info, BaseException):
-                        load.mark(name, int(proc["shard"]), _position(name, info)["position"])
-            await asyncio.sleep(MARK_INTERVAL_S)
 
     # ======================================================================================
     # Faults and the verdict
@@ -777,98 +705,17 @@ class SandboxManager:
         experiment.done.set()
         await asyncio.sleep(SETTLE_S)
         try:
-            verdict = await self._verdict(live, experiment)
+            verdict = await build_verdict(live, experiment, self.clock() * 1000)
         except (LinkDown, OSError) as exc:
             await self._record(live, {"event": "verdict_failed", "error": str(exc)})
             return
-        verdict["experiment_id"] = await _save_experiment(live.owner, live.shape, experiment, verdict)
+        verdict["experiment_id"] = await store.save_experiment(live.owner, live.shape, experiment, verdict)
         live.last_verdict = verdict
         await self._record(
             live,
             {"event": "verdict", **{f"{c}_lost": verdict["clusters"][c]["lost"] for c in verdict["clusters"]}},
         )
         self._send(live, {"type": "verdict", "verdict": verdict})
-
-    async def _verdict(self, live: LiveSandbox, experiment: Experiment | None) -> dict[str, Any]:
-        load = live.load
-        crash_ms = experiment.crash_ms if experiment else None
-        clusters: dict[str, Any] = {}
-        for name in CLUSTERS:
-            result: dict[str, Any] = {"acknowledged": 0, "kept": 0, "lost": 0, "lost_keys": [], "errors": 0}
-            if load is not None:
-                pause = load.paused() if load.running else contextlib.nullcontext()
-                async with pause:
-                    result = await load.ledgers[name].verify(live.probe[name], crash_ms)
-                if crash_ms is not None:
-                    result["outage_ms"] = load.outage_ms(name, crash_ms)
-            if experiment is not None:
-                failovers = experiment.failovers.get(name, [])
-                durations = [f.get("duration_ms") for f in failovers if f.get("duration_ms") is not None]
-                result["failover_ms"] = max(durations) if durations else None
-                result["failed_over"] = bool(failovers) or name not in experiment.awaiting
-            clusters[name] = result
-        markers: dict[str, Any] = {}
-        if experiment is not None:
-            markers["crash_ms"] = experiment.crash_ms
-            markers["failovers"] = {
-                name: [f.get("ts") for f in experiment.failovers.get(name, [])] for name in CLUSTERS
-            }
-        verdict: dict[str, Any] = {
-            "clusters": clusters,
-            "fault": experiment.fault if experiment else None,
-            "target": experiment.target if experiment else None,
-            "prediction": experiment.prediction if experiment else None,
-            "crash_ms": crash_ms,
-            "shape": live.shape,
-            "load_rate": load.rate if load else 0,
-            "charts": load.charts(markers) if load is not None else {"markers": markers, "clusters": {}},
-        }
-        if experiment is not None:
-            verdict["charts"]["timeline"] = self._timeline(live, experiment)
-        return verdict
-
-    def _timeline(self, live: LiveSandbox, experiment: Experiment) -> list[dict[str, Any]]:
-        """Per data node: when it was primary, replica or down, around the crash."""
-        start = experiment.crash_ms - 2000
-        end = self.clock() * 1000
-        topologies = live.topologies()
-        rows = []
-        for cluster in CLUSTERS:
-            procs = {p["id"]: p for p in topologies.get(cluster, {}).get("processes", []) if p["kind"] == "data"}
-            state = {node: experiment.roles_before.get(cluster, {}).get(node, "replica") for node in procs}
-            since = {node: start for node in procs}
-            segments: dict[str, list[dict[str, Any]]] = {node: [] for node in procs}
-
-            def change(node: str, new: str, at: float) -> None:
-                if node not in state or state[node] == new:
-                    return
-                segments[node].append({"state": state[node], "from_ms": since[node], "to_ms": at})
-                state[node], since[node] = new, at
-
-            for record in live.log.records:
-                if record.get("cluster") != cluster or record["ts"] < start:
-                    continue
-                name, node, at = record.get("event"), record.get("node"), record["ts"]
-                if name == "node_crashed" and node:
-                    change(node, "down", at)
-                elif name == "node_restarted" and node:
-                    change(node, "replica", at)
-                elif name == "failover_finished":
-                    primary = record.get("primary")
-                    for other in procs:
-                        if other != primary and state[other] == "primary":
-                            change(other, "replica", at)
-                    if primary:
-                        change(primary, "primary", at)
-            for node, proc in procs.items():
-                segments[node].append({"state": state[node], "from_ms": since[node], "to_ms": end})
-                rows.append({
-                    "cluster": cluster,
-                    "node": node,
-                    "label": f"{cluster} · shard {proc['shard']} · {proc['zone']}",
-                    "segments": segments[node],
-                })
-        return rows
 
     # ======================================================================================
     # Helpers
@@ -938,136 +785,7 @@ def _endpoints(topology: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-async def _info(probe: ClusterClient, address: tuple[str, int]) -> dict[str, str]:
-    reply = await asyncio.wait_for(probe.call(address, "INFO", "replication"), 1.0)
-    if not isinstance(reply, bytes):
-        raise LinkDown(str(reply))
-    fields = {}
-    for line in reply.decode("utf-8", "replace").splitlines():
-        if ":" in line:
-            key, _, value = line.partition(":")
-            fields[key] = value
-    return fields
 
-
-def _position(cluster: str, info: dict[str, str]) -> dict[str, Any]:
-    """A node's place in its shard's stream: journal entries (durable) or bytes (cache)."""
-    def number(name: str) -> int:
-        try:
-            return int(info.get(name, "0"))
-        except ValueError:
-            return 0
-
-    if cluster == "durable":
-        return {
-            "position": number("journal_applied"),
-            "tail": number("journal_tail"),
-            "lag_entries": number("journal_lag_entries"),
-            "lag_ms": number("journal_lag_ms"),
-        }
-    offset = number("slave_repl_offset") if info.get("role") == "slave" else number("master_repl_offset")
-    return {"position": offset, "link": info.get("master_link_status", "")}
-
-
-async def _journal_role(live: LiveSandbox, port: int) -> dict[str, Any] | None:
-    link = live.journal_links.get(port)
-    try:
-        if link is None or not link.is_open:
-            link = live.journal_links[port] = await NodeLink.open("127.0.0.1", port, "", timeout=0.5)
-        reply = await asyncio.wait_for(link.call("JROLE"), 0.5)
-    except (LinkDown, asyncio.TimeoutError, OSError):
-        return None
-    if not isinstance(reply, list) or len(reply) < 5:
-        return None
-    text = [r.decode() if isinstance(r, bytes) else r for r in reply]
-    return {"role": text[1], "term": text[2], "commit": text[4]}
-
-
-# ------------------------------------------------------------------------------------------
-# Database helpers: the only places the manager touches the ORM
-# ------------------------------------------------------------------------------------------
-
-_ROW_FIELDS = (
-    "id", "uuid", "owner_user_id", "owner_token", "shards", "replicas", "replication_delay_ms",
-    "desired_state", "state", "event_seq", "last_activity",
-)  # fmt: skip
-
-
-def _row_dict(row: Sandbox) -> dict[str, Any]:
-    data = {name: getattr(row, name) for name in _ROW_FIELDS}
-    data["uuid"] = row.uuid.hex
-    return data
-
-
-@database_sync_to_async
-def _rows_to_reconcile(backend: str) -> list[dict[str, Any]]:
-    rows = Sandbox.objects.filter(backend=backend).exclude(
-        state=Sandbox.State.STOPPED, desired_state=Sandbox.Desired.STOPPED
-    )
-    return [_row_dict(row) for row in rows]
-
-
-@database_sync_to_async
-def _claim_row(owner: Owner, shape: dict[str, int], now: float) -> dict[str, Any]:
-    row = Sandbox.get_or_create_for(owner, _now_dt(now))
-    row.shards = shape["shards"]
-    row.replicas = shape["replicas"]
-    row.replication_delay_ms = shape["replication_delay_ms"]
-    row.desired_state = Sandbox.Desired.RUNNING
-    row.state = Sandbox.State.QUEUED
-    row.last_activity = _now_dt(now)
-    row.error = ""
-    row.save()
-    return _row_dict(row)
-
-
-@database_sync_to_async
-def _save_row(row_id: int, **fields: Any) -> None:
-    Sandbox.objects.filter(pk=row_id).update(**fields)
-
-
-@database_sync_to_async
-def _stop_row(owner: Owner, now: float) -> None:
-    Sandbox.objects.filter(**owner.filter()).update(
-        desired_state=Sandbox.Desired.STOPPED, state=Sandbox.State.STOPPED, stopped_at=_now_dt(now)
-    )
-
-
-@database_sync_to_async
-def _row_summary(owner: Owner) -> dict[str, Any] | None:
-    row = Sandbox.for_owner(owner)
-    return row.summary() | {"queue_position": None} if row is not None else None
-
-
-@database_sync_to_async
-def _row_uuid(owner: Owner) -> str | None:
-    row = Sandbox.for_owner(owner)
-    return row.uuid.hex if row is not None else None
-
-
-@database_sync_to_async
-def _lesson_labs(slug: str) -> list[dict[str, Any]] | None:
-    from quizzes.models import Lesson  # the learning app owns lessons; read only
-
-    lesson = Lesson.objects.filter(slug=slug).only("labs").first()
-    return None if lesson is None else list(lesson.labs or [])
-
-
-@database_sync_to_async
-def _save_experiment(owner: Owner, shape: dict[str, int], experiment: Experiment, verdict: dict[str, Any]) -> int:
-    row = ExperimentRow.objects.create(
-        fault=experiment.fault,
-        target=experiment.target,
-        shards=shape["shards"],
-        replicas=shape["replicas"],
-        replication_delay_ms=shape["replication_delay_ms"],
-        load_rate=experiment.load_rate,
-        prediction=experiment.prediction,
-        results=verdict["clusters"],
-        charts=verdict["charts"],
-        **owner.fields(),
-    )
-    return row.pk
 
 
 # ------------------------------------------------------------------------------------------
