@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +19,14 @@ from sandbox.events import EventLog
 from sandbox.load import WriteLoad
 from sandbox.owners import Owner
 from sandbox.resp import NodeLink
+
+log = logging.getLogger(__name__)
+
+
+def log_failure(task: "asyncio.Task[Any]") -> None:
+    """A background task that died of an error says so in the log, instead of silently."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("sandbox task %s failed", task.get_coro(), exc_info=task.exception())
 
 
 @dataclass
@@ -78,4 +87,5 @@ class LiveSandbox:
         task = asyncio.get_running_loop().create_task(coro, context=self.context.copy())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        task.add_done_callback(log_failure)
         return task

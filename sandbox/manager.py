@@ -39,7 +39,7 @@ from sandbox.cluster_client import ClusterClient
 from sandbox.conf import SandboxLimits
 from sandbox.console import BadCommandLine, docs_from_reply, format_reply, refusal, split_args
 from sandbox.events import EventLog
-from sandbox.live import Experiment, LiveSandbox
+from sandbox.live import Experiment, LiveSandbox, log_failure
 from sandbox.load import WriteLoad
 from sandbox.models import CLUSTERS, Sandbox
 from sandbox.owners import Owner
@@ -106,8 +106,10 @@ class SandboxManager:
             self.ready.set()
         while not self.closed:
             await asyncio.sleep(self.limits.cull_interval_seconds)
-            with contextlib.suppress(Exception):
+            try:
                 await self.cull_idle()
+            except Exception:  # the culler must outlive one bad round
+                log.exception("idle culling failed")
 
     async def startup(self) -> dict[str, Any]:
         """Make the rows and the processes agree after the site (re)started."""
@@ -669,8 +671,10 @@ class SandboxManager:
             if live.handle is None:
                 return
             if self.watchers.get(live.owner.key) or (live.load is not None and live.load.running):
-                with contextlib.suppress(Exception):
+                try:
                     self._send(live, await observe.node_stats(live, round(self.clock() * 1000)))
+                except (LinkDown, OSError, asyncio.TimeoutError):
+                    pass  # a node went away meanwhile; the next round will see the new topology
             now = time.monotonic()
             if now - last_flush >= FLUSH_INTERVAL_S and (
                 live.saved_seq != live.log.last_seq or live.saved_activity != live.last_activity
@@ -750,6 +754,7 @@ class SandboxManager:
         task = asyncio.get_running_loop().create_task(coro, context=self.context.copy())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(log_failure)
 
 
 def _victims(action: str, topology: dict[str, Any], shard: int, fields: dict[str, Any]) -> list[str]:

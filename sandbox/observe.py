@@ -30,13 +30,13 @@ async def node_stats(live: LiveSandbox, now_ms: int) -> dict[str, Any]:
         probe = live.probe[name]
         data = [p for p in topology["processes"] if p["kind"] == "data" and p["status"] == "running"]
         infos = await asyncio.gather(
-            *(info(probe, (p["host"], p["port"])) for p in data), return_exceptions=True
+            *(replication_info(probe, (p["host"], p["port"])) for p in data), return_exceptions=True
         )
         nodes: dict[str, Any] = {}
-        for proc, info in zip(data, infos):
-            if isinstance(info, BaseException):
+        for proc, fields in zip(data, infos):
+            if isinstance(fields, BaseException):
                 continue
-            nodes[proc["id"]] = position(name, info) | {"role": proc["role"], "shard": proc["shard"]}
+            nodes[proc["id"]] = position(name, fields) | {"role": proc["role"], "shard": proc["shard"]}
         journals = {}
         for proc in topology["processes"]:
             if proc["kind"] == "journal" and proc["status"] == "running":
@@ -47,6 +47,7 @@ async def node_stats(live: LiveSandbox, now_ms: int) -> dict[str, Any]:
     if live.load is not None:
         out["load"] = live.load.progress()
     return out
+
 
 def lane(live: LiveSandbox, cluster: str, nodes: dict[str, Any]) -> dict[str, Any] | None:
     """Per shard: the newest acknowledged write, and for each replica the newest
@@ -69,6 +70,7 @@ def lane(live: LiveSandbox, cluster: str, nodes: dict[str, Any]) -> dict[str, An
         shards[str(shard)] = {"acknowledged": ledger.last_on(shard), "replicas": replicas}
     return {"shards": shards}
 
+
 async def mark_primaries(live: LiveSandbox, load: WriteLoad, watched: Callable[[], bool]) -> None:
     """While a load runs, sample each primary's stream position often, so that a
     replica's position translates into acknowledged writes (the journal lane)."""
@@ -82,16 +84,16 @@ async def mark_primaries(live: LiveSandbox, load: WriteLoad, watched: Callable[[
                 if p["kind"] == "data" and p["role"] == "primary" and p["status"] == "running"
             ]
             infos = await asyncio.gather(
-                *(info(live.probe[name], (p["host"], p["port"])) for p in primaries),
+                *(replication_info(live.probe[name], (p["host"], p["port"])) for p in primaries),
                 return_exceptions=True,
             )
-            for proc, info in zip(primaries, infos):
-                if not isinstance(info, BaseException):
-                    load.mark(name, int(proc["shard"]), position(name, info)["position"])
+            for proc, fields in zip(primaries, infos):
+                if not isinstance(fields, BaseException):
+                    load.mark(name, int(proc["shard"]), position(name, fields)["position"])
         await asyncio.sleep(MARK_INTERVAL_S)
 
 
-async def info(probe: ClusterClient, address: tuple[str, int]) -> dict[str, str]:
+async def replication_info(probe: ClusterClient, address: tuple[str, int]) -> dict[str, str]:
     reply = await asyncio.wait_for(probe.call(address, "INFO", "replication"), 1.0)
     if not isinstance(reply, bytes):
         raise LinkDown(str(reply))
@@ -103,11 +105,11 @@ async def info(probe: ClusterClient, address: tuple[str, int]) -> dict[str, str]
     return fields
 
 
-def position(cluster: str, info: dict[str, str]) -> dict[str, Any]:
+def position(cluster: str, fields: dict[str, str]) -> dict[str, Any]:
     """A node's place in its shard's stream: journal entries (durable) or bytes (cache)."""
     def number(name: str) -> int:
         try:
-            return int(info.get(name, "0"))
+            return int(fields.get(name, "0"))
         except ValueError:
             return 0
 
@@ -118,8 +120,8 @@ def position(cluster: str, info: dict[str, str]) -> dict[str, Any]:
             "lag_entries": number("journal_lag_entries"),
             "lag_ms": number("journal_lag_ms"),
         }
-    offset = number("slave_repl_offset") if info.get("role") == "slave" else number("master_repl_offset")
-    return {"position": offset, "link": info.get("master_link_status", "")}
+    offset = number("slave_repl_offset") if fields.get("role") == "slave" else number("master_repl_offset")
+    return {"position": offset, "link": fields.get("master_link_status", "")}
 
 
 async def journal_role(live: LiveSandbox, port: int) -> dict[str, Any] | None:

@@ -190,11 +190,23 @@ async def test_the_write_load_records_acknowledged_writes_on_both_clusters(
     application: Any, sessions: dict[str, str], manager: SandboxManager
 ) -> None:
     async with Browser(application, sessions["alice"]) as alice:
-        await alice.start_sandbox(replicas=0)
+        await alice.start_sandbox(replicas=1)
         await alice.send({"type": "load_start", "rate": 200, "mix": {"set": 50, "incr": 25, "zadd": 25}})
         started = await alice.expect("load")
         assert started["load"]["running"] is True
-        await asyncio.sleep(1.0)
+        # While a page watches, statistics come with the journal lane: per shard, the
+        # newest acknowledged write and how far each replica has applied the stream.
+        stats = await alice.expect(
+            "stats", where=lambda m: m["load"]["clusters"]["durable"]["acknowledged"] > 150
+        )
+        for cluster in ("durable", "cache"):
+            shard = stats["clusters"][cluster]["lane"]["shards"]["0"]
+            assert shard["acknowledged"] > 0
+            (replica,) = shard["replicas"].values()
+            assert 0 <= replica["applied"] <= shard["acknowledged"] and replica["missing"] >= 0
+            roles = {n["role"] for n in stats["clusters"][cluster]["nodes"].values()}
+            assert roles == {"primary", "replica"}
+        assert {j["role"] for j in stats["clusters"]["durable"]["journals"].values()} >= {"leader"}
         await alice.send({"type": "load_stop"})
         stopped = await alice.expect("load")
         durable = stopped["load"]["clusters"]["durable"]
