@@ -102,6 +102,8 @@ def _add_node_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     node.add_argument("--node-id", default="", help="40 hex characters (default: random)")
     node.add_argument("--maxmemory", type=_memory, default=0, help="process memory limit for writes (0 = none)")
     node.add_argument("--requirepass", default=None, help="password of the default user")
+    node.add_argument("--requirepass-file", default=None,
+                      help="read the password from this file (keeps it out of the process list)")
     node.add_argument("--replica-of", type=_address, default=None, help="cache: start as a replica of host:port")
     node.add_argument("--replication-delay-ms", type=int, default=0,
                       help="cache: one-way delay on every link to this node's replicas, ms (0..60000)")
@@ -116,6 +118,13 @@ def _add_node_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     node.add_argument("--prefer-primary", action="store_true", help="durable: campaign first in a new shard")
 
 
+def _password(args: argparse.Namespace) -> str | None:
+    if args.requirepass_file:
+        with open(args.requirepass_file) as f:
+            return f.read().strip() or None
+    return args.requirepass
+
+
 def _node_config(args: argparse.Namespace) -> "NodeConfig":
     from .config import NodeConfig
 
@@ -123,7 +132,7 @@ def _node_config(args: argparse.Namespace) -> "NodeConfig":
     if args.repl_backlog_size is not None:
         extra["repl-backlog-size"] = str(args.repl_backlog_size)
     engine = EngineConfig(
-        bind=args.bind, port=args.port, maxmemory=args.maxmemory, requirepass=args.requirepass,
+        bind=args.bind, port=args.port, maxmemory=args.maxmemory, requirepass=_password(args),
         cluster_enabled=args.cluster_enabled, node_id=args.node_id or os.urandom(20).hex(), extra=extra,
     )
     return NodeConfig(

@@ -26,7 +26,6 @@ holding the source's keys in its slots (``snapshot.rebase``), and its nodes load
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import os
 import signal
@@ -92,10 +91,6 @@ class Proc:
 
 _PUBLIC_FIELDS = ("id", "kind", "zone", "port", "shard", "role", "status", "pid", "applied", "committed",
                   "lag_entries", "lag_ms", "offset")
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
 def _free_ports(n: int, bind: str) -> list[int]:
@@ -176,6 +171,14 @@ class Supervisor:
         tmp.write_text(json.dumps(layout, indent=1))
         tmp.replace(self.dir / "cluster.json")
 
+    def _secret_file(self) -> Path:
+        path = self.dir / "requirepass"
+        if not path.exists() or path.read_text() != self.spec.requirepass:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(self.spec.requirepass)
+        return path
+
     def journal_addrs(self) -> str:
         return ",".join(f"127.0.0.1:{p.port}" for p in self.procs.values() if p.kind == "journal")
 
@@ -195,7 +198,8 @@ class Supervisor:
                      "--port", str(p.port), "--bind", self.spec.bind, "--cluster-enabled", "--node-id", p.id,
                      "--dir", str(self.dir / "nodes" / p.id), "--maxmemory", self.spec.maxmemory]
         if self.spec.requirepass:
-            argv += ["--requirepass", self.spec.requirepass]
+            # From a private file, not the command line: /proc/*/cmdline is world-readable.
+            argv += ["--requirepass-file", str(self._secret_file())]
         if self.spec.mode == "durable":
             argv += ["--journal", self.journal_addrs(), "--snapshot-dir", str(self.dir / "snapshots"),
                      "--lease-ms", str(self.spec.lease_ms)]
@@ -252,7 +256,9 @@ class Supervisor:
         p.status = "starting"
         p.process = await asyncio.create_subprocess_exec(
             *self._argv(p, first_start), stdout=asyncio.subprocess.PIPE, stderr=None,
-            preexec_fn=_die_with_parent, cwd=Path(__file__).resolve().parents[2],
+            # No preexec_fn: it forces a slow fork of a big parent (the site); every
+            # child arms its own parent-death signal and watches its parent's pid.
+            cwd=Path(__file__).resolve().parents[2],
         )
         p.pid = p.process.pid
         self._spawn_task(self._watch(p, p.process))

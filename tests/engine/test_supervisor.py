@@ -132,3 +132,22 @@ def test_it_refuses_impossible_shapes():
         Supervisor(ClusterSpec(mode="cache", replicas=6))
     with pytest.raises(ValueError):
         Supervisor(ClusterSpec(mode="eventual"))
+
+
+def test_the_password_reaches_nodes_without_appearing_in_the_process_list(tmp_path):
+    async def scenario() -> None:
+        secret = "-starts-with-a-dash-" + "9f" * 8
+        sup = Supervisor(ClusterSpec(mode="cache", shards=1, replicas=1, data_dir=str(tmp_path), requirepass=secret))
+        try:
+            top = await sup.start()
+            for p in data_nodes(top):
+                with open(f"/proc/{p['pid']}/cmdline", "rb") as f:
+                    assert secret.encode() not in f.read()
+                with pytest.raises(redis.AuthenticationError):
+                    redis.Redis(port=p["port"]).ping()
+                assert redis.Redis(port=p["port"], password=secret).ping() is True
+            assert (tmp_path / "requirepass").stat().st_mode & 0o077 == 0
+        finally:
+            await sup.stop()
+
+    asyncio.run(scenario())
