@@ -259,7 +259,14 @@ class LiveSite:
 
 
 def _serve(port: int) -> None:
-    """Entry point of LiveSite's process: daphne with static files from the finders."""
+    """Entry point of LiveSite's process: daphne with static files from the finders.
+
+    It gets SIGTERM when the test process dies (PR_SET_PDEATHSIG), so a killed test
+    run never leaves a site — and its sandboxes — running.
+    """
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "memorydb_lab.settings")
     from django.conf import settings
 
