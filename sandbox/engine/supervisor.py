@@ -321,6 +321,10 @@ class Supervisor:
 
                 self._spawn_task(announce())
                 return
+        if kind == "failover_started" and p.kind == "data" and self.spec.mode == "durable":
+            # A failover without an observed crash (a paused or partitioned primary)
+            # is timed from the first campaign.
+            self._failover_started.setdefault(p.shard or 0, time.monotonic())
         forwarded = dict(event)
         forwarded.update({"node": p.id, "kind": p.kind, "zone": p.zone})
         if p.shard is not None or "shard" not in forwarded:  # the snapshotter names its own shard
