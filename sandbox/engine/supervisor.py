@@ -26,6 +26,7 @@ holding the source's keys in its slots (``snapshot.rebase``), and its nodes load
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import json
 import os
 import signal
@@ -91,6 +92,10 @@ class Proc:
 
 _PUBLIC_FIELDS = ("id", "kind", "zone", "port", "shard", "role", "status", "pid", "applied", "committed",
                   "lag_entries", "lag_ms", "offset")
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
 def _free_ports(n: int, bind: str) -> list[int]:
@@ -256,9 +261,7 @@ class Supervisor:
         p.status = "starting"
         p.process = await asyncio.create_subprocess_exec(
             *self._argv(p, first_start), stdout=asyncio.subprocess.PIPE, stderr=None,
-            # No preexec_fn: it forces a slow fork of a big parent (the site); every
-            # child arms its own parent-death signal and watches its parent's pid.
-            cwd=Path(__file__).resolve().parents[2],
+            preexec_fn=_die_with_parent, cwd=Path(__file__).resolve().parents[2],
         )
         p.pid = p.process.pid
         self._spawn_task(self._watch(p, p.process))
