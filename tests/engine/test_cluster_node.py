@@ -8,6 +8,7 @@ against three engine nodes that each serve a third of the slots.
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import tempfile
 from contextlib import ExitStack
@@ -28,6 +29,23 @@ def test_crc16_and_hash_tags_follow_the_cluster_spec():
     assert key_slot(b"foo{}{bar}") == crc16(b"foo{}{bar}") % 16384
     assert key_slot(b"foo{{bar}}zap") == crc16(b"{bar") % 16384
     assert key_slot(b"foo{bar}{zap}") == crc16(b"bar") % 16384
+
+
+def _crc16_bitwise(data: bytes) -> int:
+    """The spec's CRC16-XMODEM one bit at a time: polynomial 0x1021, initial 0."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) & 0xFFFF if crc & 0x8000 else (crc << 1) & 0xFFFF
+    return crc
+
+
+def test_crc16_equals_a_bitwise_reference():
+    rng = random.Random(7)
+    for n in range(600):
+        data = bytes(rng.randrange(256) for _ in range(n % 80))
+        assert crc16(data) == _crc16_bitwise(data), data
 
 
 def topology(ports: list[int], ids: list[str]) -> dict:
