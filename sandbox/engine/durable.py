@@ -158,6 +158,7 @@ class PrimaryLog:
         # expected id -> (kind, data, futures, sent_at), in id order
         self.inflight: dict[int, tuple[bytes, bytes, list[asyncio.Future[Any]], float]] = {}
         self.recovering = False
+        self.last_data_sent = 0.0  # monotonic time of the latest data append sent
         self.crc = node.crc
         self.entries_since_checksum = 0
 
@@ -187,6 +188,7 @@ class PrimaryLog:
         self.pieces, self.futures = [], []
         self.crc = zlib.crc32(data, self.crc)
         self._send(b"data", data, futures)
+        self.last_data_sent = time.monotonic()
         self.entries_since_checksum += 1
         if self.entries_since_checksum >= 100:
             self.entries_since_checksum = 0
@@ -194,8 +196,15 @@ class PrimaryLog:
             self._send(b"checksum", marker, [])
 
     def renew(self) -> None:
-        if not self.recovering:
-            self._send(b"lease", encode_lease(self.node.cfg.engine.node_id, self.node.cfg.lease_ms), [])
+        """Append a lease entry unless a data append sent within the last renewal
+        period will renew the lease anyway (its commit extends the lease from when it
+        was sent, and replicas count it as the primary's activity): a busy primary
+        writes no lease entries."""
+        if self.recovering:
+            return
+        if time.monotonic() - self.last_data_sent < self.node.cfg.renew_every_ms / 1000:
+            return
+        self._send(b"lease", encode_lease(self.node.cfg.engine.node_id, self.node.cfg.lease_ms), [])
 
     def _send(self, kind: bytes, data: bytes, futures: list[asyncio.Future[Any]]) -> None:
         self.tail += 1

@@ -220,3 +220,47 @@ def test_a_shard_without_replicas_refuses_writes_until_its_node_has_replayed(tmp
         await sup.stop()
 
     run(scenario())
+
+
+def test_a_busy_primary_renews_its_lease_with_its_writes_and_an_idle_one_with_lease_entries(tmp_path):
+    """Every committed data append renews the lease, so a primary that is writing
+    appends no ``lease`` entries; once it falls idle it renews with lease entries
+    (renewal period: a quarter of the 600 ms lease)."""
+    from sandbox.engine.durable import stream_name
+
+    async def scenario() -> None:
+        sup = Supervisor(spec(tmp_path, replicas=1))
+        await sup.start()
+        try:
+            client = redis.Redis(port=primary(sup).port, socket_timeout=3)
+            journals = [redis.Redis(port=p.port, socket_timeout=3, protocol=2)
+                        for p in sup.procs.values() if p.kind == "journal"]
+            # the Raft leader: followers learn the commit index a heartbeat later
+            reader = next(j for j in journals if j.execute_command("JROLE")[1] == b"leader")
+            stream = stream_name(0)
+
+            def kinds_after(entry: int) -> list[bytes]:
+                return [kind for _id, kind, _data in reader.execute_command("JREAD", stream, entry, 100000, 0)]
+
+            mark = len(sup.history)
+            start = int(reader.execute_command("JTAIL", stream))
+            deadline = time.monotonic() + 1.5
+            writes = 0
+            while time.monotonic() < deadline:
+                client.set(f"busy:{writes}", writes)
+                writes += 1
+                await asyncio.sleep(0.03)
+            busy = kinds_after(start)
+            assert busy.count(b"data") >= writes * 0.9, busy
+            assert busy.count(b"lease") <= 1, busy  # at most one sent just before the first write
+
+            idle_from = int(reader.execute_command("JTAIL", stream))
+            await asyncio.sleep(1.0)
+            idle = kinds_after(idle_from)
+            assert idle.count(b"data") == 0 and idle.count(b"lease") >= 4, idle
+            # and the lease held throughout: no replica campaigned, the primary never lost it
+            assert not [e for e in sup.history[mark:] if e.get("event") in ("failover_started", "lease_lost")]
+        finally:
+            await sup.stop()
+
+    run(scenario())
