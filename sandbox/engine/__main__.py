@@ -9,6 +9,12 @@ replication, the ElastiCache comparison; ``--mode durable``: journal-backed, the
 MemoryDB model). It prints one JSON line per event, the first being ``ready``;
 SIGTERM/SIGINT stop it with exit status 0, and it stops too when its parent dies.
 
+Both ``server`` and ``node`` take ``--aclfile PATH`` (Redis's format: one ``user
+<name> <rules...>`` line per user). The file is read before the node listens; if it
+can't be used, the process prints why and exits with status 1. Passwords never need
+to be on the command line (``/proc/*/cmdline`` is world-readable): the ACL file holds
+only hashes, and ``--requirepass-file``/``--masterauth-file`` read a secret from a file.
+
 ``journal`` runs one replica of the journal and ``snapshotter`` the off-node
 snapshotter of a durable cluster (SIGUSR1: snapshot every shard now); both follow
 the same conventions (a ``ready`` line, JSON events, exit 0 on SIGTERM).
@@ -46,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     srv.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     srv.add_argument("--maxmemory", type=_memory, default=0, help="process memory limit for writes, e.g. 100mb (0 = none)")
     srv.add_argument("--requirepass", default=None, help="password of the default user")
+    srv.add_argument("--aclfile", default="", help="ACL users file (Redis format), loaded before listening")
     srv.add_argument("--databases", type=int, default=16, help="number of databases (default 16)")
     srv.add_argument("--cluster-enabled", action="store_true",
                      help="cluster mode: one database, slot checks and CLUSTER commands")
@@ -104,6 +111,10 @@ def _add_node_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     node.add_argument("--requirepass", default=None, help="password of the default user")
     node.add_argument("--requirepass-file", default=None,
                       help="read the password from this file (keeps it out of the process list)")
+    node.add_argument("--aclfile", default="", help="ACL users file (Redis format), loaded before listening")
+    node.add_argument("--masteruser", default="", help="cache replicas: the user to log in as on the primary")
+    node.add_argument("--masterauth-file", default=None,
+                      help="cache replicas: read that user's password from this file")
     node.add_argument("--replica-of", type=_address, default=None, help="cache: start as a replica of host:port")
     node.add_argument("--replication-delay-ms", type=int, default=0,
                       help="cache: one-way delay on every link to this node's replicas, ms (0..60000)")
@@ -125,6 +136,28 @@ def _password(args: argparse.Namespace) -> str | None:
     return args.requirepass
 
 
+def _secret(path: str | None) -> str:
+    if not path:
+        return ""
+    with open(path) as f:
+        return f.read().strip()
+
+
+def _aclfile_problem(args: argparse.Namespace) -> str:
+    """Why the ACL options can't be used, or ""."""
+    if not args.aclfile:
+        return ""
+    if args.requirepass or getattr(args, "requirepass_file", None):
+        return "--requirepass and --aclfile can't be used together: define the default user in the ACL file"
+    from .acl_users import AclFileError, check_aclfile
+
+    try:
+        check_aclfile(args.aclfile)
+    except AclFileError as err:
+        return f"Aborting startup because of ACL errors: {err}"
+    return ""
+
+
 def _node_config(args: argparse.Namespace) -> "NodeConfig":
     from .config import NodeConfig
 
@@ -133,6 +166,7 @@ def _node_config(args: argparse.Namespace) -> "NodeConfig":
         extra["repl-backlog-size"] = str(args.repl_backlog_size)
     engine = EngineConfig(
         bind=args.bind, port=args.port, maxmemory=args.maxmemory, requirepass=_password(args),
+        aclfile=args.aclfile, masteruser=args.masteruser, masterauth=_secret(args.masterauth_file),
         cluster_enabled=args.cluster_enabled, node_id=args.node_id or os.urandom(20).hex(), extra=extra,
     )
     return NodeConfig(
@@ -280,13 +314,18 @@ async def _serve(config: EngineConfig) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in ("server", "node"):
+        problem = _aclfile_problem(args)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 1
     if args.command == "server":
         if not 1 <= args.databases <= 1024:
             print("--databases must be between 1 and 1024", file=sys.stderr)
             return 2
         config = EngineConfig(
             bind=args.bind, port=args.port, maxmemory=args.maxmemory,
-            requirepass=args.requirepass, databases=args.databases,
+            requirepass=args.requirepass, aclfile=args.aclfile, databases=args.databases,
             client_output_buffer_limit=args.client_output_buffer_limit,
             pubsub_output_buffer_limit=args.pubsub_output_buffer_limit,
             proto_max_bulk_len=args.proto_max_bulk_len,

@@ -51,7 +51,7 @@ class Client:
         self.lib_ver = b""
         self.db = 0
         self.proto = 2
-        self.user = "default"
+        self.user = server.acl.default  # an acl.User: its rules apply to this connection live
         self.authenticated = not server.auth_required()
         self.created = time.time()
         self.last_interaction = self.created

@@ -18,6 +18,9 @@ class EngineConfig:
     databases: int = 16  # number of logical databases on a standalone node (1..1024)
     maxmemory: int = 0  # bytes of process memory before denyoom writes fail; 0 = no limit
     requirepass: str | None = None  # password of the default user; None = no auth needed
+    aclfile: str = ""  # ACL file (Redis format, "user <name> <rules>" lines) loaded at start; "" = none
+    masteruser: str = ""  # cache replicas: the user they log in as on their primary ("" = default)
+    masterauth: str = ""  # cache replicas: its password ("" = this node's requirepass); never shown by CONFIG
     cluster_enabled: bool = False  # cluster mode: one database, slot checks, CLUSTER commands
     proto_max_bulk_len: int = 512 * 1024 * 1024  # largest bulk argument a client may send, bytes
     client_query_buffer_limit: int = 1024 * 1024 * 1024  # unparsed input per client, bytes

@@ -8,7 +8,8 @@ stream bytes; then the stream as it happens. It acknowledges its applied offset
 with ``REPLCONF ACK <offset>`` after every batch it applies and every 100 ms.
 
 With a password (``masterauth``, else the node's own ``requirepass``) the handshake
-starts with ``AUTH``.
+starts with ``AUTH`` — as ``masteruser`` when one is configured (an ACL user that may
+run PSYNC and REPLCONF), else as the default user.
 
 The dataset is a RESP command stream that rebuilds every key with its TTL
 (``SET``/``RPUSH``/``HSET``/``SADD``/``ZADD`` then ``PEXPIREAT``), made without
@@ -138,7 +139,16 @@ class StreamApplier:
 def masterauth(server: "Server") -> str:
     """The password a replica gives its primary: ``masterauth`` if configured, else
     the node's own ``requirepass`` (the nodes of one shard share it)."""
-    return server.config.extra.get("masterauth") or server.params.get("requirepass")
+    return server.config.masterauth or server.config.extra.get("masterauth") or server.params.get("requirepass")
+
+
+def auth_command(server: "Server") -> list[bytes] | None:
+    """The AUTH a replica starts its handshake with, or None."""
+    password = masterauth(server)
+    if not password:
+        return None
+    user = server.config.masteruser
+    return [b"AUTH", user.encode(), password.encode()] if user else [b"AUTH", password.encode()]
 
 
 class PrimaryLink:
@@ -208,9 +218,9 @@ class PrimaryLink:
             [b"PSYNC", replid.encode(), b"%d" % (wanted if replid != "?" else -1)],
         ]
         expected = [b"+PONG", b"+OK", b"+OK"]
-        password = masterauth(repl.server)
-        if password:
-            handshake.insert(0, [b"AUTH", password.encode()])
+        auth = auth_command(repl.server)
+        if auth is not None:
+            handshake.insert(0, auth)
             expected.insert(0, b"+OK")
         writer.write(b"".join(encode_command(argv) for argv in handshake))
         for expected_reply in expected:

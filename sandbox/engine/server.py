@@ -1,11 +1,15 @@
 """A data node: the keyspace, its clients, and the dispatcher between them.
 
 The dispatcher (``Server.execute``) is the single place that enforces, in Redis
-7.0's order: unknown command, arity, authentication, MULTI queueing rules, slot
-ownership (cluster), OOM for ``denyoom`` commands, READONLY on replicas and the
-pub/sub context. ``Server.call`` runs a command body and hands a write's effects
-to ``self.log``; when the log returns a future (durable mode), the reply is held
-in a ``Pending`` until the journal has committed it.
+7.0's order: unknown command, arity, authentication, MULTI queueing rules, ACL
+permissions (commands, keys, channels; again at EXEC), slot ownership (cluster),
+OOM for ``denyoom`` commands, READONLY on replicas and the pub/sub context. A
+connection whose user may run everything (``User.unrestricted``, the default user)
+skips the ACL check after one attribute read.
+
+``Server.call`` runs a command body and hands a write's effects to ``self.log``;
+when the log returns a future (durable mode), the reply is held in a ``Pending``
+until the journal has committed it.
 
 ``EffectLog`` is the seam between a node and its durability/replication: the
 standalone node has none; cache mode streams effects to replicas; durable mode
@@ -24,6 +28,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
 from . import __version__, errors
+from .acl import DENIED_CHANNEL, DENIED_CMD, DENIED_KEY, NOPERM_CHANNEL, NOPERM_CMD, NOPERM_KEY
+from .acl_users import AclUsers
 from .client import Client, ClientProtocol, Pending
 from .cluster import ClusterState
 from .commands import REGISTRY, Command, load_all
@@ -35,6 +41,11 @@ from .pubsub import PubSub
 from .resp import NULL_ARRAY, QUEUED, RequestParser, encode_command
 
 _ALWAYS_ALLOWED_IN_MULTI = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
+_EXEC_DENIALS = {
+    DENIED_CMD: "no permission to execute the command or subcommand",
+    DENIED_KEY: "no permission to touch the specified keys",
+    DENIED_CHANNEL: "no permission to access one of the channels used as arguments",
+}
 
 
 def encode_effects(db: int, effects: list[list[bytes]]) -> bytes:
@@ -72,6 +83,9 @@ class Server:
         # maxmemory is read by every denyoom command: kept as an int, refreshed on CONFIG SET.
         self.maxmemory = self.params.get_int("maxmemory")
         self.params.params["maxmemory"].on_change = self._maxmemory_changed
+        # The users (acl_users.AclUsers); requirepass is the default user's password.
+        self.acl = AclUsers(config.requirepass, config.aclfile)
+        self.params.params["requirepass"].on_change = self._requirepass_changed
         self.pubsub = PubSub()
         self.stats = Stats()
         self.clients: dict[int, Client] = {}
@@ -127,8 +141,12 @@ class Server:
         print(message, file=sys.stderr, flush=True)
 
     def auth_required(self) -> bool:
-        """Whether a new connection must authenticate (CONFIG SET requirepass applies at once)."""
-        return bool(self.params.get("requirepass")) or getattr(self, "authenticate", None) is not None
+        """Whether a connection that hasn't logged in must: the default user has a
+        password or is off (evaluated at every command, as Redis does)."""
+        return self.acl.default_needs_auth()
+
+    def _requirepass_changed(self) -> None:
+        self.acl.set_default_password(self.params.get("requirepass"))
 
     # -- WATCH -----------------------------------------------------------------------
     def watch(self, client: Client, db: int, key: bytes) -> None:
@@ -196,7 +214,7 @@ class Server:
             self.stats.total_error_replies += 1
             return cmd
         client.last_command = cmd.name_bytes
-        if not client.authenticated and not cmd.no_auth:
+        if not client.authenticated and not cmd.no_auth and self.auth_required():
             if client.multi is not None:
                 client.multi_error = True
             return errors.NOAUTH
@@ -205,6 +223,14 @@ class Server:
         if client.multi is not None and "no_multi" in cmd.flags and argv[0].lower() not in _ALWAYS_ALLOWED_IN_MULTI:
             client.multi_error = True
             return RedisError("ERR Command not allowed inside a transaction")
+        user = client.user
+        if not user.unrestricted:
+            denied = user.check(cmd, argv)
+            if denied is not None:
+                if client.multi is not None:
+                    client.multi_error = True
+                self.stats.total_error_replies += 1
+                return self.acl_denied(client, cmd, argv, denied)
         if self.cluster is not None:
             refusal = self.cluster.check(client, cmd, argv)
             if refusal is not None:
@@ -302,6 +328,17 @@ class Server:
                 if cmd.write and self.read_only:
                     replies.append(errors.READONLY)
                     continue
+                if not client.user.unrestricted:
+                    # The rules may have changed since the command was queued.
+                    denied = client.user.check(cmd, argv)
+                    if denied is not None:
+                        self.acl_denied(client, cmd, argv, denied, b"multi")
+                        replies.append(RedisError(
+                            "NOPERM ACLs rules changed between the moment the transaction was accumulated "
+                            "and the EXEC call. This command is no longer allowed for the following reason: "
+                            + _EXEC_DENIALS[denied[0]]
+                        ))
+                        continue
                 replies.append(self.call(client, cmd, argv))
         finally:
             batch, keys = self._batch, self._batch_keys
@@ -311,6 +348,21 @@ class Server:
             if future is not None:
                 return Pending(future, replies)
         return replies
+
+    def acl_denied(self, client: Client, cmd: Command, argv: list[bytes], denied: tuple[int, int],
+                   context: bytes = b"") -> RedisError:
+        """Log a denial (ACL LOG) and return the NOPERM error for it."""
+        from .commands.client_cmds import client_info_line
+
+        reason, index = denied
+        obj = cmd.name_bytes if reason == DENIED_CMD else argv[index]
+        context = context or (b"multi" if client.multi is not None else b"toplevel")
+        now = self.clock()
+        info = client_info_line(client, now, argv).encode()
+        self.acl.log_denial(reason, context, obj, client.user.name, info, int(now * 1000))
+        if reason == DENIED_CMD:
+            return RedisError(NOPERM_CMD.format(cmd.name))
+        return NOPERM_KEY if reason == DENIED_KEY else NOPERM_CHANNEL
 
     # -- replication stream ------------------------------------------------------------
     def apply_stream(self, payload: bytes) -> int:

@@ -165,6 +165,7 @@ FAMILIES = (
     "cluster_cmds",
     "client_cmds",
     "replication_cmds",
+    "acl_cmds",
     "docs",
 )
 

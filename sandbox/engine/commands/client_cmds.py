@@ -123,7 +123,7 @@ def client_info_line(client: "Client", now: float, argv: list[bytes] | None = No
         f"ssub={len(client.shard_channels)} multi={len(client.multi) if client.multi is not None else -1} "
         f"qbuf={qbuf} qbuf-free=0 argv-mem={argv_mem} multi-mem={multi_mem} rbs=0 rbp=0 "
         f"obl=0 oll=0 omem={omem} tot-mem={tot_mem} events={events} "
-        f"cmd={client.last_command.decode(errors='replace')} user={client.user} redir=-1 resp={client.proto}"
+        f"cmd={client.last_command.decode(errors='replace')} user={client.user.text} redir=-1 resp={client.proto}"
     )
 
 
@@ -217,9 +217,9 @@ def client_kill(ctx: Ctx, argv: list[bytes]) -> Any:
         elif opt == b"laddr":
             laddr = value.decode(errors="replace")
         elif opt == b"user":
-            user = value.decode(errors="replace")
-            if not _user_exists(ctx, user):
-                raise RedisError(f"ERR No such user '{user}'")
+            user = ctx.server.acl.get(value)
+            if user is None:
+                raise RedisError(b"ERR No such user '" + value + b"'")
         elif opt == b"skipme":
             if value.lower() == b"yes":
                 skipme = True
@@ -236,18 +236,13 @@ def client_kill(ctx: Ctx, argv: list[bytes]) -> Any:
             or (kind is not None and client_type(c) != kind)
             or (addr is not None and c.addr != addr)
             or (laddr is not None and c.laddr != laddr)
-            or (user is not None and c.user != user)
+            or (user is not None and c.user is not user)
             or (skipme and c is me)
         ):
             continue
         _kill(c, me)
         killed += 1
     return killed
-
-
-def _user_exists(ctx: Ctx, user: str) -> bool:
-    users = getattr(ctx.server, "acl_users", None)
-    return user in users if users is not None else user == "default"
 
 
 def _kill(client: "Client", me: "Client") -> None:

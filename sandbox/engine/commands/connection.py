@@ -1,7 +1,8 @@
 """Connection commands: PING, ECHO, QUIT, RESET, SELECT, HELLO, AUTH.
 
-CLIENT lives in ``client_cmds.py``. Authentication here knows only the default
-user and ``requirepass``; ACL users plug in through ``Server.authenticate``.
+CLIENT lives in ``client_cmds.py``. Logging in checks the node's ACL users
+(``server.acl``): ``AUTH password`` is ``AUTH default password``; a failed attempt
+is logged (ACL LOG, reason ``auth``) and leaves the connection as it was.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import REDIS_COMPAT_VERSION, errors
+from ..acl import DENIED_AUTH
 from ..context import Ctx
 from ..errors import RedisError
 from ..resp import OK, PONG, Map, Status
@@ -54,7 +56,7 @@ def reset(ctx: Ctx, argv: list[bytes]) -> Any:
     client.readonly = False
     client.asking = False
     client.no_evict = False
-    client.user = "default"
+    client.user = server.acl.default
     client.authenticated = not server.auth_required()
     return Status(b"RESET")
 
@@ -73,19 +75,22 @@ def select(ctx: Ctx, argv: list[bytes]) -> Any:
     return OK
 
 
-def authenticate(ctx: Ctx, username: bytes, password: bytes) -> bool:
-    """Check credentials; on success the client is authenticated as ``username``."""
-    server = ctx.server
-    checker = getattr(server, "authenticate", None)
-    if checker is not None:
-        ok = checker(username, password)
-    else:
-        required = server.params.get("requirepass")
-        ok = username == b"default" and (not required or password == required.encode())
-    if ok:
-        ctx.client.authenticated = True
-        ctx.client.user = username.decode(errors="replace")
-    return ok
+def authenticate(ctx: Ctx, username: bytes, password: bytes, command: bytes) -> bool:
+    """Check credentials; on success the client is logged in as ``username``. A
+    failure is logged with the command's name as typed (Redis's ACL LOG object)."""
+    server, client = ctx.server, ctx.client
+    user = server.acl.authenticate(username, password)
+    if user is None:
+        from .client_cmds import client_info_line
+
+        context = b"multi" if client.multi is not None else b"toplevel"
+        now = server.clock()
+        info = client_info_line(client, now).encode()
+        server.acl.log_denial(DENIED_AUTH, context, command, username, info, int(now * 1000))
+        return False
+    client.user = user
+    client.authenticated = True
+    return True
 
 
 @command("auth", -2, "noscript loading stale fast no_auth allow_busy", acl="@connection", group="connection",
@@ -94,12 +99,12 @@ def auth(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise errors.SYNTAX
     if len(argv) == 2:
-        if not ctx.server.params.get("requirepass") and getattr(ctx.server, "authenticate", None) is None:
+        if ctx.server.acl.default.nopass:
             raise errors.AUTH_NOT_CONFIGURED
         username, password = b"default", argv[1]
     else:
         username, password = argv[1], argv[2]
-    if not authenticate(ctx, username, password):
+    if not authenticate(ctx, username, password, argv[0]):
         raise errors.WRONGPASS
     return OK
 
@@ -134,12 +139,12 @@ def hello(ctx: Ctx, argv: list[bytes]) -> Any:
         else:
             raise RedisError(b"ERR Syntax error in HELLO option '" + argv[i] + b"'")
     if username is not None and password is not None:
-        if not authenticate(ctx, username, password):
+        if not authenticate(ctx, username, password, argv[0]):
             raise errors.WRONGPASS
-    if not client.authenticated:
+    if not client.authenticated and ctx.server.auth_required():
         raise RedisError(
             "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-            "HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and "
+            "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
             "select the RESP protocol version at the same time"
         )
     if name is not None:

@@ -37,6 +37,8 @@ from .util import parse_int
 
 E_NOT_DOUBLE = RedisError("ERR One or more scores can't be converted into double")
 E_BY_CLUSTER = RedisError("ERR BY option of SORT denied in Cluster mode.")
+E_BY_ACL = RedisError("ERR BY option of SORT denied due to insufficient ACL permissions.")
+E_GET_ACL = RedisError("ERR GET option of SORT denied due to insufficient ACL permissions.")
 E_GET_CLUSTER = RedisError("ERR GET option of SORT denied in Cluster mode.")
 
 _DBL_MIN = 2.2250738585072014e-308
@@ -125,6 +127,12 @@ def _by_pattern(ctx: Ctx, pattern: bytes, subst: bytes) -> bytes | None:
     return value.get(field) if type(value) is dict else None
 
 
+def _reads_every_key(ctx: Ctx, readonly: bool) -> bool:
+    """BY and GET patterns read keys the ACL check never saw: the user must be able
+    to read every key (Redis 7.0)."""
+    return ctx.client.user.full_read_access("sort_ro" if readonly else "sort")
+
+
 def _parse(ctx: Ctx, argv: list[bytes], readonly: bool) -> dict[str, Any]:
     opts: dict[str, Any] = {
         "desc": False, "alpha": False, "start": 0, "count": -1,
@@ -155,10 +163,14 @@ def _parse(ctx: Ctx, argv: list[bytes], readonly: bool) -> dict[str, Any]:
                 opts["dontsort"] = True
             elif cluster:
                 raise E_BY_CLUSTER
+            elif not _reads_every_key(ctx, readonly):
+                raise E_BY_ACL
             j += 1
         elif opt == b"get" and left >= 1:
             if cluster:
                 raise E_GET_CLUSTER
+            if not _reads_every_key(ctx, readonly):
+                raise E_GET_ACL
             opts["gets"].append(argv[j + 1])
             j += 1
         else:
