@@ -368,7 +368,9 @@ def _fitting_categories(commands: set[str], additive: bool, cat: Catalog) -> lis
             members = cat.members[category]
             on = sum(1 for name in members if name in left)
             wrong, right = (len(members) - on, on) if additive else (on, len(members) - on)
-            if right > wrong and (least_wrong is None or wrong < least_wrong or (wrong == least_wrong and right > most_right)):
+            if right <= wrong:
+                continue
+            if least_wrong is None or wrong < least_wrong or (wrong == least_wrong and right > most_right):
                 best, least_wrong, most_right = category, wrong, right
         if best is None:
             return applied

@@ -166,7 +166,8 @@ class AclUsers:
                 problems.append(problem)
         if problems:
             raise AclFileError(
-                "".join(problems) + "WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
+                "".join(problems)
+                + "WARNING: ACL errors detected, no change to the previously active ACL rules was performed"
             )
         return users
 
