@@ -21,6 +21,19 @@ restarts as a replica on the same port; ``DIR/cluster.json`` keeps the layout
 A new durable cluster can start from a snapshot file (``from_snapshot``): before any
 process starts, each shard gets a snapshot at entry 0 of its still-empty stream
 holding the source's keys in its slots (``snapshot.rebase``), and its nodes load it.
+
+Users: every data node loads ``DIR/users.acl`` (0600, written before any node
+starts; it holds password hashes only, never a password). It defines
+* ``supervisor``, allowed everything, with a random password that only this
+  Supervisor object knows: its own connections (topology pushes, INFO, promotions,
+  REPLICAOF) and cache replicas' handshakes with their primary (``--masteruser``,
+  the password from the 0600 ``DIR/masterauth``) log in as it;
+* the application user (``username``/``password``) if the spec has one, allowed
+  ``user_rules`` — by default everything but what the supervisor owns;
+* ``default``: with ``requirepass`` it is on with that password (as before); with an
+  application user and no requirepass it is off, so a connection can do nothing
+  before logging in as a named user; with neither it needs no password.
+No secret is ever on a command line (/proc/*/cmdline is world-readable).
 """
 
 from __future__ import annotations
@@ -29,6 +42,7 @@ import asyncio
 import ctypes
 import json
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -37,10 +51,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, AsyncIterator
 
+from .acl import SetUserError, UnmatchedParenthesis, has_spaces, new_user, password_hash
 from .respclient import RespError, connect
 from .slots import SLOTS
 
 ZONES = ("az-a", "az-b", "az-c")
+SUPERVISOR_USER = "supervisor"
+
+# What the application user may not run: what the supervisor owns (the processes,
+# replication, the slot map, users, configuration) and what could stall a node.
+# MemoryDB restricts the same groups.
+_SUPERVISOR_ONLY = (
+    "shutdown", "debug", "monitor", "migrate", "module", "replicaof", "slaveof", "sync", "psync", "replconf",
+    "failover", "save", "bgsave", "bgrewriteaof", "config|set", "config|rewrite",
+    "acl|setuser", "acl|deluser", "acl|load", "acl|save",
+    "cluster|addslots", "cluster|addslotsrange", "cluster|delslots", "cluster|delslotsrange",
+    "cluster|flushslots", "cluster|failover", "cluster|forget", "cluster|meet", "cluster|replicate",
+    "cluster|reset", "cluster|setslot", "cluster|set-config-epoch", "cluster|bumpepoch",
+    "cluster|saveconfig", "cluster|settopology",
+)
+APP_USER_RULES = "~* &* +@all " + " ".join("-" + name for name in _SUPERVISOR_ONLY)
 
 
 @dataclass(frozen=True)
@@ -58,6 +88,9 @@ class ClusterSpec:
     restart_delay_ms: int = 1500  # wait before restarting a crashed process, ms
     maxmemory: str = "0"  # per data node (e.g. "100mb")
     requirepass: str = ""  # default-user password of every data node ("" = none)
+    username: str = ""  # the application user of every data node ("" = none); then the default user is off
+    password: str = field(default="", repr=False)  # its password (only hashes reach the nodes)
+    user_rules: str = APP_USER_RULES  # what it may run (ACL rules)
     snapshot_interval_s: int = 60  # durable: scheduled snapshots, s (0 = only on demand / threshold)
     snapshot_threshold_entries: int = 5000  # durable: snapshot when the log grows this much
     snapshotter: bool = True  # durable: run the off-node snapshotter process
@@ -110,6 +143,32 @@ def _free_ports(n: int, bind: str) -> list[int]:
     return ports
 
 
+def _users_file(spec: ClusterSpec, secret: str) -> str:
+    """The cluster's ACL file (password hashes only). Raises ValueError for a user
+    the nodes would refuse."""
+    def digest(password: str) -> str:
+        return password_hash(password.encode()).decode()
+
+    if spec.requirepass:
+        default = f"on #{digest(spec.requirepass)} ~* &* +@all"
+    elif spec.username:
+        default = "off resetchannels -@all"
+    else:
+        default = "on nopass ~* &* +@all"
+    lines = [f"user default {default}", f"user {SUPERVISOR_USER} on #{digest(secret)} ~* &* +@all"]
+    if spec.username:
+        name = spec.username
+        if name in ("default", SUPERVISOR_USER) or not name or has_spaces(name.encode()) or not spec.password:
+            raise ValueError(f"unusable application user {name!r}: needs a name of its own without spaces, "
+                             "and a password")
+        try:
+            new_user(name.encode(), spec.user_rules.encode().split(b" "))
+        except (SetUserError, UnmatchedParenthesis) as exc:
+            raise ValueError(f"bad user_rules {spec.user_rules!r}: {exc}") from None
+        lines.append(f"user {name} on #{digest(spec.password)} {spec.user_rules}")
+    return "\n".join(lines) + "\n"
+
+
 def slot_ranges(shards: int) -> list[tuple[int, int]]:
     return [(i * SLOTS // shards, (i + 1) * SLOTS // shards - 1) for i in range(shards)]
 
@@ -122,6 +181,8 @@ class Supervisor:
             raise ValueError("shards must be 1..16 and replicas 0..5")
         if spec.from_snapshot and spec.mode != "durable":
             raise ValueError("from_snapshot needs mode='durable' (cache nodes don't read snapshots)")
+        self._secret = secrets.token_hex(24)  # the supervisor user's password: never leaves this object
+        self._users_file_text = _users_file(spec, self._secret)  # checks the user before anything starts
         self.spec = spec
         self.dir = Path(spec.data_dir).resolve()
         self.procs: dict[str, Proc] = {}
@@ -176,13 +237,20 @@ class Supervisor:
         tmp.write_text(json.dumps(layout, indent=1))
         tmp.replace(self.dir / "cluster.json")
 
-    def _secret_file(self) -> Path:
-        path = self.dir / "requirepass"
-        if not path.exists() or path.read_text() != self.spec.requirepass:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as f:
-                f.write(self.spec.requirepass)
+    def _write_private(self, name: str, content: str) -> Path:
+        """A file only this user can read, replaced whole (never readable half-written)."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        path = self.dir / name
+        tmp = self.dir / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(content)
+        tmp.replace(path)
         return path
+
+    def _write_user_files(self) -> None:
+        self._write_private("users.acl", self._users_file_text)
+        self._write_private("masterauth", self._secret)
 
     def journal_addrs(self) -> str:
         return ",".join(f"127.0.0.1:{p.port}" for p in self.procs.values() if p.kind == "journal")
@@ -202,16 +270,16 @@ class Supervisor:
         argv = py + ["node", "--mode", self.spec.mode, "--shard", str(p.shard), "--zone", p.zone,
                      "--port", str(p.port), "--bind", self.spec.bind, "--cluster-enabled", "--node-id", p.id,
                      "--dir", str(self.dir / "nodes" / p.id), "--maxmemory", self.spec.maxmemory]
-        if self.spec.requirepass:
-            # From a private file, not the command line: /proc/*/cmdline is world-readable.
-            argv += ["--requirepass-file", str(self._secret_file())]
+        # Users from a private file, not the command line: /proc/*/cmdline is world-readable.
+        argv += ["--aclfile", str(self.dir / "users.acl")]
         if self.spec.mode == "durable":
             argv += ["--journal", self.journal_addrs(), "--snapshot-dir", str(self.dir / "snapshots"),
                      "--lease-ms", str(self.spec.lease_ms)]
             if first_start and p.role == "primary":
                 argv.append("--prefer-primary")
         else:
-            argv += ["--replication-delay-ms", str(self.spec.replication_delay_ms)]
+            argv += ["--replication-delay-ms", str(self.spec.replication_delay_ms),
+                     "--masteruser", SUPERVISOR_USER, "--masterauth-file", str(self.dir / "masterauth")]
             primary = self.primary_of(p.shard)
             if primary is not None and primary is not p:
                 argv += ["--replica-of", f"127.0.0.1:{primary.port}"]
@@ -348,6 +416,7 @@ class Supervisor:
         if self.spec.from_snapshot and not (self.dir / "cluster.json").exists():
             await self._seed_from_snapshot()  # before the layout: a failed seed leaves no cluster behind
         self._layout()
+        self._write_user_files()
         order = [p for p in self.procs.values() if p.kind == "journal"]
         order += [p for p in self.procs.values() if p.kind == "data"]
         order += [p for p in self.procs.values() if p.kind == "snapshotter"]
@@ -406,8 +475,7 @@ class Supervisor:
     async def _send(self, p: Proc, *args: Any, timeout: float = 1.0) -> Any:
         conn = await connect("127.0.0.1", p.port, timeout=timeout)
         try:
-            if self.spec.requirepass:
-                await asyncio.wait_for(conn.send("AUTH", self.spec.requirepass), timeout)
+            await asyncio.wait_for(conn.send("AUTH", SUPERVISOR_USER, self._secret), timeout)
             return await asyncio.wait_for(conn.send(*args), timeout)
         finally:
             conn.close()

@@ -28,8 +28,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-restart", dest="auto_restart", action="store_false", help="don't restart crashed processes")
     parser.add_argument("--maxmemory", default="0", help="per data node, e.g. 100mb")
     parser.add_argument("--requirepass", default="", help="default-user password of every data node")
+    parser.add_argument("--username", default="",
+                        help="an application user on every data node (the default user is then off)")
+    parser.add_argument("--password-file", default=None, help="that user's password, read from this file")
     parser.add_argument("--from-snapshot", default="", metavar="PATH",
                         help="durable mode: create the cluster with this snapshot file's data (new directories only)")
+
+
+def _read(path: str | None) -> str:
+    if not path:
+        return ""
+    with open(path) as f:
+        return f.read().strip()
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -37,7 +47,7 @@ async def run(args: argparse.Namespace) -> int:
         mode=args.mode, shards=args.shards, replicas=args.replicas, base_port=args.port, data_dir=args.dir,
         bind=args.bind, replication_delay_ms=args.replication_delay_ms, detection_timeout_ms=args.detection_timeout_ms,
         lease_ms=args.lease_ms, auto_restart=args.auto_restart, maxmemory=args.maxmemory, requirepass=args.requirepass,
-        from_snapshot=args.from_snapshot,
+        username=args.username, password=_read(args.password_file), from_snapshot=args.from_snapshot,
     )
     supervisor = Supervisor(spec)
     stop = asyncio.Event()

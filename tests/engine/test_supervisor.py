@@ -146,7 +146,9 @@ def test_the_password_reaches_nodes_without_appearing_in_the_process_list(tmp_pa
                 with pytest.raises(redis.AuthenticationError):
                     redis.Redis(port=p["port"]).ping()
                 assert redis.Redis(port=p["port"], password=secret).ping() is True
-            assert (tmp_path / "requirepass").stat().st_mode & 0o077 == 0
+            for secret_file in ("users.acl", "masterauth"):  # users.acl has the password's hash only
+                assert (tmp_path / secret_file).stat().st_mode & 0o077 == 0
+            assert secret not in (tmp_path / "users.acl").read_text()
         finally:
             await sup.stop()
 
