@@ -1,7 +1,7 @@
 """Talking to one sandbox cluster: routing by hash slot, following redirects.
 
-``ClusterClient`` keeps one ``NodeLink`` per node it has talked to, all
-authenticated with the cluster's password, and the slot map from the supervisor's
+``ClusterClient`` keeps one ``NodeLink`` per node it has talked to, all logged in
+as the cluster's own ACL user (``ClusterUser``), and the slot map from the supervisor's
 topology (refreshed by the manager after every failover, and on ``-MOVED``).
 
 * ``route(key, *args)`` sends a keyed command straight to the primary that owns the
@@ -22,6 +22,7 @@ from typing import Any
 
 from redis.crc import key_slot
 
+from sandbox.backends import ClusterUser
 from sandbox.resp import ErrorReply, LinkDown, NodeLink, Reply
 
 DOWN_BACKOFF_S = 0.1
@@ -32,11 +33,11 @@ class ClusterClient:
     def __init__(
         self,
         topology: dict[str, Any],
-        password: str,
+        user: ClusterUser,
         *,
         max_reply_bytes: int = 8 * 1024 * 1024,
     ) -> None:
-        self.password = password
+        self.user = user
         self.max_reply_bytes = max_reply_bytes
         self.links: dict[tuple[str, int], NodeLink] = {}
         self._connecting: dict[tuple[str, int], asyncio.Future[NodeLink]] = {}
@@ -82,7 +83,10 @@ class ClusterClient:
         pending = self._connecting.get(address)
         if pending is None:
             pending = asyncio.ensure_future(
-                NodeLink.open(*address, self.password, max_reply_bytes=self.max_reply_bytes)
+                NodeLink.open(
+                    *address, self.user.password, username=self.user.username,
+                    max_reply_bytes=self.max_reply_bytes,
+                )
             )
             self._connecting[address] = pending
             pending.add_done_callback(lambda _f: self._connecting.pop(address, None))

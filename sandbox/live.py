@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.backends import SandboxHandle
+from sandbox.backends import ClusterUser, SandboxHandle
 from sandbox.cluster_client import ClusterClient
 from sandbox.events import EventLog
 from sandbox.load import WriteLoad
@@ -57,7 +57,7 @@ class LiveSandbox:
     state: str = "queued"
     error: str = ""
     handle: SandboxHandle | None = None
-    passwords: dict[str, str] = field(default_factory=dict, repr=False)
+    users: dict[str, ClusterUser] = field(default_factory=dict, repr=False)  # per cluster
     console: dict[str, ClusterClient] = field(default_factory=dict)
     writers: dict[str, ClusterClient] = field(default_factory=dict)  # the write load's
     probe: dict[str, ClusterClient] = field(default_factory=dict)  # stats, checks, verdict

@@ -25,7 +25,6 @@ import atexit
 import contextlib
 import contextvars
 import logging
-import secrets
 import time
 from collections import deque
 from typing import Any, Callable
@@ -33,7 +32,7 @@ from typing import Any, Callable
 from channels.layers import get_channel_layer
 
 from sandbox import observe, store
-from sandbox.backends import SandboxBackend, SandboxSpec, SandboxStartError, get_backend
+from sandbox.backends import ClusterUser, SandboxBackend, SandboxSpec, SandboxStartError, get_backend
 from sandbox.checks import run_check
 from sandbox.cluster_client import ClusterClient
 from sandbox.conf import SandboxLimits
@@ -505,16 +504,15 @@ class SandboxManager:
             await store.save_row(live.row_id, state=Sandbox.State.STARTING, host=self.backend.name, error="")
             self._send(live, {"type": "state", "sandbox": self._summary(live)})
             await self._record(live, {"event": "sandbox_starting", "shape": live.shape})
-            # Hex: a password starting with "-" would read as an option on the node's
-            # command line.
-            live.passwords = {name: secrets.token_hex(24) for name in CLUSTERS}
+            # Each cluster its own user: its name and password work on no other cluster.
+            live.users = {name: ClusterUser.random(name) for name in CLUSTERS}
             spec = SandboxSpec(
                 sandbox_id=live.uuid,
                 shards=live.shape["shards"],
                 replicas=live.shape["replicas"],
                 replication_delay_ms=live.shape["replication_delay_ms"],
                 maxmemory=self.limits.maxmemory,
-                passwords=live.passwords,
+                users=live.users,
             )
             began = time.perf_counter()
             try:
@@ -532,17 +530,19 @@ class SandboxManager:
             live.handle = handle
             for name, control in handle.clusters.items():
                 topology = control.topology()
-                password = live.passwords[name]
-                live.console[name] = ClusterClient(topology, password)
-                live.writers[name] = ClusterClient(topology, password)
-                live.probe[name] = ClusterClient(topology, password, max_reply_bytes=64 * 1024 * 1024)
+                user = live.users[name]
+                live.console[name] = ClusterClient(topology, user)
+                live.writers[name] = ClusterClient(topology, user)
+                live.probe[name] = ClusterClient(topology, user, max_reply_bytes=64 * 1024 * 1024)
             live.state = "running"
             await store.save_row(
                 live.row_id,
                 state=Sandbox.State.RUNNING,
                 started_at=when(self.clock()),
                 endpoints={name: _endpoints(t) for name, t in live.topologies().items()},
-                credentials={name: {"password": pw} for name, pw in live.passwords.items()},
+                credentials={
+                    name: {"username": u.username, "password": u.password} for name, u in live.users.items()
+                },
                 runtime=self.backend.describe(handle),
             )
             await self._record(

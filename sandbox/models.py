@@ -8,8 +8,8 @@ any site process, which is how a restarted site finds what it left behind.
 Invariants:
 * a row has exactly one owner: a user, or a guest token (a check constraint);
 * one row per owner (unique user, unique token): the browser never names a sandbox;
-* ``credentials`` (the clusters' passwords) never leave the server: ``summary()``
-  is what a browser sees, and it is built field by field.
+* ``credentials`` (each cluster's ACL user and password) never leave the server:
+  ``summary()`` is what a browser sees, and it is built field by field.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class Sandbox(models.Model):
     )
     # Per cluster: [{"id", "kind", "zone", "shard", "port"}]; loopback ports only.
     endpoints = models.JSONField(default=dict, blank=True)
-    # Per cluster: {"password": ...}. Server-side only.
+    # Per cluster: {"username": ..., "password": ...}, its own ACL user. Server-side only.
     credentials = models.JSONField(default=dict, blank=True)
     # What the backend needs to find, adopt or stop the processes (backend.describe()).
     runtime = models.JSONField(default=dict, blank=True)

@@ -150,9 +150,11 @@ class NodeLink(asyncio.Protocol):
         port: int,
         password: str,
         *,
+        username: str = "",
         timeout: float = 2.0,
         max_reply_bytes: int = 8 * 1024 * 1024,
     ) -> "NodeLink":
+        """Connect and log in: as ``username`` when given, else as the default user."""
         loop = asyncio.get_running_loop()
         try:
             _, link = await asyncio.wait_for(
@@ -162,7 +164,8 @@ class NodeLink(asyncio.Protocol):
             raise LinkDown(f"cannot connect to {host}:{port}: {exc or 'timed out'}") from None
         if password:
             try:
-                reply = await asyncio.wait_for(link.call("AUTH", password), timeout)
+                auth = ("AUTH", username, password) if username else ("AUTH", password)
+                reply = await asyncio.wait_for(link.call(*auth), timeout)
             except asyncio.TimeoutError:
                 link.close()
                 raise LinkDown(f"{host}:{port} did not answer AUTH") from None

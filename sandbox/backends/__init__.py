@@ -17,6 +17,7 @@ from before the first process starts, so no event of the start is missed.
 from __future__ import annotations
 
 import abc
+import secrets
 from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol
 
@@ -30,13 +31,27 @@ class SandboxStartError(Exception):
 
 
 @dataclass(frozen=True)
+class ClusterUser:
+    """The ACL user the site logs in as on one cluster. Every cluster gets its own,
+    random name and password; only the server knows them (the nodes get a hash)."""
+
+    username: str
+    password: str = field(repr=False)
+
+    @classmethod
+    def random(cls, cluster: str) -> "ClusterUser":
+        # Hex: nothing to quote in an ACL file line or a command line.
+        return cls(f"{cluster}-{secrets.token_hex(6)}", secrets.token_hex(24))
+
+
+@dataclass(frozen=True)
 class SandboxSpec:
     sandbox_id: str  # the row's uuid, hex: names the data directory
     shards: int  # 1..limits.max_shards
     replicas: int  # replicas per shard, 0..limits.max_replicas
     replication_delay_ms: int  # cache mode's cross-zone delay, ms
     maxmemory: str  # per data node, e.g. "64mb"
-    passwords: dict[str, str] = field(repr=False)  # per cluster; only the server knows them
+    users: dict[str, ClusterUser] = field(repr=False)  # per cluster; only the server knows them
 
 
 class ClusterControl(Protocol):

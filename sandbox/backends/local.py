@@ -156,7 +156,9 @@ class LocalBackend(SandboxBackend):
                     data_dir=str(base / mode),
                     replication_delay_ms=spec.replication_delay_ms if mode == "cache" else 0,
                     maxmemory=spec.maxmemory,
-                    requirepass=spec.passwords[mode],
+                    # The nodes serve this user only; the default user is off.
+                    username=spec.users[mode].username,
+                    password=spec.users[mode].password,
                 )
             )
             clusters[mode] = LocalCluster(mode, supervisor, self.supervisors, self.limits.nice)

@@ -1,0 +1,127 @@
+"""Every sandbox cluster has an ACL user of its own, random, known only to the
+server: it logs in nowhere else (not on the other cluster of the same sandbox, not
+on another learner's), the default user can do nothing on any node, and neither
+the name nor the password ever reaches a browser. What the console lets through
+still meets the node's own rules (defence in depth)."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from django.contrib.auth.models import User
+from django.test import Client
+
+from sandbox.backends import ClusterUser
+from sandbox.live import LiveSandbox
+from sandbox.manager import SandboxManager
+from sandbox.models import CLUSTERS, Sandbox
+from sandbox.owners import Owner
+from sandbox.testing import Browser, own_database_thread, running_manager, test_limits
+from tests.engine.rawclient import RawClient
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SMALL = {"shards": 1, "replicas": 0}
+WRONGPASS = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+NOAUTH = b"-NOAUTH Authentication required.\r\n"
+
+
+@pytest_asyncio.fixture(autouse=True)
+async def _database_thread_of_its_own() -> AsyncIterator[None]:
+    async with own_database_thread():
+        yield
+
+
+@pytest.fixture
+def application() -> Any:
+    return importlib.import_module("memorydb_lab.asgi").application
+
+
+@pytest.fixture
+def sessions(transactional_db: None) -> dict[str, str]:
+    keys = {}
+    for name in ("alice", "charlie"):
+        user = User.objects.create_user(name, f"{name}@example.org", "pw")
+        client = Client()
+        client.force_login(user)
+        keys[name] = client.session.session_key
+    return keys
+
+
+@pytest_asyncio.fixture
+async def manager(tmp_path: Path) -> AsyncIterator[SandboxManager]:
+    async with running_manager(test_limits(tmp_path / "sb")) as running:
+        yield running
+
+
+def data_ports(live: LiveSandbox, cluster: str) -> list[int]:
+    return [p["port"] for p in live.topologies()[cluster]["processes"] if p["kind"] == "data"]
+
+
+def login(port: int, user: ClusterUser) -> bytes:
+    with RawClient(port) as c:
+        return c.call("AUTH", user.username, user.password)
+
+
+def as_default(port: int) -> list[bytes]:
+    with RawClient(port) as c:
+        return [c.call("PING"), c.call("GET", "k"), c.call("AUTH", "anything"), c.call("AUTH", "default", "")]
+
+
+async def live_of(manager: SandboxManager, username: str) -> LiveSandbox:
+    user = await User.objects.aget(username=username)
+    return manager.live[Owner(user_id=user.id).key]
+
+
+async def test_a_clusters_user_works_on_that_cluster_only(
+    application: Any, sessions: dict[str, str], manager: SandboxManager
+) -> None:
+    async with Browser(application, sessions["alice"]) as alice, Browser(application, sessions["charlie"]) as charlie:
+        seen = [await alice.start_sandbox(**SMALL), await charlie.start_sandbox(**SMALL)]
+        lives = {"alice": await live_of(manager, "alice"), "charlie": await live_of(manager, "charlie")}
+        users = {(who, c): live.users[c] for who, live in lives.items() for c in CLUSTERS}
+        assert len({u.username for u in users.values()}) == len({u.password for u in users.values()}) == 4
+
+        for (who, cluster), user in users.items():
+            for (other, other_cluster), live in ((k, lives[k[0]]) for k in users):
+                for port in data_ports(live, other_cluster):
+                    reply = await asyncio.to_thread(login, port, user)
+                    if (other, other_cluster) == (who, cluster):
+                        assert reply == b"+OK\r\n", (who, cluster)
+                    else:
+                        assert reply == WRONGPASS, (who, cluster, "on", other, other_cluster)
+
+        # No node lets a connection do anything before it logs in as its cluster's user.
+        for live in lives.values():
+            for cluster in CLUSTERS:
+                for port in data_ports(live, cluster):
+                    assert await asyncio.to_thread(as_default, port) == [NOAUTH, NOAUTH, WRONGPASS, WRONGPASS]
+
+        # The console is logged in as the cluster's own user; the node refuses what the
+        # console lets through but the site manages (CONFIG SET), and allows FLUSHALL.
+        whoami = await alice.command("ACL WHOAMI", cluster="cache", id=1)
+        assert whoami["text"] == f'"{users["alice", "cache"].username}"\n'
+        config = await alice.command("CONFIG SET hz 11", id=2)
+        assert config["text"] == "(error) NOPERM this user has no permissions to run the 'config|set' command\n"
+        assert (await alice.command("FLUSHALL", id=3))["text"] == "OK\n"
+        seen += [whoami, config]
+        await alice.send({"type": "hello"})
+        seen.append(await alice.expect("welcome"))
+
+        # The server keeps them; no browser ever saw a password.
+        row = await Sandbox.objects.aget(owner_user__username="alice")
+        assert row.credentials == {
+            c: {"username": users["alice", c].username, "password": users["alice", c].password} for c in CLUSTERS
+        }
+        text = json.dumps(seen)
+        for user in users.values():
+            assert user.password not in text
+        for (who, cluster), user in users.items():
+            if (who, cluster) != ("alice", "cache"):  # alice asked the console who she is there
+                assert user.username not in text
