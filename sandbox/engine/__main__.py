@@ -123,7 +123,7 @@ def _add_node_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     node.add_argument("--journal", type=_addresses, default=(), help="durable: journal replicas, host:port,host:port,...")
     node.add_argument("--snapshot-dir", default="", help="durable: where verified snapshots are published")
     node.add_argument("--lease-ms", type=int, default=1000, help="durable: primary lease, ms")
-    node.add_argument("--renew-every-ms", type=int, default=200, help="durable: lease renewal period, ms")
+    node.add_argument("--renew-every-ms", type=int, default=333, help="durable: lease renewal period, ms")
     node.add_argument("--campaign-after-ms", type=int, default=0,
                       help="durable: silence before a replica campaigns, ms (default 1.5 x lease)")
     node.add_argument("--prefer-primary", action="store_true", help="durable: campaign first in a new shard")
@@ -173,7 +173,7 @@ def _node_config(args: argparse.Namespace) -> "NodeConfig":
         engine=engine, mode=args.mode, shard=args.shard, zone=args.zone, data_dir=args.dir,
         journal=args.journal, snapshot_dir=args.snapshot_dir, replica_of=args.replica_of,
         replication_delay_ms=args.replication_delay_ms, lease_ms=args.lease_ms,
-        renew_every_ms=min(args.renew_every_ms, args.lease_ms // 4),
+        renew_every_ms=min(args.renew_every_ms, args.lease_ms // 3),
         campaign_after_ms=args.campaign_after_ms or args.lease_ms * 3 // 2,
         prefer_primary=args.prefer_primary,
     )

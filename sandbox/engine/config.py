@@ -147,6 +147,6 @@ class NodeConfig:
     replica_of: tuple[str, int] | None = None  # cache: start as a replica of this primary
     replication_delay_ms: int = 0  # cache: one-way delay on the primary->replica link, ms (0..60000)
     lease_ms: int = 1000  # durable: primary lease, ms (200..60000)
-    renew_every_ms: int = 200  # durable: lease renewal period, ms (< lease_ms / 2)
+    renew_every_ms: int = 333  # durable: lease renewal period, ms (at most lease_ms / 3: two may fail within a lease)
     campaign_after_ms: int = 1500  # durable: silence before a replica campaigns, ms (> lease_ms)
     prefer_primary: bool = False  # campaign first when the shard has no primary yet

@@ -106,7 +106,7 @@ class JournalConfig:
     raft_port: int = 0  # TCP port for peer traffic; 0 picks a free one
     client_port: int = 0  # TCP port for RESP clients; 0 picks a free one
     raft: RaftConfig = field(default_factory=RaftConfig)  # timeouts etc. (ms)
-    tick_ms: int = 20  # ms, 1..1000: how often the Raft clock is advanced
+    tick_ms: int = 50  # ms, 1..1000: how often the Raft clock is advanced
     compact_threshold: int = 20000  # entries, >= 1: applied entries beyond the snapshot before compacting
     append_timeout_ms: int = 5000  # ms, > 0: how long JAPPEND waits for the commit before -TIMEOUT
     seed: int | None = None  # seeds the election-timeout RNG; None: random
