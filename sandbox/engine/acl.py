@@ -10,7 +10,9 @@ and each of its channels.
 Invariants:
 * ``User.unrestricted`` is True exactly when the root selector allows every
   command, key and channel. The dispatcher checks nothing more for such a user (the
-  default user costs one attribute read per command); every change recomputes it.
+  default user costs one attribute read per command). ``User.runs_anywhere`` holds
+  the commands the root selector allows on every key and channel: for those the
+  dispatcher needs one set lookup. Every change recomputes both.
 * ``User.set`` applies a list of rules to a copy and commits it only if all of them
   are valid (ACL SETUSER is all or nothing). The result is copied into the same
   object, so connections logged in as the user see the change at once.
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .acl_catalog import CATEGORIES, Catalog, catalog
 from .errors import RedisError
@@ -108,7 +110,8 @@ def _valid_hash(h: bytes) -> bool:
 class Selector:
     """One set of command, key and channel permissions."""
 
-    __slots__ = ("commands", "future", "all_commands", "first_args", "allkeys", "keys", "allchannels", "channels")
+    __slots__ = ("commands", "future", "all_commands", "first_args", "allkeys", "keys", "allchannels", "channels",
+                 "_matchers")
 
     def __init__(self) -> None:
         self.commands: set[str] = set()  # full names allowed ("get", "client|list")
@@ -119,6 +122,7 @@ class Selector:
         self.keys: dict[bytes, int] = {}  # pattern -> READ|WRITE, in the order first given
         self.allchannels = False
         self.channels: dict[bytes, None] = {}  # patterns, in the order given
+        self._matchers: list[tuple[int, Callable[[bytes], bool]]] | None = None  # from keys, built on use
 
     def copy(self) -> "Selector":
         other = Selector()
@@ -160,10 +164,12 @@ class Selector:
     def _allkeys(self) -> None:
         self.allkeys = True
         self.keys.clear()
+        self._matchers = None
 
     def _resetkeys(self) -> None:
         self.allkeys = False
         self.keys.clear()
+        self._matchers = None
 
     def _allchannels(self) -> None:
         self.allchannels = True
@@ -200,6 +206,7 @@ class Selector:
         if has_spaces(pattern):
             raise RuleError(SYNTAX)
         self.keys[pattern] = self.keys.get(pattern, 0) | perm
+        self._matchers = None
 
     def _channel_rule(self, pattern: bytes) -> None:
         if pattern == b"*":
@@ -289,8 +296,11 @@ class Selector:
     def key_allowed(self, key: bytes, perm: int) -> bool:
         if self.allkeys:
             return True
-        for pattern, flags in self.keys.items():
-            if flags & perm == perm and glob_match(pattern, key):
+        matchers = self._matchers
+        if matchers is None:
+            matchers = self._matchers = [(flags, _matcher(p)) for p, flags in self.keys.items()]
+        for flags, matches in matchers:
+            if flags & perm == perm and matches(key):
                 return True
         return False
 
@@ -352,6 +362,16 @@ class Selector:
             if name not in self.commands:
                 rules += [b"+" + name.encode() + b"|" + arg for arg in self.first_args.get(name, ())]
         return b" ".join(rules)
+
+
+def _matcher(pattern: bytes) -> Callable[[bytes], bool]:
+    """A fast test for the common glob patterns (a literal, ``prefix*``), else the glob."""
+    head = pattern[:-1] if pattern[-1:] == b"*" else pattern
+    if not any(c in b"*?[\\" for c in head):
+        if head is pattern:
+            return pattern.__eq__
+        return lambda key: key.startswith(head)
+    return lambda key: glob_match(pattern, key)
 
 
 def _fitting_categories(commands: set[str], additive: bool, cat: Catalog) -> list[str]:
@@ -418,9 +438,18 @@ def key_permissions(cmd: "Command", argv: list[bytes]) -> list[tuple[int, int]]:
         indexes = cmd.key_indexes(argv)
     except (ValueError, IndexError, RedisError):
         return []  # malformed: the command itself will say so
-    from .commands.docs import key_flags
+    from .commands.docs import key_flags, key_specs
 
+    uniform = _UNIFORM_PERM.get(cmd.name, -1)
+    if uniform == -1:  # first use: do all its key specs need the same?
+        perms = {_perm(spec.flags) for spec in key_specs(cmd)}
+        uniform = _UNIFORM_PERM[cmd.name] = perms.pop() if len(perms) == 1 else None
+    if uniform is not None:
+        return [(i, uniform) for i in indexes if i < len(argv)]
     return [(i, _perm(key_flags(cmd, argv, i))) for i in indexes if i < len(argv)]
+
+
+_UNIFORM_PERM: dict[str, int | None] = {}
 
 
 def _perm(flags: Iterable[str]) -> int:
@@ -462,7 +491,8 @@ _VARIABLE_KEYS = {"set": _set_keys, "bitfield": _bitfield_keys, "sort": _sort_ke
 class User:
     """An ACL user. ``name`` is bytes, as Redis user names are binary-safe."""
 
-    __slots__ = ("name", "enabled", "nopass", "sanitize", "passwords", "root", "selectors", "unrestricted")
+    __slots__ = ("name", "enabled", "nopass", "sanitize", "passwords", "root", "selectors", "unrestricted",
+                 "runs_anywhere")
 
     def __init__(self, name: bytes) -> None:
         self.name = name
@@ -473,6 +503,14 @@ class User:
         self.root = Selector()
         self.selectors: list[Selector] = []
         self.unrestricted = False
+        # Commands the root selector allows on any key and channel: for those, the
+        # dispatcher needs one set lookup (the learner's user of a sandbox).
+        self.runs_anywhere: set[str] | frozenset[str] = frozenset()
+
+    def _refresh(self) -> None:
+        root = self.root
+        self.unrestricted = root.unrestricted
+        self.runs_anywhere = root.commands if root.allkeys and root.allchannels else frozenset()
 
     @property
     def text(self) -> str:
@@ -488,7 +526,7 @@ class User:
         self.passwords = list(other.passwords)
         self.root = other.root.copy()
         self.selectors = [s.copy() for s in other.selectors]
-        self.unrestricted = self.root.unrestricted
+        self._refresh()
 
     # -- rules ---------------------------------------------------------------------------
     def set(self, rules: list[bytes]) -> None:
@@ -523,7 +561,7 @@ class User:
             self.selectors.append(selector)
         else:
             self.root.apply(rule)
-        self.unrestricted = self.root.unrestricted
+        self._refresh()
 
     @staticmethod
     def _checked_hash(h: bytes) -> bytes:

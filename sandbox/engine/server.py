@@ -224,7 +224,7 @@ class Server:
             client.multi_error = True
             return RedisError("ERR Command not allowed inside a transaction")
         user = client.user
-        if not user.unrestricted:
+        if not user.unrestricted and cmd.name not in user.runs_anywhere:
             denied = user.check(cmd, argv)
             if denied is not None:
                 if client.multi is not None:
@@ -328,9 +328,10 @@ class Server:
                 if cmd.write and self.read_only:
                     replies.append(errors.READONLY)
                     continue
-                if not client.user.unrestricted:
+                user = client.user
+                if not user.unrestricted and cmd.name not in user.runs_anywhere:
                     # The rules may have changed since the command was queued.
-                    denied = client.user.check(cmd, argv)
+                    denied = user.check(cmd, argv)
                     if denied is not None:
                         self.acl_denied(client, cmd, argv, denied, b"multi")
                         replies.append(RedisError(

@@ -279,6 +279,17 @@ def test_dryrun_says_what_a_user_may_run_like_redis(d: Differ) -> None:
     """)
 
 
+def test_key_patterns_match_like_redis(d: Differ) -> None:
+    d("ACL", "SETUSER", "pat", "on", "nopass", "+@all", "~lit", "~pre*", "~k[ab]?", "~a\\*b", "%R~*x", "~",
+      "resetchannels", "&news.*", "&exact")
+    for key in ("lit", "litx", "li", "pre", "prefix", "pr", "ka1", "kc1", "kab1", "a*b", "aXb", "zzx", "", "x"):
+        d("ACL", "DRYRUN", "pat", "get", key)
+        d("ACL", "DRYRUN", "pat", "set", key, "v")
+    for channel in ("news.1", "news", "exact", "exactly", "news.*"):
+        d("ACL", "DRYRUN", "pat", "publish", channel, "m")
+        d("ACL", "DRYRUN", "pat", "psubscribe", channel)
+
+
 def test_selectors_allow_what_any_one_of_them_allows(d: Differ) -> None:
     d("ACL", "SETUSER", "sel", "on", "nopass", "~a", "+get", "(~b +set)", "(%R~c +@read)")
     d.many("""
