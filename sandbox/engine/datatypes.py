@@ -1,7 +1,8 @@
 """The value types a key can hold, and their Redis type names.
 
 Strings are ``bytes`` (immutable; a write stores a new object), lists are
-``collections.deque``, hashes ``dict``, sets ``set`` and sorted sets ``ZSet``.
+``collections.deque``, hashes ``dict``, sets ``set``, sorted sets ``ZSet`` and
+streams ``streamtype.Stream``.
 Keeping the built-in types makes the hot path (GET/SET/INCR) allocation-light; the
 type name a client sees comes from ``type_name``.
 
@@ -15,6 +16,8 @@ from collections import deque
 from typing import Any, Iterator
 
 from sortedcontainers import SortedList
+
+from .streamtype import Stream
 
 
 class ZSet:
@@ -148,6 +151,7 @@ TYPE_NAMES: dict[type, bytes] = {
     dict: b"hash",
     set: b"set",
     ZSet: b"zset",
+    Stream: b"stream",
 }
 
 
@@ -156,7 +160,8 @@ def type_name(value: Any) -> bytes:
 
 
 def copy_value(value: Any) -> Any:
-    """A deep-enough copy for COPY/SORT STORE: containers are new, elements shared."""
+    """A deep-enough copy for COPY/SORT STORE: containers are new, elements shared
+    (a stream's groups, consumers and PELs are copied too)."""
     t = type(value)
     if t is bytes:
         return value
@@ -166,7 +171,7 @@ def copy_value(value: Any) -> Any:
         return dict(value)
     if t is set:
         return set(value)
-    if t is ZSet:
+    if t is ZSet or t is Stream:
         return value.copy()
     copier = getattr(value, "copy", None)
     if copier is None:

@@ -246,6 +246,19 @@ KEY_SPEC_FLAGS: dict[str, tuple[tuple[str, ...], ...]] = {
     "zremrangebyrank": (("RW", "delete"),),
     "zremrangebyscore": (("RW", "delete"),),
     "zunionstore": (("OW", "update"), ("RO", "access")),
+    "xreadgroup": (("RO", "access"),),
+}
+
+# Movable keys Redis 7.0 finds after a keyword (the streams of XREAD/XREADGROUP:
+# the first half of what follows STREAMS): command -> (keyword, startfrom).
+KEYWORD_KEY_SPECS: dict[str, tuple[str, int]] = {
+    "xread": ("STREAMS", 1),
+    "xreadgroup": ("STREAMS", 4),
+}
+
+# Redis 7.0's key-spec notes.
+KEY_SPEC_NOTES: dict[str, str] = {
+    "xadd": "UPDATE instead of INSERT because of the optional trimming feature",
 }
 
 
@@ -584,6 +597,7 @@ class KeySpec:
     flags: tuple[str, ...]
     begin: tuple[str, dict[str, Any]]  # ("index", {"index": 1}) / ("unknown", {})
     find: tuple[str, dict[str, Any]]  # ("range", {...}) / ("keynum", {...}) / ("unknown", {})
+    notes: str = ""
 
 
 def _spec_flags(cmd: Command) -> tuple[str, ...]:
@@ -660,7 +674,11 @@ def _derive_key_specs(cmd: Command) -> list[KeySpec]:
         specs += _range_specs(cmd, flags)
     if cmd.getkeys is not None:
         numkeys = next((p for p, a in _fixed_positions(cmd) if a.name == "numkeys"), 0)
-        if numkeys:
+        keyword = KEYWORD_KEY_SPECS.get(cmd.name)
+        if keyword is not None:
+            specs.append(KeySpec(flags, ("keyword", {"keyword": keyword[0], "startfrom": keyword[1]}),
+                                 ("range", {"lastkey": -1, "keystep": 1, "limit": 2})))
+        elif numkeys:
             specs.append(KeySpec(flags, ("index", {"index": numkeys}),
                                  ("keynum", {"keynumidx": 0, "firstkey": 1, "keystep": 1})))
         else:
@@ -668,6 +686,9 @@ def _derive_key_specs(cmd: Command) -> list[KeySpec]:
     known = KEY_SPEC_FLAGS.get(cmd.name)
     if known is not None and len(known) == len(specs):
         specs = [KeySpec(f, s.begin, s.find) for f, s in zip(known, specs)]
+    notes = KEY_SPEC_NOTES.get(cmd.name)
+    if notes and len(specs) == 1:
+        specs[0].notes = notes
     return specs
 
 
@@ -686,7 +707,9 @@ def key_flags(cmd: Command, argv: list[bytes], index: int) -> tuple[str, ...]:
 
 
 def _spec_reply(spec: KeySpec) -> Map:
+    notes = [(b"notes", spec.notes.encode())] if spec.notes else []
     return Map([
+        *notes,
         (b"flags", SetReply([Status(f.encode()) for f in spec.flags])),
         (b"begin_search", Map([(b"type", spec.begin[0].encode()), (b"spec", _plain_map(spec.begin[1]))])),
         (b"find_keys", Map([(b"type", spec.find[0].encode()), (b"spec", _plain_map(spec.find[1]))])),
@@ -732,9 +755,10 @@ def doc_arguments(cmd: Command) -> list[Arg]:
     a token get the movable-keys spec; others the first range spec."""
     args = parse_syntax(cmd.args, cmd.name)
     specs = key_specs(cmd)
-    by_index = {s.begin[1]["index"]: i for i, s in enumerate(specs) if s.find[0] == "range"}
+    by_index = {s.begin[1]["index"]: i for i, s in enumerate(specs) if s.begin[0] == "index" and s.find[0] == "range"}
     range_idx = 0 if by_index else -1
-    movable_idx = len(specs) - 1 if specs and specs[-1].find[0] != "range" else range_idx
+    movable = [i for i, s in enumerate(specs) if s.begin[0] != "index" or s.find[0] != "range"]
+    movable_idx = movable[-1] if movable else range_idx
     fixed = {id(a): p for p, a in _fixed_positions_of(args, cmd)}
     seen_numkeys = False
 
