@@ -7,6 +7,7 @@ Pure functions, no I/O: tests compare ``format_reply`` with the real redis-cli.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from sandbox.resp import ErrorReply, Reply, Status
@@ -125,15 +126,8 @@ CLUSTER_ADMIN = frozenset(
         "SAVECONFIG", "SETTOPOLOGY",
     }
 )  # fmt: skip
-ACL_ADMIN = frozenset({"SETUSER", "DELUSER", "LOAD", "SAVE"})
-CONFIG_REFUSED = frozenset(
-    {
-        "dir", "dbfilename", "requirepass", "masterauth", "masteruser", "maxmemory", "bind",
-        "port", "unixsocket", "logfile", "replicaof", "slaveof", "cluster-enabled",
-        "appendfilename", "appenddirname", "aclfile", "protected-mode", "enable-debug-command",
-        "enable-module-command", "replica-announce-ip", "cluster-announce-ip",
-    }
-)  # fmt: skip
+# What MemoryDB runs of ACL on its nodes: reading, never changing users.
+ACL_READ_ONLY = frozenset({"WHOAMI", "USERS", "CAT", "LIST", "HELP"})
 
 
 def refusal(args: list[bytes]) -> str | None:
@@ -149,22 +143,29 @@ def refusal(args: list[bytes]) -> str | None:
             f"CLUSTER {sub} changes the cluster's layout, which the supervisor owns; "
             "MemoryDB restricts it too. Read-only CLUSTER subcommands work."
         )
-    if name == "ACL" and sub in ACL_ADMIN:
+    if name == "ACL" and sub not in ACL_READ_ONLY:
         return (
-            f"ACL {sub} changes who may connect; the site manages your sandbox's users "
-            "(in MemoryDB, users are managed through its API, not ACL SETUSER)."
+            f"ACL {sub or '(no subcommand)'} is not one MemoryDB runs: its nodes answer only ACL WHOAMI, "
+            "USERS, CAT and LIST, and users are managed through its API. The site manages your "
+            "sandbox's users the same way."
         )
-    if name == "CONFIG" and sub == "REWRITE":
-        return "CONFIG REWRITE writes files on the host; the sandbox's configuration is the site's."
-    if name == "CONFIG" and sub == "SET":
-        for i in range(2, len(args), 2):
-            parameter = args[i].decode("utf-8", "replace").lower()
-            if parameter in CONFIG_REFUSED:
-                return (
-                    f"CONFIG SET {parameter} would change where the node stores files, who "
-                    "may connect or how much memory it may use; the site sets that."
-                )
+    if name == "CONFIG":
+        return (
+            "MemoryDB restricts CONFIG: a cluster's settings live in its parameter group and "
+            "change through the AWS API, not on a node. The sandbox follows that rule; INFO "
+            "shows the values that matter (INFO memory for maxmemory)."
+        )
     return None
+
+
+_PASSWORD_HASH = re.compile(rb" #[0-9a-f]{64}")
+
+
+def memorydb_view(args: list[bytes], reply: Any) -> Any:
+    """The reply as MemoryDB shows it: its ACL LIST leaves out password hashes."""
+    if len(args) == 2 and args[0].upper() == b"ACL" and args[1].upper() == b"LIST" and isinstance(reply, list):
+        return [_PASSWORD_HASH.sub(b"", line) if isinstance(line, bytes) else line for line in reply]
+    return reply
 
 
 # --------------------------------------------------------------------------------------
@@ -195,6 +196,40 @@ def _repr_bytes(data: bytes) -> str:
             out.append(f"\\x{byte:02x}")
     out.append('"')
     return "".join(out)
+
+
+def prints_raw(args: list[bytes]) -> bool:
+    """Whether redis-cli prints this command's reply raw even on a terminal: the
+    commands whose reply is a report meant to be read as text (INFO, CLIENT LIST, ...)."""
+    name = args[0].upper() if args else b""
+    sub = args[1].upper() if len(args) > 1 else b""
+    return (
+        name in (b"INFO", b"LOLWUT")
+        or (name == b"CLIENT" and sub in (b"LIST", b"INFO"))
+        or (name == b"MEMORY" and sub in (b"DOCTOR", b"MALLOC-STATS"))
+        or (name == b"CLUSTER" and len(args) == 2 and sub in (b"NODES", b"INFO"))
+        or (name == b"LATENCY" and ((len(args) == 2 and sub == b"DOCTOR") or (len(args) == 3 and sub == b"GRAPH")))
+    )
+
+
+def format_raw(reply: Reply) -> str:
+    """redis-cli's raw form: strings and errors as they are, array elements a line each."""
+    if isinstance(reply, list):
+        return "\n".join(format_raw(element) for element in reply)
+    if isinstance(reply, bytes):
+        return reply.decode("utf-8", "replace")
+    if reply is None:
+        return ""
+    return str(reply)
+
+
+def format_for(args: list[bytes], reply: Reply) -> str:
+    """What redis-cli prints on a terminal for ``args``' reply, ending with a newline
+    (a raw report ending in one already gets no second; its CRLFs show as lines)."""
+    if prints_raw(args):
+        text = format_raw(reply).replace("\r\n", "\n")
+        return text if text.endswith("\n") else text + "\n"
+    return format_reply(reply)
 
 
 def format_reply(reply: Reply, prefix: str = "") -> str:

@@ -36,7 +36,7 @@ from sandbox.backends import ClusterUser, SandboxBackend, SandboxSpec, SandboxSt
 from sandbox.checks import run_check
 from sandbox.cluster_client import ClusterClient
 from sandbox.conf import SandboxLimits
-from sandbox.console import BadCommandLine, docs_from_reply, format_reply, refusal, split_args
+from sandbox.console import BadCommandLine, docs_from_reply, format_for, memorydb_view, refusal, split_args
 from sandbox.events import EventLog
 from sandbox.live import Experiment, LiveSandbox, log_failure
 from sandbox.load import WriteLoad
@@ -311,7 +311,7 @@ class SandboxManager:
         except LinkDown as exc:
             return {"text": f"(error) {exc}\n", "error": True, "ms": 0.0}
         elapsed = round((time.perf_counter() - started) * 1000, 2)
-        text = "".join(note + "\n" for note in notes) + format_reply(reply)
+        text = "".join(note + "\n" for note in notes) + format_for(args, memorydb_view(args, reply))
         return {"text": text, "error": isinstance(reply, ErrorReply), "ms": elapsed}
 
     async def command_docs(self, owner: Owner) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from sandbox.conf import SandboxLimits
-from sandbox.console import BadCommandLine, docs_from_reply, format_reply, refusal, split_args
+from sandbox.console import BadCommandLine, docs_from_reply, format_for, format_reply, memorydb_view, refusal, split_args
 from sandbox.events import EventLog
 from sandbox.health import _read_ready_line, _stop
 from sandbox.load import _lost_counter_acks, schedule
@@ -66,6 +66,9 @@ def test_it_refuses_a_line_redis_cli_refuses(line: str) -> None:
         "CLUSTER MEET h 1", "CLUSTER RESET", "ACL SETUSER bob on", "ACL DELUSER bob",
         "ACL LOAD", "ACL SAVE", "BGSAVE", "SAVE", "BGREWRITEAOF", "SYNC", "PSYNC ? -1",
         "MONITOR", "SUBSCRIBE ch", "AUTH x", "HELLO 3", "RESET", "QUIT", "FAILOVER",
+        # MemoryDB restricts CONFIG altogether and runs only the read side of ACL
+        "CONFIG GET maxmemory", "CONFIG SET maxmemory-policy allkeys-lru", "CONFIG RESETSTAT", "CONFIG",
+        "ACL GETUSER default", "ACL LOG", "ACL DRYRUN u GET k", "ACL GENPASS", "ACL",
     ],
 )  # fmt: skip
 def test_it_refuses_what_a_sandbox_must_not_run_and_says_why(line: str) -> None:
@@ -77,12 +80,20 @@ def test_it_refuses_what_a_sandbox_must_not_run_and_says_why(line: str) -> None:
     "line",
     [
         "FLUSHALL", "SET k v", "CLUSTER INFO", "CLUSTER SLOTS", "CLUSTER KEYSLOT k",
-        "CONFIG GET maxmemory", "CONFIG SET maxmemory-policy allkeys-lru", "ACL WHOAMI",
-        "ACL LIST", "INFO replication", "WAIT 1 100", "EVAL 'return 1' 0", "CLIENT LIST",
+        "ACL WHOAMI", "ACL USERS", "ACL CAT", "ACL CAT sortedset", "acl list", "INFO replication", "WAIT 1 100", "EVAL 'return 1' 0", "CLIENT LIST",
     ],
 )  # fmt: skip
 def test_it_lets_everything_else_through(line: str) -> None:
     assert refusal(split_args(line)) is None
+
+
+def test_acl_list_leaves_out_password_hashes_as_memorydb_does() -> None:
+    digest = b"#" + b"5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8"
+    lines = [b"user app on " + digest + b" ~* &* +@all", b"user default off nopass sanitize-payload ~* &* +@all"]
+    shown = memorydb_view(split_args("ACL LIST"), lines)
+    assert shown == [b"user app on ~* &* +@all", b"user default off nopass sanitize-payload ~* &* +@all"]
+    assert memorydb_view(split_args("ACL USERS"), [b"app"]) == [b"app"]
+    assert memorydb_view(split_args("GET k"), digest) == digest
 
 
 # --- replies, compared with the real redis-cli ----------------------------------------------
@@ -125,7 +136,7 @@ def redis_cli(port: int, *args: str) -> str:
 async def our_console(port: int, *args: str) -> str:
     link = await NodeLink.open("127.0.0.1", port, "")
     try:
-        return format_reply(await link.call(*args))
+        return format_for([a.encode() for a in args], await link.call(*args))
     finally:
         link.close()
 
@@ -139,6 +150,9 @@ async def our_console(port: int, *args: str) -> str:
         ("ZADD", "z", "1", "a", "2.5", "b"), ("ZRANGE", "z", "0", "-1", "WITHSCORES"),
         ("HSET", "h", "f", "v"), ("HGETALL", "h"), ("COMMAND", "INFO", "GET", "SET"),
         ("PING",), ("TYPE", "z"), ("NOSUCHCOMMAND",),
+        # reports redis-cli prints raw even on a terminal
+        ("INFO", "keyspace"), ("info", "Keyspace"), ("CLUSTER", "INFO"), ("LATENCY", "DOCTOR"),
+        ("CLIENT", "NOSUCH"),
     ],
 )  # fmt: skip
 def test_replies_look_exactly_as_redis_cli_prints_them(

@@ -69,6 +69,12 @@ def login(port: int, user: ClusterUser) -> bytes:
         return c.call("AUTH", user.username, user.password)
 
 
+def as_user(port: int, user: ClusterUser, *command: str) -> bytes:
+    with RawClient(port) as c:
+        assert c.call("AUTH", user.username, user.password) == b"+OK\r\n"
+        return c.call(*command)
+
+
 def as_default(port: int) -> list[bytes]:
     with RawClient(port) as c:
         return [c.call("PING"), c.call("GET", "k"), c.call("AUTH", "anything"), c.call("AUTH", "default", "")]
@@ -103,12 +109,17 @@ async def test_a_clusters_user_works_on_that_cluster_only(
                 for port in data_ports(live, cluster):
                     assert await asyncio.to_thread(as_default, port) == [NOAUTH, NOAUTH, WRONGPASS, WRONGPASS]
 
-        # The console is logged in as the cluster's own user; the node refuses what the
-        # console lets through but the site manages (CONFIG SET), and allows FLUSHALL.
+        # The console is logged in as the cluster's own user. It refuses CONFIG (MemoryDB
+        # restricts it), and so does the node itself for that user (defence in depth),
+        # while both allow FLUSHALL.
         whoami = await alice.command("ACL WHOAMI", cluster="cache", id=1)
         assert whoami["text"] == f'"{users["alice", "cache"].username}"\n'
         config = await alice.command("CONFIG SET hz 11", id=2)
-        assert config["text"] == "(error) NOPERM this user has no permissions to run the 'config|set' command\n"
+        assert config["type"] == "error" and config["code"] == "forbidden_command"
+        port = data_ports(lives["alice"], "cache")[0]
+        assert await asyncio.to_thread(as_user, port, users["alice", "cache"], "CONFIG", "SET", "hz", "11") == (
+            b"-NOPERM this user has no permissions to run the 'config|set' command\r\n"
+        )
         assert (await alice.command("FLUSHALL", id=3))["text"] == "OK\n"
         seen += [whoami, config]
         await alice.send({"type": "hello"})
