@@ -12,7 +12,8 @@ starts with ``AUTH`` — as ``masteruser`` when one is configured (an ACL user t
 run PSYNC and REPLCONF), else as the default user.
 
 The dataset is a RESP command stream that rebuilds every key with its TTL
-(``SET``/``RPUSH``/``HSET``/``SADD``/``ZADD`` then ``PEXPIREAT``), made without
+(``SET``/``RPUSH``/``HSET``/``SADD``/``ZADD``, a stream's ``Stream.rebuild_commands``,
+then ``PEXPIREAT``), made without
 fork: ``capture`` takes a point-in-time copy in one synchronous step (strings are
 immutable and shared, containers are copied), and ``encode_snapshot`` encodes it
 in slices so the primary keeps serving clients meanwhile. It starts with
@@ -32,6 +33,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from .datatypes import ZSet, copy_value
+from .streamtype import Stream
 from .resp import RequestParser, encode_command
 
 if TYPE_CHECKING:
@@ -70,6 +72,8 @@ def key_commands(key: bytes, value: Any, expire_at: int | None) -> list[list[byt
     t = type(value)
     if t is bytes:
         cmds = [[b"SET", key, value]]
+    elif t is Stream:
+        cmds = value.rebuild_commands(key)
     else:
         if t is deque:
             head, flat = b"RPUSH", list(value)

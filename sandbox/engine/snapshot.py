@@ -8,8 +8,9 @@ A snapshot is a ``records.py`` record file (versioned header, then
   ``upto_id``), ``created_ms``, ``keys``, ``source`` (how it was made) and
   ``dataset`` (``dataset_digest`` of the keyspace it holds);
 * ``C`` + a chunk of the RESP command stream that rebuilds every key with its TTL
-  (``replication_replica.key_commands``: SET/RPUSH/HSET/SADD/ZADD, then an absolute
-  PEXPIREAT). Chunks end on command boundaries, so each one applies on its own;
+  (``replication_replica.key_commands``: SET/RPUSH/HSET/SADD/ZADD, a stream's
+  XADD/XGROUP/XCLAIM/XSETID, then an absolute PEXPIREAT). Chunks end on command
+  boundaries, so each one applies on its own;
 * ``T`` + JSON trailer, last: the number of chunks, their total size and the sha256
   of every earlier payload (length-prefixed, in order).
 
@@ -42,6 +43,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from .datatypes import ZSet
+from .streamtype import Stream
 from .records import HEADER_SIZE, CorruptLogError, FsyncPolicy, RecordFile, RecordFileConfig, encode_header, scan
 from .replication_replica import key_commands
 from .resp import encode_command
@@ -148,7 +150,9 @@ def publish(tmp_path: str, final_path: str) -> None:
 
 def dataset_digest(server: "Server") -> str:
     """sha256 of the keyspace in a canonical order (keys, members and fields sorted),
-    so that two servers holding the same data agree whatever order built it."""
+    so that two servers holding the same data agree whatever order built it. A
+    stream counts its entries, counters, groups, consumers and PELs, not the node
+    layout its history left (``Stream.canonical``)."""
     h = hashlib.sha256()
 
     def put(part: bytes) -> None:
@@ -185,6 +189,10 @@ def dataset_digest(server: "Server") -> str:
                 for score, member in value:
                     put(repr(score + 0.0).encode())  # + 0.0: -0.0 and 0.0 are one score
                     put(member)
+            elif t is Stream:
+                put(b"stream")
+                for part in value.canonical():
+                    put(part)
             else:
                 raise TypeError(f"no canonical form for a value of type {t.__name__}")
     return h.hexdigest()

@@ -524,6 +524,62 @@ class Stream:
         group.last_id = sid
 
     # -- copies ---------------------------------------------------------------------------
+    def rebuild_commands(self, key: bytes) -> list[list[bytes]]:
+        """Commands that rebuild this stream exactly on an empty key, applied as the
+        primary's stream (full sync, snapshots): entries, last ID, entries-added,
+        max deleted ID, groups with their position and entries-read, consumers with
+        their seen-times, PELs with delivery times and counts.
+
+        A pending ID whose entry was deleted can only be made pending (XCLAIM FORCE)
+        while the entry exists, so such IDs are added as placeholder entries, claimed,
+        and deleted again; XSETID then restores the counters (twice when the last ID
+        is below the max deleted ID, which only XSETID on an empty stream allows).
+        An empty stream starts as Redis's AOF rewrite starts it: XADD MAXLEN 0."""
+        out: list[list[bytes]] = []
+        ghosts = sorted({sid for g in self.groups.values() for sid in g.pel if sid not in self.entries})
+        entries = [(sid, flat) for sid, flat in self.entries.items()]
+        entries += [(sid, (b"x", b"y")) for sid in ghosts]
+        entries.sort()
+        for sid, flat in entries:
+            out.append([b"XADD", key, format_id(sid), *flat])
+        if not entries:
+            out.append([b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])
+        for g in self.sorted_groups():
+            out.append([b"XGROUP", b"CREATE", key, g.name, format_id(g.last_id), b"ENTRIESREAD", b"%d" % g.entries_read])
+            for c in g.sorted_consumers():
+                batches: dict[tuple[int, int], list[bytes]] = {}
+                for sid, nack in c.pel.items():
+                    batches.setdefault((nack.delivery_time, nack.delivery_count), []).append(format_id(sid))
+                for (when, count), ids in batches.items():
+                    out.append([b"XCLAIM", key, g.name, c.name, b"0", *ids, b"TIME", b"%d" % when,
+                                b"RETRYCOUNT", b"%d" % count, b"FORCE", b"JUSTID"])
+                out.append([b"XCLAIM", key, g.name, c.name, b"0", b"SEENTIME", b"%d" % c.seen_time])
+        if ghosts:
+            out.append([b"XDEL", key, *map(format_id, ghosts)])
+        top = max(self.last_id, self.max_deleted_id)
+        out.append([b"XSETID", key, format_id(top), b"ENTRIESADDED", b"%d" % self.entries_added,
+                    b"MAXDELETEDID", format_id(self.max_deleted_id)])
+        if top != self.last_id:
+            out.append([b"XSETID", key, format_id(self.last_id)])
+        return out
+
+    def canonical(self) -> Iterator[bytes]:
+        """The stream's data in a canonical order, for dataset digests: everything
+        ``rebuild_commands`` restores (not the node layout)."""
+        yield b"%d-%d|%d|%d-%d" % (*self.last_id, self.entries_added, *self.max_deleted_id)
+        for sid, flat in self.entries.items():
+            yield format_id(sid)
+            yield b"%d" % len(flat)
+            yield from flat
+        for g in self.sorted_groups():
+            yield g.name
+            yield b"%s|%d" % (format_id(g.last_id), g.entries_read)
+            for c in g.sorted_consumers():
+                yield c.name
+                yield b"%d|%d" % (c.seen_time, len(c.pel))
+                for sid, nack in c.pel.items():
+                    yield b"%s|%d|%d" % (format_id(sid), nack.delivery_time, nack.delivery_count)
+
     def copy(self) -> "Stream":
         """A deep copy: entries (values are immutable tuples), layout, groups and PELs."""
         s = Stream()
