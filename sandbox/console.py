@@ -128,6 +128,10 @@ CLUSTER_ADMIN = frozenset(
 )  # fmt: skip
 # What MemoryDB runs of ACL on its nodes: reading, never changing users.
 ACL_READ_ONLY = frozenset({"WHOAMI", "USERS", "CAT", "LIST", "HELP"})
+# The longest XREAD/XREADGROUP BLOCK the console accepts: well inside the time it
+# waits for a reply (SandboxLimits.console_timeout_seconds, 10 s by default), after
+# which it drops the connection.
+CONSOLE_MAX_BLOCK_MS = 5000
 
 
 def refusal(args: list[bytes]) -> str | None:
@@ -149,12 +153,36 @@ def refusal(args: list[bytes]) -> str | None:
             "USERS, CAT and LIST, and users are managed through its API. The site manages your "
             "sandbox's users the same way."
         )
+    if name in ("XREAD", "XREADGROUP"):
+        block = _block_ms(args)
+        if block is not None and (block == 0 or block > CONSOLE_MAX_BLOCK_MS):
+            wait = "forever" if block == 0 else f"{block} ms"
+            return (
+                f"BLOCK {block} would wait {wait} for new entries, but the web console runs one command "
+                f"at a time and waits a few seconds at most for its reply. Use BLOCK {CONSOLE_MAX_BLOCK_MS} "
+                "or less here, or run a long-lived consumer from a client of your own."
+            )
     if name == "CONFIG":
         return (
             "MemoryDB restricts CONFIG: a cluster's settings live in its parameter group and "
             "change through the AWS API, not on a node. The sandbox follows that rule; INFO "
             "shows the values that matter (INFO memory for maxmemory)."
         )
+    return None
+
+
+def _block_ms(args: list[bytes]) -> int | None:
+    """The BLOCK milliseconds of an XREAD/XREADGROUP line (options come before
+    STREAMS), or None without a readable one (the node answers the errors)."""
+    i = 1
+    while i < len(args) - 1:
+        option = args[i].upper()
+        if option == b"STREAMS":
+            return None
+        if option == b"BLOCK":
+            text = args[i + 1]
+            return int(text) if text.isdigit() else None
+        i += 3 if option == b"GROUP" else 2 if option == b"COUNT" else 1
     return None
 
 

@@ -4,18 +4,22 @@ acknowledged write recorded, then checked one by one after a crash.
 A write is *acknowledged* when the cluster answered it without an error; only then
 does it enter the ledger. After a failover ``verify`` reads every acknowledged write
 back from the new primaries: a SET key must hold its value, a ZADD member must be
-in the leaderboard, and an INCR counter must not have gone back below a value it
-once acknowledged. What is missing is *lost* — in durable mode that must be
-nothing; in cache mode it is what the replica had not received yet.
+in the leaderboard, an INCR counter must not have gone back below a value it once
+acknowledged, and the entry an XADD was acknowledged with (the ID that cluster
+returned) must still be in its stream with its fields. What is missing is *lost* —
+in durable mode that must be nothing; in cache mode it is what the replica had not
+received yet.
 
-The stream (``write_for(n)``) is a pure function of the write number, so both
-clusters get exactly the same writes:
+The stream of writes (``write_for(n)``) is a pure function of the write number, so
+both clusters get exactly the same writes:
 
 * set  — ``SET load:w:<n> v<n>``: a unique key per write, spread over every slot;
 * incr — ``INCR load:ctr:<n mod 8>``: eight counters; the reply is the new value;
-* zadd — ``ZADD load:leaderboard <n> p<n>``: one growing sorted set.
-
-XADD is left out: the engine has no stream type yet (``COMMAND INFO XADD`` is nil).
+* zadd — ``ZADD load:leaderboard <n> p<n>``: one growing sorted set;
+* xadd — ``XADD load:events:<n mod 4> * n <n>``: four growing streams. Each cluster
+  assigns its own IDs, so each ledger keeps the ID its cluster returned. An entry
+  counts as kept only with its own fields: after a failover a new primary may hand
+  a lost entry's ID to a later write.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from sandbox.cluster_client import ClusterClient
 from sandbox.resp import ErrorReply, LinkDown, Reply
 
 COUNTERS = 8
+STREAMS = 4
 LEADERBOARD = "load:leaderboard"
 WRITE_TIMEOUT_S = 5.0
 MAX_IN_FLIGHT = 5000  # per cluster; beyond it a tick skips writes instead of piling up
@@ -46,7 +51,7 @@ OUTAGE_HORIZON_MS = 30_000  # an outage is looked for this long after a crash
 @dataclass(frozen=True)
 class Write:
     n: int
-    kind: str  # set | incr | zadd
+    kind: str  # set | incr | zadd | xadd
     key: str
     args: tuple[str | int, ...]
 
@@ -60,7 +65,15 @@ def write_for(n: int, kind: str) -> Write:
         return Write(n, kind, key, ("INCR", key))
     if kind == "zadd":
         return Write(n, kind, LEADERBOARD, ("ZADD", LEADERBOARD, n, f"p{n}"))
+    if kind == "xadd":
+        key = f"load:events:{n % STREAMS}"
+        return Write(n, kind, key, ("XADD", key, "*", "n", n))
     raise ValueError(kind)
+
+
+def _stream_id(entry_id: bytes) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition(b"-")
+    return int(ms), int(seq or 0)
 
 
 def schedule(mix: dict[str, int]) -> list[str]:
@@ -91,6 +104,8 @@ class Ledger:
     cluster: str
     sets: list[tuple[int, float]] = field(default_factory=list)  # (n, ack wall ms)
     zadds: list[tuple[int, float]] = field(default_factory=list)
+    # stream key -> [(the entry ID this cluster returned, n, ack wall ms)]
+    xadds: dict[str, list[tuple[bytes, int, float]]] = field(default_factory=dict)
     # counter key -> [(acknowledged value, ack wall ms)], in acknowledgement order
     counters: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     latencies_ms: array = field(default_factory=lambda: array("d"))
@@ -112,6 +127,8 @@ class Ledger:
             self.sets.append((write.n, ack_wall_ms))
         elif write.kind == "zadd":
             self.zadds.append((write.n, ack_wall_ms))
+        elif write.kind == "xadd":
+            self.xadds.setdefault(write.key, []).append((reply, write.n, ack_wall_ms))  # type: ignore[arg-type]
         else:
             self.counters.setdefault(write.key, []).append((int(reply), ack_wall_ms))  # type: ignore[arg-type]
         self.latencies_ms.append(latency_ms)
@@ -151,7 +168,7 @@ class Ledger:
     async def verify(self, client: ClusterClient, crash_ms: float | None) -> dict[str, Any]:
         """Read every acknowledged write back; count kept and lost."""
         lost: list[tuple[str, float]] = []  # (what, ack wall ms)
-        lost_by_kind = {"set": 0, "incr": 0, "zadd": 0}
+        lost_by_kind = {"set": 0, "incr": 0, "zadd": 0, "xadd": 0}
         for start in range(0, len(self.sets), VERIFY_BATCH):
             batch = self.sets[start : start + VERIFY_BATCH]
             replies = await asyncio.gather(
@@ -171,6 +188,10 @@ class Ledger:
                 if score is None:
                     lost.append((f"{LEADERBOARD} p{n}", acked))
                     lost_by_kind["zadd"] += 1
+        for key, acked_entries in self.xadds.items():
+            for what, acked in await _lost_stream_entries(client, key, acked_entries):
+                lost.append((what, acked))
+                lost_by_kind["xadd"] += 1
         for key, entries in self.counters.items():
             reply = await client.route(key, "GET", key)
             _raise_if_down(reply)
@@ -217,6 +238,26 @@ def _lost_counter_acks(entries: list[tuple[int, float]], current: int) -> list[f
         if i > 0 and value <= entries[i - 1][0]:
             limit = min(limit, value - 1)
     lost.reverse()
+    return lost
+
+
+async def _lost_stream_entries(
+    client: ClusterClient, key: str, acked_entries: list[tuple[bytes, int, float]]
+) -> list[tuple[str, float]]:
+    """The acknowledged entries of one stream that are gone, or there with other
+    fields: read back a batch at a time, each batch with one XRANGE over its IDs."""
+    lost: list[tuple[str, float]] = []
+    ordered = sorted(acked_entries, key=lambda e: _stream_id(e[0]))
+    for start in range(0, len(ordered), VERIFY_BATCH):
+        batch = ordered[start : start + VERIFY_BATCH]
+        reply = await client.route(key, "XRANGE", key, batch[0][0], batch[-1][0])
+        _raise_if_down(reply)
+        found: dict[bytes, Any] = {}
+        if isinstance(reply, list):
+            found = {entry[0]: entry[1] for entry in reply if isinstance(entry, list) and len(entry) == 2}
+        for entry_id, n, acked in batch:
+            if found.get(entry_id) != [b"n", str(n).encode()]:
+                lost.append((f"{key} {entry_id.decode()}", acked))
     return lost
 
 

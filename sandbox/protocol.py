@@ -24,7 +24,7 @@ CLUSTERS = ("durable", "cache")
 TARGETS = ("both", "durable", "cache")
 ZONES = ("az-a", "az-b", "az-c")
 FAULTS = ("kill_primary", "kill_replica", "kill_zone", "kill_journal", "pause", "restart")
-LOAD_KINDS = ("set", "incr", "zadd")
+LOAD_KINDS = ("set", "incr", "zadd", "xadd")
 
 # Plain-language texts for each code; the browser shows them as they are.
 MESSAGES = {
@@ -120,7 +120,7 @@ class Choice:
 
 @dataclass(frozen=True)
 class Weights:
-    """A write mix: {"set": 60, "incr": 20, "zadd": 20}, each 0..100, not all zero."""
+    """A write mix: {"set": 60, "incr": 20, "zadd": 20, "xadd": 10}, each 0..100, not all zero."""
 
     required: bool = True
 

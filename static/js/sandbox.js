@@ -443,7 +443,8 @@
       mix: {
         set: parseInt(form.elements.set.value, 10) || 0,
         incr: parseInt(form.elements.incr.value, 10) || 0,
-        zadd: parseInt(form.elements.zadd.value, 10) || 0
+        zadd: parseInt(form.elements.zadd.value, 10) || 0,
+        xadd: parseInt(form.elements.xadd.value, 10) || 0
       }
     });
   });

@@ -16,10 +16,19 @@ from typing import Any
 import pytest
 
 from sandbox.conf import SandboxLimits
-from sandbox.console import BadCommandLine, docs_from_reply, format_for, format_reply, memorydb_view, refusal, split_args
+from sandbox.console import (
+    CONSOLE_MAX_BLOCK_MS,
+    BadCommandLine,
+    docs_from_reply,
+    format_for,
+    format_reply,
+    memorydb_view,
+    refusal,
+    split_args,
+)
 from sandbox.events import EventLog
 from sandbox.health import _read_ready_line, _stop
-from sandbox.load import _lost_counter_acks, schedule
+from sandbox.load import Ledger, Write, _lost_counter_acks, schedule, write_for
 from sandbox.protocol import ClientError, TokenBucket, schemas, validate
 from sandbox.resp import ErrorReply, NodeLink, ReplyParser, Status
 
@@ -69,6 +78,9 @@ def test_it_refuses_a_line_redis_cli_refuses(line: str) -> None:
         # MemoryDB restricts CONFIG altogether and runs only the read side of ACL
         "CONFIG GET maxmemory", "CONFIG SET maxmemory-policy allkeys-lru", "CONFIG RESETSTAT", "CONFIG",
         "ACL GETUSER default", "ACL LOG", "ACL DRYRUN u GET k", "ACL GENPASS", "ACL",
+        # a block longer than the console waits for a reply
+        "XREAD BLOCK 0 STREAMS s $", "xread count 1 block 60000 streams s 0",
+        "XREADGROUP GROUP g c BLOCK 0 STREAMS s >", "XREADGROUP GROUP g c NOACK BLOCK 5001 STREAMS s >",
     ],
 )  # fmt: skip
 def test_it_refuses_what_a_sandbox_must_not_run_and_says_why(line: str) -> None:
@@ -81,10 +93,18 @@ def test_it_refuses_what_a_sandbox_must_not_run_and_says_why(line: str) -> None:
     [
         "FLUSHALL", "SET k v", "CLUSTER INFO", "CLUSTER SLOTS", "CLUSTER KEYSLOT k",
         "ACL WHOAMI", "ACL USERS", "ACL CAT", "ACL CAT sortedset", "acl list", "INFO replication", "WAIT 1 100", "EVAL 'return 1' 0", "CLIENT LIST",
+        "XADD s * f v", "XREAD STREAMS s 0", "XREAD BLOCK 5000 STREAMS s $", "XREAD BLOCK x STREAMS s 0",
+        "XREADGROUP GROUP block c BLOCK 100 STREAMS s >", "XREAD STREAMS BLOCK 0 0 0", "XGROUP CREATE s g $ MKSTREAM",
     ],
 )  # fmt: skip
 def test_it_lets_everything_else_through(line: str) -> None:
     assert refusal(split_args(line)) is None
+
+
+def test_a_long_blocking_read_is_refused_with_the_console_limit_named() -> None:
+    why = refusal(split_args("XREAD BLOCK 0 STREAMS orders $"))
+    assert why is not None and "BLOCK 0 would wait forever" in why and f"BLOCK {CONSOLE_MAX_BLOCK_MS} or less" in why
+    assert CONSOLE_MAX_BLOCK_MS < SandboxLimits(root_dir=Path("/nonexistent")).console_timeout_seconds * 1000
 
 
 def test_acl_list_leaves_out_password_hashes_as_memorydb_does() -> None:
@@ -153,6 +173,12 @@ async def our_console(port: int, *args: str) -> str:
         # reports redis-cli prints raw even on a terminal
         ("INFO", "keyspace"), ("info", "Keyspace"), ("CLUSTER", "INFO"), ("LATENCY", "DOCTOR"),
         ("CLIENT", "NOSUCH"),
+        # streams: nested arrays, a nil entry body, a map-like info reply
+        ("XADD", "st", "1-1", "item", "book", "qty", "2"), ("XADD", "st", "2-1", "item", "pen"),
+        ("XRANGE", "st", "-", "+"), ("XREVRANGE", "st", "+", "-", "COUNT", "1"), ("XLEN", "st"),
+        ("XGROUP", "CREATE", "st", "g", "0"), ("XREADGROUP", "GROUP", "g", "c", "STREAMS", "st", ">"),
+        ("XDEL", "st", "1-1"), ("XREADGROUP", "GROUP", "g", "c", "STREAMS", "st", "0"), ("XINFO", "GROUPS", "st"),
+        ("XREAD", "BLOCK", "50", "STREAMS", "st", "$"), ("XPENDING", "st", "g"), ("XINFO", "STREAM", "st"),
     ],
 )  # fmt: skip
 def test_replies_look_exactly_as_redis_cli_prints_them(
@@ -188,6 +214,9 @@ def test_help_is_built_from_the_engines_command_docs(engine_ports: tuple[int, in
     assert table["GET"]["summary"]
     assert table["SET"]["syntax"].startswith("key value [NX | XX] [GET]")
     assert table["ZADD"]["syntax"].endswith("score member [score member ...]")
+    assert table["XADD"]["syntax"].startswith("key [NOMKSTREAM]")
+    assert table["XADD"]["syntax"].endswith("field value [field value ...]")
+    assert "BLOCK milliseconds" in table["XREAD"]["syntax"] and table["XGROUP CREATE"]["summary"]
     assert "CONFIG GET" in table and table["CONFIG GET"]["summary"]
 
 
@@ -203,6 +232,8 @@ def test_a_valid_message_comes_back_cleaned() -> None:
     assert (kind, fields) == ("command", {"cluster": "cache", "line": "GET k", "id": 7})
     kind, fields = validate({"type": "fault", "action": "kill_primary", "prediction": 4}, TABLE)
     assert fields == {"action": "kill_primary", "prediction": 4}
+    kind, fields = validate({"type": "load_start", "rate": 10, "mix": {"xadd": 5}}, TABLE)
+    assert fields["mix"] == {"set": 0, "incr": 0, "zadd": 0, "xadd": 5}
 
 
 @pytest.mark.parametrize(
@@ -219,7 +250,8 @@ def test_a_valid_message_comes_back_cleaned() -> None:
         ({"type": "start", "replicas": 3}, "bad_field", "replicas"),
         ({"type": "start", "delay_ms": 5000}, "bad_field", "delay_ms"),
         ({"type": "load_start", "rate": 0}, "bad_field", "rate"),
-        ({"type": "load_start", "rate": 10, "mix": {"xadd": 1}}, "bad_field", "mix"),
+        ({"type": "load_start", "rate": 10, "mix": {"hset": 1}}, "bad_field", "mix"),
+        ({"type": "load_start", "rate": 10, "mix": {"xadd": 101}}, "bad_field", "mix.xadd"),
         ({"type": "fault", "action": "format_disk"}, "bad_field", "action"),
         ({"type": "fault", "action": "pause", "seconds": 600}, "bad_field", "seconds"),
         ({"type": "fault", "action": "kill_primary", "node": "../../etc"}, "bad_field", "node"),
@@ -276,3 +308,42 @@ def test_the_write_mix_is_spread_evenly() -> None:
     assert len(order) == 100
     assert (order.count("set"), order.count("incr"), order.count("zadd")) == (60, 20, 20)
     assert "set set set set" not in " ".join(order)
+    order = schedule({"set": 40, "incr": 20, "zadd": 20, "xadd": 20})
+    assert [order.count(k) for k in ("set", "incr", "zadd", "xadd")] == [40, 20, 20, 20]
+
+
+def test_an_xadd_write_is_the_same_for_both_clusters_and_the_ledger_keeps_each_clusters_id() -> None:
+    first, again = write_for(41, "xadd"), write_for(41, "xadd")
+    assert first == again == Write(41, "xadd", "load:events:1", ("XADD", "load:events:1", "*", "n", 41))
+    assert {write_for(n, "xadd").key for n in range(8)} == {f"load:events:{i}" for i in range(4)}
+    durable, cache = Ledger("durable"), Ledger("cache")
+    durable.record(first, b"1700000000000-0", 1.0, 0.5)
+    cache.record(first, b"1700000000003-2", 2.0, 0.7)
+    assert durable.xadds == {"load:events:1": [(b"1700000000000-0", 41, 1.0)]}
+    assert cache.xadds == {"load:events:1": [(b"1700000000003-2", 41, 2.0)]}
+    assert durable.acknowledged == cache.acknowledged == 1
+
+
+def test_an_xadd_is_kept_only_if_its_id_still_holds_its_own_fields() -> None:
+    """After a failover a new primary may give a lost entry's ID to a later write:
+    the verdict reads each acknowledged ID back and compares the fields too."""
+
+    class Stream:
+        def __init__(self, entries: dict[bytes, list[bytes]]) -> None:
+            self.entries = entries
+            self.calls: list[tuple[Any, ...]] = []
+
+        async def route(self, key: str, *args: Any) -> Any:
+            self.calls.append(args)
+            assert args[0] == "XRANGE" and args[1] == key
+            return [[i, f] for i, f in sorted(self.entries.items()) if args[2] <= i <= args[3]]
+
+    ledger = Ledger("cache")
+    for n, entry_id in ((15, b"6-0"), (3, b"5-0"), (7, b"5-1"), (11, b"5-2")):  # all to load:events:3
+        ledger.record(write_for(n, "xadd"), entry_id, float(n), 0.1)
+    assert set(ledger.xadds) == {"load:events:3"}
+    stream = Stream({b"5-0": [b"n", b"3"], b"5-1": [b"n", b"7"], b"5-2": [b"n", b"99"], b"6-0": [b"n", b"15"]})
+    result = asyncio.run(ledger.verify(stream, crash_ms=None))  # type: ignore[arg-type]
+    assert result["lost"] == 1 and result["lost_by_kind"]["xadd"] == 1
+    assert result["lost_keys"] == ["load:events:3 5-2"]  # the ID is there, with another write's fields
+    assert stream.calls == [("XRANGE", "load:events:3", b"5-0", b"6-0")]  # one read, in ID order

@@ -191,7 +191,7 @@ async def test_the_write_load_records_acknowledged_writes_on_both_clusters(
 ) -> None:
     async with Browser(application, sessions["alice"]) as alice:
         await alice.start_sandbox(replicas=1)
-        await alice.send({"type": "load_start", "rate": 200, "mix": {"set": 50, "incr": 25, "zadd": 25}})
+        await alice.send({"type": "load_start", "rate": 200, "mix": {"set": 40, "incr": 20, "zadd": 20, "xadd": 20}})
         started = await alice.expect("load")
         assert started["load"]["running"] is True
         # While a page watches, statistics come with the journal lane: per shard, the
@@ -218,6 +218,24 @@ async def test_the_write_load_records_acknowledged_writes_on_both_clusters(
         for cluster in ("durable", "cache"):
             result = verdict["clusters"][cluster]
             assert result["lost"] == 0 and result["kept"] == result["acknowledged"] > 100
+            assert result["lost_by_kind"] == {"set": 0, "incr": 0, "zadd": 0, "xadd": 0}
+        # Each cluster's ledger kept the IDs its own cluster gave the same XADDs.
+        load = next(iter(manager.live.values())).load
+        durable_ids, cache_ids = ({key: [n for _id, n, _ack in entries] for key, entries in load.ledgers[c].xadds.items()}
+                                  for c in ("durable", "cache"))
+        assert sum(map(len, durable_ids.values())) > 20 and set(durable_ids) == {f"load:events:{i}" for i in range(4)}
+        key, entries = next(iter(load.ledgers["cache"].xadds.items()))
+        entry_id, n, _acked = entries[len(entries) // 2]
+        reply = await alice.command(f"XRANGE {key} {entry_id.decode()} {entry_id.decode()}", cluster="cache", id=20)
+        assert reply["text"] == f'1) 1) "{entry_id.decode()}"\n   2) 1) "n"\n      2) "{n}"\n'
+        # An acknowledged entry that disappears is a lost write, named by its ID.
+        assert (await alice.command(f"XDEL {key} {entry_id.decode()}", cluster="cache", id=21))["text"] == "(integer) 1\n"
+        await alice.send({"type": "verdict"})
+        verdict = (await alice.expect("verdict"))["verdict"]
+        cache, durable = verdict["clusters"]["cache"], verdict["clusters"]["durable"]
+        assert cache["lost"] == 1 and cache["lost_by_kind"]["xadd"] == 1
+        assert cache["lost_keys"] == [f"{key} {entry_id.decode()}"]
+        assert durable["lost"] == 0
 
 
 async def test_console_commands_are_rate_limited_per_learner(

@@ -132,3 +132,35 @@ async def test_lab_steps_are_checked_against_the_learners_own_sandbox(
 
         await alice.send({"type": "check", "lesson": "no-such-lesson"})
         assert (await alice.expect("error"))["code"] == "unknown_lesson"
+
+
+async def test_the_stream_group_lab_passes_once_the_learner_creates_the_group(
+    application: Any, sessions: dict[str, str], manager: SandboxManager
+) -> None:
+    """06-use-cases/02-sessions-limits-and-streams asks for the consumer group
+    ``fulfilment`` on the stream ``orders``; every miss says what is there instead."""
+    await database_sync_to_async(load_course)()
+
+    async def orders_lab() -> dict[str, Any]:
+        await alice.send({"type": "check", "lesson": "sessions-limits-and-streams"})
+        results = (await alice.expect("checks"))["results"]
+        return next(r for r in results if r["id"] == "orders-stream-group")
+
+    async with Browser(application, sessions["alice"]) as alice:
+        await alice.start_sandbox(**SMALL)
+        assert await orders_lab() == {"id": "orders-stream-group", "passed": False,
+                                      "detail": "There is no stream orders."}
+        await alice.command("SET orders pending")
+        assert (await orders_lab())["detail"] == "orders holds a string, not a stream."
+        await alice.command("DEL orders")
+        await alice.command("XADD orders * sku book")
+        assert (await orders_lab())["detail"] == "The stream orders has no group 'fulfilment'."
+        await alice.command("XGROUP CREATE orders shipping $")
+        assert (await orders_lab())["passed"] is False
+        await alice.command("DEL orders")
+        await alice.command("XGROUP CREATE orders fulfilment $ MKSTREAM", cluster="cache")
+        assert (await orders_lab())["passed"] is False, "checked in durable"
+        reply = await alice.command("XGROUP CREATE orders fulfilment $ MKSTREAM")
+        assert reply["text"] == "OK\n"
+        assert await orders_lab() == {"id": "orders-stream-group", "passed": True,
+                                      "detail": "orders has the group 'fulfilment'."}
