@@ -361,7 +361,7 @@ class Group:
 class Stream:
     """A stream key's value (see the module docstring for the invariants)."""
 
-    __slots__ = ("entries", "nodes", "last_id", "entries_added", "max_deleted_id", "groups")
+    __slots__ = ("entries", "nodes", "last_id", "entries_added", "max_deleted_id", "groups", "signals")
 
     object_encoding = b"stream"
 
@@ -372,6 +372,10 @@ class Stream:
         self.entries_added = 0
         self.max_deleted_id: StreamID = ZERO_ID
         self.groups: dict[bytes, Group] = {}
+        # Bumped where Redis signals clients blocked on the key (XADD, XGROUP DESTROY):
+        # only then, or when the key's value is replaced, does a blocked read look again.
+        # Not data (copies start at 0).
+        self.signals = 0
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -408,6 +412,7 @@ class Stream:
         self.entries[sid] = flat
         self.entries_added += 1
         self.last_id = sid
+        self.signals += 1
 
     def node_of(self, sid: StreamID) -> Node:
         nodes = self.nodes

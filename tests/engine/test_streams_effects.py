@@ -18,7 +18,7 @@ from sandbox.engine import snapshot
 from sandbox.engine.config import EngineConfig
 from sandbox.engine.datatypes import copy_value
 from sandbox.engine.replication_replica import capture, encode_snapshot, key_commands
-from sandbox.engine.resp import encode
+from sandbox.engine.resp import encode, encode_command
 from sandbox.engine.server import Server, encode_effects
 from sandbox.engine.streamtype import Stream
 
@@ -417,3 +417,60 @@ def test_random_stream_workloads_replay_exactly(seed: int) -> None:
     streams = [v for v in node.server.keyspace.dbs[0].data.values() if type(v) is Stream]
     assert sum(len(g.pel) + len(g.consumers) for v in streams for g in v.groups.values()) > 5  # it did something
     assert streams_of(replica_of(node)) == streams_of(node.server)
+
+
+# ---------------------------------------------------------------------------
+# Durable mode: the journal carries stream effects through a failover
+
+
+def test_a_durable_failover_keeps_streams_groups_and_pels_exactly(tmp_path: Path) -> None:
+    """A consumer group read (one of them woken from BLOCK), a claim and a deletion on
+    a durable primary; after it is SIGKILLed, the new primary — which only ever
+    applied the journal — answers XINFO STREAM FULL byte for byte as the old one
+    did: same entries, counters, PEL delivery times and counts, seen-times."""
+    from sandbox.engine.supervisor import ClusterSpec, Supervisor
+
+    from .durability import primary, wait_for
+
+    async def scenario() -> tuple[bytes, bytes, bytes]:
+        spec = ClusterSpec(mode="durable", shards=1, replicas=1, data_dir=str(tmp_path), snapshotter=False,
+                           restart_delay_ms=300, lease_ms=600)
+        sup = Supervisor(spec)
+        await sup.start()
+        try:
+            old = primary(sup)
+            with RawClient(old.port) as c, RawClient(old.port) as blocked:
+                for args in (("XADD", "orders", "1-1", "sku", "a"), ("XADD", "orders", "2-1", "sku", "b"),
+                             ("XGROUP", "CREATE", "orders", "fulfilment", "0"),
+                             ("XREADGROUP", "GROUP", "fulfilment", "w1", "COUNT", "1", "STREAMS", "orders", ">"),
+                             ("XGROUP", "CREATECONSUMER", "orders", "fulfilment", "idle")):
+                    assert not c.call(*args).startswith(b"-"), args
+                blocked.send(encode_command(["XREADGROUP", "GROUP", "fulfilment", "w2", "COUNT", "5", "BLOCK", "0",
+                                             "STREAMS", "orders", ">"]))
+                time.sleep(0.05)  # 2-1 is undelivered: served at once
+                woken_first = blocked.read_frame()
+                blocked.send(encode_command(["XREADGROUP", "GROUP", "fulfilment", "w2", "BLOCK", "0",
+                                             "STREAMS", "orders", ">"]))
+                time.sleep(0.1)
+                c.call("XADD", "orders", "3-1", "sku", "c")
+                woken = blocked.read_frame()
+                assert b"2-1" in woken_first and b"3-1" in woken, (woken_first, woken)
+                c.call("XCLAIM", "orders", "fulfilment", "w3", "0", "1-1", "IDLE", "7000")
+                c.call("XDEL", "orders", "2-1")
+                c.call("XADD", "orders", "MAXLEN", "~", "1", "*", "sku", "d")
+                before = c.call("XINFO", "STREAM", "orders", "FULL")
+            mark = len(sup.history)
+            await sup.kill(old.id)
+            done = await wait_for(sup, "failover_finished", 20, since=mark)
+            assert done["primary"] != old.id
+            new = primary(sup)
+            with RawClient(new.port) as c:
+                after = c.call("XINFO", "STREAM", "orders", "FULL")
+                pending = c.call("XPENDING", "orders", "fulfilment")
+            return before, after, pending
+        finally:
+            await sup.stop()
+
+    before, after, pending = asyncio.run(asyncio.wait_for(scenario(), 120))
+    assert after == before
+    assert parse(pending)[0] == 3  # 1-1 (w3), 2-1 (w2, its entry deleted), 3-1 (w2)

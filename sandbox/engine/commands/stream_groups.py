@@ -219,7 +219,8 @@ def xgroup_destroy(ctx: Ctx, argv: list[bytes]) -> Any:
     if g is None:
         return 0
     del s.groups[argv[3]]
-    ctx.changed(argv[2])  # also wakes XREADGROUP clients blocked on the group (NOGROUP)
+    s.signals += 1  # XREADGROUP clients blocked on the key look again (NOGROUP for this group's)
+    ctx.changed(argv[2])
     return 1
 
 

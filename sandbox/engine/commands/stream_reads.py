@@ -23,13 +23,17 @@ parked in ``Blocked``, this server's registry:
 * Serving a woken client runs through ``Server.call`` like any command, so a woken
   XREADGROUP logs its effects and, on a durable node, its reply still waits for
   the journal (and for any uncommitted write to the key).
-* XREAD (ids resolved when it blocked; ``$`` is the last ID then) is served when
-  the stream has an entry after its ID; it ignores deletion and type changes.
+* A parked client looks at a marked key again only where Redis would signal it:
+  after an XADD or XGROUP DESTROY there (``Stream.signals``), or when the key's
+  value was replaced or removed — not after XGROUP SETID, XSETID or XDEL.
+* XREAD (ids resolved when it blocked; ``$`` is the last ID then) is then served
+  once the stream's last ID is past its ID; it ignores deletion and type changes.
   XREADGROUP answers ``-UNBLOCKED the stream key no longer exists`` when the key
   is gone or no longer a stream, ``-NOGROUP ...`` when its group was destroyed,
-  and is served when the stream has an entry after the group's last delivered ID.
-  A woken client gets at most COUNT entries (1000 when it gave none), from the
-  first key that could serve it.
+  and is served once the stream's last ID is past the group's last delivered ID.
+  Either gets an empty entry list if what came was deleted in the meantime (as
+  Redis), at most COUNT entries (1000 when it gave none), from the first key that
+  could serve it.
 * The timeout answers the null array; CLIENT UNBLOCK answers it or
   ``-UNBLOCKED client unblocked via CLIENT UNBLOCK``. Inside MULTI/EXEC, BLOCK
   does not block (Redis answers at once there too). A client that disconnects is
@@ -346,6 +350,7 @@ class Waiter:
     db: int
     timer: asyncio.TimerHandle | None = None
     keys: list[tuple[int, bytes]] = field(default_factory=list)
+    seen: dict[bytes, tuple[Any, int]] = field(default_factory=dict)  # key -> _signal() when last looked
 
 
 class Blocked:
@@ -377,6 +382,7 @@ class Blocked:
             if key in waiter.ids:
                 continue  # a key named twice blocks once, on its first ID
             waiter.ids[key] = sid
+            waiter.seen[key] = _signal(ctx.lookup(key))
             dbkey = (ctx.db.id, key)
             waiter.keys.append(dbkey)
             self.by_key.setdefault(dbkey, []).append(waiter)
@@ -507,16 +513,33 @@ def _served_argv(waiter: Waiter, key: bytes) -> list[bytes]:
             b">" if a.group is not None else format_id(waiter.ids[key])]  # type: ignore[list-item]
 
 
+def _signal(value: Any) -> tuple[Any, int]:
+    """What a blocked client last saw of its key: the value object and, for a
+    stream, its signal count."""
+    return value, value.signals if type(value) is Stream else 0
+
+
 def _wake_body(waiter: Waiter, key: bytes) -> Callable[[Ctx, list[bytes]], Any]:
+    """The served read, as Redis 7.0 serves a client blocked on ``key`` when the key
+    is signalled: it looks again only after an XADD or XGROUP DESTROY there, or
+    when the key's value was replaced or removed (not after XGROUP SETID, XSETID,
+    XDEL...). Then an XREAD is served once the stream's last ID passed its ID, an
+    XREADGROUP once it passed the group's — with an empty entry list if what came
+    was deleted since."""
     a = waiter.args
     count = a.count or BLOCKED_DEFAULT_COUNT
 
     def body(ctx: Ctx, argv: list[bytes]) -> Any:
         value = ctx.lookup(key)
+        seen = waiter.seen.get(key)
+        now = _signal(value)
+        if seen is not None and seen[0] is now[0] and seen[1] == now[1]:
+            return _NOT_READY
+        waiter.seen[key] = now
         s = value if type(value) is Stream else None
         if a.group is None:
             gt = waiter.ids[key]
-            if s is None or not len(s) or s.last_entry_id() <= gt:
+            if s is None or s.last_id <= gt:
                 return _NOT_READY
             return keyed_reply(ctx, [(key, serve_entries(ctx, key, s, gt, count, None, None, False))])
         if s is None:
@@ -524,7 +547,7 @@ def _wake_body(waiter: Waiter, key: bytes) -> Callable[[Ctx, list[bytes]], Any]:
         g = s.groups.get(a.group)
         if g is None:
             raise E_GROUP_GONE
-        if not len(s) or s.last_entry_id() <= g.last_id:
+        if s.last_id <= g.last_id:
             return _NOT_READY
         return keyed_reply(ctx, [(key, serve_entries(ctx, key, s, g.last_id, count, g, a.consumer, a.noack))])
 
