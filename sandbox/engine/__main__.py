@@ -13,7 +13,9 @@ Both ``server`` and ``node`` take ``--aclfile PATH`` (Redis's format: one ``user
 <name> <rules...>`` line per user). The file is read before the node listens; if it
 can't be used, the process prints why and exits with status 1. Passwords never need
 to be on the command line (``/proc/*/cmdline`` is world-readable): the ACL file holds
-only hashes, and ``--requirepass-file``/``--masterauth-file`` read a secret from a file.
+only hashes, and ``--requirepass-file``/``--masterauth-file`` read a secret from a file,
+as do ``journal --auth-file`` and ``node``/``snapshotter --journal-auth-file`` for the
+journal's shared secret (journal_auth.py; a file other users may read is refused).
 
 ``journal`` runs one replica of the journal and ``snapshotter`` the off-node
 snapshotter of a durable cluster (SIGUSR1: snapshot every shard now); both follow
@@ -72,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     jr.add_argument("--port", type=int, default=0, help="client port (RESP); 0 picks a free one")
     jr.add_argument("--raft-port", type=int, default=0, help="peer port; 0 picks a free one")
     jr.add_argument("--bind", default="127.0.0.1")
+    jr.add_argument("--auth-file", default="",
+                    help="file (0600) holding the secret that clients and peers must prove (default: none)")
     sn = sub.add_parser("snapshotter", help="run the off-node snapshotter of a durable cluster")
     sn.add_argument("--journal", type=_addresses, required=True, help="journal replicas, host:port,host:port,...")
     sn.add_argument("--shards", type=int, required=True, help="number of shards (streams shard-0..shard-N-1)")
@@ -79,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     sn.add_argument("--interval-s", type=float, default=60.0, help="seconds between scheduled snapshots (0 = none)")
     sn.add_argument("--threshold-entries", type=int, default=5000,
                     help="snapshot a shard once its log is this many entries past its snapshot (0 = never)")
+    sn.add_argument("--journal-auth-file", default="", help="file (0600) holding the journal's secret (default: none)")
     from .supervisor_cli import add_arguments as add_cluster_arguments
 
     add_cluster_arguments(sub.add_parser("cluster", help="run a whole cluster (journal, data nodes, snapshotter)"))
@@ -121,6 +126,8 @@ def _add_node_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     node.add_argument("--repl-backlog-size", type=_memory, default=None,
                       help="cache: bytes of stream kept for partial resyncs (default 1mb)")
     node.add_argument("--journal", type=_addresses, default=(), help="durable: journal replicas, host:port,host:port,...")
+    node.add_argument("--journal-auth-file", default="",
+                      help="durable: file (0600) holding the journal's secret (default: none)")
     node.add_argument("--snapshot-dir", default="", help="durable: where verified snapshots are published")
     node.add_argument("--lease-ms", type=int, default=1000, help="durable: primary lease, ms")
     node.add_argument("--renew-every-ms", type=int, default=333, help="durable: lease renewal period, ms")
@@ -141,6 +148,20 @@ def _secret(path: str | None) -> str:
         return ""
     with open(path) as f:
         return f.read().strip()
+
+
+def _journal_secret(path: str, option: str = "--journal-auth-file") -> str:
+    """The journal secret a file holds ("" without a file); SystemExit(1) with the
+    reason when the file can't be used (unreadable, readable by others, too short)."""
+    if not path:
+        return ""
+    from .journal_auth import load_secret
+
+    try:
+        return load_secret(path).decode()
+    except (OSError, ValueError) as exc:
+        print(f"{option}: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
 
 
 def _aclfile_problem(args: argparse.Namespace) -> str:
@@ -171,7 +192,8 @@ def _node_config(args: argparse.Namespace) -> "NodeConfig":
     )
     return NodeConfig(
         engine=engine, mode=args.mode, shard=args.shard, zone=args.zone, data_dir=args.dir,
-        journal=args.journal, snapshot_dir=args.snapshot_dir, replica_of=args.replica_of,
+        journal=args.journal, journal_secret=_journal_secret(args.journal_auth_file),
+        snapshot_dir=args.snapshot_dir, replica_of=args.replica_of,
         replication_delay_ms=args.replication_delay_ms, lease_ms=args.lease_ms,
         renew_every_ms=min(args.renew_every_ms, args.lease_ms // 3),
         campaign_after_ms=args.campaign_after_ms or args.lease_ms * 3 // 2,
@@ -258,7 +280,7 @@ async def _run_journal(args: argparse.Namespace) -> int:
     _die_with_parent()
     config = JournalConfig(
         args.id, tuple(args.peers.split(",")), args.dir, args.discovery_dir, host=args.bind,
-        raft_port=args.raft_port, client_port=args.port,
+        raft_port=args.raft_port, client_port=args.port, secret=args.secret,
     )
 
     def ready(address: dict) -> None:
@@ -278,7 +300,8 @@ async def _run_snapshotter(args: argparse.Namespace) -> int:
     # SIGUSR1 would end the process until the snapshotter takes it over: remember it.
     loop.add_signal_handler(signal.SIGUSR1, lambda: requested.append(True))
     config = SnapshotterConfig(args.journal, args.shards, args.dir, interval_s=args.interval_s,
-                               threshold_entries=args.threshold_entries)
+                               threshold_entries=args.threshold_entries,
+                               journal_secret=args.journal_secret)
 
     running: list[Snapshotter] = []
 
@@ -339,11 +362,13 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(_serve(config))
         return 0
     if args.command == "journal":
+        args.secret = _journal_secret(args.auth_file, "--auth-file").encode()
         return _run_with_loop(_run_journal(args))
     if args.command == "snapshotter":
         if not 1 <= args.shards <= 16 or args.interval_s < 0 or args.threshold_entries < 0:
             print("--shards must be 1..16; --interval-s and --threshold-entries must be >= 0", file=sys.stderr)
             return 2
+        args.journal_secret = _journal_secret(args.journal_auth_file)
         return _run_with_loop(_run_snapshotter(args))
     if args.command == "cluster":
         from .supervisor_cli import main as cluster_main

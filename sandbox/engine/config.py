@@ -143,6 +143,7 @@ class NodeConfig:
     zone: str  # availability zone name, e.g. "az-a"
     data_dir: str  # this node's directory (snapshots cache, logs); created if missing
     journal: tuple[tuple[str, int], ...] = ()  # durable: client addresses of the journal replicas
+    journal_secret: str = field(default="", repr=False)  # durable: the journal's shared secret ("" = none)
     snapshot_dir: str = ""  # durable: where verified snapshots are published (shared by a cluster)
     replica_of: tuple[str, int] | None = None  # cache: start as a replica of this primary
     replication_delay_ms: int = 0  # cache: one-way delay on the primary->replica link, ms (0..60000)

@@ -57,11 +57,14 @@ def stream_name(shard: int) -> str:
 
 
 class JournalClient:
-    """Talks to the journal group, following ``-NOTLEADER host:port`` hints."""
+    """Talks to the journal group, following ``-NOTLEADER host:port`` hints. With a
+    ``secret`` every connection logs in (``AUTH <secret>``) before it is used; a
+    replica that refuses it counts as unreachable, its reason in the error text."""
 
-    def __init__(self, addrs: tuple[tuple[str, int], ...], prefer: int = 0) -> None:
+    def __init__(self, addrs: tuple[tuple[str, int], ...], prefer: int = 0, secret: str = "") -> None:
         self.addrs = list(addrs)
         self.prefer = prefer % len(addrs) if addrs else 0
+        self.auth: tuple[str, ...] = (secret,) if secret else ()
         self.conn: RespConnection | None = None
         self.leader_hint: tuple[str, int] | None = None
 
@@ -70,10 +73,14 @@ class JournalClient:
         last: Exception | None = None
         for host, port in candidates:
             try:
-                return await connect(host, port, timeout=0.5)
+                return await self.open(host, port, timeout=0.5)
             except (OSError, asyncio.TimeoutError) as exc:
                 last = exc
         raise ConnectionError(f"no journal replica reachable: {last}")
+
+    async def open(self, host: str, port: int, timeout: float) -> RespConnection:
+        """A new connection to one replica, logged in when there is a secret."""
+        return await connect(host, port, timeout=timeout, auth=self.auth)
 
     async def connection(self) -> RespConnection:
         if self.conn is None or not self.conn.is_open:
@@ -94,7 +101,7 @@ class JournalClient:
                 self.drop()
             for host, port in self.addrs:
                 try:
-                    conn = await connect(host, port, timeout=0.3)
+                    conn = await self.open(host, port, timeout=0.3)
                     role = await asyncio.wait_for(conn.send(b"JROLE"), 0.5)
                 except (OSError, RespError, ConnectionError, asyncio.TimeoutError):
                     continue
@@ -299,8 +306,8 @@ class DurableNode:
         self.emit = emit
         self.stream = stream_name(cfg.shard)
         zone_index = {"az-a": 0, "az-b": 1, "az-c": 2}.get(cfg.zone, 0)
-        self.journal = JournalClient(cfg.journal, prefer=zone_index)
-        self.reader = JournalClient(cfg.journal, prefer=zone_index)
+        self.journal = JournalClient(cfg.journal, prefer=zone_index, secret=cfg.journal_secret)
+        self.reader = JournalClient(cfg.journal, prefer=zone_index, secret=cfg.journal_secret)
         self.role = "replica"
         self.applied = 0  # last entry id applied to this node's keyspace
         self.journal_tail = 0  # last tail id seen

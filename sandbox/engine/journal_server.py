@@ -14,6 +14,19 @@ RESP2:
     JLEADER shard                         -> *[node, epoch, entry_id] | nil
     JROLE                                 -> *[node_id, role, term, leader|nil, commit, recovering]
     PING                                  -> +PONG
+    AUTH secret                           -> +OK | -WRONGPASS ...
+
+Authentication (``JournalConfig.secret``, from ``--auth-file``; journal_auth.py):
+with a secret, a client connection must send ``AUTH <secret>`` first. Until it
+has, every other command -- PING too, as redis-server does: an unauthenticated
+connection learns nothing but that the port is open -- answers ``-NOAUTH
+Authentication required.``, and a command larger than redis-server allows before
+AUTH (more than 10 arguments, or one over 16 KiB) ends the connection, so a
+stranger cannot make the replica buffer megabytes. A wrong secret answers
+``-WRONGPASS``; the ``MAX_AUTH_FAILURES``-th ends the connection. A peer link
+starts with the challenge-response of journal_auth.py before any Raft message,
+and then carries only messages from the replica it proved to be. Without a
+secret nothing of this applies (AUTH is an unknown command, as before).
 
 Replicas find each other through a discovery directory: each writes
 ``<node_id>.json`` (host, ports, pid) once it listens, so every port can be 0.
@@ -36,12 +49,15 @@ Invariants:
 * A Raft message leaves only after every log write made before it is fsynced
   (the runtime contract in raft.py); ``persisted`` is reported after each fsync.
 * Reads serve this replica's applied state: committed entries only, maybe stale.
+* With a secret, no command of a client and no Raft message of a peer is acted on
+  before that connection has proven the secret.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import hmac
 import json
 import os
 import random
@@ -53,6 +69,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from . import journal_auth
+from .journal_auth import HandshakeError
 from .journal_state import (
     AppendCommand,
     Appended,
@@ -94,6 +112,12 @@ from .records import (
 
 _FRAME = struct.Struct(">I")
 MAX_FRAME = 64 * 1024 * 1024
+MAX_AUTH_FAILURES = 3  # wrong secrets on one connection before it is closed
+UNAUTHENTICATED_MAX_ARGS = 10  # redis-server's limits before AUTH (networking.c)
+UNAUTHENTICATED_MAX_BULK = 16 * 1024
+HANDSHAKE_TIMEOUT_S = 2.0  # a peer connection must complete the handshake within this
+REFUSAL_REPORT_INTERVAL_S = 60.0  # at most one stderr line per interval about refused peers
+NOAUTH = "NOAUTH Authentication required."
 
 
 @dataclass(frozen=True)
@@ -110,6 +134,7 @@ class JournalConfig:
     compact_threshold: int = 20000  # entries, >= 1: applied entries beyond the snapshot before compacting
     append_timeout_ms: int = 5000  # ms, > 0: how long JAPPEND waits for the commit before -TIMEOUT
     seed: int | None = None  # seeds the election-timeout RNG; None: random
+    secret: bytes = field(default=b"", repr=False)  # the group's shared secret; b"": no authentication
 
 
 class _Reply:
@@ -135,13 +160,14 @@ def _encode(value: Any) -> bytes:
     return b"*%d\r\n" % len(value) + b"".join(_encode(v) for v in value)
 
 
-def _parse_command(buf: bytearray) -> list[bytes] | None:
-    """Pop one command (multibulk or inline) off `buf`; None if incomplete; ValueError if malformed."""
+def _parse_command(buf: bytearray, max_args: int = sys.maxsize, max_bulk: int = MAX_FRAME) -> list[bytes] | None:
+    """Pop one command (multibulk or inline) off `buf`; None if incomplete; ValueError
+    if malformed or over the limits (checked before the data arrives)."""
     if not buf:
         return None
     end = buf.find(b"\r\n")
     if end < 0:
-        if len(buf) > 64 * 1024:
+        if len(buf) > min(64 * 1024, max_bulk):
             raise ValueError("line too long")
         return None
     if buf[0] != ord("*"):
@@ -149,6 +175,8 @@ def _parse_command(buf: bytearray) -> list[bytes] | None:
         del buf[: end + 2]
         return line.split()
     count = int(buf[1:end])
+    if count > max_args:
+        raise ValueError("too many arguments")
     pos, args = end + 2, []
     for _ in range(count):
         eol = buf.find(b"\r\n", pos)
@@ -157,7 +185,7 @@ def _parse_command(buf: bytearray) -> list[bytes] | None:
         if buf[pos] != ord("$"):
             raise ValueError("expected a bulk string")
         size = int(buf[pos + 1 : eol])
-        if size < 0 or size > MAX_FRAME:
+        if size < 0 or size > max_bulk:
             raise ValueError("bad bulk length")
         if len(buf) < eol + 2 + size + 2:
             return None
@@ -244,6 +272,8 @@ class JournalServer:
         self.applied = asyncio.Event()
         self.links: dict[str, _PeerLink] = {}
         self.raft_port = self.client_port = 0
+        self.refused_peers = 0  # peer connections closed for want of a proof (reported on stderr)
+        self._refusals_reported_at = 0.0
         self._recovery_started = time.monotonic() if self.node.recovering else None
 
     def _open_log(self, path: str) -> tuple[RecordFile, RecoveryReport, PersistentState]:
@@ -372,16 +402,42 @@ class JournalServer:
 
     async def _on_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
+            peer = await self._admit_peer(reader, writer) if self.config.secret else None
             while True:
-                size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
-                if size > MAX_FRAME:
-                    break
-                message = decode_message(await reader.readexactly(size))
+                message = decode_message(await _read_frame(reader, MAX_FRAME))
+                if peer is not None and message.frm != peer:
+                    break  # a proven replica speaks for itself only
                 self.handle(self.node.step(message, _now_ms()))
         except (asyncio.IncompleteReadError, ConnectionError, ValueError, asyncio.CancelledError):
             pass
         finally:
             writer.close()
+
+    async def _admit_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+        """The acceptor's half of the handshake (journal_auth.py): the proven peer's
+        name. A connection that does not prove the secret in time is refused."""
+        frame, nonce = journal_auth.hello()
+        try:
+            writer.write(_FRAME.pack(len(frame)) + frame)
+            proof = await asyncio.wait_for(_read_frame(reader, journal_auth.HANDSHAKE_MAX_BYTES), HANDSHAKE_TIMEOUT_S)
+            peer, answer = journal_auth.accept(self.config.secret, nonce, proof, self.config.node_id, self.config.peers)
+        except (HandshakeError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, ConnectionError) as exc:
+            self._refused_peer(exc)
+            raise ConnectionError("peer handshake failed") from None
+        writer.write(_FRAME.pack(len(answer)) + answer)
+        await writer.drain()
+        return peer
+
+    def _refused_peer(self, exc: Exception) -> None:
+        """Count a refused peer connection; say so on stderr, at most once a minute
+        (a local process could open connections in a loop)."""
+        self.refused_peers += 1
+        now = time.monotonic()
+        if now - self._refusals_reported_at >= REFUSAL_REPORT_INTERVAL_S:
+            self._refusals_reported_at = now
+            reason = str(exc) or type(exc).__name__
+            print(f"journal {self.config.node_id}: refused a peer connection that did not prove the journal "
+                  f"secret ({reason}); {self.refused_peers} refused so far", file=sys.stderr, flush=True)
 
     # -- clients -------------------------------------------------------------------------
 
@@ -399,22 +455,44 @@ class JournalServer:
 
         replier = asyncio.create_task(write_replies())
         buf = bytearray()
+        session = _Session(authenticated=not self.config.secret)
         try:
-            while True:
+            while session.failures < MAX_AUTH_FAILURES:
                 data = await reader.read(65536)
                 if not data:
                     break
                 buf += data
-                while (args := _parse_command(buf)) is not None:
-                    if args:
+                while session.failures < MAX_AUTH_FAILURES and (args := session.parse(buf)) is not None:
+                    if not args:
+                        continue
+                    refusal = self._gate(session, args)
+                    if refusal is None:
                         replies.put_nowait(asyncio.ensure_future(self._command(args)))
-            replies.put_nowait(None)
+                    else:
+                        replies.put_nowait(_answered(refusal))
+            replies.put_nowait(None)  # and a connection that kept guessing is closed below
             await replier
         except (ConnectionError, ValueError, asyncio.CancelledError):
             pass
         finally:
             replier.cancel()
             writer.close()
+
+    def _gate(self, session: "_Session", args: list[bytes]) -> "_Reply | None":
+        """AUTH, and what a connection may not run before it: the reply to send
+        instead of running ``args``, or None to run them."""
+        secret = self.config.secret
+        if not secret:
+            return None  # no authentication: AUTH is an unknown command, as before
+        if args[0].upper() == b"AUTH":
+            if len(args) != 2:
+                return _Reply("ERR wrong number of arguments for 'auth' command", error=True)
+            if hmac.compare_digest(args[1], secret):
+                session.authenticated = True
+                return _Reply("OK")
+            session.failures += 1
+            return _Reply("WRONGPASS invalid journal secret", error=True)
+        return None if session.authenticated else _Reply(NOAUTH, error=True)
 
     def _not_leader(self) -> _Reply:
         addr = self.address_of(self.node.leader_id) if self.node.leader_id else None
@@ -516,6 +594,33 @@ class JournalServer:
             self.file.close()
 
 
+@dataclass
+class _Session:
+    """One client connection's authentication state."""
+
+    authenticated: bool
+    failures: int = 0  # wrong secrets sent
+
+    def parse(self, buf: bytearray) -> list[bytes] | None:
+        if self.authenticated:
+            return _parse_command(buf)
+        return _parse_command(buf, UNAUTHENTICATED_MAX_ARGS, UNAUTHENTICATED_MAX_BULK)
+
+
+def _answered(value: Any) -> "asyncio.Future[Any]":
+    fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    fut.set_result(value)
+    return fut
+
+
+async def _read_frame(reader: asyncio.StreamReader, limit: int) -> bytes:
+    """One ``u32 length | payload`` frame; ValueError if it is longer than ``limit``."""
+    size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
+    if size > limit:
+        raise ValueError(f"a {size}-byte frame (at most {limit} here)")
+    return await reader.readexactly(size)
+
+
 def _fsync_and_close(fd: int) -> None:
     try:
         os.fsync(fd)
@@ -538,6 +643,21 @@ class _PeerLink:
         while not self.queue.empty():
             self.queue.get_nowait()
 
+    async def _prove(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        """The connector's half of the handshake (journal_auth.py); False when the
+        listener does not complete it, i.e. is not a replica of this group."""
+        secret, me = self.server.config.secret, self.server.config.node_id
+        limit = journal_auth.HANDSHAKE_MAX_BYTES
+        try:
+            hello = await asyncio.wait_for(_read_frame(reader, limit), HANDSHAKE_TIMEOUT_S)
+            proof, server_nonce, client_nonce = journal_auth.prove(secret, hello, me, self.peer)
+            writer.write(_FRAME.pack(len(proof)) + proof)
+            answer = await asyncio.wait_for(_read_frame(reader, limit), HANDSHAKE_TIMEOUT_S)
+            journal_auth.check_accept(secret, answer, server_nonce, client_nonce, me, self.peer)
+        except (HandshakeError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, OSError):
+            return False
+        return True
+
     async def run(self) -> None:
         while True:
             addr = self.server.address_of(self.peer)
@@ -545,19 +665,27 @@ class _PeerLink:
                 await asyncio.sleep(0.05)
                 continue
             try:
-                _, writer = await asyncio.wait_for(asyncio.open_connection(addr["host"], addr["raft_port"]), 1.0)
+                reader, writer = await asyncio.wait_for(asyncio.open_connection(addr["host"], addr["raft_port"]), 1.0)
             except (OSError, asyncio.TimeoutError):
                 self._drop_queued()  # stale by the time the peer is back; Raft resends what matters
                 await asyncio.sleep(0.05)
                 continue
+            if self.server.config.secret and not await self._prove(reader, writer):
+                writer.close()
+                self._drop_queued()
+                await asyncio.sleep(0.2)
+                continue
             try:
                 while True:
                     frame = await self.queue.get()
+                    if writer.is_closing():
+                        break  # reset while we waited; uvloop raises RuntimeError on a write to it
                     writer.write(_FRAME.pack(len(frame)) + frame)
                     await writer.drain()
             except (ConnectionError, OSError):
-                writer.close()
-                await asyncio.sleep(0.02)
+                pass
+            writer.close()
+            await asyncio.sleep(0.02)
 
 
 async def run_journal(
@@ -573,6 +701,11 @@ async def run_journal(
     await server.serve()
 
 
+def secret_from_file(path: str) -> bytes:
+    """``--auth-file``: the secret it holds (journal_auth.load_secret), or b"" without one."""
+    return journal_auth.load_secret(path) if path else b""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sandbox.engine.journal_server")
     parser.add_argument("--id", required=True, help="this replica's node id, e.g. az-a")
@@ -581,9 +714,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--discovery-dir", required=True)
     parser.add_argument("--raft-port", type=int, default=0)
     parser.add_argument("--client-port", type=int, default=0)
+    parser.add_argument("--auth-file", default="", help="file holding the group's shared secret (0600)")
     args = parser.parse_args(argv)
+    try:
+        secret = secret_from_file(args.auth_file)
+    except (OSError, ValueError) as exc:
+        print(f"journal {args.id}: {exc}", file=sys.stderr)
+        return 1
     config = JournalConfig(args.id, tuple(args.peers.split(",")), args.data_dir, args.discovery_dir,
-                           raft_port=args.raft_port, client_port=args.client_port)
+                           raft_port=args.raft_port, client_port=args.client_port, secret=secret)
 
     async def run() -> None:
         task = asyncio.create_task(run_journal(config))

@@ -6,6 +6,9 @@ Invariants:
   future per request; a reply resolves the oldest one.
 * Error replies resolve their future with ``RespError`` carrying the wire text;
   a lost connection fails every outstanding future with ``ConnectionError``.
+* ``connect(..., auth=...)`` returns only a connection the peer has logged in; a
+  refusal is ``AuthRefused`` (a ``ConnectionError``, so retry loops treat it as an
+  unreachable peer, with the peer's reason in the text).
 """
 
 from __future__ import annotations
@@ -29,6 +32,10 @@ class RespError(Exception):
     @property
     def code(self) -> str:
         return self.text.split(" ", 1)[0]
+
+
+class AuthRefused(ConnectionError):
+    """The peer refused our AUTH (a configuration problem, not a network one)."""
 
 
 class RespConnection(asyncio.Protocol):
@@ -97,7 +104,19 @@ class RespConnection(asyncio.Protocol):
         return self.transport is not None and not self.transport.is_closing()
 
 
-async def connect(host: str, port: int, timeout: float = 2.0) -> RespConnection:
+async def connect(host: str, port: int, timeout: float = 2.0, auth: tuple[bytes | str, ...] = ()) -> RespConnection:
+    """Connect, and with ``auth`` send ``AUTH *auth`` and wait for its +OK (each step
+    within ``timeout``). OSError / asyncio.TimeoutError if the peer can't be reached;
+    AuthRefused if it refuses the credentials."""
     loop = asyncio.get_running_loop()
     _, proto = await asyncio.wait_for(loop.create_connection(RespConnection, host, port), timeout)
+    if auth:
+        try:
+            await asyncio.wait_for(proto.send(b"AUTH", *auth), timeout)
+        except RespError as err:
+            proto.close()
+            raise AuthRefused(f"{host}:{port} refused AUTH: {err.text}") from None
+        except BaseException:
+            proto.close()
+            raise
     return proto

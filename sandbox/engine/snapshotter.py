@@ -34,13 +34,13 @@ import json
 import os
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import snapshot
 from .config import EngineConfig
 from .durable import JournalClient, stream_name
-from .respclient import RespError, connect
+from .respclient import RespError
 from .server import Server
 from .snapshot import CorruptSnapshotError, SnapshotMeta
 
@@ -60,6 +60,7 @@ class SnapshotterConfig:
     read_batch: int = 1000  # entries per JREAD, 1..10000
     stall_s: float = 15.0  # a replay that makes no progress this long fails, seconds
     retry_after_s: float = 5.0  # automatic runs of a shard wait this long after a failure, seconds
+    journal_secret: str = field(default="", repr=False)  # the journal's shared secret ("" = none)
 
 
 class SnapshotFailed(Exception):
@@ -72,7 +73,7 @@ class Snapshotter:
             raise ValueError("keep must be >= 2: the journal is trimmed to the older kept snapshot")
         self.cfg = cfg
         self.emit = emit
-        self.journal = JournalClient(cfg.journal)
+        self.journal = JournalClient(cfg.journal, secret=cfg.journal_secret)
         self.wake = asyncio.Event()
         self.on_demand = False
         self.last_upto = [0] * cfg.shards  # upto_id of each shard's newest published snapshot
@@ -170,7 +171,7 @@ class Snapshotter:
         the run started; a follower may be a few entries behind."""
         for host, port in self.cfg.journal:
             try:
-                conn = await connect(host, port, timeout=0.5)
+                conn = await self.journal.open(host, port, timeout=0.5)
             except (OSError, asyncio.TimeoutError):
                 continue
             try:

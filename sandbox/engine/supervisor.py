@@ -34,6 +34,15 @@ starts; it holds password hashes only, never a password). It defines
   application user and no requirepass it is off, so a connection can do nothing
   before logging in as a named user; with neither it needs no password.
 No secret is ever on a command line (/proc/*/cmdline is world-readable).
+
+The journal (durable mode): its three replicas, every data node and the snapshotter
+get ``DIR/journal.secret`` (0600; ``--auth-file`` / ``--journal-auth-file``): clients
+log in to the journal with it and the replicas prove it to each other
+(journal_auth.py), so no other process can append, trim or join the Raft group. The
+secret is ``spec.journal_secret`` when the spec names one (the site does, as it does
+its users); otherwise the file is kept, so a cluster started again from its
+directory has the secret it had, and made when missing or when other users could
+read it (then it is no secret). The supervisor never talks to the journal itself.
 """
 
 from __future__ import annotations
@@ -52,11 +61,13 @@ from pathlib import Path
 from typing import Any, AsyncIterator
 
 from .acl import SetUserError, UnmatchedParenthesis, has_spaces, new_user, password_hash
+from .journal_auth import check_secret, load_secret, new_secret
 from .respclient import RespError, connect
 from .slots import SLOTS
 
 ZONES = ("az-a", "az-b", "az-c")
 SUPERVISOR_USER = "supervisor"
+JOURNAL_SECRET_FILE = "journal.secret"
 
 # What the application user may not run: what the supervisor owns (the processes,
 # replication, the slot map, users, configuration) and what could stall a node.
@@ -95,6 +106,7 @@ class ClusterSpec:
     snapshot_threshold_entries: int = 5000  # durable: snapshot when the log grows this much
     snapshotter: bool = True  # durable: run the off-node snapshotter process
     from_snapshot: str = ""  # durable: snapshot file that seeds a NEW cluster ("" = start empty)
+    journal_secret: str = field(default="", repr=False)  # durable: the journal's ("" = keep DIR/journal.secret's)
 
 
 @dataclass
@@ -181,6 +193,10 @@ class Supervisor:
             raise ValueError("shards must be 1..16 and replicas 0..5")
         if spec.from_snapshot and spec.mode != "durable":
             raise ValueError("from_snapshot needs mode='durable' (cache nodes don't read snapshots)")
+        if spec.journal_secret:
+            if spec.mode != "durable":
+                raise ValueError("journal_secret needs mode='durable' (a cache cluster has no journal)")
+            check_secret(spec.journal_secret, "ClusterSpec.journal_secret")
         self._secret = secrets.token_hex(24)  # the supervisor user's password: never leaves this object
         self._users_file_text = _users_file(spec, self._secret)  # checks the user before anything starts
         self.spec = spec
@@ -251,6 +267,28 @@ class Supervisor:
     def _write_user_files(self) -> None:
         self._write_private("users.acl", self._users_file_text)
         self._write_private("masterauth", self._secret)
+        if self.spec.mode == "durable":
+            self._write_journal_secret()
+
+    @property
+    def journal_secret_file(self) -> Path:
+        """The 0600 file every journal client and replica reads the journal's secret from."""
+        return self.dir / JOURNAL_SECRET_FILE
+
+    def _write_journal_secret(self) -> None:
+        """The spec's secret; else keep the file's (a restart from this directory), or
+        write a new one when it is missing or unusable."""
+        if self.spec.journal_secret:
+            self._write_private(JOURNAL_SECRET_FILE, self.spec.journal_secret)
+            return
+        try:
+            load_secret(str(self.journal_secret_file))
+            return
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as exc:
+            print(f"supervisor: replacing the journal secret: {exc}", file=sys.stderr, flush=True)
+        self._write_private(JOURNAL_SECRET_FILE, new_secret())
 
     def journal_addrs(self) -> str:
         return ",".join(f"127.0.0.1:{p.port}" for p in self.procs.values() if p.kind == "journal")
@@ -261,10 +299,11 @@ class Supervisor:
             peers = ",".join(q.zone for q in self.procs.values() if q.kind == "journal")
             return py + ["journal", "--id", p.zone, "--port", str(p.port), "--raft-port", str(p.aux_port),
                          "--bind", self.spec.bind, "--peers", peers, "--dir", str(self.dir / "journal" / p.zone),
-                         "--discovery-dir", str(self.dir / "journal" / "discovery")]
+                         "--discovery-dir", str(self.dir / "journal" / "discovery"),
+                         "--auth-file", str(self.journal_secret_file)]
         if p.kind == "snapshotter":
             return py + ["snapshotter", "--journal", self.journal_addrs(), "--shards", str(self.spec.shards),
-                         "--dir", str(self.dir / "snapshots"),
+                         "--journal-auth-file", str(self.journal_secret_file), "--dir", str(self.dir / "snapshots"),
                          "--interval-s", str(self.spec.snapshot_interval_s),
                          "--threshold-entries", str(self.spec.snapshot_threshold_entries)]
         argv = py + ["node", "--mode", self.spec.mode, "--shard", str(p.shard), "--zone", p.zone,
@@ -273,7 +312,8 @@ class Supervisor:
         # Users from a private file, not the command line: /proc/*/cmdline is world-readable.
         argv += ["--aclfile", str(self.dir / "users.acl")]
         if self.spec.mode == "durable":
-            argv += ["--journal", self.journal_addrs(), "--snapshot-dir", str(self.dir / "snapshots"),
+            argv += ["--journal", self.journal_addrs(), "--journal-auth-file", str(self.journal_secret_file),
+                     "--snapshot-dir", str(self.dir / "snapshots"),
                      "--lease-ms", str(self.spec.lease_ms)]
             if first_start and p.role == "primary":
                 argv.append("--prefer-primary")

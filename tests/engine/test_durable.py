@@ -10,6 +10,7 @@ import time
 import pytest
 import redis
 
+from sandbox.engine.journal_auth import load_secret
 from sandbox.engine.supervisor import ClusterSpec, Supervisor
 
 from .durability import Writer, data_ports, primary, verify, wait_for
@@ -188,9 +189,11 @@ def test_a_stopped_cluster_starts_again_from_its_directory_with_nothing_lost(tmp
             rc.set(f"key:{i}", i)
         rc.close()
         await sup.stop()
+        secret = sup.journal_secret_file.read_bytes()
         again = Supervisor(spec(tmp_path, shards=2))
         await again.start()
         try:
+            assert again.journal_secret_file.read_bytes() == secret  # the journal's secret is kept too
             rc = RedisCluster(host="127.0.0.1", port=primary(again).port)
             assert [int(rc.get(f"key:{i}")) for i in range(300)] == list(range(300))
             rc.close()
@@ -233,7 +236,8 @@ def test_a_busy_primary_renews_its_lease_with_its_writes_and_an_idle_one_with_le
         await sup.start()
         try:
             client = redis.Redis(port=primary(sup).port, socket_timeout=3)
-            journals = [redis.Redis(port=p.port, socket_timeout=3, protocol=2)
+            secret = load_secret(str(sup.journal_secret_file)).decode()
+            journals = [redis.Redis(port=p.port, socket_timeout=3, protocol=2, password=secret)
                         for p in sup.procs.values() if p.kind == "journal"]
             # the Raft leader: followers learn the commit index a heartbeat later
             reader = next(j for j in journals if j.execute_command("JROLE")[1] == b"leader")

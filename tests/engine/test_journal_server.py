@@ -1,12 +1,15 @@
 """Real journal processes: three replicas on loopback, SIGKILL the leader, nothing lost;
 a replica whose log file is corrupt in the middle recovers from the other two, and
-refuses to vote until it has."""
+refuses to vote until it has; with a secret, neither a client nor a process posing as
+a peer gets anything done without proving it."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -17,20 +20,30 @@ from typing import Any
 import pytest
 import redis
 
+from sandbox.engine import journal_auth
 from sandbox.engine.journal_server import JournalConfig, JournalServer
+from sandbox.engine.journal_state import AppendCommand, EntryKind, encode_command
 from sandbox.engine.raft import Entry, HardState, Persist, PersistentState
-from sandbox.engine.raft_messages import persist_records
+from sandbox.engine.raft_messages import AppendRequest, AppendResponse, encode_message, persist_records
 from sandbox.engine.records import RecordFile, UnsupportedFormatError, encode_header, scan
+from sandbox.engine.resp import encode_command as encode_resp
+
+from .rawclient import RawClient
 
 IDS = ("az-a", "az-b", "az-c")
 ROOT = Path(__file__).resolve().parents[2]
 
 
 class Cluster:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, secret: str = "") -> None:
         self.tmp = tmp
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.starts: dict[str, int] = {}
+        self.secret = secret  # "": the journal runs without authentication
+        if secret:
+            fd = os.open(tmp / "journal.secret", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secret + "\n")
 
     def start(self, node: str) -> None:
         addr = self.tmp / "disco" / f"{node}.json"
@@ -40,7 +53,8 @@ class Cluster:
         with open(self.tmp / f"{node}.{n}.out", "wb") as out, open(self.tmp / f"{node}.{n}.err", "wb") as err:
             self.procs[node] = subprocess.Popen(
                 [sys.executable, "-m", "sandbox.engine.journal_server", "--id", node, "--peers", ",".join(IDS),
-                 "--data-dir", str(self.tmp / node), "--discovery-dir", str(self.tmp / "disco")],
+                 "--data-dir", str(self.tmp / node), "--discovery-dir", str(self.tmp / "disco"),
+                 *(["--auth-file", str(self.tmp / "journal.secret")] if self.secret else [])],
                 cwd=ROOT, stdout=out, stderr=err,
             )
 
@@ -55,15 +69,18 @@ class Cluster:
     def log_path(self, node: str) -> Path:
         return self.tmp / node / f"{node}.journal"
 
-    def client(self, node: str, timeout: float = 10.0) -> redis.Redis:
+    def address(self, node: str, timeout: float = 10.0) -> dict[str, Any]:
         addr = self.tmp / "disco" / f"{node}.json"
         deadline = time.monotonic() + timeout
         while not addr.exists():
             assert self.procs[node].poll() is None, self.stderr(node)
             assert time.monotonic() < deadline, f"{node} never published its address"
             time.sleep(0.02)
-        port = json.loads(addr.read_text())["client_port"]
-        return redis.Redis("127.0.0.1", port, socket_timeout=10, protocol=2)
+        return json.loads(addr.read_text())  # type: ignore[no-any-return]
+
+    def client(self, node: str, timeout: float = 10.0) -> redis.Redis:
+        port = self.address(node, timeout)["client_port"]
+        return redis.Redis("127.0.0.1", port, socket_timeout=10, protocol=2, password=self.secret or None)
 
     def kill(self, node: str) -> None:
         proc = self.procs[node]
@@ -353,3 +370,178 @@ def test_a_recovering_replica_refuses_to_vote(cluster: Cluster) -> None:
     for node in IDS:
         wait_for(f"{node} to catch up", lambda: int(clients[node].execute_command("JTAIL", "s")) == tail)
         assert dict(read_all(clients[node])) == acked, node
+
+
+# -- with a secret: clients log in, peers prove it ---------------------------------------------
+
+SECRET = "5e" * 32
+NOAUTH = b"-NOAUTH Authentication required.\r\n"
+WRONGPASS = b"-WRONGPASS invalid journal secret\r\n"
+
+
+@pytest.fixture
+def secured(tmp_path: Path):  # type: ignore[no-untyped-def]
+    c = Cluster(tmp_path, secret=SECRET)
+    try:
+        yield c
+    finally:
+        c.stop_all()
+
+
+def started_with_entries(cluster: Cluster, count: int) -> tuple[dict[str, redis.Redis], str, list[tuple[int, bytes]]]:
+    """All three replicas running, `count` entries appended; (clients, leader, entries)."""
+    for node in IDS:
+        cluster.start(node)
+    clients = {n: cluster.client(n) for n in IDS}
+    leader = wait_leader(clients)
+    for i in range(count):
+        append(clients[leader], i, b"kept-%d" % i)
+    return clients, leader, [(i + 1, b"kept-%d" % i) for i in range(count)]
+
+
+def test_with_a_secret_a_client_must_log_in_before_any_command(secured: Cluster) -> None:
+    clients, leader, kept = started_with_entries(secured, 5)
+    port = secured.address(leader)["client_port"]
+    with RawClient(port) as c:
+        for args in (("PING",), ("JAPPEND", "s", 5, "data", "injected"), ("JTRIM", "s", 5, "snap"),
+                     ("JREAD", "s", 0, 10, 0), ("JTAIL", "s"), ("JLEADER", "s"), ("JROLE",)):
+            assert c.call(*args) == NOAUTH, args
+        assert c.call("AUTH", "5e" * 31 + "5f") == WRONGPASS  # one digit off
+        assert c.call("AUTH", "supervisor", SECRET).startswith(b"-ERR wrong number of arguments for 'auth'")
+        assert c.call("JTAIL", "s") == NOAUTH
+        assert c.call("AUTH", SECRET) == b"+OK\r\n"
+        assert c.call("JTAIL", "s") == b":5\r\n"
+    # Neither the append nor the trim happened, on any replica.
+    for node, client in clients.items():
+        wait_for(f"{node} to hold the entries", lambda: read_all(client) == kept)
+    # AUTH pipelined with the commands after it: they run as the logged-in connection.
+    with RawClient(port) as c:
+        c.send(encode_resp(("AUTH", SECRET)) + encode_resp(("JAPPEND", "s", 5, "data", "after")))
+        assert (c.read_frame(), c.read_frame()) == (b"+OK\r\n", b":6\r\n")
+    # A connection that keeps guessing is closed at the third wrong secret.
+    with RawClient(port) as c:
+        for _ in range(3):
+            assert c.call("AUTH", "guess-" + "0" * 20) == WRONGPASS
+        with pytest.raises(ConnectionError):
+            c.call("AUTH", SECRET)
+    # Before AUTH a command may not be large (redis-server's limits): the connection ends.
+    with RawClient(port) as c:
+        with pytest.raises(ConnectionError):
+            c.call("JAPPEND", "s", 6, "data", b"x" * 20_000)
+    assert append(clients[leader], 6, b"still served") == 7
+
+
+class PeerSocket:
+    """A raw connection to a replica's Raft port, speaking ``u32 length | payload`` frames."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+
+    def send(self, *payloads: bytes) -> None:
+        self.sock.sendall(b"".join(struct.pack(">I", len(p)) + p for p in payloads))
+
+    def _exactly(self, n: int) -> bytes | None:
+        data = b""
+        while len(data) < n:
+            try:
+                chunk = self.sock.recv(n - len(data))
+            except ConnectionResetError:
+                return None
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def frame(self) -> bytes | None:
+        """The next frame; None once the replica has closed the connection."""
+        head = self._exactly(4)
+        return None if head is None else self._exactly(struct.unpack(">I", head)[0])
+
+    def frames_until_closed(self) -> list[bytes]:
+        """Every frame the replica sends before it closes the connection (within 5 s)."""
+        frames = []
+        while (f := self.frame()) is not None:
+            frames.append(f)
+        return frames
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def is_hello(frame: bytes) -> bool:
+    return set(json.loads(frame)) == {"journal_peer", "nonce"}
+
+
+def test_without_the_secret_a_process_cannot_speak_raft_to_a_replica(secured: Cluster) -> None:
+    clients, leader, kept = started_with_entries(secured, 5)
+    target, posing_as = [n for n in IDS if n != leader]
+    wait_for(f"{target} to know the commit", lambda: clients[target].execute_command("JROLE")[4]
+             == clients[leader].execute_command("JROLE")[4] and int(clients[target].execute_command("JTAIL", "s")) == 5)
+    _, _, term, _, last, _ = clients[target].execute_command("JROLE")
+    injected = Entry(last + 1, term + 50, encode_command(AppendCommand("s", 5, EntryKind.DATA, b"injected")))
+    # Syntactically valid Raft: an AppendRequest of a new term from another replica, that
+    # a replica would follow (new term, new entry, committed), and a reply with a new term.
+    attack = [encode_message(AppendRequest(posing_as, term + 50, last, term, (injected,), last + 1)),
+              encode_message(AppendResponse(posing_as, term + 60, False))]
+    port = secured.address(target)["raft_port"]
+
+    def unchanged() -> None:
+        for node, client in clients.items():
+            assert client.execute_command("JROLE")[2] < term + 50, node
+            assert read_all(client) == kept, node
+
+    # 1. Raft frames straight away: taken as a failed proof; the connection is closed.
+    peer = PeerSocket(port)
+    peer.send(*attack)
+    frames = peer.frames_until_closed()
+    assert len(frames) == 1 and is_hello(frames[0])
+    # 2. The handshake, with a proof made from a wrong secret: closed, nothing accepted.
+    peer = PeerSocket(port)
+    hello = peer.frame()
+    assert hello is not None and is_hello(hello)
+    proof, _, _ = journal_auth.prove(b"not-the-secret-" * 2, hello, posing_as, target)
+    peer.send(proof, *attack)
+    assert peer.frames_until_closed() == []
+    # 3. Nothing but closing: the replica gives up on it.
+    peer = PeerSocket(port)
+    assert [is_hello(f) for f in peer.frames_until_closed()] == [True]
+    time.sleep(0.3)
+    unchanged()
+    # 4. A replica that proved who it is cannot speak for another one.
+    peer = PeerSocket(port)
+    hello = peer.frame()
+    assert hello is not None
+    proof, _, _ = journal_auth.prove(SECRET.encode(), hello, leader, target)
+    peer.send(proof)
+    assert peer.frame() is not None  # ACCEPT
+    peer.send(*attack)  # from posing_as, over the link `leader` proved
+    assert peer.frames_until_closed() == []
+    time.sleep(0.3)
+    unchanged()
+    # Control: the same frames, from a process that knows the secret, do take effect.
+    peer = PeerSocket(port)
+    hello = peer.frame()
+    assert hello is not None
+    proof, server_nonce, client_nonce = journal_auth.prove(SECRET.encode(), hello, posing_as, target)
+    peer.send(proof)
+    accept = peer.frame()
+    assert accept is not None
+    journal_auth.check_accept(SECRET.encode(), accept, server_nonce, client_nonce, posing_as, target)
+    peer.send(attack[0])
+    wait_for("the injected entry", lambda: int(clients[target].execute_command("JTAIL", "s")) == 6)
+    assert clients[target].execute_command("JROLE")[2] >= term + 50
+    peer.close()
+
+
+def test_a_replica_refuses_a_secret_file_other_users_can_read(tmp_path: Path) -> None:
+    secret = tmp_path / "journal.secret"
+    secret.write_text(SECRET)
+    secret.chmod(0o644)
+    out = subprocess.run(
+        [sys.executable, "-m", "sandbox.engine", "journal", "--id", "az-a", "--peers", ",".join(IDS),
+         "--dir", str(tmp_path / "az-a"), "--discovery-dir", str(tmp_path / "disco"), "--auth-file", str(secret)],
+        cwd=ROOT, capture_output=True, text=True, timeout=30,
+    )
+    assert out.returncode == 1
+    assert f"the journal secret file {secret} is accessible to other users (mode 0644); it must be 0600" in out.stderr
+    assert not (tmp_path / "disco").exists()  # it never started listening

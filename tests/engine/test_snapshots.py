@@ -28,6 +28,7 @@ from redis.cluster import RedisCluster
 from sandbox.engine import snapshot
 from sandbox.engine.__main__ import build_parser
 from sandbox.engine.durable import JournalClient
+from sandbox.engine.journal_auth import load_secret
 from sandbox.engine.respclient import RespError, connect
 from sandbox.engine.slots import key_slot
 from sandbox.engine.supervisor import ClusterSpec, Supervisor, slot_ranges
@@ -127,8 +128,13 @@ def replica_reads(port: int, prefixes: dict[str, int]) -> dict[str, int]:
         client.close()
 
 
+def journal_secret(sup: Supervisor) -> str:
+    return load_secret(str(sup.journal_secret_file)).decode()
+
+
 def journal(sup: Supervisor) -> JournalClient:
-    return JournalClient(tuple(("127.0.0.1", p.port) for p in sup.procs.values() if p.kind == "journal"))
+    return JournalClient(tuple(("127.0.0.1", p.port) for p in sup.procs.values() if p.kind == "journal"),
+                         secret=journal_secret(sup))
 
 
 async def jread_from_zero(sup: Supervisor) -> Any:
@@ -144,7 +150,7 @@ async def jread_from_zero(sup: Supervisor) -> Any:
 async def trim_applied_everywhere(sup: Supervisor) -> None:
     """Wait until every journal replica answers a read from entry 0 with -TRIMMED."""
     for p in [p for p in sup.procs.values() if p.kind == "journal"]:
-        conn = await connect("127.0.0.1", p.port)
+        conn = await connect("127.0.0.1", p.port, auth=(journal_secret(sup),))
         try:
             for _ in range(100):
                 try:

@@ -1,10 +1,12 @@
 """A cluster's users: the application user the supervisor gives every data node, a
 default user that can do nothing, and the supervisor's own user, which keeps
-topology pushes, failovers and cache replication working. Real processes."""
+topology pushes, failovers and cache replication working; and the durable journal's
+secret, which only the cluster's own processes hold. Real processes."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from pathlib import Path
 
@@ -13,7 +15,8 @@ import pytest
 import redis
 from redis.cluster import RedisCluster
 
-from sandbox.engine.supervisor import ClusterSpec, Supervisor
+from sandbox.engine.journal_auth import load_secret
+from sandbox.engine.supervisor import JOURNAL_SECRET_FILE, ClusterSpec, Supervisor
 
 from .rawclient import RawClient
 from .test_supervisor import data_nodes, start_cli, wait_event
@@ -156,3 +159,103 @@ def test_the_cluster_cli_takes_the_user_and_reads_its_password_from_a_file(tmp_p
     finally:
         proc.terminate()
         assert proc.wait(10) == 0
+
+
+# -- the journal's secret ---------------------------------------------------------------------
+
+
+async def event_after(sup: Supervisor, mark: int, name: str, timeout: float) -> dict:
+    """The first event called ``name`` in the supervisor's history after index ``mark``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for e in sup.history[mark:] if e.get("event") == name]
+        if found:
+            return found[0]
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no {name} event within {timeout} s")
+
+
+def assert_journal_needs_the_secret(port: int, secret: str) -> None:
+    with RawClient(port) as c:
+        for args in (("JAPPEND", "shard-0", 0, "data", "x"), ("JTRIM", "shard-0", 1_000_000), ("JREAD", "shard-0", 0, 9, 0),
+                     ("JROLE",), ("PING",)):
+            assert c.call(*args) == b"-NOAUTH Authentication required.\r\n", args
+        assert c.call("AUTH", PASSWORD) == b"-WRONGPASS invalid journal secret\r\n"
+        assert c.call("AUTH", secret) == b"+OK\r\n"
+        assert c.call("PING") == b"+PONG\r\n"
+
+
+def test_a_durable_cluster_works_end_to_end_with_its_journal_closed_to_strangers(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        sup = Supervisor(ClusterSpec(mode="durable", shards=1, replicas=1, data_dir=str(tmp_path),
+                                     username=USER, password=PASSWORD, restart_delay_ms=500,
+                                     snapshot_interval_s=0, snapshot_threshold_entries=1_000_000))
+        try:
+            top = await sup.start()
+            secret_file = tmp_path / JOURNAL_SECRET_FILE
+            assert sup.journal_secret_file == secret_file
+            assert secret_file.stat().st_mode & 0o077 == 0
+            secret = load_secret(str(secret_file)).decode()
+            kinds = {p["kind"] for p in top["processes"]}
+            assert kinds == {"journal", "data", "snapshotter"}
+            for p in top["processes"]:
+                with open(f"/proc/{p['pid']}/cmdline", "rb") as f:
+                    cmdline = f.read()
+                assert secret.encode() not in cmdline, p["id"]
+                assert str(secret_file).encode() in cmdline.split(b"\0"), p["id"]  # the path only
+            for p in top["processes"]:
+                if p["kind"] == "journal":
+                    assert_journal_needs_the_secret(p["port"], secret)
+
+            # Writes, a SIGKILLed primary, the failover (a replica's JAPPEND of a leader
+            # entry), the old primary back as a replica (JREAD), and a snapshot.
+            primary = next(p for p in data_nodes(top) if p["role"] == "primary")
+            for i in range(50):
+                assert app(primary["port"]).set(f"k{i}", i) is True
+            mark = len(sup.history)
+            await sup.kill(primary["id"])
+            finished = await event_after(sup, mark, "failover_finished", 15)
+            assert finished["primary"] != primary["id"]
+            new = app(sup.procs[finished["primary"]].port)
+            assert [new.get(f"k{i}") for i in range(50)] == [b"%d" % i for i in range(50)]
+            new.set("after", "failover")
+            await wait_event(sup, "node_restarted", 15, node=primary["id"])
+            back = app(sup.procs[primary["id"]].port)
+            back.execute_command("READONLY")
+            await wait_for(lambda: back.get("after") == b"failover")
+            await sup.snapshot()
+            written = await wait_event(sup, "snapshot_written", 20, node="snapshotter", shard=0)
+            assert written["keys"] == 51 and written["upto"] > 50
+            assert not [e for e in sup.history[mark:] if e.get("event") in ("journal_unavailable", "snapshot_failed")]
+        finally:
+            await sup.stop()
+
+    asyncio.run(scenario())
+
+
+def test_the_journal_secret_is_kept_across_restarts_and_replaced_when_others_could_read_it(tmp_path: Path) -> None:
+    def written(**spec: str) -> str:
+        sup = Supervisor(ClusterSpec(mode="durable", data_dir=str(tmp_path), **spec))
+        sup._write_user_files()  # what start() does before the first process starts
+        assert sup.journal_secret_file.stat().st_mode & 0o777 == 0o600
+        return load_secret(str(sup.journal_secret_file)).decode()
+
+    first = written()
+    assert len(first) == 64
+    assert written() == first  # a cluster started again from its directory
+    os.chmod(tmp_path / JOURNAL_SECRET_FILE, 0o644)
+    second = written()
+    assert second != first  # a secret others could read is no secret
+    mine = "f0" * 20
+    assert written(journal_secret=mine) == mine  # the site names its own
+    assert written() == mine
+
+
+@pytest.mark.parametrize("spec", [
+    {"mode": "cache", "journal_secret": "f0" * 20},
+    {"mode": "durable", "journal_secret": "short"},
+    {"mode": "durable", "journal_secret": "has a space in it somewhere"},
+])
+def test_it_refuses_a_journal_secret_it_cannot_use(tmp_path: Path, spec: dict) -> None:
+    with pytest.raises(ValueError, match="journal"):
+        Supervisor(ClusterSpec(data_dir=str(tmp_path), **spec))
