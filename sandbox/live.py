@@ -58,6 +58,7 @@ class LiveSandbox:
     error: str = ""
     handle: SandboxHandle | None = None
     users: dict[str, ClusterUser] = field(default_factory=dict, repr=False)  # per cluster
+    journal_secret: str = field(default="", repr=False)  # the durable cluster's journal's
     console: dict[str, ClusterClient] = field(default_factory=dict)
     writers: dict[str, ClusterClient] = field(default_factory=dict)  # the write load's
     probe: dict[str, ClusterClient] = field(default_factory=dict)  # stats, checks, verdict

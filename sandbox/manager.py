@@ -37,6 +37,7 @@ from sandbox.checks import run_check
 from sandbox.cluster_client import ClusterClient
 from sandbox.conf import SandboxLimits
 from sandbox.console import BadCommandLine, docs_from_reply, format_for, memorydb_view, refusal, split_args
+from sandbox.engine.journal_auth import new_secret
 from sandbox.events import EventLog
 from sandbox.live import Experiment, LiveSandbox, log_failure
 from sandbox.load import WriteLoad
@@ -506,6 +507,8 @@ class SandboxManager:
             await self._record(live, {"event": "sandbox_starting", "shape": live.shape})
             # Each cluster its own user: its name and password work on no other cluster.
             live.users = {name: ClusterUser.random(name) for name in CLUSTERS}
+            # And a secret for the durable cluster's journal: the stats probe logs in with it.
+            live.journal_secret = new_secret()
             spec = SandboxSpec(
                 sandbox_id=live.uuid,
                 shards=live.shape["shards"],
@@ -513,6 +516,7 @@ class SandboxManager:
                 replication_delay_ms=live.shape["replication_delay_ms"],
                 maxmemory=self.limits.maxmemory,
                 users=live.users,
+                journal_secret=live.journal_secret,
             )
             began = time.perf_counter()
             try:

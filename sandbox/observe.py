@@ -3,6 +3,10 @@ shard's stream (INFO replication), each journal replica's commit index (JROLE), 
 the journal lane built from them — for every replica, the newest acknowledged write
 it has applied and how many it still lacks.
 
+The journal replicas are asked over links logged in with the cluster's journal
+secret (``LiveSandbox.journal_secret``, which the manager made and the supervisor
+hands its processes in a 0600 file); it stays on the server like the ACL users.
+
 A replica's position is a journal entry (durable) or a byte offset (cache); while a
 load runs, ``mark_primaries`` samples each primary's position every
 ``MARK_INTERVAL_S`` next to the newest write acknowledged on that shard, which turns
@@ -125,10 +129,11 @@ def position(cluster: str, fields: dict[str, str]) -> dict[str, Any]:
 
 
 async def journal_role(live: LiveSandbox, port: int) -> dict[str, Any] | None:
+    """One journal replica's role, term and commit index (JROLE); None if it can't say."""
     link = live.journal_links.get(port)
     try:
         if link is None or not link.is_open:
-            link = live.journal_links[port] = await NodeLink.open("127.0.0.1", port, "", timeout=0.5)
+            link = live.journal_links[port] = await NodeLink.open("127.0.0.1", port, live.journal_secret, timeout=0.5)
         reply = await asyncio.wait_for(link.call("JROLE"), 0.5)
     except (LinkDown, asyncio.TimeoutError, OSError):
         return None

@@ -52,6 +52,8 @@ class SandboxSpec:
     replication_delay_ms: int  # cache mode's cross-zone delay, ms
     maxmemory: str  # per data node, e.g. "64mb"
     users: dict[str, ClusterUser] = field(repr=False)  # per cluster; only the server knows them
+    # The durable cluster's journal secret (journal_auth.py); only the server knows it.
+    journal_secret: str = field(default="", repr=False)
 
 
 class ClusterControl(Protocol):

@@ -159,6 +159,7 @@ class LocalBackend(SandboxBackend):
                     # The nodes serve this user only; the default user is off.
                     username=spec.users[mode].username,
                     password=spec.users[mode].password,
+                    journal_secret=spec.journal_secret if mode == "durable" else "",
                 )
             )
             clusters[mode] = LocalCluster(mode, supervisor, self.supervisors, self.limits.nice)

@@ -2,7 +2,9 @@
 server: it logs in nowhere else (not on the other cluster of the same sandbox, not
 on another learner's), the default user can do nothing on any node, and neither
 the name nor the password ever reaches a browser. What the console lets through
-still meets the node's own rules (defence in depth)."""
+still meets the node's own rules (defence in depth). The durable cluster's journal
+likewise serves only its own sandbox's secret, which the site's probe logs in with
+and no browser ever sees."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SMALL = {"shards": 1, "replicas": 0}
 WRONGPASS = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
 NOAUTH = b"-NOAUTH Authentication required.\r\n"
+JOURNAL_WRONGPASS = b"-WRONGPASS invalid journal secret\r\n"
 
 
 @pytest_asyncio.fixture(autouse=True)
@@ -62,6 +65,17 @@ async def manager(tmp_path: Path) -> AsyncIterator[SandboxManager]:
 
 def data_ports(live: LiveSandbox, cluster: str) -> list[int]:
     return [p["port"] for p in live.topologies()[cluster]["processes"] if p["kind"] == "data"]
+
+
+def journal_ports(live: LiveSandbox) -> list[int]:
+    return [p["port"] for p in live.topologies()["durable"]["processes"] if p["kind"] == "journal"]
+
+
+def journal_session(port: int, secret: str | None) -> list[bytes]:
+    """JROLE and JTAIL, after AUTH with ``secret`` unless it is None."""
+    with RawClient(port) as c:
+        replies = [] if secret is None else [c.call("AUTH", secret)]
+        return replies + [c.call("JROLE"), c.call("JTAIL", "shard-0")]
 
 
 def login(port: int, user: ClusterUser) -> bytes:
@@ -125,6 +139,23 @@ async def test_a_clusters_user_works_on_that_cluster_only(
         await alice.send({"type": "hello"})
         seen.append(await alice.expect("welcome"))
 
+        # The durable journal serves its own sandbox's secret only; the site's probe
+        # logs in with it, so the page sees every replica's role.
+        journal_secrets = {who: live.journal_secret for who, live in lives.items()}
+        assert len(set(journal_secrets.values())) == 2 and all(len(s) == 64 for s in journal_secrets.values())
+        for who, live in lives.items():
+            other = journal_secrets["charlie" if who == "alice" else "alice"]
+            for port in journal_ports(live):
+                assert await asyncio.to_thread(journal_session, port, None) == [NOAUTH, NOAUTH]
+                assert await asyncio.to_thread(journal_session, port, other) == [JOURNAL_WRONGPASS, NOAUTH, NOAUTH]
+                ok, role, tail = await asyncio.to_thread(journal_session, port, journal_secrets[who])
+                assert ok == b"+OK\r\n" and role.startswith(b"*6\r\n") and tail.startswith(b":"), (role, tail)
+            for proc in live.topologies()["durable"]["processes"]:
+                with open(f"/proc/{proc['pid']}/cmdline", "rb") as f:
+                    assert journal_secrets[who].encode() not in f.read(), proc["id"]
+        stats = await alice.expect("stats", where=lambda m: len(m["clusters"]["durable"]["journals"]) == 3)
+        assert {j["role"] for j in stats["clusters"]["durable"]["journals"].values()} == {"leader", "follower"}
+
         # The server keeps them; no browser ever saw a password.
         row = await Sandbox.objects.aget(owner_user__username="alice")
         assert row.credentials == {
@@ -133,6 +164,8 @@ async def test_a_clusters_user_works_on_that_cluster_only(
         text = json.dumps(seen)
         for user in users.values():
             assert user.password not in text
+        everything = json.dumps(alice.seen + charlie.seen)
+        assert all(secret not in everything for secret in journal_secrets.values())
         for (who, cluster), user in users.items():
             if (who, cluster) != ("alice", "cache"):  # alice asked the console who she is there
                 assert user.username not in text
