@@ -5,7 +5,9 @@ the command's own timestamp, checks value types (``WRONGTYPE`` lives here, once)
 and records what the command changed:
 
 * ``changed(key)`` — the key was modified (WATCH, the durable tracker and the
-  keyspace dirty counter all read this);
+  keyspace dirty counter all read this); ``changed_quietly(key)`` — modified in a
+  way Redis doesn't show WATCH (a stream's consumer-group bookkeeping, XSETID):
+  tracked and counted the same, WATCH stays valid;
 * the command's *effects* — the deterministic writes to hand to the log or to
   replicas. By default a write's effect is its own argv. A command whose argv is
   not deterministic replaces it with ``propagate`` (SPOP → SREM, EXPIRE →
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
 
 
 class Ctx:
-    __slots__ = ("server", "client", "db", "now_ms", "dirty_keys", "effects", "replaced", "dirty")
+    __slots__ = ("server", "client", "db", "now_ms", "dirty_keys", "effects", "replaced", "dirty", "quiet")
 
     def __init__(self, server: "Server", client: "Client", now_ms: int) -> None:
         self.server = server
@@ -38,6 +40,7 @@ class Ctx:
         self.effects: list[list[bytes]] | None = None
         self.replaced = False
         self.dirty = 0  # Redis's server.dirty increment for this command
+        self.quiet: list[tuple[int, bytes]] | None = None  # dirty_keys WATCH must not see
 
     # -- reads -----------------------------------------------------------------
     def lookup(self, key: bytes, db: Database | None = None) -> Any:
@@ -103,6 +106,24 @@ class Ctx:
     def changed(self, key: bytes, db: Database | None = None) -> None:
         self.dirty_keys.append(((self.db if db is None else db).id, key))
         self.dirty += 1
+
+    def changed_quietly(self, key: bytes, db: Database | None = None) -> None:
+        """Like ``changed`` (logged, held for the durable tracker, counted), but WATCH
+        doesn't see it: Redis's dirty++ without signalModifiedKey."""
+        k = ((self.db if db is None else db).id, key)
+        self.dirty_keys.append(k)
+        self.dirty += 1
+        if self.quiet is None:
+            self.quiet = []
+        self.quiet.append(k)
+
+    def watch_keys(self) -> list[tuple[int, bytes]]:
+        """The dirty keys WATCH sees: each quiet change removes one occurrence, so a
+        key also changed the ordinary way stays."""
+        keys = list(self.dirty_keys)
+        for k in self.quiet or ():
+            keys.remove(k)
+        return keys
 
     def touched(self, key: bytes, db: Database | None = None) -> None:
         """Invalidate WATCHes on ``key`` without counting a change (Redis's

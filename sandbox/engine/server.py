@@ -288,7 +288,7 @@ class Server:
     def _after_write(self, client: Client, cmd: Command, argv: list[bytes], ctx: Ctx) -> "asyncio.Future[Any] | None":
         self.dirty += ctx.dirty
         if ctx.dirty_keys and self.watched:
-            self.touch_watched(ctx.dirty_keys)
+            self.touch_watched(ctx.dirty_keys if ctx.quiet is None else ctx.watch_keys())
         effects = ctx.effects
         if effects is None:
             effects = [argv] if cmd.write and ctx.dirty else []

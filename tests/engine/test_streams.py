@@ -651,6 +651,38 @@ def test_xreadgroup_delivers_new_entries_and_history(d: Differ) -> None:
     masked(d, mask_consumers, "XINFO", "CONSUMERS", "s", "g")
 
 
+def test_entries_read_and_lag_follow_redis_around_deleted_entries(d: Differ) -> None:
+    fill(d, "s", 6)
+    d.many("""
+        XGROUP CREATE s g 0
+        XGROUP CREATE s late 3-1
+        XGROUP CREATE s known 0 ENTRIESREAD 0
+        XREADGROUP GROUP g c COUNT 2 STREAMS s >
+        XINFO GROUPS s
+        XDEL s 1-1
+        XINFO GROUPS s
+        XDEL s 4-1
+        XINFO GROUPS s
+        XREADGROUP GROUP g c COUNT 1 STREAMS s >
+        XINFO GROUPS s
+        XREADGROUP GROUP g c COUNT 1 STREAMS s >
+        XINFO GROUPS s
+        XREADGROUP GROUP late c STREAMS s >
+        XREADGROUP GROUP known c COUNT 3 STREAMS s >
+        XINFO GROUPS s
+        XADD s 7-1 f v
+        XTRIM s MAXLEN 2
+        XINFO GROUPS s
+        XSETID s 9-9 ENTRIESADDED 20 MAXDELETEDID 8-8
+        XINFO GROUPS s
+        XGROUP SETID s g 9-9
+        XINFO GROUPS s
+        XGROUP SETID s g 7-1 ENTRIESREAD 19
+        XINFO GROUPS s
+        XINFO STREAM s
+    """)
+
+
 def test_xreadgroup_over_several_streams_and_its_errors(d: Differ) -> None:
     d.many("""
         XADD a 1-1 x 1
@@ -941,6 +973,16 @@ def test_xinfo_stream_groups_and_full(d: Differ) -> None:
     """)
     for extra in ([], ["COUNT", "1"], ["COUNT", "0"]):
         masked(d, mask_full, "XINFO", "STREAM", "s", "FULL", *extra)
+    fill(d, "many", 15)  # FULL shows 10 entries and pending entries unless COUNT says otherwise
+    d.many("""
+        XGROUP CREATE many g 0
+        XREADGROUP GROUP g c1 COUNT 12 STREAMS many >
+        XREADGROUP GROUP g c2 STREAMS many >
+    """)
+    for extra in ([], ["COUNT", "11"], ["COUNT", "0"], ["COUNT", "-3"]):
+        info = masked(d, mask_full, "XINFO", "STREAM", "many", "FULL", *extra)
+        shown = {(): 10, ("COUNT", "11"): 11, ("COUNT", "0"): 15, ("COUNT", "-3"): 10}[tuple(extra)]
+        assert len(info[b"entries"]) == shown and len(info[b"groups"][0][b"pending"]) == shown
     masked(d, mask_consumers, "XINFO", "CONSUMERS", "s", "g1")
     d.many("""
         XINFO STREAM s
@@ -1273,6 +1315,33 @@ def test_a_blocked_client_that_disconnects_is_forgotten(engine_proc: Proc) -> No
 
 # ---------------------------------------------------------------------------
 # Streams as keys
+
+
+def test_watch_sees_what_redis_shows_it(d: Differ) -> None:
+    """WATCH on a stream key: added, deleted or trimmed entries and a key created by
+    XGROUP CREATE MKSTREAM abort the transaction; consumer-group bookkeeping and
+    XSETID don't (Redis 7.0 doesn't signal them)."""
+    steps = [
+        "XADD s 1-1 a 1", "XADD s 2-1 a 1", "XGROUP CREATE s g 0", "XGROUP CREATE s g2 0",
+        "XREADGROUP GROUP g c STREAMS s >", "XACK s g 1-1", "XCLAIM s g c2 0 2-1", "XAUTOCLAIM s g c3 0 0",
+        "XGROUP CREATECONSUMER s g c9", "XGROUP DELCONSUMER s g c9", "XGROUP SETID s g 0",
+        "XREADGROUP GROUP g c NOACK STREAMS s >", "XREADGROUP GROUP g c STREAMS s 0", "XGROUP DESTROY s g2",
+        "XSETID s 9-9", "XDEL s 1-1", "XTRIM s MAXLEN 0", "XGROUP CREATE new g $ MKSTREAM",
+    ]
+    others = [RawClient(client.sock.getpeername()[1]) for client in (d.ref, d.eng)]
+    try:
+        for step in steps:
+            args = shlex.split(step)
+            key = args[2] if args[0] == "XGROUP" else args[1]
+            d("WATCH", key)
+            replies = [other.call(*args) for other in others]
+            assert replies[0] == replies[1], (step, replies)
+            d("MULTI")
+            d("PING")
+            d("EXEC")
+    finally:
+        for other in others:
+            other.close()
 
 
 def test_streams_are_keys_like_any_other(d: Differ) -> None:

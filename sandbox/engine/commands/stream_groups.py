@@ -19,7 +19,8 @@ and clamps delivery times to it):
 * a PEL entry whose stream entry is gone is dropped as ``XACK key group id``;
 * a moved group position is ``XGROUP SETID key group id ENTRIESREAD n``.
 
-The commands mark the key changed like every stream write (see ``streams``).
+The commands mark the key ``changed_quietly``: logged and held for the durable
+tracker, but WATCH stays valid, as in Redis (see ``streams``).
 """
 
 from __future__ import annotations
@@ -178,14 +179,17 @@ def xgroup_create(ctx: Ctx, argv: list[bytes]) -> Any:
         raise subcommand_syntax_error(argv, "xgroup")
     sid = _group_target(s, argv[4], strict=True)
     key, name = argv[2], argv[3]
+    created = s is None
     if s is None:
         s = Stream()
         ctx.db.put(key, s)
-        ctx.changed(key)
     if g is not None:
         raise E_BUSYGROUP
     s.groups[name] = Group(name, sid, entries_read)
-    ctx.changed(key)
+    if created:
+        ctx.changed(key)  # a new key, which WATCH sees
+    else:
+        ctx.changed_quietly(key)
     return OK
 
 
@@ -204,7 +208,7 @@ def xgroup_setid(ctx: Ctx, argv: list[bytes]) -> Any:
         entries_read = _entries_read(argv[6])
     g.last_id = sid
     g.entries_read = entries_read
-    ctx.changed(argv[2])
+    ctx.changed_quietly(argv[2])
     return OK
 
 
@@ -219,8 +223,11 @@ def xgroup_destroy(ctx: Ctx, argv: list[bytes]) -> Any:
     if g is None:
         return 0
     del s.groups[argv[3]]
+    ctx.changed_quietly(argv[2])
     s.signals += 1  # XREADGROUP clients blocked on the key look again (NOGROUP for this group's)
-    ctx.changed(argv[2])
+    blocked = getattr(ctx.server, "stream_blocked", None)
+    if blocked is not None:
+        blocked.key_changed((ctx.db.id, argv[2]))
     return 1
 
 
@@ -232,7 +239,7 @@ def xgroup_createconsumer(ctx: Ctx, argv: list[bytes]) -> Any:
     if argv[4] in g.consumers:
         return 0
     consumer, _ = g.consumer(argv[4], ctx.now_ms)
-    ctx.changed(argv[2])
+    ctx.changed_quietly(argv[2])
     ctx.propagate(seen_effect(argv[2], g, consumer))
     return 1
 
@@ -246,7 +253,7 @@ def xgroup_delconsumer(ctx: Ctx, argv: list[bytes]) -> Any:
     pending = g.delete_consumer(argv[4])
     if pending is None:
         return 0
-    ctx.changed(argv[2])
+    ctx.changed_quietly(argv[2])
     return pending
 
 
@@ -269,7 +276,7 @@ def xack(ctx: Ctx, argv: list[bytes]) -> Any:
     ids = [parse_plain_id(arg, strict=True) for arg in argv[3:]]  # all or nothing
     acked = sum(1 for sid in ids if g.ack(sid))
     if acked:
-        ctx.changed(argv[1])
+        ctx.changed_quietly(argv[1])
     return acked
 
 
@@ -442,7 +449,7 @@ def xclaim(ctx: Ctx, argv: list[bytes]) -> Any:
         consumer = consumer or g.consumer(argv[3], now)[0]
         consumer.seen_time = seen
     if claimed or gone or moved_last or seen is not None:
-        ctx.changed(key)
+        ctx.changed_quietly(key)
         if gone:
             ctx.propagate([b"XACK", key, g.name, *map(format_id, gone)])
         if claimed:
@@ -539,7 +546,7 @@ def xautoclaim(ctx: Ctx, argv: list[bytes]) -> Any:
         out.append(format_id(sid) if justid else entry_reply(sid, flat))
         count -= 1
     if claimed or gone:
-        ctx.changed(key)
+        ctx.changed_quietly(key)
         if gone:
             ctx.propagate([b"XACK", key, g.name, *map(format_id, gone)])
         if claimed:

@@ -212,7 +212,7 @@ def serve_entries(ctx: Ctx, key: bytes, s: Stream, after: StreamID, count: int, 
             delivered.append(sid)
         if len(out) == count:
             break
-    ctx.changed(key)
+    ctx.changed_quietly(key)
     if delivered:
         propagate_claims(ctx, key, group, consumer, delivered)
     else:
@@ -243,7 +243,7 @@ def serve_history(ctx: Ctx, key: bytes, s: Stream, after: StreamID, count: int, 
         nack.delivery_count += 1
         out.append(entry_reply(sid, flat))
         again.append(sid)
-    ctx.changed(key)
+    ctx.changed_quietly(key)
     if again:
         propagate_claims(ctx, key, group, consumer, again)
     else:

@@ -13,10 +13,10 @@ Effects (what a replica or the journal replays) are deterministic:
   the same entries whatever node layout the replica has. XTRIM ``~`` likewise.
 * Every other write here is deterministic as given and logs its own argv.
 
-Every stream write marks the key changed (WATCH, and the durable tracker that holds
-reads of uncommitted writes). Redis 7.0 skips WATCH for XSETID and the
-consumer-group bookkeeping; the engine can't mark a key for the tracker without
-also touching WATCH, and a read of uncommitted group state would be worse.
+Every stream write marks the key changed for the durable tracker (which holds reads
+of uncommitted writes); as in Redis 7.0, only changes to the entries (XADD, XDEL,
+XTRIM) and a key's creation invalidate WATCH — XSETID and the consumer-group
+bookkeeping are ``changed_quietly``.
 """
 
 from __future__ import annotations
@@ -337,7 +337,7 @@ def xsetid(ctx: Ctx, argv: list[bytes]) -> Any:
         s.entries_added = entries_added
     if max_deleted != ZERO_ID:
         s.max_deleted_id = max_deleted
-    ctx.changed(key)
+    ctx.changed_quietly(key)  # Redis's XSETID leaves WATCH alone
     return OK
 
 
