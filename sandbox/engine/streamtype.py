@@ -550,7 +550,8 @@ class Stream:
         if not entries:
             out.append([b"XADD", key, b"MAXLEN", b"0", b"0-1", b"x", b"y"])
         for g in self.sorted_groups():
-            out.append([b"XGROUP", b"CREATE", key, g.name, format_id(g.last_id), b"ENTRIESREAD", b"%d" % g.entries_read])
+            out.append([b"XGROUP", b"CREATE", key, g.name, format_id(g.last_id),
+                        b"ENTRIESREAD", b"%d" % g.entries_read])
             for c in g.sorted_consumers():
                 batches: dict[tuple[int, int], list[bytes]] = {}
                 for sid, nack in c.pel.items():

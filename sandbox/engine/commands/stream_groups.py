@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataclasses import dataclass
 from itertools import islice
 
 from .. import errors
@@ -155,9 +156,9 @@ def _group_target(s: Stream | None, arg: bytes, strict: bool) -> StreamID:
 
 
 @stream_command("xgroup|create", -5, "write denyoom", keys=(2, 2, 1),
-         complexity="O(1)",
-         summary="Create a consumer group at an ID ($: the stream's end), MKSTREAM creating an empty stream.",
-         args="key group <id | $> [MKSTREAM] [ENTRIESREAD entries-read]")
+                complexity="O(1)",
+                summary="Create a consumer group at an ID ($: the stream's end), MKSTREAM creating an empty stream.",
+                args="key group <id | $> [MKSTREAM] [ENTRIESREAD entries-read]")
 def xgroup_create(ctx: Ctx, argv: list[bytes]) -> Any:
     mkstream = False
     entries_read = ENTRIES_READ_UNKNOWN
@@ -194,8 +195,8 @@ def xgroup_create(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xgroup|setid", -5, "write", keys=(2, 2, 1),
-         summary="Move a consumer group's last delivered ID ($: the stream's end) and its entries-read counter.",
-         args="key group <id | $> [ENTRIESREAD entries-read]")
+                summary="Move a consumer group's last delivered ID ($: the stream's end) and its entries-read counter.",
+                args="key group <id | $> [ENTRIESREAD entries-read]")
 def xgroup_setid(ctx: Ctx, argv: list[bytes]) -> Any:
     s, g = _existing_group(ctx, argv)
     if len(argv) not in (5, 7):
@@ -213,9 +214,9 @@ def xgroup_setid(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xgroup|destroy", 4, "write", keys=(2, 2, 1),
-         complexity="O(N) where N is the number of entries in the group's pending entries list (PEL).",
-         summary="Delete a consumer group with its consumers and pending entries; 1 if it existed.",
-         args="key group")
+                complexity="O(N) where N is the number of entries in the group's pending entries list (PEL).",
+                summary="Delete a consumer group with its consumers and pending entries; 1 if it existed.",
+                args="key group")
 def xgroup_destroy(ctx: Ctx, argv: list[bytes]) -> Any:
     s, g = lookup_group(ctx, argv[2], argv[3])
     if s is None:
@@ -232,8 +233,8 @@ def xgroup_destroy(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xgroup|createconsumer", 5, "write denyoom", keys=(2, 2, 1), since="6.2.0",
-         summary="Create a consumer in a consumer group; 1 if created, 0 if it existed.",
-         args="key group consumer")
+                summary="Create a consumer in a consumer group; 1 if created, 0 if it existed.",
+                args="key group consumer")
 def xgroup_createconsumer(ctx: Ctx, argv: list[bytes]) -> Any:
     s, g = _existing_group(ctx, argv)
     if argv[4] in g.consumers:
@@ -245,9 +246,10 @@ def xgroup_createconsumer(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xgroup|delconsumer", 5, "write", keys=(2, 2, 1),
-         complexity="O(1)",
-         summary="Delete a consumer from a consumer group (its pending entries are dropped); returns how many it had.",
-         args="key group consumer")
+                complexity="O(1)",
+                summary="Delete a consumer from a consumer group (its pending entries are dropped); returns how "
+                        "many it had.",
+                args="key group consumer")
 def xgroup_delconsumer(ctx: Ctx, argv: list[bytes]) -> Any:
     s, g = _existing_group(ctx, argv)
     pending = g.delete_consumer(argv[4])
@@ -266,9 +268,9 @@ def xgroup_help(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xack", -4, "write fast", keys=(1, 1, 1),
-         complexity="O(1) for each message ID processed.",
-         summary="Acknowledge pending entries of a consumer group; returns how many were pending.",
-         args="key group id [id ...]")
+                complexity="O(1) for each message ID processed.",
+                summary="Acknowledge pending entries of a consumer group; returns how many were pending.",
+                args="key group id [id ...]")
 def xack(ctx: Ctx, argv: list[bytes]) -> Any:
     s, g = lookup_group(ctx, argv[1], argv[2])
     if g is None:
@@ -281,13 +283,14 @@ def xack(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xpending", -3, "readonly", keys=(1, 1, 1),
-         complexity="O(N) with N being the number of elements returned, so asking for a small fixed number of "
-                    "entries per call is O(1). O(M), where M is the total number of entries scanned when used "
-                    "with the IDLE filter. When the command returns just the summary and the list of consumers "
-                    "is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every "
-                    "consumer.",
-         summary="A consumer group's pending entries: a summary, or [IDLE ms] start end count [consumer] details.",
-         args="key group [[IDLE min-idle-time] start end count [consumer]]")
+                complexity="O(N) with N being the number of elements returned, so asking for a small fixed number of "
+                           "entries per call is O(1). O(M), where M is the total number of entries scanned when used "
+                           "with the IDLE filter. When the command returns just the summary and the list of consumers "
+                           "is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every "
+                           "consumer.",
+                summary="A consumer group's pending entries: a summary, or [IDLE ms] start end count [consumer] "
+                        "details.",
+                args="key group [[IDLE min-idle-time] start end count [consumer]]")
 def xpending(ctx: Ctx, argv: list[bytes]) -> Any:
     n = len(argv)
     if n != 3 and not 6 <= n <= 9:
@@ -361,11 +364,63 @@ def _claim_time(ctx: Ctx, when: int) -> int:
     return ctx.now_ms if when < 0 or when > ctx.now_ms else when
 
 
+@dataclass
+class ClaimOptions:
+    force: bool = False
+    justid: bool = False
+    retrycount: int = -1  # -1: not given
+    delivery: int = -1  # -1: neither IDLE nor TIME given
+    last_id: StreamID = ZERO_ID
+    seen: int | None = None  # SEENTIME (the primary's stream only)
+
+
+def _claim_options(ctx: Ctx, argv: list[bytes], j: int) -> ClaimOptions:
+    """XCLAIM's options from ``argv[j:]`` (what follows its IDs)."""
+    o = ClaimOptions()
+    while j < len(argv):
+        more = len(argv) - 1 - j
+        opt = keyword(argv[j])
+        if opt == b"force":
+            o.force = True
+        elif opt == b"justid":
+            o.justid = True
+        elif opt == b"idle" and more:
+            j += 1
+            o.delivery = ctx.now_ms - _option_int(argv[j], b"IDLE")
+        elif opt == b"time" and more:
+            j += 1
+            o.delivery = _option_int(argv[j], b"TIME")
+        elif opt == b"retrycount" and more:
+            j += 1
+            o.retrycount = _option_int(argv[j], b"RETRYCOUNT")
+        elif opt == b"lastid" and more:
+            j += 1
+            o.last_id = parse_plain_id(argv[j], strict=True)
+        elif opt == b"seentime" and more and ctx.client.is_master:
+            j += 1
+            o.seen = _option_int(argv[j], b"SEENTIME")
+        else:
+            raise RedisError(b"ERR Unrecognized XCLAIM option '" + cstr(argv[j]) + b"'")
+        j += 1
+    return o
+
+
+def _log_claims(ctx: Ctx, key: bytes, g: Group, consumer: Consumer | None, claimed: list[StreamID],
+                gone: list[StreamID]) -> None:
+    """Effects of a claim: dropped PEL entries as XACK, claimed ones as XCLAIM."""
+    ctx.changed_quietly(key)
+    if gone:
+        ctx.propagate([b"XACK", key, g.name, *map(format_id, gone)])
+    if claimed:
+        propagate_claims(ctx, key, g, consumer, claimed)  # type: ignore[arg-type]
+
+
 @stream_command("xclaim", -6, "write fast", keys=(1, 1, 1),
-         complexity="O(log N) with N being the number of messages in the PEL of the consumer group.",
-         summary="Give pending entries idle for at least min-idle-time to another consumer; returns them (or IDs).",
-         args="key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] "
-              "[RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]")
+                complexity="O(log N) with N being the number of messages in the PEL of the consumer group.",
+                summary="Give pending entries idle for at least min-idle-time to another consumer; returns them "
+                        "(or their IDs).",
+                args="key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] "
+                     "[RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]")
 def xclaim(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     s, g = lookup_group(ctx, key, argv[2])
@@ -374,50 +429,20 @@ def xclaim(ctx: Ctx, argv: list[bytes]) -> Any:
     min_idle = to_int(argv[4])
     if min_idle is None:
         raise RedisError("ERR Invalid min-idle-time argument for XCLAIM")
-    min_idle = max(min_idle, 0)
     ids: list[StreamID] = []
     j = 5
-    while j < len(argv):
+    while j < len(argv):  # IDs up to the first argument that isn't one
         try:
             ids.append(parse_plain_id(argv[j], strict=True))
         except RedisError:
             break
         j += 1
-    now = ctx.now_ms
-    force = justid = False
-    retrycount = -1
-    delivery = -1
-    last_id = ZERO_ID
-    seen: int | None = None
-    while j < len(argv):
-        more = len(argv) - 1 - j
-        opt = keyword(argv[j])
-        if opt == b"force":
-            force = True
-        elif opt == b"justid":
-            justid = True
-        elif opt == b"idle" and more:
-            j += 1
-            delivery = now - _option_int(argv[j], b"IDLE")
-        elif opt == b"time" and more:
-            j += 1
-            delivery = _option_int(argv[j], b"TIME")
-        elif opt == b"retrycount" and more:
-            j += 1
-            retrycount = _option_int(argv[j], b"RETRYCOUNT")
-        elif opt == b"lastid" and more:
-            j += 1
-            last_id = parse_plain_id(argv[j], strict=True)
-        elif opt == b"seentime" and more and ctx.client.is_master:
-            j += 1
-            seen = _option_int(argv[j], b"SEENTIME")
-        else:
-            raise RedisError(b"ERR Unrecognized XCLAIM option '" + cstr(argv[j]) + b"'")
-        j += 1
-    moved_last = last_id > g.last_id
+    o = _claim_options(ctx, argv, j)
+    moved_last = o.last_id > g.last_id
     if moved_last:
-        g.last_id = last_id
-    delivery = now if delivery == -1 else _claim_time(ctx, delivery)
+        g.last_id = o.last_id
+    now = ctx.now_ms
+    delivery = now if o.delivery == -1 else _claim_time(ctx, o.delivery)
     consumer: Consumer | None = None
     claimed: list[StreamID] = []
     gone: list[StreamID] = []
@@ -431,33 +456,30 @@ def xclaim(ctx: Ctx, argv: list[bytes]) -> Any:
                 gone.append(sid)
             continue
         if nack is None:
-            if not force:
+            if not o.force:
                 continue
-        elif min_idle and now - nack.delivery_time < min_idle:
+        elif min_idle > 0 and now - nack.delivery_time < min_idle:
             continue
         if consumer is None:
             consumer, _ = g.consumer(argv[3], now)
-        if retrycount >= 0:
-            count = retrycount
-        else:
-            # a PEL entry FORCE creates starts at one delivery, then counts this claim
-            count = (nack.delivery_count if nack is not None else 1) + (0 if justid else 1)
+        if o.retrycount >= 0:
+            count = o.retrycount
+        else:  # a PEL entry FORCE creates starts at one delivery, then counts this claim
+            count = (nack.delivery_count if nack is not None else 1) + (0 if o.justid else 1)
         g.assign(sid, consumer, delivery, count)
         claimed.append(sid)
-        out.append(format_id(sid) if justid else entry_reply(sid, flat))
-    if seen is not None:
+        out.append(format_id(sid) if o.justid else entry_reply(sid, flat))
+    if o.seen is not None:
         consumer = consumer or g.consumer(argv[3], now)[0]
-        consumer.seen_time = seen
-    if claimed or gone or moved_last or seen is not None:
+        consumer.seen_time = o.seen
+    if claimed or gone:
+        _log_claims(ctx, key, g, consumer, claimed, gone)
+    if moved_last and not claimed:
         ctx.changed_quietly(key)
-        if gone:
-            ctx.propagate([b"XACK", key, g.name, *map(format_id, gone)])
-        if claimed:
-            propagate_claims(ctx, key, g, consumer, claimed)  # type: ignore[arg-type]
-        elif moved_last:
-            ctx.propagate(setid_effect(key, g))
-        if seen is not None and not claimed:
-            ctx.propagate(seen_effect(key, g, consumer))  # type: ignore[arg-type]
+        ctx.propagate(setid_effect(key, g))
+    if o.seen is not None and not claimed:
+        ctx.changed_quietly(key)
+        ctx.propagate(seen_effect(key, g, consumer))  # type: ignore[arg-type]
     return out
 
 
@@ -483,10 +505,10 @@ def _option_int(arg: bytes, name: bytes) -> int:
 
 
 @stream_command("xautoclaim", -6, "write fast", keys=(1, 1, 1), since="6.2.0",
-         complexity="O(1) if COUNT is small.",
-         summary="Claim pending entries idle for at least min-idle-time, scanning the PEL from start; returns "
-                 "[next start, claimed entries, deleted IDs].",
-         args="key group consumer min-idle-time start [COUNT count] [JUSTID]")
+                complexity="O(1) if COUNT is small.",
+                summary="Claim pending entries idle for at least min-idle-time, scanning the PEL from start; returns "
+                        "[next start, claimed entries, deleted IDs].",
+                args="key group consumer min-idle-time start [COUNT count] [JUSTID]")
 def xautoclaim(ctx: Ctx, argv: list[bytes]) -> Any:
     min_idle = to_int(argv[4])
     if min_idle is None:
@@ -546,10 +568,6 @@ def xautoclaim(ctx: Ctx, argv: list[bytes]) -> Any:
         out.append(format_id(sid) if justid else entry_reply(sid, flat))
         count -= 1
     if claimed or gone:
-        ctx.changed_quietly(key)
-        if gone:
-            ctx.propagate([b"XACK", key, g.name, *map(format_id, gone)])
-        if claimed:
-            propagate_claims(ctx, key, g, consumer, claimed)  # type: ignore[arg-type]
+        _log_claims(ctx, key, g, consumer, claimed, gone)
     return [format_id(cursor), out, [format_id(sid) for sid in gone]]
 

@@ -222,10 +222,12 @@ def next_id(s: Stream, a: TrimArgs, now_ms: int) -> StreamID:
 
 
 @stream_command("xadd", -5, "write denyoom fast", keys=(1, 1, 1),
-         complexity="O(1) when adding a new entry, O(N) when trimming where N being the number of entries evicted.",
-         summary="Append an entry to a stream (created unless NOMKSTREAM), optionally trimming it; returns the entry's ID.",
-         args="key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value "
-              "[field value ...]")
+                complexity="O(1) when adding a new entry, O(N) when trimming where N being the number of "
+                           "entries evicted.",
+                summary="Append an entry to a stream (created unless NOMKSTREAM), optionally trimming it; "
+                        "returns the entry's ID.",
+                args="key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value "
+                     "[field value ...]")
 def xadd(ctx: Ctx, argv: list[bytes]) -> Any:
     a = parse_add_trim(ctx, argv, xadd=True)
     field_pos = a.id_pos + 1
@@ -257,11 +259,12 @@ def xadd(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xtrim", -4, "write", keys=(1, 1, 1),
-         complexity="O(N), with N being the number of evicted entries. Constant times are very small however, "
-                    "since entries are organized in macro nodes containing multiple entries that can be released "
-                    "with a single deallocation.",
-         summary="Trim a stream to a maximum length or a minimum ID (~: whole nodes only); returns how many entries went.",
-         args="key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]")
+                complexity="O(N), with N being the number of evicted entries. Constant times are very small "
+                           "however, since entries are organized in macro nodes containing multiple entries that "
+                           "can be released with a single deallocation.",
+                summary="Trim a stream to a maximum length or a minimum ID (~: whole nodes only); returns how "
+                        "many entries went.",
+                args="key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]")
 def xtrim(ctx: Ctx, argv: list[bytes]) -> Any:
     a = parse_add_trim(ctx, argv, xadd=False)
     key = argv[1]
@@ -280,8 +283,8 @@ def xtrim(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xdel", -3, "write fast", keys=(1, 1, 1),
-         complexity="O(1) for each single item to delete in the stream, regardless of the stream size.",
-         summary="Delete entries from a stream by ID; returns how many existed.", args="key id [id ...]")
+                complexity="O(1) for each single item to delete in the stream, regardless of the stream size.",
+                summary="Delete entries from a stream by ID; returns how many existed.", args="key id [id ...]")
 def xdel(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     s = lookup(ctx, key)
@@ -295,16 +298,16 @@ def xdel(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xlen", 2, "readonly fast", keys=(1, 1, 1),
-         summary="The number of entries in a stream (0 if the key doesn't exist).", args="key")
+                summary="The number of entries in a stream (0 if the key doesn't exist).", args="key")
 def xlen(ctx: Ctx, argv: list[bytes]) -> Any:
     s = lookup(ctx, argv[1])
     return 0 if s is None else len(s)
 
 
 @stream_command("xsetid", -3, "write denyoom fast", keys=(1, 1, 1),
-         summary="Set a stream's last ID (and its entries-added counter and max deleted ID): internal, used by "
-                 "replication.",
-         args="key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]")
+                summary="Set a stream's last ID (and its entries-added counter and max deleted ID): internal, used by "
+                        "replication.",
+                args="key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]")
 def xsetid(ctx: Ctx, argv: list[bytes]) -> Any:
     sid = parse_plain_id(argv[2], strict=True)
     entries_added = -1
@@ -378,19 +381,19 @@ def _range(ctx: Ctx, argv: list[bytes], reverse: bool) -> Any:
 
 
 @stream_command("xrange", -4, "readonly", keys=(1, 1, 1),
-         complexity="O(N) with N being the number of elements being returned. If N is constant (e.g. always "
-                    "asking for the first 10 elements with COUNT), you can consider it O(1).",
-         summary="The entries of a stream between two IDs (- and + are the ends, ( excludes), oldest first.",
-         args="key start end [COUNT count]")
+                complexity="O(N) with N being the number of elements being returned. If N is constant (e.g. always "
+                           "asking for the first 10 elements with COUNT), you can consider it O(1).",
+                summary="The entries of a stream between two IDs (- and + are the ends, ( excludes), oldest first.",
+                args="key start end [COUNT count]")
 def xrange(ctx: Ctx, argv: list[bytes]) -> Any:
     return _range(ctx, argv, reverse=False)
 
 
 @stream_command("xrevrange", -4, "readonly", keys=(1, 1, 1),
-         complexity="O(N) with N being the number of elements returned. If N is constant (e.g. always asking "
-                    "for the first 10 elements with COUNT), you can consider it O(1).",
-         summary="The entries of a stream between two IDs, newest first (end comes before start).",
-         args="key end start [COUNT count]")
+                complexity="O(N) with N being the number of elements returned. If N is constant (e.g. always asking "
+                           "for the first 10 elements with COUNT), you can consider it O(1).",
+                summary="The entries of a stream between two IDs, newest first (end comes before start).",
+                args="key end start [COUNT count]")
 def xrevrange(ctx: Ctx, argv: list[bytes]) -> Any:
     return _range(ctx, argv, reverse=True)
 
@@ -480,8 +483,8 @@ def _first(items: Any, count: int) -> list:
 
 
 @stream_command("xinfo|stream", -3, "readonly", keys=(2, 2, 1),
-         summary="A stream's length, IDs, counters, first and last entries; FULL adds entries, groups and PELs.",
-         args="key [FULL [COUNT count]]")
+                summary="A stream's length, IDs, counters, first and last entries; FULL adds entries, groups and PELs.",
+                args="key [FULL [COUNT count]]")
 def xinfo_stream(ctx: Ctx, argv: list[bytes]) -> Any:
     s = _info_lookup(ctx, argv[2])
     extra = argv[3:]
@@ -504,8 +507,9 @@ def xinfo_stream(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xinfo|groups", 3, "readonly", keys=(2, 2, 1),
-         summary="The consumer groups of a stream: consumers, pending count, last delivered ID, entries read, lag.",
-         args="key")
+                summary="The consumer groups of a stream: consumers, pending count, last delivered ID, entries "
+                        "read, lag.",
+                args="key")
 def xinfo_groups(ctx: Ctx, argv: list[bytes]) -> Any:
     s = _info_lookup(ctx, argv[2])
     return [Map([
@@ -519,8 +523,8 @@ def xinfo_groups(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xinfo|consumers", 4, "readonly", keys=(2, 2, 1),
-         summary="The consumers of a group: pending count and milliseconds since each was last seen.",
-         args="key group")
+                summary="The consumers of a group: pending count and milliseconds since each was last seen.",
+                args="key group")
 def xinfo_consumers(ctx: Ctx, argv: list[bytes]) -> Any:
     s = _info_lookup(ctx, argv[2])
     g = s.groups.get(argv[3])
