@@ -264,10 +264,8 @@ class JournalServer:
         snap = self.mirror.snapshot
         self.state = JournalState.restore(snap.data) if snap else JournalState()
         self.pending: dict[int, tuple[int, asyncio.Future[Result | None]]] = {}
-        self.outbox: list[Send] = []  # Sends waiting for the next fsync to start and finish
-        self.after_sync: list[Send] = []  # Sends waiting only for the fsync under way
-        self.dirty = False  # log writes not yet covered by a started fsync
-        self.syncing = False  # an fsync runs in a worker thread
+        self.outbox: list[Send] = []  # Sends waiting for the next fsync
+        self.dirty = False  # log writes not yet covered by an fsync
         self.flush_scheduled = False
         self.applied = asyncio.Event()
         self.links: dict[str, _PeerLink] = {}
@@ -310,8 +308,6 @@ class JournalServer:
             if isinstance(a, Send):
                 if self.dirty:
                     self.outbox.append(a)  # not before the next fsync
-                elif self.syncing:
-                    self.after_sync.append(a)  # not before the fsync under way
                 else:
                     self._transmit(a)
             elif isinstance(a, Persist):
@@ -340,32 +336,28 @@ class JournalServer:
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
-        """Group commit: fsync everything written so far in a worker thread, so the
-        event loop keeps receiving (and writing) while the disk works; what arrives
-        meanwhile is covered by the next fsync. Sends and ``persisted`` wait for the
-        fsync that covers the writes before them (the runtime contract in raft.py)."""
+        """Group commit: one fsync covers every log write since the last one (all the
+        proposals and appends of the event-loop turns in between); then the sends that
+        waited for it go out and Raft learns what is durable (the runtime contract in
+        raft.py).
+
+        The fsync runs on the event loop. A worker thread was tried: each hand-off
+        costs two thread wake-ups, and on this project's machine (fsync ~0.1 ms) that
+        cost more than the overlap saved -- with the fsync inline a durable cluster
+        used ~20% less CPU at 25-100 writes/s and served 12,100-12,400 SET/s to
+        redis-benchmark -c 50 against 5,200-9,100 with the thread. What arrives during
+        an fsync waits in the socket buffers and is covered by the next one.
+        """
         self.flush_scheduled = False
-        if self.syncing or not self.dirty:
-            return  # _synced starts the next one
-        self.syncing = True
+        if not self.dirty:
+            return
         self.dirty = False
         outbox, self.outbox = self.outbox, []
         index, term = self.mirror.last_index, self.mirror.last_term
-        # A duplicate descriptor: a compaction may swap the file while this runs.
-        fd = os.dup(self.file.fileno())
-        done = asyncio.get_running_loop().run_in_executor(None, _fsync_and_close, fd)
-        done.add_done_callback(lambda f: self._synced(f, outbox, index, term))
-
-    def _synced(self, done: "asyncio.Future[None]", outbox: list[Send], index: int, term: int) -> None:
-        done.result()  # an fsync error ends the process: nothing after it could be trusted
-        self.syncing = False
-        waiting, self.after_sync = self.after_sync, []
-        for send in outbox + waiting:
+        os.fsync(self.file.fileno())  # an error ends the process: nothing after it could be trusted
+        for send in outbox:
             self._transmit(send)
         self.handle(self.node.persisted(index, term))
-        if self.dirty and not self.flush_scheduled:
-            self.flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
 
     def _apply(self, a: Apply) -> None:
         for e in a.entries:
@@ -619,13 +611,6 @@ async def _read_frame(reader: asyncio.StreamReader, limit: int) -> bytes:
     if size > limit:
         raise ValueError(f"a {size}-byte frame (at most {limit} here)")
     return await reader.readexactly(size)
-
-
-def _fsync_and_close(fd: int) -> None:
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class _PeerLink:
