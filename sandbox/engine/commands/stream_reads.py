@@ -364,7 +364,9 @@ class Blocked:
         self.ready: list[tuple[int, bytes]] = []
         self.scheduled = False
         self.sweeping = False
-        server.unblock_client = self.unblock_client  # CLIENT UNBLOCK's hook
+        # CLIENT UNBLOCK's hook (another family's blocked clients keep theirs behind it)
+        self._next_unblock = getattr(server, "unblock_client", None)
+        server.unblock_client = self.unblock_client
 
     @classmethod
     def of(cls, server: "Server", loop: asyncio.AbstractEventLoop) -> "Blocked":
@@ -460,7 +462,8 @@ class Blocked:
                 if waiter.client.id == client_id:
                     self._finish(waiter, E_UNBLOCKED if error else NULL_ARRAY)
                     return True
-        return False
+        other = self._next_unblock
+        return bool(other(client_id, error)) if callable(other) else False
 
     # -- waking --------------------------------------------------------------------------
     def key_changed(self, dbkey: tuple[int, bytes]) -> None:
