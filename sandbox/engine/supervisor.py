@@ -207,6 +207,7 @@ class Supervisor:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopping = False
         self._failover_started: dict[int, float] = {}
+        self._start_failure: asyncio.Future[str] | None = None  # set while start() waits for ready lines
         self.history: list[dict[str, Any]] = []
 
     # -- layout ------------------------------------------------------------------------
@@ -388,6 +389,11 @@ class Supervisor:
         code = await process.wait()
         if p.process is not process:
             return
+        if self._start_failure is not None and not p.ready.is_set() and not self._start_failure.done():
+            self._start_failure.set_result(
+                f"{p.id} ({p.kind}, {p.zone}) exited with status {code} before it was ready; its error "
+                "is on this process's stderr"
+            )
         was_primary = p.role == "primary"
         p.status = "stopped" if p.expected_exit else "crashed"
         p.pid = None
@@ -460,14 +466,31 @@ class Supervisor:
         order = [p for p in self.procs.values() if p.kind == "journal"]
         order += [p for p in self.procs.values() if p.kind == "data"]
         order += [p for p in self.procs.values() if p.kind == "snapshotter"]
-        for p in order:
-            await self._launch(p, first_start=True)
-        await asyncio.wait_for(asyncio.gather(*(p.ready.wait() for p in order)), timeout)
+        self._start_failure = asyncio.get_running_loop().create_future()
+        try:
+            for p in order:
+                await self._launch(p, first_start=True)
+            await self._until_ready(order, self._start_failure, timeout)
+        finally:
+            self._start_failure = None
         await self.push_topology()
         if self.spec.mode == "durable":
             await self._wait_for_primaries(timeout)
         self._emit({"event": "ready", "topology": self.topology()})
         return self.topology()
+
+    @staticmethod
+    async def _until_ready(order: list[Proc], failure: "asyncio.Future[str]", timeout: float) -> None:
+        """Every process said it is ready, or raise at once when one exits before
+        that (a port in use, a bad file, ...) rather than waiting out ``timeout``."""
+        ready = asyncio.ensure_future(asyncio.gather(*(p.ready.wait() for p in order)))
+        done, _ = await asyncio.wait({ready, failure}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if ready not in done:
+            ready.cancel()
+            if failure in done:
+                raise RuntimeError(failure.result())
+            late = ", ".join(p.id for p in order if not p.ready.is_set())
+            raise TimeoutError(f"not ready within {timeout:g} s: {late}")
 
     async def _seed_from_snapshot(self) -> None:
         from .config import EngineConfig

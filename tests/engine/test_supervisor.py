@@ -153,3 +153,32 @@ def test_the_password_reaches_nodes_without_appearing_in_the_process_list(tmp_pa
             await sup.stop()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("mode", ["durable", "cache"])
+def test_start_fails_at_once_when_a_process_dies_before_it_is_ready(tmp_path, mode):
+    """A port already taken makes the first process exit; start() says which one at
+    once instead of waiting out its 20 s timeout, and stop() then leaves nothing."""
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+
+    async def scenario() -> None:
+        sup = Supervisor(ClusterSpec(mode=mode, replicas=0, data_dir=str(tmp_path), base_port=port,
+                                     snapshotter=False))
+        started = time.monotonic()
+        try:
+            with pytest.raises(RuntimeError, match=r"exited with status \d+ before it was ready"):
+                await sup.start(timeout=20)
+            assert time.monotonic() - started < 10
+        finally:
+            await sup.stop()
+        assert not [p for p in sup.procs.values() if p.pid is not None]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        taken.close()
