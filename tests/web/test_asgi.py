@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
-import pytest
 from channels.testing import HttpCommunicator, WebsocketCommunicator
-
-
-@pytest.fixture
-def application() -> Any:
-    # Imported when the test runs, not at collection: importing builds the
-    # middleware, which must see the test settings of tests/conftest.py.
-    return importlib.import_module("memorydb_lab.asgi").application
 
 
 async def test_http_requests_reach_django_with_the_security_headers(application: Any) -> None:

@@ -21,7 +21,6 @@ from sandbox.console import (
     BadCommandLine,
     docs_from_reply,
     format_for,
-    format_reply,
     memorydb_view,
     refusal,
     split_args,

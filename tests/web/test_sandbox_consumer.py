@@ -9,55 +9,18 @@ by the same middleware as in production; every communicator is disconnected.
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import json
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
-from django.contrib.auth.models import User
-from django.test import Client
 
 from sandbox.manager import SandboxManager
 from sandbox.models import Experiment, Sandbox
-from sandbox.testing import Browser, own_database_thread, running_manager, test_limits
+from sandbox.testing import Browser, running_manager, test_limits
 
-pytestmark = pytest.mark.django_db(transaction=True)
-PASSWORD = "correct horse battery staple"
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def _database_thread_of_its_own() -> AsyncIterator[None]:
-    """The test's own ORM calls run in a thread of their own (see own_database_thread)."""
-    async with own_database_thread():
-        yield
-
-
-@pytest.fixture
-def application() -> Any:
-    return importlib.import_module("memorydb_lab.asgi").application
-
-
-@pytest.fixture
-def sessions(transactional_db: None) -> dict[str, str]:
-    """Session keys of alice (a learner) and charlie (an outsider)."""
-    keys = {}
-    for name in ("alice", "charlie"):
-        user = User.objects.create_user(name, f"{name}@example.org", PASSWORD)
-        client = Client()
-        client.force_login(user)
-        keys[name] = client.session.session_key
-    return keys
-
-
-@pytest_asyncio.fixture
-async def manager(tmp_path: Path) -> AsyncIterator[SandboxManager]:
-    async with running_manager(test_limits(tmp_path / "sb")) as running:
-        yield running
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("database_thread")]
 
 
 async def test_the_console_runs_commands_on_the_learners_own_clusters(

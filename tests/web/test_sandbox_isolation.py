@@ -4,53 +4,18 @@ lab steps are checked against their own sandbox's real state."""
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from channels.db import database_sync_to_async
-from django.contrib.auth.models import User
-from django.test import Client
 
 from sandbox.manager import SandboxManager
-from sandbox.testing import Browser, own_database_thread, running_manager, test_limits
+from sandbox.testing import Browser
 from tests.web.course import load_course
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("database_thread")]
 SMALL = {"shards": 1, "replicas": 0}
 LESSON = "primary-database-or-cache"  # its lab: SET lab:first-write durable
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def _database_thread_of_its_own() -> AsyncIterator[None]:
-    """The test's own ORM calls run in a thread of their own (see own_database_thread)."""
-    async with own_database_thread():
-        yield
-
-
-@pytest.fixture
-def application() -> Any:
-    return importlib.import_module("memorydb_lab.asgi").application
-
-
-@pytest.fixture
-def sessions(transactional_db: None) -> dict[str, str]:
-    keys = {}
-    for name in ("alice", "charlie"):
-        user = User.objects.create_user(name, f"{name}@example.org", "pw")
-        client = Client()
-        client.force_login(user)
-        keys[name] = client.session.session_key
-    return keys
-
-
-@pytest_asyncio.fixture
-async def manager(tmp_path: Path) -> AsyncIterator[SandboxManager]:
-    async with running_manager(test_limits(tmp_path / "sb")) as running:
-        yield running
 
 
 def every_message(alice_node: str) -> list[dict[str, Any]]:

@@ -7,16 +7,13 @@ the durable cluster's data surviving that restart while the cache cluster's does
 from __future__ import annotations
 
 import asyncio
-import importlib
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from django.contrib.auth.models import User
 from django.test import Client
 
@@ -27,20 +24,12 @@ from sandbox.testing import (
     PROJECT_ROOT,
     Browser,
     engine_pids_under,
-    own_database_thread,
     running_manager,
     test_limits,
 )
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("database_thread")]
 SMALL = {"shards": 1, "replicas": 0}
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def _database_thread_of_its_own() -> AsyncIterator[None]:
-    """The test's own ORM calls run in a thread of their own (see own_database_thread)."""
-    async with own_database_thread():
-        yield
 
 
 class FakeClock:
@@ -51,11 +40,6 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def application() -> Any:
-    return importlib.import_module("memorydb_lab.asgi").application
 
 
 @pytest.fixture

@@ -9,58 +9,25 @@ and no browser ever sees."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from django.contrib.auth.models import User
-from django.test import Client
 
 from sandbox.backends import ClusterUser
 from sandbox.live import LiveSandbox
 from sandbox.manager import SandboxManager
 from sandbox.models import CLUSTERS, Sandbox
 from sandbox.owners import Owner
-from sandbox.testing import Browser, own_database_thread, running_manager, test_limits
+from sandbox.testing import Browser
 from tests.engine.rawclient import RawClient
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("database_thread")]
 SMALL = {"shards": 1, "replicas": 0}
 WRONGPASS = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
 NOAUTH = b"-NOAUTH Authentication required.\r\n"
 JOURNAL_WRONGPASS = b"-WRONGPASS invalid journal secret\r\n"
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def _database_thread_of_its_own() -> AsyncIterator[None]:
-    async with own_database_thread():
-        yield
-
-
-@pytest.fixture
-def application() -> Any:
-    return importlib.import_module("memorydb_lab.asgi").application
-
-
-@pytest.fixture
-def sessions(transactional_db: None) -> dict[str, str]:
-    keys = {}
-    for name in ("alice", "charlie"):
-        user = User.objects.create_user(name, f"{name}@example.org", "pw")
-        client = Client()
-        client.force_login(user)
-        keys[name] = client.session.session_key
-    return keys
-
-
-@pytest_asyncio.fixture
-async def manager(tmp_path: Path) -> AsyncIterator[SandboxManager]:
-    async with running_manager(test_limits(tmp_path / "sb")) as running:
-        yield running
 
 
 def data_ports(live: LiveSandbox, cluster: str) -> list[int]:
