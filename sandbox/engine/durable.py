@@ -37,7 +37,7 @@ import time
 import zlib
 from typing import Any, Callable
 
-from . import errors, snapshot
+from . import snapshot
 from .config import NodeConfig
 from .errors import RedisError
 from .journal_state import encode_lease, encode_leader

@@ -97,7 +97,6 @@ from .raft import (
     RaftNode,
     Recovered,
     RestoreSnapshot,
-    RoleChanged,
     Send,
 )
 from .raft_messages import decode_message, encode_message, persist_records

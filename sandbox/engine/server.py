@@ -32,7 +32,7 @@ from .acl import DENIED_CHANNEL, DENIED_CMD, DENIED_KEY, NOPERM_CHANNEL, NOPERM_
 from .acl_users import AclUsers
 from .client import Client, ClientProtocol, Pending
 from .cluster import ClusterState
-from .commands import REGISTRY, Command, load_all
+from .commands import Command, load_all
 from .config import EngineConfig, RuntimeParams
 from .context import Ctx
 from .errors import RedisError

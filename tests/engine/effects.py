@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.engine.client import Client, Pending
+from sandbox.engine.client import Pending
 from sandbox.engine.config import EngineConfig
 from sandbox.engine.server import Server
 

@@ -15,7 +15,6 @@ ACL LOG carry ids, random bytes and times.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path

@@ -53,7 +53,7 @@ from ..context import Ctx
 from ..errors import RedisError
 from ..resp import NULL_ARRAY, Map
 from ..streamtype import MAX_ID, ZERO_ID, Group, Stream, StreamID, format_id, incr_id, parse_plain_id
-from . import REGISTRY, Command
+from . import REGISTRY
 from .stream_groups import nogroup, propagate_claims, seen_effect, setid_effect
 from .streams import cstr, entry_reply, stream_command
 from .util import keyword, parse_int, to_int
