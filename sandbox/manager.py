@@ -331,7 +331,7 @@ class SandboxManager:
         if live.load is not None and live.load.running:
             raise ClientError("load_running")
         live.load = WriteLoad(
-            live.writers, rate, mix or {"set": 60, "incr": 20, "zadd": 20},
+            live.writers, rate, mix or {"set": 60, "incr": 20, "zadd": 20, "xadd": 20},
             max_seconds=self.limits.load_max_seconds,
         )
         live.load.start()
