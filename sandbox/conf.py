@@ -21,7 +21,7 @@ _MEMORY = re.compile(r"^\d+(?:[kmg]b?)?$", re.IGNORECASE)
 class SandboxLimits:
     root_dir: Path  # every sandbox's data lives in <root_dir>/<uuid>/
     backend: str = "local"  # name of the SandboxBackend (sandbox.backends)
-    max_running: int = 12  # sandboxes running or starting on this host
+    max_running: int = 12  # sandboxes running or starting on this host (settings: 5 per core)
     max_starting: int = 2  # sandboxes starting at the same time
     idle_seconds: float = 30 * 60  # no learner activity for this long: stopped, data removed
     maxmemory: str = "64mb"  # per data node

@@ -271,3 +271,10 @@ def test_a_relative_data_dir_is_taken_from_the_project_root(tmp_path: Path) -> N
     # Started from elsewhere, as a systemd unit without WorkingDirectory would be.
     result = _start_django(tmp_path, "s.DATA_DIR", cwd=tmp_path, MEMORYDB_LAB_DATA_DIR="var")
     assert result.stdout.strip() == str(PROJECT_ROOT / "var"), result.stderr
+
+
+def test_the_sandbox_cap_follows_the_host_unless_set(tmp_path: Path) -> None:
+    result = _start_django(tmp_path, "s.SANDBOX_MAX_RUNNING")
+    assert result.stdout.strip() == str(5 * (os.cpu_count() or 1)), result.stderr
+    result = _start_django(tmp_path, "s.SANDBOX_MAX_RUNNING", MEMORYDB_LAB_SANDBOX_MAX_RUNNING="3")
+    assert result.stdout.strip() == "3", result.stderr
