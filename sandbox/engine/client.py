@@ -67,6 +67,7 @@ class Client:
         self.readonly = False  # READONLY: replica reads allowed in cluster mode
         self.asking = False
         self.no_evict = False
+        self.blocked = False  # parked in a blocking read (XREAD/XREADGROUP BLOCK)
         self.close_after_reply = False
         self.killed = False
         self.is_master = False  # the link applying a primary's or the journal's stream
@@ -91,15 +92,22 @@ class Client:
             self.protocol.close_now()
 
     def flags(self) -> str:
+        """CLIENT LIST's flags, in Redis's order."""
         f = ""
-        if self.multi is not None:
-            f += "x"
         if self.in_pubsub:
             f += "P"
-        if self.readonly:
-            f += "r"
+        if self.multi is not None:
+            f += "x"
+        if self.blocked:
+            f += "b"
+        if self.watch_dirty:
+            f += "d"
         if self.close_after_reply:
             f += "c"
+        if self.readonly:
+            f += "r"
+        if self.no_evict:
+            f += "e"
         return f or "N"
 
 

@@ -250,3 +250,21 @@ def test_redis_py_client_commands(engine_proc: Proc) -> None:
         other.close()
     finally:
         r.close()
+
+
+def test_client_flags_come_in_redis_order(d: Differ) -> None:
+    """Each connection state CLIENT INFO reports as a flag, alone and combined."""
+
+    def flags() -> list[str]:
+        return [fields(parse(c.call("CLIENT", "INFO")))["flags"] for c in (d.ref, d.eng)]
+
+    assert flags() == ["N", "N"]
+    d("CLIENT", "NO-EVICT", "on")
+    assert flags() == ["e", "e"]
+    d("WATCH", "flag:k")
+    d("SET", "flag:k", "1")  # a watched key changed: the next EXEC will fail
+    assert flags()[0] == flags()[1] == "de"
+    d("MULTI")
+    d("EXEC")
+    d("CLIENT", "NO-EVICT", "off")
+    assert flags() == ["N", "N"]

@@ -1434,3 +1434,26 @@ def test_stream_commands_report_keys_like_redis(diff: Differ) -> None:
         COMMAND INFO XREAD XREADGROUP XADD XLEN XRANGE XSETID XTRIM XDEL XACK XCLAIM XAUTOCLAIM XPENDING
         COMMAND INFO XINFO|STREAM XGROUP|CREATE XGROUP|SETID XGROUP|HELP XINFO|HELP
     """)
+
+
+def test_a_blocked_reader_is_counted_and_flagged_as_redis_does(blocked: tuple[Differ, Pair]) -> None:
+    d, pair = blocked
+
+    def blocked_clients(client: RawClient) -> str:
+        info = parse(client.call("INFO", "clients")).decode()
+        return next(line for line in info.splitlines() if line.startswith("blocked_clients:"))
+
+    def flags(client: RawClient, cid: int) -> str:
+        line = parse(client.call("CLIENT", "LIST", "ID", str(cid))).decode()
+        return next(part for part in line.split() if part.startswith("flags="))
+
+    ids = parse(pair.ref.call("CLIENT", "ID")), parse(pair.eng.call("CLIENT", "ID"))
+    assert [blocked_clients(c) for c in (d.ref, d.eng)] == ["blocked_clients:0"] * 2
+    pair.send("XREAD BLOCK 0 STREAMS s $")
+    expect_blocked(pair)
+    assert [blocked_clients(c) for c in (d.ref, d.eng)] == ["blocked_clients:1"] * 2
+    assert [flags(c, i) for c, i in zip((d.ref, d.eng), ids)] == ["flags=b"] * 2
+    d("XADD", "s", "1-1", "a", "1")
+    expect_same(pair)
+    assert [blocked_clients(c) for c in (d.ref, d.eng)] == ["blocked_clients:0"] * 2
+    assert [flags(c, i) for c, i in zip((d.ref, d.eng), ids)] == ["flags=N"] * 2

@@ -217,7 +217,7 @@ def _section_clients(server: "Server", state: AdminState) -> list[tuple[str, Any
         ("maxclients", server.params.get_int("maxclients")),
         ("client_recent_max_input_buffer", 0),
         ("client_recent_max_output_buffer", 0),
-        ("blocked_clients", 0),
+        ("blocked_clients", sum(1 for c in server.clients.values() if c.blocked)),
         ("tracking_clients", 0),
         ("clients_in_timeout_table", 0),
     ]

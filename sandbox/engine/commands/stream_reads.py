@@ -389,6 +389,7 @@ class Blocked:
             waiter.keys.append(dbkey)
             self.by_key.setdefault(dbkey, []).append(waiter)
             self._watch(dbkey)
+        ctx.client.blocked = True
         if a.block_ms > 0 and a.block_ms / 1000 < _NEVER_S:
             waiter.timer = self.loop.call_later(a.block_ms / 1000, self._finish, waiter, NULL_ARRAY)
         if not self.sweeping:
@@ -410,6 +411,7 @@ class Blocked:
                 del self.server.watched[dbkey]
 
     def _forget(self, waiter: Waiter) -> None:
+        waiter.client.blocked = False
         if waiter.timer is not None:
             waiter.timer.cancel()
             waiter.timer = None
