@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.cluster import LoadBalancingStrategy
 from redis.exceptions import RedisError
 
 from sandbox.engine.supervisor import ClusterSpec, Supervisor
@@ -30,12 +31,12 @@ def test_asyncio_cluster_client_routes_reads_replicas_and_follows_a_failover(tmp
                                      snapshotter=False, lease_ms=600, restart_delay_ms=300))
         await sup.start()
         nodes = [ClusterNode("127.0.0.1", p.port) for p in sup.procs.values() if p.kind == "data"]
-        rc = RedisCluster(startup_nodes=nodes, read_from_replicas=True)
+        rc = RedisCluster(startup_nodes=nodes, load_balancing_strategy=LoadBalancingStrategy.ROUND_ROBIN)
         try:
             await rc.initialize()
             for i in range(200):
                 await rc.set(f"k{i}", i)
-            # read_from_replicas spreads reads over primaries and READONLY replicas; a
+            # ROUND_ROBIN spreads reads over primaries and READONLY replicas; a
             # replica may be a few entries behind (eventual consistency), never wrong.
             assert await eventually(rc, 200)
             victim = primary(sup, 0)
