@@ -139,10 +139,19 @@ def test_it_refuses_an_application_user_the_nodes_would_refuse(tmp_path: Path, s
 
 
 async def wait_for(predicate, timeout: float = 10.0) -> None:
+    """Until ``predicate()`` is true. A node that is still joining may answer with an
+    error meanwhile (a restarted node serves no slot until the supervisor's topology
+    push reaches it: CLUSTERDOWN), which counts as "not yet"; the last one is reported."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    last: Exception | None = None
+    while True:
+        try:
+            if predicate():
+                return
+        except redis.RedisError as exc:
+            last = exc
         if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
+            raise AssertionError(f"condition not reached in time (last error: {last!r})")
         await asyncio.sleep(0.05)
 
 
