@@ -283,11 +283,8 @@ def xack(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xpending", -3, "readonly", keys=(1, 1, 1),
-                complexity="O(N) with N being the number of elements returned, so asking for a small fixed number of "
-                           "entries per call is O(1). O(M), where M is the total number of entries scanned when used "
-                           "with the IDLE filter. When the command returns just the summary and the list of consumers "
-                           "is small, it runs in O(1) time; otherwise, an additional O(N) time for iterating every "
-                           "consumer.",
+                complexity="Extended form: O(N) for the N entries returned, O(M) for the M entries looked at with "
+                           "IDLE. Summary: O(1) plus O(C) for listing the group's C consumers.",
                 summary="A consumer group's pending entries: a summary, or [IDLE ms] start end count [consumer] "
                         "details.",
                 args="key group [[IDLE min-idle-time] start end count [consumer]]")

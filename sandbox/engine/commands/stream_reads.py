@@ -294,10 +294,8 @@ def _read(ctx: Ctx, argv: list[bytes], xreadgroup: bool) -> Any:
 
 
 @stream_command("xread", -4, "readonly blocking", getkeys=_keys_after(b"streams", 1),
-                complexity="For each stream mentioned: O(N) with N the number of elements being returned, it means "
-                           "that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option is used, "
-                           "XADD will pay O(M) time in order to serve the M clients blocked on the stream getting "
-                           "new data.",
+                complexity="O(N) per stream for the N entries returned (O(1) with a fixed COUNT); a blocked read "
+                           "makes each XADD to its stream O(M) for the M readers it serves.",
                 summary="Read entries after given IDs from one or more streams ($: only new ones), optionally "
                         "blocking until some arrive.",
                 args="[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]")
@@ -306,10 +304,8 @@ def xread(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xreadgroup", -7, "write blocking", getkeys=_keys_after(b"streams", 4),
-                complexity="For each stream mentioned: O(M) with M the number of elements returned. If M is "
-                           "constant (e.g. always asking for the first 10 elements with COUNT), you can consider "
-                           "it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in "
-                           "order to serve the N clients blocked on the stream getting new data.",
+                complexity="O(M) per stream for the M entries returned (O(1) with a fixed COUNT); a blocked read "
+                           "makes each XADD to its stream O(N) for the N readers it serves.",
                 summary="Read entries as a consumer of a group: > delivers new ones (recorded as pending unless "
                         "NOACK), another ID re-reads the consumer's pending history.",
                 args="GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] "

@@ -222,8 +222,7 @@ def next_id(s: Stream, a: TrimArgs, now_ms: int) -> StreamID:
 
 
 @stream_command("xadd", -5, "write denyoom fast", keys=(1, 1, 1),
-                complexity="O(1) when adding a new entry, O(N) when trimming where N being the number of "
-                           "entries evicted.",
+                complexity="O(1) to append; trimming adds O(N) for the N entries it removes.",
                 summary="Append an entry to a stream (created unless NOMKSTREAM), optionally trimming it; "
                         "returns the entry's ID.",
                 args="key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value "
@@ -259,9 +258,8 @@ def xadd(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xtrim", -4, "write", keys=(1, 1, 1),
-                complexity="O(N), with N being the number of evicted entries. Constant times are very small "
-                           "however, since entries are organized in macro nodes containing multiple entries that "
-                           "can be released with a single deallocation.",
+                complexity="O(N) for the N entries removed; whole nodes of entries go at once, so the constant "
+                           "is small.",
                 summary="Trim a stream to a maximum length or a minimum ID (~: whole nodes only); returns how "
                         "many entries went.",
                 args="key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]")
@@ -283,7 +281,7 @@ def xtrim(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xdel", -3, "write fast", keys=(1, 1, 1),
-                complexity="O(1) for each single item to delete in the stream, regardless of the stream size.",
+                complexity="O(1) per ID, whatever the stream's length.",
                 summary="Delete entries from a stream by ID; returns how many existed.", args="key id [id ...]")
 def xdel(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
@@ -381,8 +379,7 @@ def _range(ctx: Ctx, argv: list[bytes], reverse: bool) -> Any:
 
 
 @stream_command("xrange", -4, "readonly", keys=(1, 1, 1),
-                complexity="O(N) with N being the number of elements being returned. If N is constant (e.g. always "
-                           "asking for the first 10 elements with COUNT), you can consider it O(1).",
+                complexity="O(N) for the N entries returned: O(1) with a fixed COUNT.",
                 summary="The entries of a stream between two IDs (- and + are the ends, ( excludes), oldest first.",
                 args="key start end [COUNT count]")
 def xrange(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -390,8 +387,7 @@ def xrange(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xrevrange", -4, "readonly", keys=(1, 1, 1),
-                complexity="O(N) with N being the number of elements returned. If N is constant (e.g. always asking "
-                           "for the first 10 elements with COUNT), you can consider it O(1).",
+                complexity="O(N) for the N entries returned: O(1) with a fixed COUNT.",
                 summary="The entries of a stream between two IDs, newest first (end comes before start).",
                 args="key end start [COUNT count]")
 def xrevrange(ctx: Ctx, argv: list[bytes]) -> Any:
