@@ -168,7 +168,7 @@ def _slice(dq: deque, start: int, end: int) -> list[bytes]:
 
 
 @command("lrange", 4, "readonly", keys=(1, 1, 1), acl="@list", group="list",
-         complexity="O(S+N) where S is the distance of start offset from HEAD for small lists, from nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the specified range",
+         complexity="O(S+N): S to reach the start (from the nearer end of a big list), N for the elements returned.",
          summary="The elements between two indexes (inclusive, negative counts from the end).",
          args="key start stop")
 def lrange(ctx: Ctx, argv: list[bytes]) -> Any:

@@ -76,7 +76,7 @@ def psubscribe(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("punsubscribe", -1, "pubsub noscript loading stale pubsub_ok", group="pubsub", since="2.0.0",
-         complexity="O(N+M) where N is the number of patterns the client is already subscribed and M is the number of total patterns subscribed in the system (by any client).",
+         complexity="O(N+M): N patterns this client has, M patterns subscribed on the server.",
          summary="Stop listening to the given patterns, or to every pattern when none is given.",
          args="[pattern [pattern ...]]")
 def punsubscribe(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -151,7 +151,7 @@ def _publish(ctx: Ctx, channel: bytes, message: bytes, shard: bool) -> Any:
 
 
 @command("publish", 3, "pubsub loading stale fast may_replicate", group="pubsub", since="2.0.0",
-         complexity="O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
+         complexity="O(N+M): N subscribers of the channel, M patterns subscribed on the server.",
          summary="Send a message to a channel; returns how many subscribers received it.",
          args="channel message")
 def publish(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -197,7 +197,7 @@ def _active(table: dict[bytes, Any], argv: list[bytes]) -> list[bytes]:
 
 
 @command("pubsub|channels", -2, "pubsub loading stale", group="pubsub", since="2.8.0",
-         complexity="O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)",
+         complexity="O(N) over the N active channels (matching a short pattern counts as constant).",
          summary="Channels with at least one subscriber, optionally only those matching a glob pattern.",
          args="[pattern]")
 def pubsub_channels(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -205,7 +205,7 @@ def pubsub_channels(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("pubsub|shardchannels", -2, "pubsub loading stale", group="pubsub", since="7.0.0",
-         complexity="O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).",
+         complexity="O(N) over the N active shard channels (matching a short pattern counts as constant).",
          summary="Shard channels with at least one subscriber, optionally only those matching a glob pattern.",
          args="[pattern]")
 def pubsub_shardchannels(ctx: Ctx, argv: list[bytes]) -> Any:

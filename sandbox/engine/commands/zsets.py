@@ -278,7 +278,7 @@ _ENDS = {b"min": False, b"max": True}  # True: from the highest scores
 
 
 @command("zmpop", -4, "write", getkeys=numkeys_keys(2), since="7.0.0", **SORTED_SET,
-         complexity="O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
+         complexity="O(K) + O(M*log(N)): K keys named, N members of the set popped from, M members popped.",
          summary="Pop the lowest (MIN) or highest (MAX) members from the first non-empty of several sorted sets.",
          args="numkeys key [key ...] <MIN | MAX> [COUNT count]")
 def zmpop(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -321,7 +321,7 @@ def zrandmember(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("zscan", -3, "readonly", keys=(1, 1, 1), since="2.8.0", **SORTED_SET,
-         complexity="O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
+         complexity="O(1) per call; O(N) to iterate a whole collection of N elements until the cursor is 0 again.",
          summary="Iterate members and scores with a cursor, optionally filtered by a glob pattern.",
          args="key cursor [MATCH pattern] [COUNT count]")
 def zscan(ctx: Ctx, argv: list[bytes]) -> Any:
