@@ -6,7 +6,8 @@ the manager and real engine processes), as a guest:
    prediction), and read the verdict: durable lost 0, cache lost some; the three
    charts are drawn and the experiment is listed;
 3. on a lesson, a lab step fails, Run sends the lesson's commands to the sandbox and
-   prints the replies, and the lab step turns green;
+   prints the replies, and the lab step turns green (a key on one lesson; a stream
+   consumer group on the streams lesson);
 4. when the site stops, every engine process stops with it.
 
 The site runs in its own process and data directory for the whole module (one
@@ -122,4 +123,24 @@ def test_a_lesson_run_button_uses_the_sandbox_and_the_lab_step_turns_green(
     expect(page.locator(".run-status").first).to_contain_text("Ran 5 commands")
     expect(lab).to_have_attribute("data-passed", "true")
     expect(lab).to_have_class(re.compile(r"\blab-passed\b"))
+    assert problems == []
+
+
+def test_the_streams_lesson_runs_a_consumer_group_and_its_lab_step_turns_green(
+    site: LiveSite, page: Page, problems: list[str]
+) -> None:
+    page.goto(site.url + "/learn/use-cases/sessions-limits-and-streams/")
+    lab = page.locator("#lab-orders-stream-group")
+    page.get_by_role("button", name="Check my sandbox").first.click()
+    expect(lab).to_have_attribute("data-passed", "false", timeout=30_000)
+    expect(lab.locator(".lab-result")).to_contain_text("There is no stream orders")
+
+    block = page.locator(".run-block", has_text="XGROUP CREATE orders fulfilment")
+    block.locator("button.run-command").click()
+    output = block.locator("pre.run-output")
+    expect(output).to_contain_text("durable> XINFO GROUPS orders", timeout=30_000)
+    expect(output).to_contain_text('"fulfilment"')
+    expect(output).to_contain_text('"last-delivered-id"')
+    expect(lab).to_have_attribute("data-passed", "true", timeout=15_000)
+    expect(lab.locator(".lab-result")).to_contain_text("fulfilment")
     assert problems == []
