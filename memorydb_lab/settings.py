@@ -484,6 +484,10 @@ SANDBOX_MAX_LOAD_RATE = env_int("MEMORYDB_LAB_SANDBOX_MAX_LOAD_RATE", 500, minim
 # Scheduling priority of sandbox processes (nice, 0-19): above 0 the site keeps
 # answering learners when their sandboxes saturate the host's CPUs.
 SANDBOX_NICE = env_int("MEMORYDB_LAB_SANDBOX_NICE", 19, minimum=0, maximum=19)
+# Durable primaries' lease in the sandboxes (ms). A longer lease rides out CPU
+# starvation on a busy classroom host (a primary that can't renew in time stops
+# serving until it can) at the price of slower failovers (about 1.5 leases).
+SANDBOX_LEASE_MS = env_int("MEMORYDB_LAB_SANDBOX_LEASE_MS", 1000, minimum=300, maximum=10_000)
 # Events kept per sandbox for browsers that reconnect.
 SANDBOX_EVENT_LOG_SIZE = env_int("MEMORYDB_LAB_SANDBOX_EVENT_LOG_SIZE", 1000, minimum=50, maximum=100_000)
 

@@ -39,6 +39,7 @@ class SandboxLimits:
     load_max_seconds: float = 300.0  # a write load stops by itself after this long
     start_timeout_seconds: float = 30.0
     nice: int = 19  # scheduling priority of sandbox processes, 0..19 (the site runs at 0)
+    lease_ms: int = 1000  # durable primaries' lease; replicas campaign after 1.5 leases of silence
     console_timeout_seconds: float = 10.0  # a console command that blocks longer is cut off
     stats_interval_seconds: float = 1.0  # node statistics while a page watches
     cull_interval_seconds: float = 30.0  # how often the idle culler looks
@@ -65,4 +66,5 @@ class SandboxLimits:
             replication_delay_ms=settings.SANDBOX_REPLICATION_DELAY_MS,
             max_load_rate=settings.SANDBOX_MAX_LOAD_RATE,
             nice=settings.SANDBOX_NICE,
+            lease_ms=settings.SANDBOX_LEASE_MS,
         )

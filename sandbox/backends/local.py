@@ -160,6 +160,7 @@ class LocalBackend(SandboxBackend):
                     username=spec.users[mode].username,
                     password=spec.users[mode].password,
                     journal_secret=spec.journal_secret if mode == "durable" else "",
+                    lease_ms=self.limits.lease_ms,
                 )
             )
             clusters[mode] = LocalCluster(mode, supervisor, self.supervisors, self.limits.nice)

@@ -177,3 +177,19 @@ async def _now() -> Any:
     from django.utils import timezone
 
     return timezone.now()
+
+
+async def test_the_configured_lease_reaches_the_durable_nodes(
+    tmp_path: Path, application: Any, learners: dict[str, tuple[Owner, str]]
+) -> None:
+    limits = test_limits(tmp_path / "sb", lease_ms=2500)
+    alice, session = learners["alice"]
+    async with running_manager(limits) as manager:
+        async with Browser(application, session) as page:
+            await page.start_sandbox(**SMALL)
+            durable = manager.live[alice.key].topologies()["durable"]["processes"]
+            nodes = [p for p in durable if p["kind"] == "data"]
+            assert nodes
+            for node in nodes:
+                words = Path(f"/proc/{node['pid']}/cmdline").read_bytes().split(b"\0")
+                assert words[words.index(b"--lease-ms") + 1] == b"2500"

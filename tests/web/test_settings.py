@@ -278,3 +278,10 @@ def test_the_sandbox_cap_follows_the_host_unless_set(tmp_path: Path) -> None:
     assert result.stdout.strip() == str(5 * (os.cpu_count() or 1)), result.stderr
     result = _start_django(tmp_path, "s.SANDBOX_MAX_RUNNING", MEMORYDB_LAB_SANDBOX_MAX_RUNNING="3")
     assert result.stdout.strip() == "3", result.stderr
+
+
+def test_the_sandbox_lease_is_a_setting_with_bounds(tmp_path: Path) -> None:
+    assert _start_django(tmp_path, "s.SANDBOX_LEASE_MS").stdout.strip() == "1000"
+    assert _start_django(tmp_path, "s.SANDBOX_LEASE_MS", MEMORYDB_LAB_SANDBOX_LEASE_MS="2000").stdout.strip() == "2000"
+    refused = _start_django(tmp_path, "s.SANDBOX_LEASE_MS", MEMORYDB_LAB_SANDBOX_LEASE_MS="50")
+    assert refused.returncode != 0 and "MEMORYDB_LAB_SANDBOX_LEASE_MS" in refused.stderr
