@@ -97,6 +97,8 @@ from .raft import (
     RaftNode,
     Recovered,
     RestoreSnapshot,
+    Role,
+    RoleChanged,
     Send,
 )
 from .raft_messages import decode_message, encode_message, persist_records
@@ -322,6 +324,9 @@ class JournalServer:
                 self.state = JournalState.restore(a.snapshot.data)
                 for index in [i for i in self.pending if i <= a.snapshot.index]:
                     self._resolve(index, None)
+            elif isinstance(a, RoleChanged):
+                if a.role is Role.LEADER:
+                    self.on_event({"event": "journal_leader", "node_id": self.config.node_id, "term": a.term})
             elif isinstance(a, Recovered):
                 took = time.monotonic() - self._recovery_started if self._recovery_started else 0.0
                 print(f"journal {self.config.node_id}: recovered the log up to entry {a.index} in term {a.term} "

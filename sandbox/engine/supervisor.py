@@ -396,6 +396,8 @@ class Supervisor:
             )
         was_primary = p.role == "primary"
         p.status = "stopped" if p.expected_exit else "crashed"
+        if p.kind == "journal":
+            p.role = "follower"  # whoever leads next says so (journal_leader)
         p.pid = None
         if self._stopping or p.expected_exit:
             return
@@ -438,6 +440,10 @@ class Supervisor:
 
                 self._spawn_task(announce())
                 return
+        if kind == "journal_leader" and p.kind == "journal":
+            for q in self.procs.values():
+                if q.kind == "journal":
+                    q.role = "leader" if q is p else "follower"
         if kind == "failover_started" and p.kind == "data" and self.spec.mode == "durable":
             # A failover without an observed crash (a paused or partitioned primary)
             # is timed from the first campaign.

@@ -602,7 +602,15 @@
     }
     parts.push(event.event.replace(/_/g, " "));
     if (event.node) {
-      parts.push(String(event.node).slice(0, 8) + (event.zone ? " (" + event.zone + ")" : ""));
+      // Data nodes have 40-hex ids (shortened); journals and the snapshotter have names.
+      var node = String(event.node);
+      if (/^[0-9a-f]{40}$/.test(node)) {
+        node = node.slice(0, 8);
+      }
+      parts.push(node + (event.zone ? " (" + event.zone + ")" : ""));
+    }
+    if (event.term !== undefined) {
+      parts.push("term " + event.term);
     }
     if (event.shard !== undefined && event.shard !== null && !event.node) {
       parts.push("shard " + event.shard);

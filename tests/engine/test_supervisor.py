@@ -182,3 +182,35 @@ def test_start_fails_at_once_when_a_process_dies_before_it_is_ready(tmp_path, mo
         asyncio.run(scenario())
     finally:
         taken.close()
+
+
+def test_the_journal_leader_is_announced_and_followed_after_a_kill(tmp_path):
+    async def scenario() -> None:
+        sup = Supervisor(ClusterSpec(mode="durable", replicas=1, data_dir=str(tmp_path), snapshotter=False,
+                                     restart_delay_ms=300))
+        try:
+            await sup.start()
+            first = await wait_event(sup, "journal_leader", 10)
+            leaders = [p for p in sup.topology()["processes"] if p["kind"] == "journal" and p["role"] == "leader"]
+            assert [p["id"] for p in leaders] == [first["node"]] and first["term"] >= 1
+            mark = len(sup.history)
+            await sup.kill(first["node"])
+
+            async def next_leader() -> dict:
+                while True:
+                    for event in sup.history[mark:]:
+                        if event.get("event") == "journal_leader" and event["node"] != first["node"]:
+                            return event
+                    await asyncio.sleep(0.02)
+
+            second = await asyncio.wait_for(next_leader(), 10)
+            assert second["term"] > first["term"]
+            roles = {p["id"]: p["role"] for p in sup.topology()["processes"] if p["kind"] == "journal"}
+            assert roles[second["node"]] == "leader" and list(roles.values()).count("leader") == 1
+            # and the cluster still takes writes
+            port = next(p.port for p in sup.procs.values() if p.kind == "data" and p.role == "primary")
+            assert redis.Redis(port=port, socket_timeout=5).set("after", "journal-leader-change") is True
+        finally:
+            await sup.stop()
+
+    asyncio.run(scenario())
