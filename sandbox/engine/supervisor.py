@@ -51,10 +51,12 @@ import asyncio
 import ctypes
 import json
 import os
+import random
 import secrets
 import signal
 import socket
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -143,16 +145,60 @@ def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
 
 
+# Ports for a new cluster. Bound to port 0, the kernel would hand out ports from its
+# ephemeral range, where any outgoing connection (the site opens many) may take one
+# before the child process binds it, and where supervisors starting side by side get
+# each other's just-closed ports: a start then fails with "address in use". So ports
+# come from below that range, each checked free by binding it, and none is handed out
+# twice by this process within _RECENT_S.
+_RECENT_S = 120.0
+_recent_ports: dict[int, float] = {}  # port -> monotonic time it was handed out
+_ports_lock = threading.Lock()
+
+
+def _below_ephemeral_range() -> tuple[int, int]:
+    """The block of ports to pick from: [10000, start of the ephemeral range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            ephemeral_low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    return 10000, max(10000, ephemeral_low - 1)
+
+
 def _free_ports(n: int, bind: str) -> list[int]:
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind((bind, 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
+    low, high = _below_ephemeral_range()
+    rng = random.Random()
+    with _ports_lock:
+        now = time.monotonic()
+        for port in [p for p, t in _recent_ports.items() if now - t > _RECENT_S]:
+            del _recent_ports[port]
+        socks: list[socket.socket] = []
+        ports: list[int] = []
+        attempts = 0
+        while len(ports) < n and attempts < 50 * n and high - low > 100:
+            attempts += 1
+            port = rng.randint(low, high)
+            if port in _recent_ports or port in ports:
+                continue
+            s = socket.socket()
+            try:
+                s.bind((bind, port))
+            except OSError:
+                s.close()
+                continue
+            socks.append(s)
+            ports.append(port)
+        while len(ports) < n:  # no room below the ephemeral range: let the kernel choose
+            s = socket.socket()
+            s.bind((bind, 0))
+            socks.append(s)
+            ports.append(s.getsockname()[1])
+        for s in socks:
+            s.close()
+        for port in ports:
+            _recent_ports[port] = now
+        return ports
 
 
 def _users_file(spec: ClusterSpec, secret: str) -> str:

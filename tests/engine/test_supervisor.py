@@ -214,3 +214,22 @@ def test_the_journal_leader_is_announced_and_followed_after_a_kill(tmp_path):
             await sup.stop()
 
     asyncio.run(scenario())
+
+
+def test_cluster_ports_come_from_below_the_ephemeral_range_and_are_not_handed_out_twice():
+    """Outgoing connections take ports from the kernel's ephemeral range, and several
+    supervisors start at once in the site: a port picked there could be taken before
+    the child binds it."""
+    import socket
+
+    from sandbox.engine.supervisor import _free_ports
+
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        ephemeral_low = int(f.read().split()[0])
+    batches = [_free_ports(11, "127.0.0.1") for _ in range(20)]
+    every = [port for batch in batches for port in batch]
+    assert len(set(every)) == len(every) == 220
+    assert all(10000 <= port < ephemeral_low for port in every)
+    for port in batches[-1]:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))  # still free: nothing else took it
