@@ -358,7 +358,15 @@ class JournalServer:
         self.dirty = False
         outbox, self.outbox = self.outbox, []
         index, term = self.mirror.last_index, self.mirror.last_term
-        os.fsync(self.file.fileno())  # an error ends the process: nothing after it could be trusted
+        try:
+            os.fsync(self.file.fileno())
+        except OSError as exc:
+            # After a failed fsync the kernel may have dropped the unwritten pages, so
+            # nothing written since the last good fsync can be trusted, and a retry
+            # could falsely succeed. Stop at once (an exception in this callback would
+            # only be logged); the restarted replica recovers from its log and peers.
+            print(f"journal {self.config.node_id}: fsync failed ({exc}); stopping", file=sys.stderr, flush=True)
+            os._exit(1)
         for send in outbox:
             self._transmit(send)
         self.handle(self.node.persisted(index, term))

@@ -545,3 +545,36 @@ def test_a_replica_refuses_a_secret_file_other_users_can_read(tmp_path: Path) ->
     assert out.returncode == 1
     assert f"the journal secret file {secret} is accessible to other users (mode 0644); it must be 0600" in out.stderr
     assert not (tmp_path / "disco").exists()  # it never started listening
+
+
+def test_a_failed_fsync_stops_the_replica_before_anything_is_acknowledged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A disk that fails fsync can't be produced here, so os.fsync is made to fail:
+    the replica must stop at once (os._exit) rather than log the error from an event
+    loop callback and go on telling Raft that the entries are durable."""
+    config = JournalConfig("az-a", IDS, str(tmp_path / "az-a"), str(tmp_path / "disco"))
+    server = JournalServer(config, on_event=lambda event: None)
+    persisted: list[tuple[int, int]] = []
+    monkeypatch.setattr(server.node, "persisted", lambda index, term: persisted.append((index, term)) or [])
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(5, "Input/output error")
+
+    class Exited(Exception):
+        pass
+
+    def exit_(code: int) -> None:
+        raise Exited(code)
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    monkeypatch.setattr(os, "_exit", exit_)
+    server.dirty = True
+    try:
+        with pytest.raises(Exited) as stopped:
+            server._flush()
+    finally:
+        server.file.close()
+    assert stopped.value.args == (1,)
+    assert persisted == []  # Raft never heard that anything was durable
+    assert "fsync failed" in capsys.readouterr().err
