@@ -313,10 +313,13 @@ class JournalServer:
                     self._transmit(a)
             elif isinstance(a, Persist):
                 self.mirror.apply(a)
-                if a.snapshot is not None:
-                    self.file.rewrite(self.mirror.to_records())  # fsyncs; earlier writes included
-                else:
-                    self.file.append_many(persist_records(a))
+                try:
+                    if a.snapshot is not None:
+                        self.file.rewrite(self.mirror.to_records())  # fsyncs; earlier writes included
+                    else:
+                        self.file.append_many(persist_records(a))
+                except OSError as exc:
+                    self._disk_failed("write", exc)
                 self.dirty = True
             elif isinstance(a, Apply):
                 self._apply(a)
@@ -361,15 +364,19 @@ class JournalServer:
         try:
             os.fsync(self.file.fileno())
         except OSError as exc:
-            # After a failed fsync the kernel may have dropped the unwritten pages, so
-            # nothing written since the last good fsync can be trusted, and a retry
-            # could falsely succeed. Stop at once (an exception in this callback would
-            # only be logged); the restarted replica recovers from its log and peers.
-            print(f"journal {self.config.node_id}: fsync failed ({exc}); stopping", file=sys.stderr, flush=True)
-            os._exit(1)
+            self._disk_failed("fsync", exc)
         for send in outbox:
             self._transmit(send)
         self.handle(self.node.persisted(index, term))
+
+    def _disk_failed(self, what: str, exc: OSError) -> None:
+        """The log could not be written or made durable: stop at once. After a failed
+        fsync the kernel may have dropped the unwritten pages, so nothing since the
+        last good one can be trusted and a retry could falsely succeed; and an
+        exception here would only be logged by the event loop while Raft carried on.
+        The restarted replica recovers from its log and its peers."""
+        print(f"journal {self.config.node_id}: {what} failed ({exc}); stopping", file=sys.stderr, flush=True)
+        os._exit(1)
 
     def _apply(self, a: Apply) -> None:
         for e in a.entries:

@@ -578,3 +578,28 @@ def test_a_failed_fsync_stops_the_replica_before_anything_is_acknowledged(
     assert stopped.value.args == (1,)
     assert persisted == []  # Raft never heard that anything was durable
     assert "fsync failed" in capsys.readouterr().err
+
+
+def test_a_failed_log_write_stops_the_replica(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same for a write to the log (a full or failing disk)."""
+    from sandbox.engine.raft import Entry, Persist
+
+    config = JournalConfig("az-a", IDS, str(tmp_path / "az-a"), str(tmp_path / "disco"))
+    server = JournalServer(config, on_event=lambda event: None)
+
+    def failing_append(records: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    class Exited(Exception):
+        pass
+
+    def exit_(code: int) -> None:
+        raise Exited(code)
+
+    monkeypatch.setattr(server.file, "append_many", failing_append)
+    monkeypatch.setattr(os, "_exit", exit_)
+    try:
+        with pytest.raises(Exited):
+            server.handle([Persist(entries=(Entry(1, 1, b"x"),))])
+    finally:
+        server.file.close()
