@@ -351,8 +351,8 @@ class JournalServer:
         The fsync runs on the event loop. A worker thread was tried: each hand-off
         costs two thread wake-ups, and on this project's machine (fsync ~0.1 ms) that
         cost more than the overlap saved -- with the fsync inline a durable cluster
-        used ~20% less CPU at 25-100 writes/s and served 12,100-12,400 SET/s to
-        redis-benchmark -c 50 against 5,200-9,100 with the thread. What arrives during
+        used 13-23% less CPU at 25-100 writes/s and served 7,900-12,400 SET/s to
+        redis-benchmark -c 50 against 5,200-9,100 with the thread (four runs each). What arrives during
         an fsync waits in the socket buffers and is covered by the next one.
         """
         self.flush_scheduled = False

@@ -547,8 +547,22 @@ def test_a_replica_refuses_a_secret_file_other_users_can_read(tmp_path: Path) ->
     assert not (tmp_path / "disco").exists()  # it never started listening
 
 
+class Exited(Exception):
+    """Raised in place of os._exit by the ``exits`` fixture."""
+
+
+@pytest.fixture
+def exits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """os._exit raises Exited(code) instead of ending the test process."""
+
+    def exit_(code: int) -> None:
+        raise Exited(code)
+
+    monkeypatch.setattr(os, "_exit", exit_)
+
+
 def test_a_failed_fsync_stops_the_replica_before_anything_is_acknowledged(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], exits: None
 ) -> None:
     """A disk that fails fsync can't be produced here, so os.fsync is made to fail:
     the replica must stop at once (os._exit) rather than log the error from an event
@@ -561,14 +575,7 @@ def test_a_failed_fsync_stops_the_replica_before_anything_is_acknowledged(
     def failing_fsync(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    class Exited(Exception):
-        pass
-
-    def exit_(code: int) -> None:
-        raise Exited(code)
-
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    monkeypatch.setattr(os, "_exit", exit_)
     server.dirty = True
     try:
         with pytest.raises(Exited) as stopped:
@@ -580,7 +587,7 @@ def test_a_failed_fsync_stops_the_replica_before_anything_is_acknowledged(
     assert "fsync failed" in capsys.readouterr().err
 
 
-def test_a_failed_log_write_stops_the_replica(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_log_write_stops_the_replica(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, exits: None) -> None:
     """The same for a write to the log (a full or failing disk)."""
     from sandbox.engine.raft import Entry, Persist
 
@@ -590,16 +597,10 @@ def test_a_failed_log_write_stops_the_replica(tmp_path: Path, monkeypatch: pytes
     def failing_append(records: Any) -> None:
         raise OSError(28, "No space left on device")
 
-    class Exited(Exception):
-        pass
-
-    def exit_(code: int) -> None:
-        raise Exited(code)
-
     monkeypatch.setattr(server.file, "append_many", failing_append)
-    monkeypatch.setattr(os, "_exit", exit_)
     try:
-        with pytest.raises(Exited):
+        with pytest.raises(Exited) as stopped:
             server.handle([Persist(entries=(Entry(1, 1, b"x"),))])
     finally:
         server.file.close()
+    assert stopped.value.args == (1,)
