@@ -31,12 +31,23 @@ def healthz(request: HttpRequest) -> JsonResponse:
     make a load balancer drop every worker at once when the shared database or the
     engine breaks, replacing the site (and its lessons, which need no engine) with
     the balancer's bare error page. Monitors should alert on ``"ok": false``.
+
+    Anyone sees each check's verdict and the reason for a failure; the details (the
+    probe node's pid and port, the database vendor, timings) are for staff only, as
+    they help someone probing the host more than someone watching the site.
     """
     database = _check_database()
     engine = engine_check.get(ttl=settings.HEALTHZ_ENGINE_CACHE_SECONDS)
+    if not request.user.is_staff:
+        database, engine = _public(database), _public(engine)
     return JsonResponse(
         {"ok": database["ok"] and engine["ok"], "database": database, "engine": engine}
     )
+
+
+def _public(report: dict[str, Any]) -> dict[str, Any]:
+    """What a visitor who is not staff sees of a check: the verdict and the reason."""
+    return {"ok": report["ok"], "error": report.get("error")}
 
 
 def _check_database() -> dict[str, Any]:

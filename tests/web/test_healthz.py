@@ -2,7 +2,8 @@
 
 The engine check is exercised three ways: against the real engine (what
 production runs), against small fake engines that misbehave in each way the check
-must survive, and through the cache with an injected clock.
+must survive, and through the cache with an injected clock. Staff see every detail
+of a check; anyone else sees only each check's verdict and reason.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
+from django.contrib.auth.models import User
 from django.db import OperationalError, connection
 from django.test import override_settings
 
@@ -32,7 +34,12 @@ class HealthzTests(WebTestCase):
         engine_check.clear()
         self.addCleanup(engine_check.clear)
 
+    def sign_in_staff(self) -> None:
+        staff = User.objects.create_user("operator", "operator@example.org", "x", is_staff=True)
+        self.client.force_login(staff)
+
     def test_it_reports_a_healthy_site_with_the_real_engine(self) -> None:
+        self.sign_in_staff()
         response = self.client.get("/healthz")
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response["Content-Type"], "application/json")
@@ -47,7 +54,28 @@ class HealthzTests(WebTestCase):
         self.assertIs(body["ok"], True)
         _assert_reaped(body["engine"]["pid"])  # the probe node is gone, not a zombie
 
+    def test_anonymous_visitors_see_each_verdict_but_no_pid_port_or_timing(self) -> None:
+        body = self.client.get("/healthz").json()
+        self.assertIs(body["ok"], True, body)
+        self.assertEqual(body["database"], {"ok": True, "error": None})
+        self.assertEqual(body["engine"], {"ok": True, "error": None})
+
+    def test_a_learner_who_is_not_staff_sees_what_anonymous_visitors_see(self) -> None:
+        self.client.force_login(self.alice)
+        body = self.client.get("/healthz").json()
+        self.assertEqual(set(body["engine"]), {"ok", "error"})
+        self.assertEqual(set(body["database"]), {"ok", "error"})
+
+    def test_anonymous_visitors_still_get_the_reason_of_a_failure(self) -> None:
+        broken = CachedCheck(lambda: check_engine([sys.executable, "-c", "raise SystemExit(3)"]))
+        with mock.patch("memorydb_lab.views.engine_check", broken):
+            body = self.client.get("/healthz").json()
+        self.assertIs(body["ok"], False)
+        self.assertEqual(set(body["engine"]), {"ok", "error"})
+        self.assertIn("exited with status 3", body["engine"]["error"])
+
     def test_it_reuses_the_engine_result_within_the_cache_lifetime(self) -> None:
+        self.sign_in_staff()
         first = self.client.get("/healthz").json()["engine"]
         second = self.client.get("/healthz").json()["engine"]
         self.assertFalse(first["cached"])
@@ -56,6 +84,7 @@ class HealthzTests(WebTestCase):
 
     @override_settings(HEALTHZ_ENGINE_CACHE_SECONDS=0)
     def test_a_zero_cache_lifetime_checks_every_time(self) -> None:
+        self.sign_in_staff()
         first = self.client.get("/healthz").json()["engine"]
         second = self.client.get("/healthz").json()["engine"]
         self.assertFalse(first["cached"])
