@@ -36,7 +36,7 @@ from typing import Iterable
 
 from .. import errors
 from ..errors import RedisError
-from ..glob import match as glob_match
+from .. import glob
 from .util import parse_int
 
 INVALID_CURSOR = RedisError("ERR invalid cursor")
@@ -93,7 +93,8 @@ def parse_options(argv: list[bytes], start: int, with_type: bool = False) -> tup
 def matching(elements: Iterable[bytes], pattern: bytes | None) -> list[bytes]:
     if pattern is None:
         return list(elements)
-    return [e for e in elements if glob_match(pattern, e)]
+    test = glob.compile(pattern)  # once per call, not per element
+    return [e for e in elements if test(e)]
 
 
 def threshold_scan(elements: Iterable[bytes], cursor: int, count: int) -> tuple[int, list[bytes]]:
