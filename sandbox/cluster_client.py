@@ -8,7 +8,13 @@ topology (refreshed by the manager after every failover, and on ``-MOVED``).
   key's slot (the write load, the lab checks, the verdict);
 * ``console(args)`` behaves like ``redis-cli -c``: it sends to the node the console
   is on and follows ``-MOVED``/``-ASK``, staying on the new node after a ``MOVED``,
-  and says where it went ("-> Redirected to slot [12739] located at ...").
+  and says where it went as redis-cli does, naming the node by its shard, role and
+  zone instead of its address ("-> Redirected to slot [12739] located at shard 2,
+  primary in az-c"): the browser never sees a node's port.
+
+The console passes a ``DisplayBudget``: its reply may come back cut, the link it
+came on is then closed, and the next command opens a new one (``link()`` reconnects
+whenever the link it has is closed).
 
 A node that refused a connection is skipped for ``DOWN_BACKOFF_S`` so that a load
 aimed at a dead primary fails fast instead of reconnecting for every write.
@@ -23,7 +29,7 @@ from typing import Any
 from redis.crc import key_slot
 
 from sandbox.backends import ClusterUser
-from sandbox.resp import ErrorReply, LinkDown, NodeLink, Reply
+from sandbox.resp import DisplayBudget, ErrorReply, LinkDown, NodeLink, Reply
 
 DOWN_BACKOFF_S = 0.1
 MAX_REDIRECTS = 5
@@ -45,12 +51,17 @@ class ClusterClient:
         self.current: tuple[str, int] | None = None  # the console's node
         self.slot_primary: list[tuple[str, int] | None] = []
         self.slot_shard: list[int] = []
+        self.nodes: dict[tuple[str, int], dict[str, Any]] = {}  # data node by address
         self.refresh(topology)
 
     # -- topology ------------------------------------------------------------------------
     def refresh(self, topology: dict[str, Any]) -> None:
         """Take the supervisor's view: which running primary serves which slots."""
         primaries: dict[int, tuple[str, int]] = {}
+        self.nodes = {
+            (proc.get("host") or "127.0.0.1", int(proc["port"])): proc
+            for proc in topology.get("processes", []) if proc.get("kind") == "data"
+        }
         for proc in topology.get("processes", []):
             if proc.get("kind") == "data" and proc.get("role") == "primary" and proc.get(
                 "status"
@@ -111,9 +122,9 @@ class ClusterClient:
             pending.cancel()
 
     # -- commands ------------------------------------------------------------------------
-    async def call(self, address: tuple[str, int], *args: Any) -> Reply:
+    async def call(self, address: tuple[str, int], *args: Any, budget: DisplayBudget | None = None) -> Reply:
         link = await self.link(address)
-        return await link.call(*args)
+        return await link.call(*args, budget=budget)
 
     async def route(self, key: bytes | str, *args: Any) -> Reply:
         """A keyed command, sent to its slot's primary; one MOVED is followed."""
@@ -125,8 +136,9 @@ class ClusterClient:
             reply = await self.call(_address_of(reply), *args)
         return reply
 
-    async def console(self, args: list[bytes]) -> tuple[Reply, list[str]]:
-        """Run one console command as ``redis-cli -c`` would; (reply, redirect notes)."""
+    async def console(self, args: list[bytes], budget: DisplayBudget | None = None) -> tuple[Reply, list[str]]:
+        """Run one console command as ``redis-cli -c`` would; (reply, redirect notes).
+        With a ``budget`` the reply is read only that far (see ``sandbox.resp``)."""
         if self.current is None:
             return ErrorReply("CLUSTERDOWN No primary is running"), []
         notes: list[str] = []
@@ -135,16 +147,24 @@ class ClusterClient:
         for _ in range(MAX_REDIRECTS + 1):
             if asking:
                 await self.call(address, "ASKING")
-            reply = await self.call(address, *args)
+            reply = await self.call(address, *args, budget=budget)
             if not isinstance(reply, ErrorReply) or reply.code not in ("MOVED", "ASK"):
                 return reply, notes
-            _, slot, target = reply.split(" ")
+            slot = reply.split(" ")[1]
             address = _address_of(reply)
-            notes.append(f"-> Redirected to slot [{slot}] located at {target}")
+            notes.append(f"-> Redirected to slot [{slot}] located at {self.describe(address, int(slot))}")
             asking = reply.code == "ASK"
             if not asking:
                 self.current = address
         return ErrorReply("ERR too many cluster redirections"), notes
+
+
+    def describe(self, address: tuple[str, int], slot: int) -> str:
+        """A node as the learner knows it (shard, role, zone), never its address."""
+        node = self.nodes.get(address)
+        if node is None:  # not in the topology we hold yet: the slot still names the shard
+            return f"shard {self.slot_shard[slot]}" if 0 <= slot < len(self.slot_shard) else "another node"
+        return f"shard {node['shard']}, {node['role']} in {node['zone']}"
 
 
 def _address_of(reply: ErrorReply) -> tuple[str, int]:

@@ -41,6 +41,13 @@ class SandboxLimits:
     nice: int = 19  # scheduling priority of sandbox processes, 0..19 (the site runs at 0)
     lease_ms: int = 1000  # durable primaries' lease; replicas campaign after 1.5 leases of silence
     console_timeout_seconds: float = 10.0  # a console command that blocks longer is cut off
+    # A console reply is read only this far, then cut with a note (and its link closed),
+    # so no learner's command holds the site's event loop more than a few ms:
+    console_reply_values: int = 1000  # elements shown, nested ones counted, >= 1
+    console_reply_bytes: int = 64 * 1024  # bytes of strings shown (~2 ms to escape), >= 0
+    # The reply's text as sent, JSON-escaped; daphne closes a websocket (1011) rather
+    # than send a message over 1 MiB. The two above keep replies far below this.
+    console_reply_text_bytes: int = 768 * 1024
     stats_interval_seconds: float = 1.0  # node statistics while a page watches
     cull_interval_seconds: float = 30.0  # how often the idle culler looks
 

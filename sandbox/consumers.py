@@ -57,7 +57,8 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
         try:
             if text_data is None:
                 raise ClientError("binary_not_supported")
-            if len(text_data.encode("utf-8")) > self.limits.max_message_bytes:
+            # surrogatepass: a lone surrogate is measured here and refused by validate().
+            if len(text_data.encode("utf-8", "surrogatepass")) > self.limits.max_message_bytes:
                 raise ClientError("too_large", limit=self.limits.max_message_bytes)
             if not self.flood.take():
                 raise ClientError("rate_limited")
@@ -65,6 +66,8 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
                 content = json.loads(text_data)
             except ValueError:
                 raise ClientError("bad_json") from None
+            except RecursionError:  # [[[[...: 16 KiB of brackets is deeper than the decoder goes
+                raise ClientError("too_deep") from None
             await self.receive_json(content)
         except ClientError as exc:
             await self.send_json(exc.payload())

@@ -36,7 +36,7 @@ from sandbox.backends import ClusterUser, SandboxBackend, SandboxSpec, SandboxSt
 from sandbox.checks import run_check
 from sandbox.cluster_client import ClusterClient
 from sandbox.conf import SandboxLimits
-from sandbox.console import BadCommandLine, docs_from_reply, format_for, memorydb_view, refusal, split_args
+from sandbox.console import BadCommandLine, docs_from_reply, fit_text, format_for, memorydb_view, refusal, split_args
 from sandbox.engine.journal_auth import new_secret
 from sandbox.events import EventLog
 from sandbox.live import Experiment, LiveSandbox, log_failure
@@ -44,7 +44,7 @@ from sandbox.load import WriteLoad
 from sandbox.models import CLUSTERS, Sandbox
 from sandbox.owners import Owner
 from sandbox.protocol import ClientError, TokenBucket
-from sandbox.resp import ErrorReply, LinkDown
+from sandbox.resp import DisplayBudget, ErrorReply, LinkDown
 from sandbox.store import when
 from sandbox.verdict import build_verdict
 
@@ -295,10 +295,12 @@ class SandboxManager:
         if why is not None:
             raise ClientError("forbidden_command", why, command=args[0].decode("utf-8", "replace").upper())
         client = live.console[cluster]
+        # Read only what a person can look at: a cut reply never reaches the formatter whole.
+        budget = DisplayBudget(self.limits.console_reply_values, self.limits.console_reply_bytes)
         started = time.perf_counter()
         try:
             reply, notes = await asyncio.wait_for(
-                client.console(args), self.limits.console_timeout_seconds
+                client.console(args, budget), self.limits.console_timeout_seconds
             )
         except asyncio.TimeoutError:
             if client.current is not None:
@@ -309,10 +311,13 @@ class SandboxManager:
                 "error": True,
                 "ms": round((time.perf_counter() - started) * 1000, 2),
             }
-        except LinkDown as exc:
-            return {"text": f"(error) {exc}\n", "error": True, "ms": 0.0}
+        except LinkDown:
+            # Its text names the node's address, which the browser is never shown.
+            return {"text": "(error) The node could not be reached; the console reconnects "
+                    "with the next command.\n", "error": True, "ms": 0.0}
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         text = "".join(note + "\n" for note in notes) + format_for(args, memorydb_view(args, reply))
+        text = fit_text(text, self.limits.console_reply_text_bytes)
         return {"text": text, "error": isinstance(reply, ErrorReply), "ms": elapsed}
 
     async def command_docs(self, owner: Owner) -> dict[str, Any]:

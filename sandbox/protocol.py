@@ -29,6 +29,7 @@ LOAD_KINDS = ("set", "incr", "zadd", "xadd")
 # Plain-language texts for each code; the browser shows them as they are.
 MESSAGES = {
     "bad_json": "That message is not a JSON object.",
+    "too_deep": "That message is nested too deeply.",
     "binary_not_supported": "Only text messages are accepted.",
     "too_large": "That message is too large.",
     "unknown_type": "Unknown message type.",
@@ -60,9 +61,8 @@ class ClientError(Exception):
         self.detail = detail
 
     def payload(self) -> dict[str, Any]:
-        reply: dict[str, Any] = {"type": "error", "code": self.code, "message": self.message}
-        reply.update(self.detail)
-        return reply
+        # The detail may echo what the sender sent; it never replaces these three.
+        return {**self.detail, "type": "error", "code": self.code, "message": self.message}
 
 
 # --------------------------------------------------------------------------------------
@@ -96,6 +96,8 @@ class Text:
     def clean(self, name: str, value: Any) -> str:
         if not isinstance(value, str):
             raise ClientError("bad_field", f"{name} must be text.", field=name)
+        if not _encodable(value):
+            raise ClientError("bad_field", f"{name} is not valid text (a lone surrogate).", field=name)
         if len(value) > self.max_length:
             raise ClientError(
                 "bad_field", f"{name} is longer than {self.max_length} characters.", field=name
@@ -133,6 +135,16 @@ class Weights:
         if not any(weights.values()):
             raise ClientError("bad_field", f"{name} needs one weight above 0.", field=name)
         return weights
+
+
+def _encodable(text: str) -> bool:
+    """Whether ``text`` is UTF-8 text: JSON's \\ud800 escapes decode to lone
+    surrogates, which no later ``.encode()`` accepts."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 Check = Int | Text | Choice | Weights
@@ -184,7 +196,8 @@ def validate(content: Any, table: Mapping[str, Mapping[str, Check]]) -> tuple[st
         raise ClientError("bad_json")
     kind = content.get("type")
     if not isinstance(kind, str) or kind not in table:
-        raise ClientError("unknown_type", type=kind if isinstance(kind, str) else None)
+        # Echoed for the page's log, under a name of its own: an error's type is "error".
+        raise ClientError("unknown_type", sent_type=kind[:64] if isinstance(kind, str) else None)
     fields = table[kind]
     unknown = set(content) - set(fields) - {"type"}
     if unknown:
