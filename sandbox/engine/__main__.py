@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     jr.add_argument("--bind", default="127.0.0.1")
     jr.add_argument("--auth-file", default="",
                     help="file (0600) holding the secret that clients and peers must prove (default: none)")
+    jr.add_argument("--disk-quota-bytes", type=int, default=0,
+                    help="refuse data appends when this replica's log plus --snapshot-dir passes 1.5x this; "
+                         "primaries stop writes at 1x (JDISK) (default 0: no quota)")
+    jr.add_argument("--snapshot-dir", default="", help="the cluster's snapshot directory, counted in the quota")
     sn = sub.add_parser("snapshotter", help="run the off-node snapshotter of a durable cluster")
     sn.add_argument("--journal", type=_addresses, required=True, help="journal replicas, host:port,host:port,...")
     sn.add_argument("--shards", type=int, required=True, help="number of shards (streams shard-0..shard-N-1)")
@@ -281,6 +285,7 @@ async def _run_journal(args: argparse.Namespace) -> int:
     config = JournalConfig(
         args.id, tuple(args.peers.split(",")), args.dir, args.discovery_dir, host=args.bind,
         raft_port=args.raft_port, client_port=args.port, secret=args.secret,
+        disk_quota_bytes=max(args.disk_quota_bytes, 0), snapshot_dir=args.snapshot_dir,
     )
 
     def ready(address: dict) -> None:

@@ -57,6 +57,9 @@ class ClusterState:
         self.shards: list[Shard] = []
         self.nodes: dict[str, NodeInfo] = {}
         self.slot_owner: list[int] = [-1] * SLOTS
+        # Set by the durable node while its journal is over the disk cap: writes to
+        # this primary's slots answer it; reads go on.
+        self.write_refusal: RedisError | None = None
 
     # -- topology ----------------------------------------------------------------------
     def load(self, topology: dict[str, Any]) -> None:
@@ -144,4 +147,6 @@ class ClusterState:
             if client.readonly and not cmd.write and "readonly" in cmd.flags:
                 return None
             return errors.moved(slot, primary.host, primary.port)
+        if cmd.write and self.write_refusal is not None:
+            return self.write_refusal
         return None

@@ -39,8 +39,9 @@ from typing import Any, Callable
 
 from . import snapshot
 from .config import NodeConfig
+from . import errors
 from .errors import RedisError
-from .journal_state import encode_lease, encode_leader
+from .journal_state import MAX_ENTRY_BYTES, encode_lease, encode_leader
 from .respclient import RespConnection, RespError, connect
 from .server import Server, encode_effects
 
@@ -190,9 +191,24 @@ class PrimaryLog:
             self.scheduled = True
             asyncio.get_running_loop().call_later(0.0005, self.flush)
             return
-        data = _TS.pack(int(time.time() * 1000)) + b"".join(self.pieces)
-        futures = self.futures
-        self.pieces, self.futures = [], []
+        # One entry holds at most MAX_ENTRY_BYTES: a tick's writes beyond it go in the
+        # next entries. A single write larger than that was applied here but can never
+        # be logged, so this node steps down; nothing pending was acknowledged.
+        count, size = 0, 0
+        for piece in self.pieces:
+            if count and size + len(piece) > MAX_ENTRY_BYTES:
+                break
+            count, size = count + 1, size + len(piece)
+        if size > MAX_ENTRY_BYTES:
+            self.node.fence(f"a write's effects of {size} bytes exceed a journal entry ({MAX_ENTRY_BYTES})",
+                            self._all_pending(), error=errors.JOURNAL_ENTRY_TOO_LARGE)
+            return
+        data = _TS.pack(int(time.time() * 1000)) + b"".join(self.pieces[:count])
+        futures = self.futures[:count]
+        self.pieces, self.futures = self.pieces[count:], self.futures[count:]
+        if self.pieces and not self.scheduled:
+            self.scheduled = True
+            asyncio.get_running_loop().call_soon(self.flush)
         self.crc = zlib.crc32(data, self.crc)
         self._send(b"data", data, futures)
         self.last_data_sent = time.monotonic()
@@ -238,6 +254,15 @@ class PrimaryLog:
             return
         if isinstance(exc, RespError) and exc.code in ("CONDFAIL", "FENCED"):
             self.node.fence(f"append after {expected - 1} refused: {exc.text}", self._all_pending())
+            return
+        if isinstance(exc, RespError) and exc.code in ("QUOTA", "TOOBIG"):
+            # Applied here, refused by the journal: this keyspace is ahead of the log
+            # for good, so the node steps down and comes back from the journal.
+            error = errors.JOURNAL_ENTRY_TOO_LARGE
+            if exc.code == "QUOTA":
+                used, cap = (int(n) for n in exc.text.split()[1:3])
+                error = errors.disk_quota(used, cap)
+            self.node.fence(f"append after {expected - 1} refused: {exc.text}", self._all_pending(), error=error)
             return
         # Connection lost, TIMEOUT, NOTLEADER: the outcome of what is in flight is unknown.
         if not self.recovering:
@@ -513,6 +538,32 @@ class DurableNode:
             except ConnectionError:
                 return
         self.log.renew()
+        self.check_disk()
+
+    def check_disk(self) -> None:
+        """Ask the journal how much of the disk quota is used; at or over it, writes
+        to this primary are refused (reads go on) until a snapshot trims the log."""
+        conn = self.journal.conn
+        if conn is None or not conn.is_open or self.server.cluster is None:
+            return
+        conn.send(b"JDISK").add_done_callback(self._disk_use)
+
+    def _disk_use(self, reply: "asyncio.Future[Any]") -> None:
+        if reply.cancelled() or reply.exception() is not None or self.fenced or self.server.cluster is None:
+            return
+        try:
+            used, cap = int(reply.result()[0]), int(reply.result()[1])
+        except (TypeError, ValueError, IndexError):
+            return  # a journal without JDISK
+        cluster = self.server.cluster
+        over = cap > 0 and used >= cap
+        if over:
+            if cluster.write_refusal is None:
+                self.emit({"event": "disk_quota_reached", "used_bytes": used, "cap_bytes": cap})
+            cluster.write_refusal = errors.disk_quota(used, cap)
+        elif cluster.write_refusal is not None:
+            cluster.write_refusal = None
+            self.emit({"event": "disk_quota_cleared", "used_bytes": used, "cap_bytes": cap})
 
     def renewed(self, sent_at: float, entry_id: int) -> None:
         self.lease_until = max(self.lease_until, sent_at + self.cfg.lease_ms / 1000)

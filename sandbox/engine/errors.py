@@ -134,3 +134,16 @@ def pubsub_context(name: str) -> RedisError:
 
 def invalid_expire(name: str) -> RedisError:
     return RedisError(INVALID_EXPIRE.format(name))
+
+
+# Durable sandboxes: limits of this lab's journal (no Redis counterpart)
+JOURNAL_ENTRY_TOO_LARGE = _err(
+    "ERR the write's effects are larger than one journal entry holds; it was not acknowledged"
+)
+
+
+def disk_quota(used_bytes: int, cap_bytes: int) -> RedisError:
+    """A durable sandbox's log (plus snapshots) reached its disk cap: writes wait for a trim."""
+    mb = 1024 * 1024
+    return RedisError(f"ERR the sandbox's disk quota is used up ({used_bytes // mb} MB of {cap_bytes // mb} MB); "
+                      "writes resume after the next snapshot trims the log")

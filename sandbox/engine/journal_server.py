@@ -8,9 +8,11 @@ RESP2:
 
     JAPPEND shard after_id kind payload   -> :id | -CONDFAIL <tail> | -FENCED <leader>
                                              | -NOTLEADER <host:port|?> | -TIMEOUT ...
+                                             | -TOOBIG ... (over MAX_ENTRY_BYTES)
     JREAD shard after_id count block_ms   -> *[[id, kind, payload], ...] | -TRIMMED <upto> <snapshot>
     JTAIL shard                           -> :tail
     JTRIM shard upto_id [snapshot_id]     -> +OK
+    JDISK                                 -> *[used_bytes, cap_bytes, log_bytes]  (cap 0 = none)
     JLEADER shard                         -> *[node, epoch, entry_id] | nil
     JROLE                                 -> *[node_id, role, term, leader|nil, commit, recovering]
     PING                                  -> +PONG
@@ -77,6 +79,7 @@ from .journal_state import (
     CondFail,
     EntryKind,
     Fenced,
+    MAX_ENTRY_BYTES,
     JournalState,
     Rejected,
     Result,
@@ -103,6 +106,7 @@ from .raft import (
 )
 from .raft_messages import decode_message, encode_message, persist_records
 from .records import (
+    MAX_PAYLOAD,
     CorruptLogError,
     FsyncPolicy,
     RecordFile,
@@ -112,7 +116,11 @@ from .records import (
 )
 
 _FRAME = struct.Struct(">I")
-MAX_FRAME = 64 * 1024 * 1024
+# A client's command carries at most one entry's data (MAX_ENTRY_BYTES) plus its
+# shard name and numbers; a peer frame carries whole entries or a compaction snapshot,
+# as large as its u32 length field allows.
+MAX_CLIENT_BULK = MAX_ENTRY_BYTES + 64 * 1024
+MAX_FRAME = MAX_PAYLOAD
 MAX_AUTH_FAILURES = 3  # wrong secrets on one connection before it is closed
 UNAUTHENTICATED_MAX_ARGS = 10  # redis-server's limits before AUTH (networking.c)
 UNAUTHENTICATED_MAX_BULK = 16 * 1024
@@ -136,6 +144,8 @@ class JournalConfig:
     append_timeout_ms: int = 5000  # ms, > 0: how long JAPPEND waits for the commit before -TIMEOUT
     seed: int | None = None  # seeds the election-timeout RNG; None: random
     secret: bytes = field(default=b"", repr=False)  # the group's shared secret; b"": no authentication
+    disk_quota_bytes: int = 0  # bytes, >= 0: cap on this replica's log file plus snapshot_dir; 0 = none
+    snapshot_dir: str = ""  # the cluster's snapshots, counted in the quota ("" = not counted)
 
 
 class _Reply:
@@ -161,7 +171,7 @@ def _encode(value: Any) -> bytes:
     return b"*%d\r\n" % len(value) + b"".join(_encode(v) for v in value)
 
 
-def _parse_command(buf: bytearray, max_args: int = sys.maxsize, max_bulk: int = MAX_FRAME) -> list[bytes] | None:
+def _parse_command(buf: bytearray, max_args: int = sys.maxsize, max_bulk: int = MAX_CLIENT_BULK) -> list[bytes] | None:
     """Pop one command (multibulk or inline) off `buf`; None if incomplete; ValueError
     if malformed or over the limits (checked before the data arrives)."""
     if not buf:
@@ -194,6 +204,18 @@ def _parse_command(buf: bytearray, max_args: int = sys.maxsize, max_bulk: int = 
         pos = eol + 2 + size + 2
     del buf[:pos]
     return args
+
+
+def _tree_bytes(root: str) -> int:
+    """Bytes of the regular files under ``root`` (0 when it is missing)."""
+    total = 0
+    for directory, _dirs, files in os.walk(root):
+        for name in files:
+            try:
+                total += os.stat(os.path.join(directory, name)).st_size
+            except OSError:
+                pass  # removed while we looked (a retention pass)
+    return total
 
 
 def _now_ms() -> int:
@@ -274,6 +296,8 @@ class JournalServer:
         self.refused_peers = 0  # peer connections closed for want of a proof (reported on stderr)
         self._refusals_reported_at = 0.0
         self._recovery_started = time.monotonic() if self.node.recovering else None
+        self.compact_due = False  # a trim freed entries: rewrite the log now (disk quota)
+        self._snapshots_bytes = (0.0, 0)  # (monotonic time measured, bytes)
 
     def _open_log(self, path: str) -> tuple[RecordFile, RecoveryReport, PersistentState]:
         """Open the Raft log; a corrupt one is set aside and replaced by a recovering one."""
@@ -336,7 +360,9 @@ class JournalServer:
                       f"({took:.2f}s); voting again", file=sys.stderr, flush=True)
                 self.on_event({"event": "journal_recovered", "node_id": self.config.node_id, "term": a.term,
                                "index": a.index, "duration_ms": round(took * 1000)})
-        if self.node.applied - self.node.log.base_index >= self.config.compact_threshold:
+        if self.node.applied - self.node.log.base_index >= self.config.compact_threshold or (
+                self.compact_due and self.node.applied > self.node.log.base_index):
+            self.compact_due = False
             self.handle(self.node.compact(self.node.applied, self.state.snapshot()))
         if self.dirty and not self.flush_scheduled:
             self.flush_scheduled = True  # group commit: one fsync after this event-loop turn
@@ -381,6 +407,10 @@ class JournalServer:
     def _apply(self, a: Apply) -> None:
         for e in a.entries:
             result = None if e.noop else self.state.apply(e.payload)
+            if isinstance(result, Trimmed) and self.config.disk_quota_bytes:
+                # Trimmed entries stay in the file until the next compaction; with a
+                # quota the space must come back now, or writes would stay refused.
+                self.compact_due = True
             waiting = self.pending.get(e.index)
             if waiting is not None:
                 self._resolve(e.index, result if waiting[0] == e.term else None)
@@ -517,12 +547,19 @@ class JournalServer:
                 return _Reply("PONG")
             if name == b"JAPPEND" and len(args) == 5:
                 kind = EntryKind(args[3].decode())
+                if len(args[4]) > MAX_ENTRY_BYTES:
+                    return _Reply(f"TOOBIG an entry holds at most {MAX_ENTRY_BYTES} bytes", error=True)
+                if kind is EntryKind.DATA and self.over_hard_quota():
+                    used, cap, _log = self.disk_use()
+                    return _Reply(f"QUOTA {used} {cap}", error=True)
                 return await self._propose(AppendCommand(args[1].decode(), int(args[2]), kind, args[4]))
             if name == b"JTRIM" and len(args) in (3, 4):
                 snapshot_id = args[3].decode() if len(args) == 4 else ""
                 return await self._propose(TrimCommand(args[1].decode(), int(args[2]), snapshot_id))
             if name == b"JREAD" and len(args) == 5:
                 return await self._read(args[1].decode(), int(args[2]), int(args[3]), int(args[4]))
+            if name == b"JDISK" and len(args) == 1:
+                return list(self.disk_use())
             if name == b"JTAIL" and len(args) == 2:
                 return self.state.tail(args[1].decode())
             if name == b"JLEADER" and len(args) == 2:
@@ -534,6 +571,26 @@ class JournalServer:
         except (ValueError, UnicodeDecodeError) as exc:
             return _Reply(f"ERR {exc}", error=True)
         return _Reply(f"ERR unknown command or wrong number of arguments for '{name.decode(errors='replace')}'", error=True)
+
+    # -- the disk quota ------------------------------------------------------------------
+
+    def disk_use(self) -> tuple[int, int, int]:
+        """(bytes used, the quota, bytes of the log file): this replica's log plus the
+        cluster's snapshots (measured at most every half second)."""
+        log = self.file.size
+        measured_at, snapshots = self._snapshots_bytes
+        if self.config.snapshot_dir and time.monotonic() - measured_at > 0.5:
+            snapshots = _tree_bytes(self.config.snapshot_dir)
+            self._snapshots_bytes = (time.monotonic(), snapshots)
+        return log + snapshots, self.config.disk_quota_bytes, log
+
+    def over_hard_quota(self) -> bool:
+        """Primaries stop taking writes at the quota itself (they poll JDISK); this
+        replica refuses data appends only half a quota later, a backstop for writes
+        made between two polls. Leases, leadership claims, checksums and trims are
+        never refused: they keep the cluster serving and are how the log shrinks."""
+        cap = self.config.disk_quota_bytes
+        return cap > 0 and self.disk_use()[0] >= cap + cap // 2
 
     async def _propose(self, cmd: AppendCommand | TrimCommand) -> Any:
         try:

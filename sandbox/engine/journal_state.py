@@ -37,6 +37,12 @@ from dataclasses import dataclass, field
 from typing import Union
 
 
+# The largest entry data a journal accepts: one write's effects, e.g. a SET whose
+# value is as large as a node's proto-max-bulk-len (512 MB) lets it be, with room to
+# spare. A primary never sends more in one entry (durable.PrimaryLog).
+MAX_ENTRY_BYTES = 1024 * 1024 * 1024
+
+
 class EntryKind(enum.Enum):
     DATA = "data"
     LEASE = "lease"

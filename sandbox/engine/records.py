@@ -42,7 +42,11 @@ _HEADER = struct.Struct(">8sHH")
 _RECORD = struct.Struct(">II")
 HEADER_SIZE = _HEADER.size  # 12 bytes
 RECORD_OVERHEAD = _RECORD.size  # 8 bytes
-MAX_PAYLOAD = 64 * 1024 * 1024  # a larger length field can only be garbage
+# The length field's own limit. A journal entry holds one write's effects (a value
+# of up to proto-max-bulk-len, 512 MB) and the journal's compaction record holds every
+# entry not yet trimmed, so no smaller bound is safe; a garbage length past the end of
+# the file is still found (a partial payload) and so is one within it (its crc).
+MAX_PAYLOAD = 0xFFFFFFFF
 
 
 class CorruptLogError(Exception):

@@ -11,6 +11,13 @@ A snapshot is a ``records.py`` record file (versioned header, then
   (``replication_replica.key_commands``: SET/RPUSH/HSET/SADD/ZADD, a stream's
   XADD/XGROUP/XCLAIM/XSETID, then an absolute PEXPIREAT). Chunks end on command
   boundaries, so each one applies on its own;
+* ``P`` + a piece of a chunk too large for one record (format 2): a chunk of more
+  than ``PIECE_BYTES`` -- one key whose value is as large as proto-max-bulk-len
+  (512 MB) allows -- is written as ``P`` records followed by one ``C`` record holding
+  its last piece; a reader joins them back into the one chunk. (Format 1 wrote
+  such a chunk as one record, which the 64 MB record limit of the time refused, so
+  one large value made every snapshot fail.) Format 1 files (no ``P`` records) are
+  still read;
 * ``T`` + JSON trailer, last: the number of chunks, their total size and the sha256
   of every earlier payload (length-prefixed, in order).
 
@@ -52,7 +59,9 @@ from .slots import key_slot
 if TYPE_CHECKING:
     from .server import Server
 
-FORMAT = 1
+FORMAT = 2  # 2: a chunk may be split over P records; 1: every chunk in one C record
+READABLE_FORMATS = (1, 2)
+PIECE_BYTES = 16 * 1024 * 1024  # the largest piece of a chunk in one record: readers never hold a huge record twice
 SUFFIX = ".mdbsnap"
 TEMP_PREFIX = ".tmp-"
 CHUNK_BYTES = 256 * 1024  # a chunk closes at the first command boundary past this size
@@ -243,7 +252,11 @@ def write(path: str, meta: SnapshotMeta, chunks: Iterable[bytes]) -> int:
     try:
         f.append(account(b"M" + json.dumps(asdict(meta), sort_keys=True).encode()))
         for chunk in chunks:
-            f.append(account(b"C" + chunk))
+            view = memoryview(chunk)
+            while len(view) > PIECE_BYTES:
+                f.append(account(b"P" + view[:PIECE_BYTES]))
+                view = view[PIECE_BYTES:]
+            f.append(account(b"C" + view))
             count += 1
             total += len(chunk)
         trailer = {"chunks": count, "bytes": total, "sha256": digest.hexdigest()}
@@ -264,12 +277,31 @@ def _meta(path: str, payload: bytes) -> SnapshotMeta:
         raise CorruptSnapshotError(path, f"metadata is not JSON: {exc}") from None
     if not isinstance(fields, dict) or set(fields) != set(_META_FIELDS):
         raise CorruptSnapshotError(path, f"metadata fields are not {', '.join(_META_FIELDS)}")
-    if fields["format"] != FORMAT:
+    if fields["format"] not in READABLE_FORMATS:
         raise CorruptSnapshotError(path, f"unsupported snapshot format {fields['format']!r}")
     ints = ("shard", "upto_id", "crc", "created_ms", "keys")
     if not all(isinstance(fields[k], int) and fields[k] >= 0 for k in ints):
         raise CorruptSnapshotError(path, "metadata numbers must be non-negative integers")
     return SnapshotMeta(**fields)
+
+
+def _chunks(path: str, records: list[bytes], split: bool) -> list[bytes]:
+    """The data chunks of the records between metadata and trailer: each ``C`` record
+    ends one, joined to the ``P`` pieces before it (format 2 only)."""
+    body: list[bytes] = []
+    pieces: list[bytes] = []
+    for record in records:
+        tag = record[:1]
+        if tag == b"P" and split:
+            pieces.append(record[1:])
+        elif tag == b"C":
+            body.append(b"".join(pieces + [record[1:]]) if pieces else record[1:])
+            pieces = []
+        else:
+            raise CorruptSnapshotError(path, "a record between metadata and trailer is not a data chunk")
+    if pieces:
+        raise CorruptSnapshotError(path, "a split chunk has no final record")
+    return body
 
 
 def read(path: str) -> Snapshot:
@@ -296,9 +328,7 @@ def read(path: str) -> Snapshot:
     if records[-1][:1] != b"T":
         raise CorruptSnapshotError(path, "truncated: the last record is not the trailer")
     meta = _meta(path, records[0])
-    chunks = records[1:-1]
-    if any(c[:1] != b"C" for c in chunks):
-        raise CorruptSnapshotError(path, "a record between metadata and trailer is not a data chunk")
+    body = _chunks(path, records[1:-1], split=meta.format >= 2)
     try:
         trailer = json.loads(records[-1][1:])
         want_chunks, want_bytes, want_sha = trailer["chunks"], trailer["bytes"], trailer["sha256"]
@@ -308,7 +338,6 @@ def read(path: str) -> Snapshot:
     for payload in records[:-1]:
         digest.update(_LEN.pack(len(payload)))
         digest.update(payload)
-    body = [c[1:] for c in chunks]
     if len(body) != want_chunks or sum(map(len, body)) != want_bytes:
         raise CorruptSnapshotError(path, f"trailer expects {want_chunks} chunks / {want_bytes} bytes")
     if digest.hexdigest() != want_sha:

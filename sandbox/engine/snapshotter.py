@@ -18,7 +18,10 @@ For one shard's stream ``shard-{i}`` a run:
    start from the older one and replay the stream after it.
 
 Runs are triggered every ``interval_s``, when a shard's tail is ``threshold_entries``
-past its newest snapshot, and by ``request()`` (SIGUSR1: every shard, now). One
+past its newest snapshot, when the journal's log file reaches a quarter of its disk
+quota (``JDISK``; at the quota primaries refuse writes, so the log is trimmed well
+before: each run trims up to the run before it), and by ``request()`` (SIGUSR1:
+every shard, now). One
 shard is snapshotted at a time, so memory holds at most one shard (twice, while
 verifying).
 
@@ -81,6 +84,7 @@ class Snapshotter:
         self.failed_at = [0.0] * cfg.shards  # monotonic time of the last failed run (0 = none)
         self.journal_down = False
         self.stopping = False  # set by stop(); ends run() even if a cancellation got lost
+        self.disk_run_at = 0.0  # monotonic time of the latest run the disk quota triggered
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(port=0, cluster_enabled=True)
@@ -137,7 +141,8 @@ class Snapshotter:
             scheduled = now >= next_scheduled
             if scheduled:
                 next_scheduled = now + cfg.interval_s
-            if not scheduled and cfg.threshold_entries <= 0:
+            disk = await self.disk_pressure(now)
+            if not scheduled and not disk and cfg.threshold_entries <= 0:
                 continue
             for shard in range(cfg.shards):
                 if self.stopping:
@@ -147,8 +152,8 @@ class Snapshotter:
                 tail = await self.tail(shard)
                 if tail is None or tail <= self.last_upto[shard]:
                     continue
-                if scheduled:
-                    await self.snapshot_shard(shard, "interval")
+                if scheduled or disk:
+                    await self.snapshot_shard(shard, "interval" if scheduled else "disk")
                 elif cfg.threshold_entries > 0 and tail - self.last_upto[shard] >= cfg.threshold_entries:
                     await self.snapshot_shard(shard, "threshold")
                 if self.on_demand:
@@ -164,6 +169,20 @@ class Snapshotter:
             return None
         self.journal_down = False
         return tail
+
+    async def disk_pressure(self, now: float) -> bool:
+        """The journal's log file is at a quarter of its disk quota or more (at most one
+        such run a second: each one trims only up to the run before it)."""
+        if now - self.disk_run_at < 1.0:
+            return False
+        try:
+            _used, cap, log = (int(n) for n in await self.journal.call(b"JDISK", deadline_s=2.0))
+        except (ConnectionError, RespError, TypeError, ValueError):
+            return False
+        if cap > 0 and log >= cap // 4:
+            self.disk_run_at = now
+            return True
+        return False
 
     async def follow_leader(self) -> None:
         """Point the journal client at the Raft leader. Its state holds every

@@ -52,6 +52,7 @@ import ctypes
 import json
 import os
 import random
+import resource
 import secrets
 import signal
 import socket
@@ -60,7 +61,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 from .acl import SetUserError, UnmatchedParenthesis, has_spaces, new_user, password_hash
 from .journal_auth import check_secret, load_secret, new_secret
@@ -73,9 +74,11 @@ JOURNAL_SECRET_FILE = "journal.secret"
 
 # What the application user may not run: what the supervisor owns (the processes,
 # replication, the slot map, users, configuration) and what could stall a node.
-# MemoryDB restricts the same groups.
+# MemoryDB restricts the same groups. CLIENT NO-EVICT too: a connection with it skips
+# the maxmemory check, so SETRANGE could grow a "64mb" node to hundreds of MB.
 _SUPERVISOR_ONLY = (
     "shutdown", "debug", "monitor", "migrate", "module", "replicaof", "slaveof", "sync", "psync", "replconf",
+    "client|no-evict",
     "failover", "save", "bgsave", "bgrewriteaof", "config|set", "config|rewrite",
     "acl|setuser", "acl|deluser", "acl|load", "acl|save",
     "cluster|addslots", "cluster|addslotsrange", "cluster|delslots", "cluster|delslotsrange",
@@ -98,8 +101,11 @@ class ClusterSpec:
     detection_timeout_ms: int = 1000  # cache: how long a dead primary goes unnoticed, ms
     lease_ms: int = 1000  # durable: primary lease, ms
     auto_restart: bool = True  # restart crashed processes (as replicas)
-    restart_delay_ms: int = 1500  # wait before restarting a crashed process, ms
-    maxmemory: str = "0"  # per data node (e.g. "100mb")
+    restart_delay_ms: int = 1500  # wait before restarting a crashed process, ms (doubles, up to
+    # RESTART_BACKOFF_MAX_S, while it keeps crashing within RESTART_STABLE_S of its start)
+    maxmemory: str = "0"  # per data node (e.g. "100mb"); also sets every process's memory rlimit ("0": none)
+    max_disk_bytes: int = 0  # durable: cap on the journal log plus snapshots, bytes (0 = no cap); over it
+    # data writes are refused until a snapshot trims the log
     requirepass: str = ""  # default-user password of every data node ("" = none)
     username: str = ""  # the application user of every data node ("" = none); then the default user is off
     password: str = field(default="", repr=False)  # its password (only hashes reach the nodes)
@@ -127,6 +133,9 @@ class Proc:
     lag_ms: int = 0
     offset: int = 0
     aux_port: int = 0  # journals: the Raft peer port
+    started_at: float = 0.0  # monotonic time of the latest launch
+    restart_delay_s: float = 0.0  # the wait before the latest restart (grows while it keeps crashing)
+    quick_crashes: int = 0  # crashes in a row, each within RESTART_STABLE_S of its launch
     process: asyncio.subprocess.Process | None = field(default=None, repr=False)
     expected_exit: bool = field(default=False, repr=False)
     ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
@@ -143,6 +152,58 @@ _PUBLIC_FIELDS = ("id", "kind", "zone", "port", "shard", "role", "status", "pid"
 
 def _die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+# A process that keeps crashing soon after it starts (a node whose data no longer
+# fits its memory limit, a journal on a full disk) is restarted after a wait that
+# doubles each time, up to RESTART_BACKOFF_MAX_S; one that stayed up
+# RESTART_STABLE_S counts as healthy again.
+RESTART_BACKOFF_MAX_S = 30.0
+RESTART_STABLE_S = 30.0
+
+# Memory limits (RLIMIT_DATA: heap and private writable mappings -- what Python's
+# allocations grow -- and not the shared libraries and reserved address space that
+# make VmSize several times larger). Measured on a durable cluster with maxmemory
+# "64mb", 1 shard, 1 replica, filled with 1 KB strings until OOM (used_memory 66 MB):
+#   data node    idle VmData 51 MB (RSS 31, VmSize 133); at maxmemory VmData 83 MB (RSS 63),
+#                and 140 MB right after a SETRANGE building a 60 MB value (two copies);
+#   snapshotter  idle 16 MB; 261 MB (RSS 273) while snapshotting that shard: it holds the
+#                replayed keyspace, the file it wrote and a fresh copy it verifies (~4x);
+#   journal      idle 49 MB (RSS 28, VmSize 194); 108 MB holding the 64 MB it logged.
+# So each gets a base for the interpreter plus a multiple of the data it may hold, with
+# headroom: a node loading a snapshot holds the file, its records and the new
+# keyspace at once. A 64mb node is held to 384 MB (the NO-EVICT hole let one reach
+# ~430 MB). A process at its limit gets MemoryError (a command answers an error) or
+# dies, and the restart backoff above keeps a crash loop cheap.
+_MEMORY_BASE = 128 * 1024 * 1024
+
+
+def memory_limit(kind: str, spec: ClusterSpec) -> int:
+    """RLIMIT_DATA bytes for a process of ``kind`` (0 = no limit: maxmemory "0")."""
+    from .config import _parse_memory
+
+    maxmemory = _parse_memory(spec.maxmemory)
+    if maxmemory <= 0:
+        return 0
+    if kind == "data":
+        return _MEMORY_BASE + 4 * maxmemory
+    if kind == "snapshotter":  # one shard at a time, held about four times over
+        return _MEMORY_BASE + 6 * maxmemory
+    # A journal holds every shard's entries since the older kept snapshot: about two
+    # datasets per shard, or the disk cap's worth; held twice while compacting.
+    logged = max(spec.max_disk_bytes, 2 * spec.shards * maxmemory)
+    return _MEMORY_BASE + 4 * logged
+
+
+def _child_setup(memory_bytes: int) -> Callable[[], None]:
+    """What runs in a child between fork and exec: die with this process and, with a
+    limit, cap its data segment."""
+    def setup() -> None:
+        _die_with_parent()
+        if memory_bytes > 0:
+            resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
+
+    return setup
 
 
 # Ports for a new cluster. Bound to port 0, the kernel would hand out ports from its
@@ -239,6 +300,11 @@ class Supervisor:
             raise ValueError("shards must be 1..16 and replicas 0..5")
         if spec.from_snapshot and spec.mode != "durable":
             raise ValueError("from_snapshot needs mode='durable' (cache nodes don't read snapshots)")
+        from .config import _parse_memory
+
+        _parse_memory(spec.maxmemory)  # ValueError for a size the nodes would refuse
+        if spec.max_disk_bytes < 0 or (spec.max_disk_bytes and spec.mode != "durable"):
+            raise ValueError("max_disk_bytes must be >= 0, and needs mode='durable' (it caps the journal)")
         if spec.journal_secret:
             if spec.mode != "durable":
                 raise ValueError("journal_secret needs mode='durable' (a cache cluster has no journal)")
@@ -347,7 +413,8 @@ class Supervisor:
             return py + ["journal", "--id", p.zone, "--port", str(p.port), "--raft-port", str(p.aux_port),
                          "--bind", self.spec.bind, "--peers", peers, "--dir", str(self.dir / "journal" / p.zone),
                          "--discovery-dir", str(self.dir / "journal" / "discovery"),
-                         "--auth-file", str(self.journal_secret_file)]
+                         "--auth-file", str(self.journal_secret_file),
+                         "--disk-quota-bytes", str(self.spec.max_disk_bytes), "--snapshot-dir", str(self.dir / "snapshots")]
         if p.kind == "snapshotter":
             return py + ["snapshotter", "--journal", self.journal_addrs(), "--shards", str(self.spec.shards),
                          "--journal-auth-file", str(self.journal_secret_file), "--dir", str(self.dir / "snapshots"),
@@ -416,9 +483,10 @@ class Supervisor:
         p.status = "starting"
         p.process = await asyncio.create_subprocess_exec(
             *self._argv(p, first_start), stdout=asyncio.subprocess.PIPE, stderr=None,
-            preexec_fn=_die_with_parent, cwd=Path(__file__).resolve().parents[2],
+            preexec_fn=_child_setup(memory_limit(p.kind, self.spec)), cwd=Path(__file__).resolve().parents[2],
         )
         p.pid = p.process.pid
+        p.started_at = time.monotonic()
         self._spawn_task(self._watch(p, p.process))
 
     async def _watch(self, p: Proc, process: asyncio.subprocess.Process) -> None:
@@ -454,7 +522,7 @@ class Supervisor:
             if self.spec.mode == "cache":
                 self._spawn_task(self._cache_failover(p.shard or 0))
         if self.spec.auto_restart:
-            self._spawn_task(self._restart_later(p))
+            self._spawn_task(self._restart_later(p, self._restart_delay(p, code)))
 
     def _on_child_event(self, p: Proc, event: dict[str, Any]) -> None:
         kind = event.get("event")
@@ -500,8 +568,30 @@ class Supervisor:
             forwarded["shard"] = p.shard
         self._emit(forwarded)
 
-    async def _restart_later(self, p: Proc) -> None:
-        await asyncio.sleep(self.spec.restart_delay_ms / 1000)
+    def _restart_delay(self, p: Proc, code: int) -> float:
+        """Seconds to wait before restarting ``p``: the spec's delay, doubled for each
+        crash in a row that came within RESTART_STABLE_S of its launch (said in a
+        ``restart_backoff`` event), back to the spec's once it stayed up that long."""
+        base = self.spec.restart_delay_ms / 1000
+        up_s = time.monotonic() - p.started_at
+        if up_s >= RESTART_STABLE_S or p.restart_delay_s <= 0:
+            p.quick_crashes = 1 if up_s < RESTART_STABLE_S else 0
+            p.restart_delay_s = base
+            return base
+        p.quick_crashes += 1
+        p.restart_delay_s = min(max(p.restart_delay_s, base) * 2, max(RESTART_BACKOFF_MAX_S, base))
+        limit = memory_limit(p.kind, self.spec)
+        self._emit({"event": "restart_backoff", "node": p.id, "kind": p.kind, "shard": p.shard, "zone": p.zone,
+                    "exit_code": code, "crashes": p.quick_crashes, "up_ms": round(up_s * 1000),
+                    "delay_ms": round(p.restart_delay_s * 1000), "memory_limit": limit,
+                    "reason": f"{p.id} crashed {p.quick_crashes} times in a row, the last {up_s:.1f} s after it "
+                              f"started (exit status {code}"
+                              + (f"; its memory limit is {limit // (1024 * 1024)} MB" if limit else "")
+                              + f"); waiting {p.restart_delay_s:g} s before the next restart"})
+        return p.restart_delay_s
+
+    async def _restart_later(self, p: Proc, delay_s: float) -> None:
+        await asyncio.sleep(delay_s)
         # A data node rejoins its shard as a replica of the current primary, so it
         # waits until the shard has one again (a cache-mode failover may still run).
         while self.spec.mode == "cache" and p.kind == "data" and p.shard in self._failover_started and not self._stopping:

@@ -26,7 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detection-timeout-ms", type=int, default=1000, help="cache mode: failure detection time")
     parser.add_argument("--lease-ms", type=int, default=1000, help="durable mode: primary lease")
     parser.add_argument("--no-restart", dest="auto_restart", action="store_false", help="don't restart crashed processes")
-    parser.add_argument("--maxmemory", default="0", help="per data node, e.g. 100mb")
+    parser.add_argument("--maxmemory", default="0",
+                        help="per data node, e.g. 100mb; also sets each process's memory limit (default 0: none)")
+    parser.add_argument("--max-disk-bytes", type=int, default=0,
+                        help="durable mode: cap on the journal log plus snapshots; writes are refused over it "
+                             "until a snapshot trims the log (default 0: no cap)")
     parser.add_argument("--requirepass", default="", help="default-user password of every data node")
     parser.add_argument("--username", default="",
                         help="an application user on every data node (the default user is then off)")
@@ -48,6 +52,7 @@ async def run(args: argparse.Namespace) -> int:
         bind=args.bind, replication_delay_ms=args.replication_delay_ms, detection_timeout_ms=args.detection_timeout_ms,
         lease_ms=args.lease_ms, auto_restart=args.auto_restart, maxmemory=args.maxmemory, requirepass=args.requirepass,
         username=args.username, password=_read(args.password_file), from_snapshot=args.from_snapshot,
+        max_disk_bytes=args.max_disk_bytes,
     )
     supervisor = Supervisor(spec)
     stop = asyncio.Event()
