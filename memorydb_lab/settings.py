@@ -20,11 +20,14 @@ often pass empty values for variables they were told about but not given.
 from __future__ import annotations
 
 import importlib.util
+import ipaddress
+import logging
 import os
 import secrets
+import stat
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
@@ -244,6 +247,82 @@ def load_or_create_secret_key(path: Path) -> str:
     return key
 
 
+# Files the site creates are its own: nothing for the group or other local users.
+PRIVATE_UMASK = 0o077
+
+
+def make_private(roots: Iterable[Path]) -> list[str]:
+    """Remove group and other access from each root and everything under it.
+
+    Returns what changed, as ``"path (0755 -> 0700)"``, so the caller can say so.
+    An install made by an older version (0755 ``var/``, 0644 database) is tightened
+    on its next start. Left alone: symlinks (chmod would follow them out of the
+    tree), anything another user owns (even when running as root), and sticky shared
+    folders such as /tmp with everything in them, should a setting point there.
+    """
+    changes: list[str] = []
+    seen: set[Path] = set()
+
+    def tighten(path: Path) -> None:
+        if path in seen:
+            return
+        seen.add(path)
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(info.st_mode) or info.st_uid != os.geteuid():
+            return
+        if stat.S_ISDIR(info.st_mode) and info.st_mode & stat.S_ISVTX:
+            return
+        mode = stat.S_IMODE(info.st_mode)
+        if mode & 0o077:
+            try:
+                os.chmod(path, mode & ~0o077)
+            except OSError:
+                return
+            changes.append(f"{path} ({mode:04o} -> {mode & ~0o077:04o})")
+
+    for root in roots:
+        tighten(root)
+        if root.is_dir() and not root.is_symlink() and not root.stat().st_mode & stat.S_ISVTX:
+            for folder, dirs, files in os.walk(root):
+                for name in dirs + files:
+                    tighten(Path(folder) / name)
+    return changes
+
+
+def caches_for(cache_url: str | None) -> dict[str, Any]:
+    """The CACHES setting: per-process memory by default, Redis when a URL is given
+    (then limits counted in the cache, such as sign-in attempts, hold host-wide
+    across daphne workers instead of per worker)."""
+    if cache_url is None:
+        return {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    if urlsplit(cache_url).scheme not in ("redis", "rediss", "unix"):
+        raise ImproperlyConfigured(
+            "MEMORYDB_LAB_CACHE_URL must start with redis://, rediss:// or unix://."
+        )
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": cache_url,
+            "KEY_PREFIX": "memorydb_lab",
+        }
+    }
+
+
+def parse_networks(name: str, entries: list[str]) -> list[str]:
+    """Check each entry is an IP address or network (10.0.0.0/8, ::1)."""
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name}: {entry!r} is not an IP address or network."
+            ) from None
+    return entries
+
+
 # --------------------------------------------------------------------------------------
 # Paths
 # --------------------------------------------------------------------------------------
@@ -255,6 +334,13 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # A relative path is taken from the project root, not from wherever the server
 # happened to be started.
 DATA_DIR = (BASE_DIR / env_str("MEMORYDB_LAB_DATA_DIR", "var")).resolve()
+# It holds the sessions, the secret key and sandbox credentials, so other local users
+# must not read it. The umask covers everything this process and its children (the
+# sandboxes' engine processes) create from here on: the database and its -wal and
+# -journal files, the key, each sandbox's directory and files. What an older version
+# left readable is tightened below, once SANDBOX_DIR is known.
+os.umask(PRIVATE_UMASK)
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 # --------------------------------------------------------------------------------------
 # Core
@@ -455,6 +541,18 @@ if env_bool("MEMORYDB_LAB_TRUST_X_FORWARDED_PROTO", False):
 SANDBOX_BACKEND = env_str("MEMORYDB_LAB_SANDBOX_BACKEND", "local", choices=("local",))
 # Every sandbox's clusters keep their journals, snapshots and layouts under here.
 SANDBOX_DIR = (DATA_DIR / env_str("MEMORYDB_LAB_SANDBOX_DIR", "sandboxes")).resolve()
+SANDBOX_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+_private = [DATA_DIR, SANDBOX_DIR]
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    _db = Path(DATABASES["default"]["NAME"])  # it may live outside DATA_DIR
+    _private += [*(_db.with_name(_db.name + s) for s in ("", "-wal", "-shm", "-journal"))]
+_tightened = make_private(_private)
+if _tightened:
+    # Logged at start-up only when something changed, so once per old install.
+    logging.getLogger("memorydb_lab.settings").warning(
+        "Removed group/other access from %d path(s) that other local users could read: %s",
+        len(_tightened), ", ".join(_tightened[:10]) + (", ..." if len(_tightened) > 10 else ""),
+    )
 # Sandboxes running (or starting) at once on this host; beyond it learners queue.
 # Default: 5 per CPU core (measured: a sandbox with its write load uses ~11% of a core).
 SANDBOX_MAX_RUNNING = env_int(

@@ -9,7 +9,8 @@ Invariants:
 * a row has exactly one owner: a user, or a guest token (a check constraint);
 * one row per owner (unique user, unique token): the browser never names a sandbox;
 * ``credentials`` (each cluster's ACL user and password) never leave the server:
-  ``summary()`` is what a browser sees, and it is built field by field.
+  ``summary()`` is what a browser sees, and it is built field by field; in the
+  database they are sealed with a key derived from SECRET_KEY (sandbox.encryption).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from sandbox.encryption import EncryptedJSONField
 from sandbox.owners import Owner
 
 CLUSTERS = ("durable", "cache")
@@ -62,8 +64,9 @@ class Sandbox(models.Model):
     )
     # Per cluster: [{"id", "kind", "zone", "shard", "port"}]; loopback ports only.
     endpoints = models.JSONField(default=dict, blank=True)
-    # Per cluster: {"username": ..., "password": ...}, its own ACL user. Server-side only.
-    credentials = models.JSONField(default=dict, blank=True)
+    # Per cluster: {"username": ..., "password": ...}, its own ACL user. Server-side
+    # only, and encrypted at rest: a copy of the database must not open the clusters.
+    credentials = EncryptedJSONField(default=dict, blank=True)
     # What the backend needs to find, adopt or stop the processes (backend.describe()).
     runtime = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
