@@ -25,6 +25,14 @@ if TYPE_CHECKING:
     from .server import Server
 
 
+class OutputLimitReached(Exception):
+    """Raised by a command body whose reply would pass the client's hard output limit.
+
+    The reply is not built: the dispatcher closes the client instead, as Redis
+    closes a client whose output buffer passed ``client-output-buffer-limit``.
+    """
+
+
 class Pending:
     """A reply that may be sent only once ``future`` completes.
 
@@ -85,6 +93,11 @@ class Client:
         """Write an out-of-band reply (a published message) right away."""
         if self.protocol is not None:
             self.protocol.write(encode(reply, self.proto))
+
+    def output_limit(self) -> int:
+        """The hard limit of this connection's pending output, bytes (0 = none)."""
+        config = self.server.config
+        return config.pubsub_output_buffer_limit if self.in_pubsub else config.client_output_buffer_limit
 
     def kill(self) -> None:
         self.killed = True
@@ -242,15 +255,11 @@ class ClientProtocol(asyncio.Protocol):
         if transport is None or self.closing:
             return
         transport.write(data)
-        limit = (
-            self.server.config.pubsub_output_buffer_limit
-            if self.client is not None and self.client.in_pubsub
-            else self.server.config.client_output_buffer_limit
-        )
+        client = self.client
+        limit = client.output_limit() if client is not None else self.server.config.client_output_buffer_limit
         if limit and transport.get_write_buffer_size() > limit:
-            self.server.log_event(
-                f"client id={self.client.id if self.client else '?'} closed: output buffer limit reached"
-            )
+            if client is not None:
+                self.server.close_for_output_limit(client)
             self.close_now()
 
     def close_after_flush(self) -> None:

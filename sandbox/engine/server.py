@@ -3,9 +3,11 @@
 The dispatcher (``Server.execute``) is the single place that enforces, in Redis
 7.0's order: unknown command, arity, authentication, MULTI queueing rules, ACL
 permissions (commands, keys, channels; again at EXEC), slot ownership (cluster),
-OOM for ``denyoom`` commands, READONLY on replicas and the pub/sub context. A
-connection whose user may run everything (``User.unrestricted``, the default user)
-skips the ACL check after one attribute read.
+OOM for ``denyoom`` commands,
+READONLY on replicas and the pub/sub context. A connection whose user may run
+everything (``User.unrestricted``, the default user) skips the ACL check after one
+attribute read. A reply that would pass the client's output limit is not sent: the
+client is closed (``OutputLimitReached``), as Redis closes it.
 
 ``Server.call`` runs a command body and hands a write's effects to ``self.log``;
 when the log returns a future (durable mode), the reply is held in a ``Pending``
@@ -30,7 +32,7 @@ from typing import Any, Callable, Protocol
 from . import __version__, errors
 from .acl import DENIED_CHANNEL, DENIED_CMD, DENIED_KEY, NOPERM_CHANNEL, NOPERM_CMD, NOPERM_KEY
 from .acl_users import AclUsers
-from .client import Client, ClientProtocol, Pending
+from .client import Client, ClientProtocol, OutputLimitReached, Pending
 from .cluster import ClusterState
 from .commands import Command, load_all
 from .config import EngineConfig, RuntimeParams
@@ -134,6 +136,18 @@ class Server:
         self.clients.pop(client.id, None)
         self.pubsub.drop_client(client)
         self.unwatch_all(client)
+
+    def close_for_output_limit(self, client: Client) -> None:
+        """Close a client whose reply passed its output-buffer limit (logged like Redis)."""
+        if client.killed:
+            return
+        from .commands.client_cmds import client_info_line
+
+        self.log_event(
+            f"Client {client_info_line(client, self.clock())} scheduled to be closed ASAP "
+            "for overcoming of output buffer limits."
+        )
+        client.kill()
 
     def log_event(self, message: str) -> None:
         self.events.append(message)
@@ -259,6 +273,10 @@ class Server:
         except RedisError as err:
             self.stats.total_error_replies += 1
             reply = err
+        except OutputLimitReached:
+            # Nothing of the reply is sent; like Redis, the rest of an EXEC still runs.
+            self.close_for_output_limit(client)
+            reply = None
         except (MemoryError, RecursionError, OverflowError, ValueError, TypeError, KeyError, IndexError) as exc:
             # A bug or a resource limit in one command must not take the node (or
             # even the connection) down: answer an error and keep the message.

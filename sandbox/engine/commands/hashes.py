@@ -23,7 +23,9 @@ from ..context import Ctx
 from ..errors import RedisError
 from ..resp import OK, Map
 from . import collscan, command
-from .util import LLONG_MAX, LLONG_MIN, config_limit, parse_int, parse_random_count, to_int
+from .util import (
+    BULK_FLOOR, LLONG_MAX, LLONG_MIN, config_limit, parse_int, parse_random_count, repeated_picks, to_int,
+)
 
 # Redis 7.0's compiled-in defaults (redis.conf's example says 128 entries, but a
 # server started without it uses 512); a CONFIG parameter of the same name wins.
@@ -257,9 +259,16 @@ def hrandfield(ctx: Ctx, argv: list[bytes]) -> Any:
     if h is None or count == 0:
         return []
     rng = ctx.server.rng
-    if count < 0 or count == 1:
-        fields = list(h)
-        picked = [fields[rng.randrange(len(fields))] for _ in range(-count if count < 0 else 1)]
+    if count < 0:
+        if withvalues:
+            def weigh(batch: list[bytes]) -> int:
+                return sum(len(f) + len(h[f]) for f in batch) + 2 * BULK_FLOOR * len(batch)
+        else:
+            def weigh(batch: list[bytes]) -> int:
+                return sum(map(len, batch)) + BULK_FLOOR * len(batch)
+        picked = repeated_picks(ctx, list(h), -count, BULK_FLOOR * (2 if withvalues else 1), weigh)
+    elif count == 1:
+        picked = [_nth_field(h, rng.randrange(len(h)))]
     elif count >= len(h):
         picked = list(h)  # the whole hash, in its own order (deterministic for small hashes)
     else:

@@ -26,8 +26,8 @@ from ..errors import RedisError
 from ..resp import SetReply
 from . import collscan, command
 from .util import (
-    E_LIMIT_NEGATIVE, E_NUMKEYS, config_limit, numkeys_keys, parse_nonneg_int, parse_random_count, store_or_delete,
-    to_int,
+    BULK_FLOOR, E_LIMIT_NEGATIVE, E_NUMKEYS, config_limit, numkeys_keys, parse_nonneg_int, parse_random_count,
+    repeated_picks, store_or_delete, to_int,
 )
 
 _INTSET_MAX = ("set-max-intset-entries", 512)  # Redis 7.0's default; a CONFIG parameter wins
@@ -230,6 +230,10 @@ def scard(ctx: Ctx, argv: list[bytes]) -> Any:
     return 0 if s is None else len(s)
 
 
+def _weigh_members(batch: list[bytes]) -> int:
+    return sum(map(len, batch)) + BULK_FLOOR * len(batch)
+
+
 @command("srandmember", -2, "readonly", keys=(1, 1, 1), acl="@set", group="set",
          complexity="Without the count argument O(1), otherwise O(N) where N is the absolute value of the passed count",
          summary="Random members of a set: distinct ones for a positive count, possibly repeated for a negative count.",
@@ -245,10 +249,10 @@ def srandmember(ctx: Ctx, argv: list[bytes]) -> Any:
     if s is None or count == 0:
         return []
     rng = ctx.server.rng
-    if count < 0 or count == 1:
-        members = list(s)
-        n = len(members)
-        return [members[rng.randrange(n)] for _ in range(-count if count < 0 else 1)]
+    if count < 0:
+        return repeated_picks(ctx, list(s), -count, BULK_FLOOR, _weigh_members)
+    if count == 1:
+        return [_random_member(ctx, s)]
     if count >= len(s):
         return list(ordered(ctx, s))
     return rng.sample(list(s), count)

@@ -7,7 +7,8 @@ overflow rejected). Python's ``int()``/``float()`` accept more ("1_000", " 1",
 
 Also here, because several families read the same arguments the same way: option
 keywords as C strings (``keyword``), ``numkeys key [key ...]`` positions, the
-LMPOP/ZMPOP tail and key search, the count of the *RANDMEMBER/HRANDFIELD commands,
+LMPOP/ZMPOP tail and key search, the count of the *RANDMEMBER/HRANDFIELD commands
+and their repeated picks (weighed against the client's output limit),
 the two ways Redis normalises ``start``/``end`` indexes, the size limits read from
 CONFIG (encoding thresholds, proto-max-bulk-len), and how a *STORE command writes
 its result. Invariant: each of those has exactly one
@@ -18,14 +19,17 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 from .. import errors
+from ..client import OutputLimitReached
 from ..errors import RedisError
 from ..resp import string2ll
 
 if TYPE_CHECKING:
     from ..context import Ctx
+
+T = TypeVar("T")
 
 LLONG_MAX = 2**63 - 1
 LLONG_MIN = -(2**63)
@@ -179,6 +183,41 @@ def parse_random_count(argv: list[bytes], option: bytes | None = None) -> tuple[
     if with_option and not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
         raise E_OUT_OF_RANGE  # the reply would hold 2 * count entries
     return count, with_option
+
+
+def repeated_picks(ctx: "Ctx", pool: Sequence[T], count: int, floor: int,
+                   weigh: Callable[[list[T]], int]) -> list[T]:
+    """``count`` random picks from ``pool``, repeats allowed: a negative count of
+    SRANDMEMBER/HRANDFIELD/ZRANDMEMBER.
+
+    The learner picks ``count`` freely (a 1-member set and -10000000 is legal), so the
+    reply is weighed while it is drawn, in batches: once it passes the client's hard
+    output limit, Redis would close the client, and so do we, before drawing the rest
+    (``OutputLimitReached``). ``floor`` is the least bytes one pick encodes to (a
+    count that passes the limit even at that size is refused at once); ``weigh``
+    gives a lower bound of a batch's encoded size. With no limit, nothing is weighed.
+    """
+    randrange = ctx.server.rng.randrange
+    n = len(pool)
+    limit = ctx.client.output_limit()
+    if not limit:
+        return [pool[randrange(n)] for _ in range(count)]
+    if count * floor > limit:
+        raise OutputLimitReached
+    picks: list[T] = []
+    total = 0
+    while len(picks) < count:
+        batch = [pool[randrange(n)] for _ in range(min(_PICK_BATCH, count - len(picks)))]
+        total += weigh(batch)
+        if total > limit:
+            raise OutputLimitReached
+        picks += batch
+    return picks
+
+
+_PICK_BATCH = 4096
+# The least bytes one bulk string of a reply encodes to: "$0\r\n\r\n".
+BULK_FLOOR = 6
 
 
 # -- start/end indexes ----------------------------------------------------------------------

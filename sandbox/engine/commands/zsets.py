@@ -28,7 +28,10 @@ from ..errors import RedisError
 from ..keyspace import ScanIndex
 from ..resp import NULL_ARRAY, format_double
 from . import collscan, command
-from .util import first_existing, numkeys_keys, parse_float, parse_mpop, parse_nonneg_int, parse_random_count, to_float
+from .util import (
+    BULK_FLOOR, first_existing, numkeys_keys, parse_float, parse_mpop, parse_nonneg_int, parse_random_count,
+    repeated_picks, to_float,
+)
 
 E_XX_NX = RedisError("ERR XX and NX options at the same time are not compatible")
 E_GT_LT_NX = RedisError("ERR GT, LT, and/or NX options at the same time are not compatible")
@@ -312,7 +315,13 @@ def zrandmember(ctx: Ctx, argv: list[bytes]) -> Any:
         return []
     ordered, size = zs.ordered, len(zs)
     if count < 0:
-        items: list = [ordered[rand.randrange(size)] for _ in range(-count)]
+        # A score encodes to at least as many bytes as an empty bulk string.
+        per_pick = BULK_FLOOR * (2 if withscores else 1)
+
+        def weigh(batch: list[tuple[float, bytes]]) -> int:
+            return sum(len(member) for _score, member in batch) + per_pick * len(batch)
+
+        items: list = repeated_picks(ctx, ordered, -count, per_pick, weigh)
     elif count >= size:  # the whole set, walked from the top as Redis's zui iterator does
         items = list(reversed(ordered))
     else:
