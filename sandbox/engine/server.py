@@ -3,7 +3,7 @@
 The dispatcher (``Server.execute``) is the single place that enforces, in Redis
 7.0's order: unknown command, arity, authentication, MULTI queueing rules, ACL
 permissions (commands, keys, channels; again at EXEC), slot ownership (cluster),
-OOM for ``denyoom`` commands,
+OOM for ``denyoom`` commands (counting the write's own size: ``write_size``),
 READONLY on replicas and the pub/sub context. A connection whose user may run
 everything (``User.unrestricted``, the default user) skips the ACL check after one
 attribute read. A reply that would pass the client's output limit is not sent: the
@@ -252,7 +252,7 @@ class Server:
                     client.multi_error = True
                 return refusal
         if cmd.denyoom and self.maxmemory and not client.no_evict:
-            if self.used_memory() > self.maxmemory:
+            if self.used_memory() + self.write_size(cmd, argv) > self.maxmemory:
                 if client.multi is not None:
                     client.multi_error = True
                 return errors.OOM
@@ -426,6 +426,22 @@ class Server:
 
     def _maxmemory_changed(self) -> None:
         self.maxmemory = self.params.get_int("maxmemory")
+
+    def write_size(self, cmd: Command, argv: list[bytes]) -> int:
+        """The bytes a denyoom write may add, known before it runs: its arguments, plus
+        the growth its offset implies (SETRANGE, SETBIT, BITFIELD).
+
+        Redis checks maxmemory only before a write, so one huge write still passes
+        while the node is under the limit; a sandbox node must not, so the write's
+        own size counts. A growth past proto-max-bulk-len is not counted: the command
+        refuses it itself, with Redis's error, before allocating anything.
+        """
+        size = sum(map(len, argv))
+        if cmd.grows is not None:
+            growth = cmd.grows(argv)
+            if growth <= self.params.get_int("proto-max-bulk-len"):
+                size += growth
+        return size
 
     def used_memory(self) -> int:
         """Resident memory of this process, in bytes (sampled at most every 10 ms).

@@ -3,7 +3,8 @@
 A registry entry says everything the dispatcher needs to enforce around a command:
 its arity (Redis convention: N exact, -N at least N, counting the name), flags,
 key positions (first, last, step — or ``getkeys`` for movable keys), ACL
-categories and its documentation (for COMMAND DOCS and the sandbox console). A
+categories, how far a write can grow a value (``grows``, for the OOM check) and its
+documentation (for COMMAND DOCS and the sandbox console). A
 command body is then only its logic: ``handler(ctx, argv) -> reply``.
 
 Container commands (CONFIG, CLIENT, ...) register their subcommands as
@@ -48,6 +49,9 @@ class Command:
     group: str = "generic"
     complexity: str = ""
     args: str = ""  # argument syntax hint, e.g. "key value [NX | XX]"
+    # denyoom commands that can grow a value beyond their arguments' size (SETRANGE's
+    # offset): argv -> the bytes the write may add, for the dispatcher's OOM check.
+    grows: Callable[[list[bytes]], int] | None = None
     subcommands: dict[bytes, "Command"] = field(default_factory=dict)
     # Hot-path booleans derived from flags.
     write: bool = False
@@ -92,6 +96,7 @@ def command(
     group: str = "generic",
     complexity: str = "O(1)",
     args: str = "",
+    grows: Callable[[list[bytes]], int] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the body of ``name``."""
 
@@ -109,7 +114,7 @@ def command(
             name=name.lower(), handler=fn, arity=arity, flags=flagset,
             first_key=keys[0], last_key=keys[1], step=keys[2], acl=tuple(categories),
             getkeys=getkeys, summary=summary, since=since, group=group,
-            complexity=complexity, args=args,
+            complexity=complexity, args=args, grows=grows,
             write="write" in flagset, denyoom="denyoom" in flagset,
             no_auth="no_auth" in flagset, pubsub_ok="pubsub_ok" in flagset,
             no_multi="no_multi" in flagset,

@@ -57,7 +57,31 @@ def _grown(value: bytes | None, size: int) -> bytearray:
     return buf
 
 
+def _setbit_growth(argv: list[bytes]) -> int:
+    """The string SETBIT may create: every byte up to the one holding the bit."""
+    offset = string2ll(argv[2])
+    return 0 if offset is None or offset < 0 else (offset >> 3) + 1
+
+
+def _bitfield_growth(argv: list[bytes]) -> int:
+    """The string BITFIELD's SET/INCRBY may create: up to the byte of its furthest field."""
+    furthest = 0
+    for i in range(2, len(argv) - 2):
+        if argv[i].lower() not in (b"set", b"incrby"):
+            continue
+        kind, offset = argv[i + 1], argv[i + 2]
+        bits = string2ll(kind[1:]) if kind[:1] in (b"i", b"u", b"I", b"U") else None
+        hashed = offset[:1] == b"#"
+        n = string2ll(offset[1:] if hashed else offset)
+        if bits is None or n is None or bits <= 0 or n < 0:
+            continue  # the command refuses it
+        end = (n * bits if hashed else n) + bits
+        furthest = max(furthest, (end + 7) >> 3)
+    return furthest
+
+
 @command("setbit", 4, "write denyoom", keys=(1, 1, 1), acl="@bitmap", since="2.2.0", group="bitmap",
+         grows=_setbit_growth,
          summary="Set or clear one bit of a string (growing it); returns the bit's previous value.",
          args="key offset value")
 def setbit(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -356,6 +380,7 @@ def _bitfield(ctx: Ctx, argv: list[bytes], readonly_command: bool) -> Any:
 
 
 @command("bitfield", -2, "write denyoom", keys=(1, 1, 1), acl="@bitmap", since="3.2.0", group="bitmap",
+         grows=_bitfield_growth,
          complexity="O(1) for each subcommand specified",
          summary="Read, set and increment integer fields of any width at any bit offset of a string.",
          args="key [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | "

@@ -18,7 +18,7 @@ from typing import Any
 from .. import errors
 from ..context import Ctx
 from ..errors import RedisError
-from ..resp import Map
+from ..resp import Map, string2ll
 from . import command
 from .util import keyword, max_bulk_len, parse_int, string_range
 
@@ -53,7 +53,16 @@ def substr(ctx: Ctx, argv: list[bytes]) -> Any:
     return getrange(ctx, argv)
 
 
+def _setrange_growth(argv: list[bytes]) -> int:
+    """The string SETRANGE may create: zero-padded up to the offset, then the chunk."""
+    offset = string2ll(argv[2])
+    if offset is None or offset < 0 or not argv[3]:
+        return 0  # refused, or writes nothing
+    return offset + len(argv[3])
+
+
 @command("setrange", 4, "write denyoom", keys=(1, 1, 1), acl="@string", since="2.2.0", group="string",
+         grows=_setrange_growth,
          complexity="O(1), not counting the time taken to copy the new string in place.",
          summary="Overwrite part of a string from an offset, zero-padding as needed; returns the new length.",
          args="key offset value")
