@@ -205,3 +205,25 @@ def test_writes_under_maxmemory_still_succeed(small_node: Proc) -> None:
             b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
         )
         c.call("DEL", "padded", "bits")
+
+
+SORT_GETS = ["GET", "#"] * 1000  # 6 KB of arguments, times the list
+
+
+def test_sort_gets_that_multiply_past_the_output_limit_close_the_client(limited: tuple[Proc, Proc]) -> None:
+    ref, eng = limited
+    setup: list[list[bytes | str]] = [["RPUSH", "l", *range(10_000)]]
+    command: list[bytes | str] = ["SORT", "l", "BY", "nosort", *SORT_GETS]
+    expected = run_until_closed(ref.port, setup, [command])
+    assert expected[1]
+    assert run_until_closed(eng.port, setup, [command]) == expected
+
+
+def test_a_sort_store_that_multiplies_past_maxmemory_is_refused(small_node: Proc) -> None:
+    with RawClient(small_node.port, timeout=60) as c:
+        c.call("RPUSH", "l", *range(10_000))
+        assert c.call("SORT", "l", "BY", "nosort", *SORT_GETS, "STORE", "dst") == (
+            b"-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+        )
+        assert c.call("SORT", "l", "BY", "nosort", "GET", "#", "GET", "#", "STORE", "dst") == b":20000\r\n"
+    assert rss_bytes(small_node.pid) < 200 * 1024 * 1024

@@ -29,6 +29,7 @@ from typing import Any
 
 from .. import errors
 from ..context import Ctx
+from ..client import OutputLimitReached
 from ..datatypes import ZSet
 from ..errors import RedisError
 from . import command
@@ -179,6 +180,24 @@ def _parse(ctx: Ctx, argv: list[bytes], readonly: bool) -> dict[str, Any]:
     return opts
 
 
+def _check_multiplied(ctx: Ctx, entries: int, storing: bool) -> None:
+    """GET patterns multiply the result: a few bytes of arguments times a collection.
+
+    A reply that passes the client's output limit even if every entry were a null
+    ("$-1\r\n", 5 bytes) closes the client before it is built, as Redis would close
+    it; a STORE that would need more list slots (8 bytes each) than maxmemory is
+    refused with the OOM error, before allocating (Redis would accept it).
+    """
+    if storing:
+        maxmemory = ctx.server.maxmemory
+        if maxmemory and entries * 8 > maxmemory:
+            raise errors.OOM
+        return
+    limit = ctx.client.output_limit()
+    if limit and entries * 5 > limit:
+        raise OutputLimitReached
+
+
 def _sort(ctx: Ctx, argv: list[bytes], readonly: bool) -> Any:
     o = _parse(ctx, argv, readonly)
     desc, alpha, dontsort, by, store, gets = o["desc"], o["alpha"], o["dontsort"], o["by"], o["store"], o["gets"]
@@ -228,6 +247,8 @@ def _sort(ctx: Ctx, argv: list[bytes], readonly: bool) -> Any:
         vector = _sorted(ctx, vector, by, alpha, desc, store is not None)
 
     selected = vector[start : end + 1] if end >= start else []
+    if gets:
+        _check_multiplied(ctx, len(selected) * len(gets), store is not None)
     if store is None:
         if not gets:
             return selected
