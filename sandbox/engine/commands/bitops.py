@@ -50,11 +50,17 @@ def _bit_offset(ctx: Ctx, arg: bytes, bits: int = 0) -> int:
 
 
 def _grown(value: bytes | None, size: int) -> bytearray:
-    """A mutable copy of ``value`` at least ``size`` bytes long (zero-padded)."""
-    buf = bytearray(value or b"")
-    if len(buf) < size:
-        buf.extend(bytes(size - len(buf)))
-    return buf
+    """A mutable copy of ``value`` at least ``size`` bytes long (zero-padded).
+
+    Allocated once at its final size: copying then extending held up to three
+    copies of a string SETBIT grows to hundreds of MB.
+    """
+    if value is None or len(value) < size:
+        buf = bytearray(size)
+        if value:
+            buf[: len(value)] = value
+        return buf
+    return bytearray(value)
 
 
 def _setbit_growth(argv: list[bytes]) -> int:
