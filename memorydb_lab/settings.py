@@ -423,6 +423,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CHANNEL_LAYERS = channel_layers_for(env_secret("MEMORYDB_LAB_CHANNEL_REDIS_URL"))
 
+# Per process unless MEMORYDB_LAB_CACHE_URL names a Redis shared by every worker.
+CACHES = caches_for(env_secret("MEMORYDB_LAB_CACHE_URL"))
+
 # --------------------------------------------------------------------------------------
 # Auth
 # --------------------------------------------------------------------------------------
@@ -436,6 +439,22 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+
+# Sign-in throttling (quizzes.throttle), counted in the cache: this many failed
+# sign-ins for one username, or from one client address, within the window, and
+# further attempts are refused for the window without the password being checked.
+# 0 turns a limit off. A class behind one NAT address shares the address limit.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("MEMORYDB_LAB_LOGIN_FAILURES_PER_ACCOUNT", 5, minimum=0)
+LOGIN_FAILURES_PER_ADDRESS = env_int("MEMORYDB_LAB_LOGIN_FAILURES_PER_ADDRESS", 20, minimum=0)
+LOGIN_WINDOW_MINUTES = env_int("MEMORYDB_LAB_LOGIN_WINDOW_MINUTES", 15, minimum=1, maximum=24 * 60)
+# Sign-up forms posted per client address per window (each one can probe whether a
+# username or email has an account, and each success is a new account). 0 = no limit.
+LOGIN_SIGNUPS_PER_ADDRESS = env_int("MEMORYDB_LAB_LOGIN_SIGNUPS_PER_ADDRESS", 50, minimum=0)
+# Proxies (addresses or networks) whose X-Forwarded-For is believed when finding a
+# visitor's address (memorydb_lab.addresses); empty: REMOTE_ADDR is the visitor.
+TRUSTED_PROXIES = parse_networks(
+    "MEMORYDB_LAB_TRUSTED_PROXIES", env_list("MEMORYDB_LAB_TRUSTED_PROXIES", [])
+)
 
 # --------------------------------------------------------------------------------------
 # Email (password reset)

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 from django.contrib.auth.models import User
 
+from memorydb_lab.addresses import request_address
+from quizzes import throttle
 from quizzes.models import Choice
 from quizzes.scheduling import SELF_GRADES
 
@@ -69,3 +71,31 @@ class SignUpForm(UserCreationForm):
         if User.objects.filter(email__iexact=email).exists():
             raise forms.ValidationError("An account with this email exists; sign in instead.")
         return email
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form behind the throttle (quizzes.throttle): a locked account
+    or address is refused before the password is checked, a failure is counted, a
+    success clears the account's count."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The refusal's text when the throttle said no; the view answers 429 then.
+        self.throttled = ""
+
+    def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        if username is None or not self.cleaned_data.get("password"):
+            return super().clean()
+        address = request_address(self.request) if self.request is not None else "unknown"
+        refusal = throttle.sign_in_refusal(username, address)
+        if refusal is not None:
+            self.throttled = refusal.message
+            raise forms.ValidationError(refusal.message, code="throttled")
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            throttle.sign_in_failed(username, address)
+            raise
+        throttle.sign_in_succeeded(username)
+        return cleaned
