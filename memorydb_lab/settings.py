@@ -607,6 +607,22 @@ SANDBOX_NICE = env_int("MEMORYDB_LAB_SANDBOX_NICE", 19, minimum=0, maximum=19)
 SANDBOX_LEASE_MS = env_int("MEMORYDB_LAB_SANDBOX_LEASE_MS", 1000, minimum=300, maximum=10_000)
 # Events kept per sandbox for browsers that reconnect.
 SANDBOX_EVENT_LOG_SIZE = env_int("MEMORYDB_LAB_SANDBOX_EVENT_LOG_SIZE", 1000, minimum=50, maximum=100_000)
+# Guests (visitors without an account) are one cookie jar each, so one visitor can
+# be many guests: their sandboxes are capped per client address, smaller and
+# shorter-lived. A classroom behind one NAT address should have learners sign in.
+SANDBOX_GUEST_IDLE_MINUTES = env_int("MEMORYDB_LAB_SANDBOX_GUEST_IDLE_MINUTES", 10, minimum=1, maximum=7 * 24 * 60)
+SANDBOX_GUEST_MAX_SHARDS = env_int("MEMORYDB_LAB_SANDBOX_GUEST_MAX_SHARDS", 2, minimum=1, maximum=3)
+SANDBOX_GUEST_MAX_REPLICAS = env_int("MEMORYDB_LAB_SANDBOX_GUEST_MAX_REPLICAS", 1, minimum=0, maximum=2)
+# New guest sandboxes per client address per window (0 = no limit).
+SANDBOX_GUEST_STARTS_PER_ADDRESS = env_int("MEMORYDB_LAB_SANDBOX_GUEST_STARTS_PER_ADDRESS", 5, minimum=0, maximum=10_000)
+SANDBOX_GUEST_START_WINDOW_MINUTES = env_int("MEMORYDB_LAB_SANDBOX_GUEST_START_WINDOW_MINUTES", 15, minimum=1, maximum=24 * 60)
+# Guest sandboxes held at once (queued, starting or running) per address (0 = no limit).
+SANDBOX_GUEST_SANDBOXES_PER_ADDRESS = env_int("MEMORYDB_LAB_SANDBOX_GUEST_SANDBOXES_PER_ADDRESS", 3, minimum=0, maximum=10_000)
+# With learners queued, a guest sandbox no page has shown for this long is stopped first.
+SANDBOX_PRESSURE_IDLE_MINUTES = env_int("MEMORYDB_LAB_SANDBOX_PRESSURE_IDLE_MINUTES", 2, minimum=1, maximum=24 * 60)
+# Sandbox websockets open at once per learner (or guest), and per client address.
+SANDBOX_SOCKETS_PER_OWNER = env_int("MEMORYDB_LAB_SANDBOX_SOCKETS_PER_OWNER", 8, minimum=1, maximum=1000)
+SANDBOX_SOCKETS_PER_ADDRESS = env_int("MEMORYDB_LAB_SANDBOX_SOCKETS_PER_ADDRESS", 200, minimum=1, maximum=100_000)
 
 # --------------------------------------------------------------------------------------
 # Health check and logging

@@ -50,6 +50,19 @@ class SandboxLimits:
     console_reply_text_bytes: int = 768 * 1024
     stats_interval_seconds: float = 1.0  # node statistics while a page watches
     cull_interval_seconds: float = 30.0  # how often the idle culler looks
+    # Guests (no account) are anyone with a fresh cookie jar, so one visitor can be
+    # many guests: their sandboxes are smaller, shorter-lived, and counted per address.
+    guest_idle_seconds: float = 10 * 60  # a guest's idle sandbox is stopped sooner
+    guest_max_shards: int = 2  # the biggest shapes need an account
+    guest_max_replicas: int = 1
+    guest_starts_per_address: int = 5  # new guest sandboxes per address per window; 0 = no limit
+    guest_start_window_seconds: float = 15 * 60
+    guest_sandboxes_per_address: int = 3  # guest sandboxes held at once per address; 0 = no limit
+    # With learners waiting, a guest's sandbox that no page has shown for this long
+    # is stopped to make room (accounts keep theirs until their own idle time).
+    pressure_idle_seconds: float = 2 * 60
+    sockets_per_owner: int = 8  # sandbox websockets open at once per learner or guest
+    sockets_per_address: int = 200  # ... and per address (a classroom may share one)
 
     @classmethod
     def from_settings(cls) -> "SandboxLimits":
@@ -74,4 +87,13 @@ class SandboxLimits:
             max_load_rate=settings.SANDBOX_MAX_LOAD_RATE,
             nice=settings.SANDBOX_NICE,
             lease_ms=settings.SANDBOX_LEASE_MS,
+            guest_idle_seconds=settings.SANDBOX_GUEST_IDLE_MINUTES * 60,
+            guest_max_shards=settings.SANDBOX_GUEST_MAX_SHARDS,
+            guest_max_replicas=settings.SANDBOX_GUEST_MAX_REPLICAS,
+            guest_starts_per_address=settings.SANDBOX_GUEST_STARTS_PER_ADDRESS,
+            guest_start_window_seconds=settings.SANDBOX_GUEST_START_WINDOW_MINUTES * 60,
+            guest_sandboxes_per_address=settings.SANDBOX_GUEST_SANDBOXES_PER_ADDRESS,
+            pressure_idle_seconds=settings.SANDBOX_PRESSURE_IDLE_MINUTES * 60,
+            sockets_per_owner=settings.SANDBOX_SOCKETS_PER_OWNER,
+            sockets_per_address=settings.SANDBOX_SOCKETS_PER_ADDRESS,
         )

@@ -26,12 +26,17 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from memorydb_lab.addresses import scope_address
 from sandbox.conf import SandboxLimits
 from sandbox.manager import SandboxManager, get_manager
 from sandbox.owners import Owner, owner_for_scope
 from sandbox.protocol import ClientError, TokenBucket, schemas, validate
 
 log = logging.getLogger(__name__)
+
+# Closing code when a visitor already has as many sockets as allowed (4000-4999 are
+# the application's; the page shows the error message sent just before).
+CLOSE_TOO_MANY = 4429
 
 
 class SandboxConsumer(AsyncJsonWebsocketConsumer):
@@ -41,16 +46,30 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
     sent_seq: int = 0
     log_id: str | None = None
 
+    counted = False
+
     async def connect(self) -> None:
         self.manager = get_manager()
         self.limits: SandboxLimits = self.manager.limits
         self.table = schemas(self.limits)
-        self.flood = TokenBucket(self.limits.messages_per_second, self.limits.message_burst)
         self.owner = await owner_for_scope(self.scope)
+        self.address = scope_address(self.scope)
         await self.accept()
+        try:
+            # One message budget per owner, shared by all their pages.
+            self.flood = self.manager.open_socket(self.owner, self.address)
+        except ClientError as exc:
+            self.flood = TokenBucket(0.0, 0)  # anything still arriving is refused
+            await self.send_json(exc.payload())
+            await self.close(code=CLOSE_TOO_MANY)
+            return
+        self.counted = True
 
     async def disconnect(self, code: int) -> None:
         await self._leave_group()
+        if self.counted:
+            self.counted = False
+            self.manager.close_socket(self.owner, self.address)
 
     # -- transport -------------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -109,12 +128,12 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "pong", "ts": round(time.time() * 1000)})
 
     async def on_start(self, **shape: int) -> None:
-        summary = await self.manager.start(self._owner(), shape)
+        summary = await self.manager.start(self._owner(), shape, self.address)
         await self._join_group(self.manager.group_of(self._owner()))
         await self.send_json({"type": "state", "sandbox": summary})
 
     async def on_reconfigure(self, **shape: int) -> None:
-        summary = await self.manager.reconfigure(self._owner(), shape)
+        summary = await self.manager.reconfigure(self._owner(), shape, self.address)
         await self._join_group(self.manager.group_of(self._owner()))
         await self.send_json({"type": "state", "sandbox": summary})
 
@@ -190,9 +209,12 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
 
     def _limits(self) -> dict[str, Any]:
         """What the page needs to build its forms within the server's limits."""
+        guest = self.owner is None or self.owner.user_id is None
         return {
-            "max_shards": self.limits.max_shards,
-            "max_replicas": self.limits.max_replicas,
+            # A guest's form offers only what a guest may start (bigger needs an account).
+            "max_shards": self.limits.guest_max_shards if guest else self.limits.max_shards,
+            "max_replicas": self.limits.guest_max_replicas if guest else self.limits.max_replicas,
+            "guest": guest,
             "max_replication_delay_ms": self.limits.max_replication_delay_ms,
             "replication_delay_ms": self.limits.replication_delay_ms,
             "max_load_rate": self.limits.max_load_rate,

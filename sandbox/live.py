@@ -54,6 +54,8 @@ class LiveSandbox:
     shape: dict[str, int]
     log: EventLog
     last_activity: float  # wall-clock seconds of the learner's last real action
+    address: str = ""  # the client address that asked for it (guests are counted per address)
+    unwatched_since: float | None = None  # when its last page closed (None: a page shows it)
     state: str = "queued"
     error: str = ""
     handle: SandboxHandle | None = None
@@ -74,6 +76,16 @@ class LiveSandbox:
     saved_seq: int = 0
     saved_activity: float = 0.0
     context: contextvars.Context = field(default_factory=contextvars.copy_context, repr=False)
+
+    @property
+    def is_guest(self) -> bool:
+        return self.owner.user_id is None
+
+    @property
+    def visitor(self) -> str:
+        """Who the queue is fair between: an account, or a guest's client address
+        (one person with many cookie jars is many guests but one address)."""
+        return self.owner.key if not self.is_guest else f"a:{self.address}"
 
     @property
     def group(self) -> str:

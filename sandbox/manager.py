@@ -5,14 +5,24 @@ One manager per site process (per event loop: ``get_manager()``). It
 
 * reconciles at start-up: lists what the backend really runs, adopts it or stops it
   (no leaked processes), and re-queues the sandboxes that should be running;
-* starts sandboxes through a FIFO queue under two caps (running, starting at once),
-  telling each waiting learner their position;
+* starts sandboxes through a queue under two caps (running, starting at once),
+  telling each waiting learner their position. The queue is fair between
+  *visitors* (an account, or for guests a client address): the next to start is
+  the one whose visitor has the fewest sandboxes starting or running, then the
+  longest-waiting. Guests, whom anyone with a fresh cookie jar can become, are
+  limited per client address (sandboxes held at once, new ones per window, shapes)
+  and are stopped sooner when idle, or to make room for a queue;
 * numbers every event (supervisor events and its own) into the sandbox's
   ``EventLog`` and sends them, in order, to the sandbox's channel-layer group;
 * runs the write load, injects faults, concludes each crash experiment with a
   verdict that reads every acknowledged write back, and saves it;
-* culls sandboxes whose learner has been idle (keepalives do not count; the time
-  source is injected) and stops everything when the site stops.
+* culls sandboxes whose learner has been idle (keepalives and repeated ``start``s
+  do not count; the time source is injected) and stops everything when the site stops;
+* counts each visitor's open websockets and shares one message budget between an
+  owner's sockets, so opening more pages buys no more messages.
+
+What reaches a browser never names a node's port, a pid, a host or a path
+(``public_topology``, ``public_event``).
 
 Everything a consumer asks goes through a method that takes an ``Owner`` — never a
 sandbox id — so a learner can only ever reach their own sandbox.
@@ -55,6 +65,9 @@ VERDICT_TIMEOUT_S = 25.0
 SETTLE_S = 0.3  # after the last failover, let in-flight writes finish before reading back
 FLUSH_INTERVAL_S = 2.0
 TOPOLOGY_COALESCE_S = 0.03
+# What a browser never sees of a process or an event: where it listens, its pid,
+# paths on the host. The console, the load and the probes reach nodes server-side.
+PRIVATE_FIELDS = frozenset({"port", "pid", "host", "address", "dir", "path", "file", "source"})
 # Supervisor events worth a learner's attention; the rest (lease renewals...) are dropped.
 QUIET_EVENTS = frozenset({"lease_renewed", "entries_committed", "leader_seen", "sync_done"})
 # Events after which the page redraws the topology...
@@ -83,7 +96,13 @@ class SandboxManager:
         self.ready = asyncio.Event()
         self.closed = False
         self.docs: dict[str, Any] | None = None
-        self._buckets: dict[str, TokenBucket] = {}
+        self._buckets: dict[str, TokenBucket] = {}  # console commands, per owner
+        self._message_buckets: dict[str, TokenBucket] = {}  # any message, per owner or address
+        self.sockets: dict[str, int] = {}  # owner key or "a:<address>" -> websockets open
+        self._guest_starts: dict[str, deque[float]] = {}  # address -> times of new guest sandboxes
+        # uuid -> starts and stops of it under way: a new start of the same row (same
+        # directory) waits until none is, so two never work on one directory.
+        self._in_flight: dict[str, int] = {}
         self.watchers: dict[str, int] = {}  # owner key -> pages connected
         self._tasks: set[asyncio.Task[Any]] = set()
         self.layer = get_channel_layer()
@@ -132,7 +151,7 @@ class SandboxManager:
                 await store.save_row(row["id"], state=Sandbox.State.STOPPED)
                 continue
             idle = now - row["last_activity"].timestamp()
-            if idle > self.limits.idle_seconds:
+            if idle > self.idle_limit(row["owner_user_id"] is None):
                 await self.backend.delete_data(sandbox_id)
                 await store.save_row(
                     row["id"], state=Sandbox.State.STOPPED, desired_state=Sandbox.Desired.STOPPED,
@@ -148,22 +167,47 @@ class SandboxManager:
         log.info("sandbox start-up: %s", report)
         return report
 
+    def idle_limit(self, is_guest: bool) -> float:
+        return self.limits.guest_idle_seconds if is_guest else self.limits.idle_seconds
+
     async def cull_idle(self, now: float | None = None) -> list[str]:
-        """Stop (and delete the data of) every sandbox idle for longer than allowed."""
+        """Stop (and delete the data of) every sandbox idle for longer than allowed
+        (guests' sooner); then, if learners wait for a slot, guests' sandboxes that
+        no page has shown for a while, longest-unwatched first."""
         now = self.clock() if now is None else now
         culled = []
         for key, live in list(self.live.items()):
-            if now - live.last_activity <= self.limits.idle_seconds:
+            if now - live.last_activity <= self.idle_limit(live.is_guest):
                 continue
             culled.append(live.uuid)
             await self._record(live, {"event": "idle_stop", "idle_s": round(now - live.last_activity)})
             await self._stop_live(live, reason="Stopped after being idle; your data was removed.")
+        waiting = sum(1 for key in self.queue if key in self.live)
+        if waiting and self._active() >= self.limits.max_running:
+            unwatched = sorted(
+                (live for live in self.live.values()
+                 if live.is_guest and live.state == "running" and live.unwatched_since is not None
+                 and now - live.unwatched_since > self.limits.pressure_idle_seconds),
+                key=lambda live: live.unwatched_since or 0.0,
+            )
+            for live in unwatched[:waiting]:
+                culled.append(live.uuid)
+                await self._record(live, {"event": "idle_stop", "reason": "room_for_queue"})
+                await self._stop_live(
+                    live, reason="Stopped to make room for learners waiting, since no page of yours "
+                    "had shown it for a while; your data was removed. Sign in to keep a sandbox longer."
+                )
         return culled
 
     async def shutdown(self) -> None:
         """The site is stopping: stop every process, keep the data, leave rows wanting
         to run so that the next start-up brings them back."""
-        self.closed = True
+        self.closed = True  # _admit starts nothing more
+        # A start cancelled half-way would leave the processes it had started without
+        # a handle to stop them by: let the ones under way finish, then stop them too.
+        deadline = time.monotonic() + self.limits.start_timeout_seconds + 5
+        while self.starting and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
         for live in list(self.live.values()):
             await self._teardown(live, delete_data=False)
             await store.save_row(
@@ -231,27 +275,67 @@ class SandboxManager:
             return []
         return [r for r in live.log.records if after < r["seq"] <= upto]
 
-    async def start(self, owner: Owner, shape: dict[str, int]) -> dict[str, Any]:
+    async def start(self, owner: Owner, shape: dict[str, int], address: str = "") -> dict[str, Any]:
         await self.ready.wait()
         live = self.live.get(owner.key) or await self._adopt_signed_in(owner)
         if live is not None:
-            self.touch(owner)
+            # Not activity: a page asks again on every (re)connect, and a script
+            # could otherwise keep an abandoned sandbox alive with it.
             return self._summary(live)
+        wanted = self._shape(shape, guest=owner.user_id is None)
+        if owner.user_id is None:
+            self._check_guest_start(address)
         if len(self.queue) >= MAX_QUEUE:
             raise ClientError("queue_full")
-        row = await store.claim_row(owner, self._shape(shape), self.clock())
+        row = await store.claim_row(owner, wanted, self.clock())
+        if self.live.get(owner.key) is not None:  # another tab's start won meanwhile
+            return self._summary(self.live[owner.key])
+        if owner.user_id is None:
+            self._guest_starts.setdefault(address, deque()).append(self.clock())
         live = self._new_live(row, owner)
+        live.address = address
         self._enqueue(live)
         return self._summary(live)
 
-    async def reconfigure(self, owner: Owner, shape: dict[str, int]) -> dict[str, Any]:
+    def _check_guest_start(self, address: str) -> None:
+        """Guests are one cookie jar each: count them by address."""
+        limits = self.limits
+        if limits.guest_sandboxes_per_address:
+            held = sum(
+                1 for live in self.live.values()
+                if live.is_guest and live.address == address and live.state in ("queued", "starting", "running")
+            )
+            if held >= limits.guest_sandboxes_per_address:
+                raise ClientError(
+                    "guest_limit",
+                    f"Guests from your network already have {held} sandboxes running or waiting, the most "
+                    "this site allows. Sign in (or create an account) to start your own.",
+                    limit=limits.guest_sandboxes_per_address,
+                )
+        if limits.guest_starts_per_address:
+            now = self.clock()
+            recent = self._guest_starts.setdefault(address, deque())
+            while recent and now - recent[0] > limits.guest_start_window_seconds:
+                recent.popleft()
+            if len(recent) >= limits.guest_starts_per_address:
+                wait_s = limits.guest_start_window_seconds - (now - recent[0])
+                raise ClientError(
+                    "guest_rate_limited",
+                    f"Too many new guest sandboxes from your network; try again in {max(1, round(wait_s / 60))} "
+                    "minute(s), or sign in.",
+                    retry_after_s=max(1, round(wait_s)),
+                )
+
+    async def reconfigure(self, owner: Owner, shape: dict[str, int], address: str = "") -> dict[str, Any]:
         """Start again with another shape or delay: a fresh pair of clusters."""
+        self._shape(shape, guest=owner.user_id is None)  # refuse before stopping anything
         live = self.live.get(owner.key)
         if live is not None:
             if live.state not in ("running", "failed", "queued"):
                 raise ClientError("busy")
+            self.touch(owner)
             await self._stop_live(live, reason="Restarting with the new settings.")
-        return await self.start(owner, shape)
+        return await self.start(owner, shape, address)
 
     async def stop(self, owner: Owner) -> None:
         live = self.live.get(owner.key)
@@ -273,6 +357,42 @@ class SandboxManager:
             self.watchers[owner.key] = count
         else:
             self.watchers.pop(owner.key, None)
+        live = self.live.get(owner.key)
+        if live is not None:
+            live.unwatched_since = None if count > 0 else self.clock()
+
+    def open_socket(self, owner: Owner | None, address: str) -> TokenBucket:
+        """Count a new websocket; its message budget, shared by every socket of the
+        same owner (or, without one, of the same address). ClientError past the caps."""
+        by_address = f"a:{address}"
+        if self.sockets.get(by_address, 0) >= self.limits.sockets_per_address:
+            raise ClientError("too_many_sockets", "Too many sandbox pages are open from your network.")
+        if owner is not None and self.sockets.get(owner.key, 0) >= self.limits.sockets_per_owner:
+            raise ClientError(
+                "too_many_sockets",
+                f"You have {self.limits.sockets_per_owner} sandbox pages open; close one to open another.",
+            )
+        keys = [by_address] + ([owner.key] if owner is not None else [])
+        for key in keys:
+            self.sockets[key] = self.sockets.get(key, 0) + 1
+        budget_key = owner.key if owner is not None else by_address
+        bucket = self._message_buckets.get(budget_key)
+        if bucket is None:
+            bucket = self._message_buckets[budget_key] = TokenBucket(
+                self.limits.messages_per_second, self.limits.message_burst
+            )
+        return bucket
+
+    def close_socket(self, owner: Owner | None, address: str) -> None:
+        keys = [f"a:{address}"] + ([owner.key] if owner is not None else [])
+        for key in keys:
+            count = self.sockets.get(key, 0) - 1
+            if count > 0:
+                self.sockets[key] = count
+            else:
+                self.sockets.pop(key, None)
+                if not key.startswith("a:") or owner is None:
+                    self._message_buckets.pop(key, None)
 
     def allow_command(self, owner: Owner) -> bool:
         bucket = self._buckets.get(owner.key)
@@ -445,12 +565,22 @@ class SandboxManager:
     # Queue and lifecycle
     # ======================================================================================
 
-    def _shape(self, shape: dict[str, int]) -> dict[str, int]:
-        return {
+    def _shape(self, shape: dict[str, int], *, guest: bool) -> dict[str, int]:
+        wanted = {
             "shards": shape.get("shards", 1),
             "replicas": shape.get("replicas", 1),
             "replication_delay_ms": shape.get("delay_ms", self.limits.replication_delay_ms),
         }
+        if guest:
+            for name, most in (("shards", self.limits.guest_max_shards), ("replicas", self.limits.guest_max_replicas)):
+                if wanted[name] > most:
+                    raise ClientError(
+                        "account_needed",
+                        f"As a guest you can have up to {self.limits.guest_max_shards} shard(s) with "
+                        f"{self.limits.guest_max_replicas} replica(s) each; sign in for bigger sandboxes.",
+                        field=name,
+                    )
+        return wanted
 
     def _new_live(self, row: dict[str, Any], owner: Owner) -> LiveSandbox:
         live = LiveSandbox(
@@ -467,6 +597,7 @@ class SandboxManager:
             context=self.context,
         )
         live.saved_seq = row["event_seq"]
+        live.unwatched_since = None if self.watchers.get(owner.key) else self.clock()
         self.live[owner.key] = live
         live.spawn(self._send_outbox(live))
         return live
@@ -480,30 +611,48 @@ class SandboxManager:
     def _active(self) -> int:
         return sum(1 for live in self.live.values() if live.state in ("starting", "running"))
 
+    def queue_order(self) -> list[str]:
+        """Owner keys of the queue in the order they will start: fewest sandboxes of
+        the same visitor starting or running (counting that visitor's earlier queued
+        ones), then arrival. So one visitor's tenth sandbox waits behind another's first."""
+        active: dict[str, int] = {}
+        for live in self.live.values():
+            if live.state in ("starting", "running"):
+                active[live.visitor] = active.get(live.visitor, 0) + 1
+        ranked = []
+        for arrival, key in enumerate(self.queue):
+            live = self.live.get(key)
+            if live is None or live.state != "queued":
+                continue
+            share = active.get(live.visitor, 0)
+            active[live.visitor] = share + 1
+            ranked.append((share, arrival, key))
+        return [key for _, _, key in sorted(ranked)]
+
     def queue_position(self, owner: Owner) -> int | None:
         try:
-            return self.queue.index(owner.key) + 1
+            return self.queue_order().index(owner.key) + 1
         except ValueError:
             return None
 
     def _admit(self) -> None:
-        while (
-            self.queue
-            and self._active() < self.limits.max_running
-            and self.starting < self.limits.max_starting
-        ):
-            live = self.live.get(self.queue.popleft())
-            if live is None or live.state != "queued":
-                continue
+        while not self.closed and self._active() < self.limits.max_running and self.starting < self.limits.max_starting:
+            ready = [k for k in self.queue_order() if self.live[k].uuid not in self._in_flight]
+            if not ready:
+                break
+            self.queue.remove(ready[0])
+            live = self.live[ready[0]]
             live.state = "starting"
             self.starting += 1
             # Not in live.tasks: a stop never cancels a start half-way (that would
             # leave the processes already started without a handle); _start stops
             # them itself when it finds the sandbox was stopped meanwhile.
+            self._busy(live.uuid, +1)
             self._spawn(self._start(live))
+        positions = {key: place for place, key in enumerate(self.queue_order(), 1)}
         for live in self.live.values():
             if live.state == "queued":
-                self._send(live, {"type": "state", "sandbox": self._summary(live)})
+                self._send(live, {"type": "state", "sandbox": self._summary(live, positions.get(live.owner.key))})
 
     async def _start(self, live: LiveSandbox) -> None:
         try:
@@ -527,6 +676,9 @@ class SandboxManager:
             try:
                 handle = await self.backend.start(spec, lambda c, e: self._on_event(live, c, e))
             except SandboxStartError as exc:
+                if self.live.get(live.owner.key) is not live:  # stopped while starting
+                    await self.backend.delete_data(live.uuid)
+                    return
                 live.state = "failed"
                 live.error = str(exc)
                 await store.save_row(live.row_id, state=Sandbox.State.FAILED, error=live.error)
@@ -561,9 +713,25 @@ class SandboxManager:
             live.spawn(self._watch(live))
         finally:
             self.starting -= 1
+            self._busy(live.uuid, -1)
             self._admit()
 
+    def _busy(self, uuid: str, delta: int) -> None:
+        count = self._in_flight.get(uuid, 0) + delta
+        if count > 0:
+            self._in_flight[uuid] = count
+        else:
+            self._in_flight.pop(uuid, None)
+
     async def _stop_live(self, live: LiveSandbox, *, reason: str) -> None:
+        self._busy(live.uuid, +1)
+        try:
+            await self._stop_live_now(live, reason=reason)
+        finally:
+            self._busy(live.uuid, -1)
+        self._admit()
+
+    async def _stop_live_now(self, live: LiveSandbox, *, reason: str) -> None:
         async with live.lock:
             if self.live.get(live.owner.key) is not live:
                 return
@@ -584,7 +752,6 @@ class SandboxManager:
             # The outbox task is gone with the live sandbox: send these two directly.
             await self._group_send(live.group, {"type": "event", **record})
             await self._group_send(live.group, {"type": "state", "sandbox": stopped})
-        self._admit()
 
     async def _teardown(self, live: LiveSandbox, *, delete_data: bool) -> None:
         if live.load is not None and live.load.running:
@@ -613,7 +780,7 @@ class SandboxManager:
         name = event.get("event", "")
         if name in QUIET_EVENTS:
             return
-        record = {k: v for k, v in event.items() if k != "topology"}
+        record = public_event(event)
         record["cluster"] = cluster
         if name == "failover_finished" and event.get("shard") is not None:
             self._failover_done(live, cluster, record)
@@ -671,7 +838,7 @@ class SandboxManager:
     def _push_topology(self, live: LiveSandbox) -> None:
         live.topology_dirty = False
         if live.handle is not None:
-            self._send(live, {"type": "topology", "clusters": live.topologies()})
+            self._send(live, {"type": "topology", "clusters": public_topologies(live)})
 
     async def _watch(self, live: LiveSandbox) -> None:
         last_flush = 0.0
@@ -742,17 +909,17 @@ class SandboxManager:
             raise ClientError("not_ready")
         return live
 
-    def _summary(self, live: LiveSandbox) -> dict[str, Any]:
+    def _summary(self, live: LiveSandbox, position: int | None = None) -> dict[str, Any]:
         summary: dict[str, Any] = {
             "state": live.state,
             "desired_state": "running",
             "shape": live.shape,
             "error": live.error,
-            "queue_position": self.queue_position(live.owner),
+            "queue_position": position if position is not None else self.queue_position(live.owner),
             "log": live.log.log_id,
         }
         if live.handle is not None:
-            summary["topology"] = live.topologies()
+            summary["topology"] = public_topologies(live)
         if live.load is not None:
             summary["load"] = live.load.progress()
         if live.last_verdict is not None:
@@ -790,6 +957,24 @@ def _victims(action: str, topology: dict[str, Any], shard: int, fields: dict[str
     if action == "restart":
         return [p["id"] for p in procs if p["status"] in ("crashed", "stopped")]
     return []
+
+
+def public_event(event: dict[str, Any]) -> dict[str, Any]:
+    """An event as a browser may see it: no topology dump, no port, pid or path."""
+    return {k: v for k, v in event.items() if k != "topology" and k not in PRIVATE_FIELDS}
+
+
+def public_topologies(live: LiveSandbox) -> dict[str, Any]:
+    """Each cluster's topology without the fields a browser must not see."""
+    out = {}
+    for name, topology in live.topologies().items():
+        out[name] = {
+            **topology,
+            "processes": [
+                {k: v for k, v in proc.items() if k not in PRIVATE_FIELDS} for proc in topology.get("processes", [])
+            ],
+        }
+    return out
 
 
 def _endpoints(topology: dict[str, Any]) -> list[dict[str, Any]]:

@@ -109,7 +109,7 @@ async def own_database_thread() -> AsyncIterator[None]:
 class Browser:
     """One page's websocket, signed in with ``session_key`` (or anonymous)."""
 
-    def __init__(self, application: Any, session_key: str | None = None) -> None:
+    def __init__(self, application: Any, session_key: str | None = None, address: str = "127.0.0.1") -> None:
         from asgiref.sync import ThreadSensitiveContext
 
         async def connection(scope: Any, receive: Any, send: Any) -> None:
@@ -122,6 +122,7 @@ class Browser:
         if session_key:
             headers.append((b"cookie", f"sessionid={session_key}".encode()))
         self.communicator = WebsocketCommunicator(connection, "/ws/sandbox/", headers=headers)
+        self.communicator.scope["client"] = (address, 40000)  # as daphne fills it in
         self.seen: list[dict[str, Any]] = []
 
     async def __aenter__(self) -> "Browser":

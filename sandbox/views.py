@@ -41,8 +41,13 @@ def sandbox_page(request: HttpRequest) -> HttpResponse:
         "row": Sandbox.for_owner(owner),
         "experiments": Experiment.of(owner)[:PAST_EXPERIMENTS_SHOWN],
         "limits": limits,
-        "shard_choices": range(1, limits.max_shards + 1),
-        "replica_choices": range(0, limits.max_replicas + 1),
+        # A guest is offered only what a guest may start; bigger shapes need an account.
+        "guest": owner.user_id is None,
+        "idle_seconds": limits.guest_idle_seconds if owner.user_id is None else limits.idle_seconds,
+        "shard_choices": range(1, (limits.guest_max_shards if owner.user_id is None else limits.max_shards) + 1),
+        "replica_choices": range(
+            0, (limits.guest_max_replicas if owner.user_id is None else limits.max_replicas) + 1
+        ),
         "zones": ("az-a", "az-b", "az-c"),
     }
     return render(request, "sandbox/sandbox.html", context)

@@ -14,6 +14,7 @@
 
   var KEEPALIVE_MS = 25000;
   var MAX_BACKOFF_MS = 10000;
+  var TOO_MANY_SOCKETS = 4429; // sandbox.consumers.CLOSE_TOO_MANY
   var MAX_QUEUED = 50;
 
   function SandboxSocket(path) {
@@ -76,8 +77,12 @@
       }
       self.receive(message);
     };
-    ws.onclose = function () {
+    ws.onclose = function (event) {
       self.ws = null;
+      if (event && event.code === TOO_MANY_SOCKETS) {
+        // The server said why (an "error" message); trying again at once cannot help.
+        self.backoff = MAX_BACKOFF_MS * 3;
+      }
       self.welcomed = false;
       // Commands in flight will never be answered on this connection.
       Object.keys(self.pending).forEach(function (id) {
