@@ -584,6 +584,10 @@ SANDBOX_MAX_STARTING = env_int("MEMORYDB_LAB_SANDBOX_MAX_STARTING", 2, minimum=1
 SANDBOX_IDLE_MINUTES = env_int("MEMORYDB_LAB_SANDBOX_IDLE_MINUTES", 30, minimum=1, maximum=7 * 24 * 60)
 # maxmemory of every data node (a Redis memory size: 64mb, 1gb, ...).
 SANDBOX_MAXMEMORY = env_str("MEMORYDB_LAB_SANDBOX_MAXMEMORY", "64mb")
+# Disk a durable sandbox cluster may use (its journal log plus snapshots), MiB: past it
+# writes are refused, with the reason, until a snapshot trims the log. Keep it above
+# about 3x a cluster's data (shards x maxmemory), since the kept snapshots count too.
+SANDBOX_DISK_MB = env_int("MEMORYDB_LAB_SANDBOX_DISK_MB", 512, minimum=16, maximum=1_048_576)
 # Console commands per second per learner (bursts of twice as many are allowed).
 SANDBOX_COMMANDS_PER_SECOND = env_int(
     "MEMORYDB_LAB_SANDBOX_COMMANDS_PER_SECOND", 20, minimum=1, maximum=10_000

@@ -25,6 +25,8 @@ class SandboxLimits:
     max_starting: int = 2  # sandboxes starting at the same time
     idle_seconds: float = 30 * 60  # no learner activity for this long: stopped, data removed
     maxmemory: str = "64mb"  # per data node
+    client_output_buffer_limit: str = "32mb"  # per client of a data node; past it the node closes that client
+    disk_mb: int = 512  # a durable cluster's journal log plus snapshots, MiB; past it writes are refused
     commands_per_second: float = 20.0  # console commands per learner, sustained
     command_burst: int = 40  # ... and in a burst
     messages_per_second: float = 40.0  # any websocket message, per connection
@@ -79,6 +81,7 @@ class SandboxLimits:
             max_starting=settings.SANDBOX_MAX_STARTING,
             idle_seconds=settings.SANDBOX_IDLE_MINUTES * 60,
             maxmemory=maxmemory,
+            disk_mb=settings.SANDBOX_DISK_MB,
             commands_per_second=float(per_second),
             command_burst=2 * per_second,
             max_message_bytes=settings.SANDBOX_MAX_MESSAGE_BYTES,

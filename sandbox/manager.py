@@ -431,10 +431,18 @@ class SandboxManager:
                 "error": True,
                 "ms": round((time.perf_counter() - started) * 1000, 2),
             }
-        except LinkDown:
+        except LinkDown as exc:
             # Its text names the node's address, which the browser is never shown.
-            return {"text": "(error) The node could not be reached; the console reconnects "
-                    "with the next command.\n", "error": True, "ms": 0.0}
+            if exc.closed_by_node:
+                text = (
+                    "(error) The node closed the connection instead of replying. A node does that, as "
+                    f"Redis does, when a reply would pass a client's output buffer limit "
+                    f"({self.limits.client_output_buffer_limit}), and when it crashes. The console "
+                    "reconnects with the next command.\n"
+                )
+            else:
+                text = "(error) The node could not be reached; the console reconnects with the next command.\n"
+            return {"text": text, "error": True, "ms": 0.0}
         elapsed = round((time.perf_counter() - started) * 1000, 2)
         text = "".join(note + "\n" for note in notes) + format_for(args, memorydb_view(args, reply))
         text = fit_text(text, self.limits.console_reply_text_bytes)

@@ -79,7 +79,12 @@ class DisplayBudget:
 
 
 class LinkDown(ConnectionError):
-    """The node cannot be reached or the connection broke."""
+    """The node cannot be reached or the connection broke; ``closed_by_node`` when
+    the node ended an open connection (it crashed, or refused to send a reply)."""
+
+    def __init__(self, message: str, *, closed_by_node: bool = False) -> None:
+        super().__init__(message)
+        self.closed_by_node = closed_by_node
 
 
 class ProtocolError(ValueError):
@@ -317,7 +322,7 @@ class NodeLink(asyncio.Protocol):
                 return
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(LinkDown(f"connection lost: {exc or 'closed by the node'}"))
+        self._fail(LinkDown(f"connection lost: {exc or 'closed by the node'}", closed_by_node=True))
 
     # -- use -----------------------------------------------------------------------------
     @property

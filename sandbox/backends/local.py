@@ -156,6 +156,11 @@ class LocalBackend(SandboxBackend):
                     data_dir=str(base / mode),
                     replication_delay_ms=spec.replication_delay_ms if mode == "cache" else 0,
                     maxmemory=spec.maxmemory,
+                    # A reply a learner can make huge with a count (SRANDMEMBER s -10000000)
+                    # closes their connection instead of growing the node past its memory.
+                    client_output_buffer_limit=self.limits.client_output_buffer_limit,
+                    # Journal log plus snapshots: past it writes are refused until a snapshot trims.
+                    max_disk_bytes=self.limits.disk_mb * 1024 * 1024 if mode == "durable" else 0,
                     # The nodes serve this user only; the default user is off.
                     username=spec.users[mode].username,
                     password=spec.users[mode].password,

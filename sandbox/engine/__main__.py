@@ -117,6 +117,8 @@ def _add_node_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     node.add_argument("--cluster-enabled", action="store_true", help="cluster mode: slots, MOVED, CLUSTER commands")
     node.add_argument("--node-id", default="", help="40 hex characters (default: random)")
     node.add_argument("--maxmemory", type=_memory, default=0, help="process memory limit for writes (0 = none)")
+    node.add_argument("--client-output-buffer-limit", type=_memory, default=EngineConfig.client_output_buffer_limit,
+                      help="hard limit of a normal client's pending output, e.g. 32mb; past it the client is closed")
     node.add_argument("--requirepass", default=None, help="password of the default user")
     node.add_argument("--requirepass-file", default=None,
                       help="read the password from this file (keeps it out of the process list)")
@@ -193,6 +195,7 @@ def _node_config(args: argparse.Namespace) -> "NodeConfig":
         bind=args.bind, port=args.port, maxmemory=args.maxmemory, requirepass=_password(args),
         aclfile=args.aclfile, masteruser=args.masteruser, masterauth=_secret(args.masterauth_file),
         cluster_enabled=args.cluster_enabled, node_id=args.node_id or os.urandom(20).hex(), extra=extra,
+        client_output_buffer_limit=args.client_output_buffer_limit,
     )
     return NodeConfig(
         engine=engine, mode=args.mode, shard=args.shard, zone=args.zone, data_dir=args.dir,

@@ -104,6 +104,7 @@ class ClusterSpec:
     restart_delay_ms: int = 1500  # wait before restarting a crashed process, ms (doubles, up to
     # RESTART_BACKOFF_MAX_S, while it keeps crashing within RESTART_STABLE_S of its start)
     maxmemory: str = "0"  # per data node (e.g. "100mb"); also sets every process's memory rlimit ("0": none)
+    client_output_buffer_limit: str = ""  # data nodes: a normal client's pending output, e.g. "32mb" ("" = engine default)
     max_disk_bytes: int = 0  # durable: cap on the journal log plus snapshots, bytes (0 = no cap); over it
     # data writes are refused until a snapshot trims the log
     requirepass: str = ""  # default-user password of every data node ("" = none)
@@ -423,6 +424,8 @@ class Supervisor:
         argv = py + ["node", "--mode", self.spec.mode, "--shard", str(p.shard), "--zone", p.zone,
                      "--port", str(p.port), "--bind", self.spec.bind, "--cluster-enabled", "--node-id", p.id,
                      "--dir", str(self.dir / "nodes" / p.id), "--maxmemory", self.spec.maxmemory]
+        if self.spec.client_output_buffer_limit:
+            argv += ["--client-output-buffer-limit", self.spec.client_output_buffer_limit]
         # Users from a private file, not the command line: /proc/*/cmdline is world-readable.
         argv += ["--aclfile", str(self.dir / "users.acl")]
         if self.spec.mode == "durable":
