@@ -116,6 +116,38 @@ def signup_limit() -> Limit:
     )
 
 
+def reset_address_limit() -> Limit:
+    return Limit(
+        "reset-address", settings.LOGIN_FAILURES_PER_ADDRESS, _window(),
+        "Too many password-reset requests from your network; try again in {minutes} minute{s}.",
+    )
+
+
+def reset_email_limit() -> Limit:
+    # Each request mails the account holder: a few per window, so nobody can fill
+    # someone's inbox through this site.
+    return Limit(
+        "reset-email", RESET_MAILS_PER_EMAIL, _window(),
+        "A reset link was sent to this address several times already; check your mail or try again in "
+        "{minutes} minute{s}.",
+    )
+
+
+RESET_MAILS_PER_EMAIL = 3
+
+
+def password_reset_refusal(email: str, address: str) -> Refusal | None:
+    """Whether a reset request must be refused (before any mail is sent); if not,
+    the request is counted."""
+    email_limit, address_limit_ = reset_email_limit(), reset_address_limit()
+    subject = email.strip().casefold()
+    refusal = address_limit_.refusal(address) or email_limit.refusal(subject)
+    if refusal is None:
+        address_limit_.record(address)
+        email_limit.record(subject)
+    return refusal
+
+
 def _account(username: str) -> str:
     return username.strip().casefold()
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, PasswordResetView
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -27,6 +27,20 @@ class SignInView(LoginView):
             # Too Many Requests: scripts see it without reading the page.
             response.status_code = 429
         return response
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Each request mails someone: counted per address and per email address, and
+    refused (429, nothing sent) past the limits."""
+
+    def form_valid(self, form):  # type: ignore[no-untyped-def]
+        refusal = throttle.password_reset_refusal(form.cleaned_data["email"], request_address(self.request))
+        if refusal is not None:
+            form.add_error(None, refusal.message)
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        return super().form_valid(form)
 
 
 @require_http_methods(["GET", "HEAD", "POST"])

@@ -165,6 +165,26 @@ class SignInThrottleTests(WebTestCase):
         self.assertEqual(created.status_code, 302)
         self.assertTrue(User.objects.filter(username="dora").exists())
 
+    def test_password_reset_mails_are_limited_per_email_and_per_address(self) -> None:
+        from django.core import mail
+
+        url = reverse("password_reset")
+        for _ in range(throttle.RESET_MAILS_PER_EMAIL):
+            response = self.client.post(url, {"email": "alice@example.org"}, REMOTE_ADDR="203.0.113.7")
+            self.assertEqual(response.status_code, 302)
+        self.assertEqual(len(mail.outbox), throttle.RESET_MAILS_PER_EMAIL)
+        refused = self.client.post(url, {"email": "alice@example.org"}, REMOTE_ADDR="198.51.100.9")
+        self.assertContains(refused, "A reset link was sent to this address several times", status_code=429)
+        self.assertEqual(len(mail.outbox), throttle.RESET_MAILS_PER_EMAIL, "no more mail to alice")
+
+    @override_settings(LOGIN_FAILURES_PER_ADDRESS=4)
+    def test_password_reset_requests_are_limited_per_address(self) -> None:
+        url = reverse("password_reset")
+        for i in range(4):
+            self.client.post(url, {"email": f"nobody{i}@example.org"}, REMOTE_ADDR="203.0.113.7")
+        refused = self.client.post(url, {"email": "alice@example.org"}, REMOTE_ADDR="203.0.113.7")
+        self.assertContains(refused, "Too many password-reset requests from your network", status_code=429)
+
 
 # --- a shared cache makes the limits host-wide ------------------------------------------
 
