@@ -8,7 +8,11 @@ database thread)."""
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,3 +56,33 @@ async def manager(tmp_path: Path) -> AsyncIterator[SandboxManager]:
     """A sandbox manager with the test limits, installed on the test's event loop."""
     async with running_manager(test_limits(tmp_path / "sb")) as running:
         yield running
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[str]:
+    """A throwaway real redis-server (Debian's; scripts/test installs it) on a free
+    loopback port, without persistence, stopped by pid afterwards: its URL."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is missing; scripts/test installs it"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "redis-server did not start"
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

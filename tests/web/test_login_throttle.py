@@ -8,12 +8,8 @@ X-Forwarded-For counts only from a trusted proxy. With a Redis cache
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -197,33 +193,6 @@ print(refusal.message if refusal else "allowed")
 """
 
 
-@pytest.fixture
-def redis_url(tmp_path: Path) -> Iterator[str]:
-    """A throwaway real redis-server on a free loopback port."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is missing; scripts/test installs it"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
 def _other_worker(redis: str, tmp_path: Path, username: str, address: str) -> str:
     """Ask a separate site process (another daphne worker) whether it would refuse."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORYDB_LAB_")}
@@ -236,14 +205,14 @@ def _other_worker(redis: str, tmp_path: Path, username: str, address: str) -> st
 
 
 @pytest.mark.django_db
-def test_with_a_redis_cache_a_lock_made_in_one_worker_holds_in_another(redis_url: str, tmp_path: Path) -> None:
-    with override_settings(CACHES=caches_for(redis_url), LOGIN_FAILURES_PER_ACCOUNT=5, TRUSTED_PROXIES=[]):
+def test_with_a_redis_cache_a_lock_made_in_one_worker_holds_in_another(redis_server: str, tmp_path: Path) -> None:
+    with override_settings(CACHES=caches_for(redis_server), LOGIN_FAILURES_PER_ACCOUNT=5, TRUSTED_PROXIES=[]):
         User.objects.create_user("alice", "alice@example.org", PASSWORD)
         client = Client()
         for _ in range(5):
             client.post(reverse("login"), {"username": "alice", "password": "wrong"}, REMOTE_ADDR="203.0.113.7")
-        assert _other_worker(redis_url, tmp_path, "alice", "198.51.100.9") == LOCKED_ACCOUNT
-        assert _other_worker(redis_url, tmp_path, "bob", "198.51.100.9") == "allowed"
+        assert _other_worker(redis_server, tmp_path, "alice", "198.51.100.9") == LOCKED_ACCOUNT
+        assert _other_worker(redis_server, tmp_path, "bob", "198.51.100.9") == "allowed"
         cache.clear()
 
 

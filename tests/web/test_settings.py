@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import stat
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -156,35 +152,6 @@ def test_the_channel_layer_is_in_memory_unless_a_redis_url_is_given() -> None:
     assert settings.CHANNEL_LAYERS["default"]["BACKEND"].endswith("InMemoryChannelLayer")
     with pytest.raises(ImproperlyConfigured, match="redis://"):
         channel_layers_for("http://localhost:6379")
-
-
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[str]:
-    """A throwaway real redis-server on a free loopback port (scripts/test installs it)."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is missing; scripts/test installs it"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "redis-server did not start"
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 async def test_a_redis_channel_layer_delivers_through_a_real_redis(redis_server: str) -> None:
