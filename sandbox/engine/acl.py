@@ -30,14 +30,12 @@ import hmac
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .acl_catalog import CATEGORIES, Catalog, catalog
+from .commands.keyspecs import READ, READ_WRITE, WRITE, key_permissions
 from .errors import RedisError
 from .glob import match as glob_match
 
 if TYPE_CHECKING:
     from .commands import Command
-
-READ, WRITE = 1, 2
-READ_WRITE = READ | WRITE
 
 # Why a command was denied, by increasing relevance (Redis's ACL_DENIED_* order).
 DENIED_CMD, DENIED_KEY, DENIED_AUTH, DENIED_CHANNEL = 1, 2, 3, 4
@@ -421,67 +419,6 @@ CHANNEL_ARGS: dict[str, tuple[int, int | None, bool]] = {
     "ssubscribe": (1, None, False),
     "psubscribe": (1, None, True),
 }
-
-
-# ---------------------------------------------------------------------------------------
-# Keys: what each key argument needs (read, write, or only to match a pattern)
-
-
-def key_permissions(cmd: "Command", argv: list[bytes]) -> list[tuple[int, int]]:
-    """(argv index, READ|WRITE needed) for each key of the call, from its key specs:
-    ``access`` needs read; ``insert``, ``update`` and ``delete`` need write; a key that is
-    neither (EXISTS, TYPE, TOUCH) only has to match a pattern."""
-    special = _VARIABLE_KEYS.get(cmd.name)
-    if special is not None:
-        return special(argv)
-    try:
-        indexes = cmd.key_indexes(argv)
-    except (ValueError, IndexError, RedisError):
-        return []  # malformed: the command itself will say so
-    from .commands.docs import key_flags, key_specs
-
-    uniform = _UNIFORM_PERM.get(cmd.name, -1)
-    if uniform == -1:  # first use: do all its key specs need the same?
-        perms = {_perm(spec.flags) for spec in key_specs(cmd)}
-        uniform = _UNIFORM_PERM[cmd.name] = perms.pop() if len(perms) == 1 else None
-    if uniform is not None:
-        return [(i, uniform) for i in indexes if i < len(argv)]
-    return [(i, _perm(key_flags(cmd, argv, i))) for i in indexes if i < len(argv)]
-
-
-_UNIFORM_PERM: dict[str, int | None] = {}
-
-
-def _perm(flags: Iterable[str]) -> int:
-    perm = 0
-    for flag in flags:
-        if flag == "access":
-            perm |= READ
-        elif flag in ("insert", "update", "delete"):
-            perm |= WRITE
-    return perm
-
-
-def _set_keys(argv: list[bytes]) -> list[tuple[int, int]]:
-    """SET needs read access too only with GET."""
-    get = any(a.lower() == b"get" for a in argv[3:])
-    return [(1, READ_WRITE if get else WRITE)]
-
-
-def _bitfield_keys(argv: list[bytes]) -> list[tuple[int, int]]:
-    """BITFIELD with only GET (and OVERFLOW) reads; SET or INCRBY also write."""
-    writes = any(a.lower() in (b"set", b"incrby") for a in argv[2:])
-    return [(1, READ_WRITE if writes else READ)]
-
-
-def _sort_keys(argv: list[bytes]) -> list[tuple[int, int]]:
-    """SORT reads its key; STORE's destination is written."""
-    from .commands.sort import sort_getkeys
-
-    return [(i, READ if i == 1 else WRITE) for i in sort_getkeys(argv)]
-
-
-_VARIABLE_KEYS = {"set": _set_keys, "bitfield": _bitfield_keys, "sort": _sort_keys}
 
 
 # ---------------------------------------------------------------------------------------

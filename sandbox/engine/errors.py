@@ -92,6 +92,12 @@ CLUSTERDOWN = _err("CLUSTERDOWN The cluster is down")
 CLUSTERDOWN_UNBOUND = _err("CLUSTERDOWN Hash slot not served")
 CLUSTER_DISABLED = _err("ERR This instance has cluster support disabled")
 
+# COMMAND GETKEYS / GETKEYSANDFLAGS
+GETKEYS_INVALID_COMMAND = _err("ERR Invalid command specified")
+GETKEYS_NO_KEYS = _err("ERR The command has no key arguments")
+GETKEYS_BAD_ARITY = _err("ERR Invalid number of arguments specified for command")
+GETKEYS_BAD_ARGS = _err("ERR Invalid arguments specified for command")
+
 
 def moved(slot: int, host: str, port: int) -> RedisError:
     return RedisError(f"MOVED {slot} {host}:{port}")
@@ -118,6 +124,14 @@ def unknown_command(argv: list[bytes]) -> RedisError:
 def unknown_subcommand(argv: list[bytes], container: str) -> RedisError:
     return RedisError(
         b"ERR unknown subcommand '" + argv[1][:128] + b"'. Try " + container.upper().encode() + b" HELP."
+    )
+
+
+def subcommand_syntax_error(argv: list[bytes], container: str) -> RedisError:
+    """Redis's addReplySubcommandSyntaxError (a subcommand given too many arguments)."""
+    return RedisError(
+        b"ERR unknown subcommand or wrong number of arguments for '" + argv[1] + b"'. Try "
+        + container.upper().encode() + b" HELP."
     )
 
 

@@ -12,16 +12,10 @@ import redis
 from redis._parsers.commands import CommandsParser
 
 from sandbox.engine.commands import REGISTRY, load_all
-from sandbox.engine.commands.docs import (
-    FLAG_ORDER,
-    Arg,
-    SyntaxParseError,
-    all_commands,
-    doc_arguments,
-    key_specs,
-    parse_syntax,
-    render_syntax,
-)
+from sandbox.engine.commands.docs import doc_arguments
+from sandbox.engine.commands.keyspecs import key_specs
+from sandbox.engine.commands.metadata import FLAG_ORDER, all_commands
+from sandbox.engine.commands.syntax import Arg, SyntaxParseError, parse_syntax, render_syntax
 
 from .conftest import Differ
 from .rawclient import RawClient
@@ -216,7 +210,7 @@ def _check_well_formed(name: str, a: Arg, top: bool) -> None:
 
 
 def test_its_own_flags_are_real_redis_flags() -> None:
-    from sandbox.engine.commands.docs import reply_flags
+    from sandbox.engine.commands.metadata import reply_flags
 
     for cmd in all_commands(True):
         for flag in reply_flags(cmd):

@@ -7,6 +7,14 @@ categories, how far a write can grow a value (``grows``, for the OOM check) and 
 documentation (for COMMAND DOCS and the sandbox console). A
 command body is then only its logic: ``handler(ctx, argv) -> reply``.
 
+The entry is also the one description of a command's key access. Its key specs
+(COMMAND INFO, DOCS, GETKEYS) are derived from it in ``keyspecs.py``; where Redis
+7.0 declares other flags than the derived ones, the entry says so
+(``key_flags=("RW access delete", "RW insert")``, one string per spec). A command
+whose key access depends on its arguments (SET ... GET, BITFIELD, SORT ... STORE)
+names a ``key_access`` function; the ACL model asks ``keyspecs.key_permissions``,
+which reads only this entry, so it needs no command module.
+
 Container commands (CONFIG, CLIENT, ...) register their subcommands as
 ``"config|get"``; the container itself is created on first use.
 
@@ -52,6 +60,13 @@ class Command:
     # denyoom commands that can grow a value beyond their arguments' size (SETRANGE's
     # offset): argv -> the bytes the write may add, for the dispatcher's OOM check.
     grows: Callable[[list[bytes]], int] | None = None
+    # Redis 7.0's key-spec flags where they differ from the derived ones, one tuple
+    # per spec; the keyword that movable keys follow ("STREAMS", startfrom); a note.
+    key_flags: tuple[tuple[str, ...], ...] | None = None
+    key_keyword: tuple[str, int] | None = None
+    key_notes: str = ""
+    # argv -> (index, keyspecs.READ|WRITE) per key, for commands whose access varies.
+    key_access: Callable[[list[bytes]], list[tuple[int, int]]] | None = None
     subcommands: dict[bytes, "Command"] = field(default_factory=dict)
     # Hot-path booleans derived from flags.
     write: bool = False
@@ -97,6 +112,10 @@ def command(
     complexity: str = "O(1)",
     args: str = "",
     grows: Callable[[list[bytes]], int] | None = None,
+    key_flags: tuple[str, ...] | None = None,
+    key_keyword: tuple[str, int] | None = None,
+    key_notes: str = "",
+    key_access: Callable[[list[bytes]], list[tuple[int, int]]] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register the decorated function as the body of ``name``."""
 
@@ -115,6 +134,8 @@ def command(
             first_key=keys[0], last_key=keys[1], step=keys[2], acl=tuple(categories),
             getkeys=getkeys, summary=summary, since=since, group=group,
             complexity=complexity, args=args, grows=grows,
+            key_flags=None if key_flags is None else tuple(tuple(spec.split()) for spec in key_flags),
+            key_keyword=key_keyword, key_notes=key_notes, key_access=key_access,
             write="write" in flagset, denyoom="denyoom" in flagset,
             no_auth="no_auth" in flagset, pubsub_ok="pubsub_ok" in flagset,
             no_multi="no_multi" in flagset,

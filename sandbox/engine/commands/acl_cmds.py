@@ -22,7 +22,7 @@ from ..context import Ctx
 from ..errors import RedisError
 from ..resp import OK, Map, string2ll
 from . import REGISTRY, Command, command, container
-from .docs import help_reply, subcommand_syntax_error
+from .util import help_reply
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -146,7 +146,7 @@ def acl_whoami(ctx: Ctx, argv: list[bytes]) -> Any:
          args="[categoryname]")
 def acl_cat(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) > 3:
-        raise subcommand_syntax_error(argv, "acl")
+        raise errors.subcommand_syntax_error(argv, "acl")
     if len(argv) == 2:
         return [c.encode() for c in CATEGORIES]
     members = catalog().members.get(argv[2].decode("latin-1").lower())
@@ -159,7 +159,7 @@ def acl_cat(ctx: Ctx, argv: list[bytes]) -> Any:
          summary="A random password: 256 bits (or the given number) as hex digits.", args="[bits]")
 def acl_genpass(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) > 3:
-        raise subcommand_syntax_error(argv, "acl")
+        raise errors.subcommand_syntax_error(argv, "acl")
     bits = 256
     if len(argv) == 3:
         given = string2ll(argv[2])
@@ -181,7 +181,7 @@ def acl_genpass(ctx: Ctx, argv: list[bytes]) -> Any:
          args="[count | RESET]")
 def acl_log(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) > 3:
-        raise subcommand_syntax_error(argv, "acl")
+        raise errors.subcommand_syntax_error(argv, "acl")
     acl = ctx.server.acl
     count = 10
     if len(argv) == 3:

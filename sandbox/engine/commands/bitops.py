@@ -22,6 +22,7 @@ from ..context import Ctx
 from ..errors import RedisError
 from ..resp import string2ll
 from . import command
+from .keyspecs import READ, READ_WRITE
 from .util import keyword, max_bulk_len, parse_int, string_range
 
 _E_BIT_ARG = RedisError("ERR The bit argument must be 1 or 0.")
@@ -89,7 +90,7 @@ def _bitfield_growth(argv: list[bytes]) -> int:
 @command("setbit", 4, "write denyoom", keys=(1, 1, 1), acl="@bitmap", since="2.2.0", group="bitmap",
          grows=_setbit_growth,
          summary="Set or clear one bit of a string (growing it); returns the bit's previous value.",
-         args="key offset value")
+         args="key offset value", key_flags=("RW access update",))
 def setbit(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     offset = _bit_offset(ctx, argv[2])
@@ -224,7 +225,7 @@ def bitpos(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("bitop", -4, "write denyoom", keys=(2, -1, 1), acl="@bitmap", since="2.6.0", group="bitmap",
          complexity="O(N)", summary="Store the AND, OR, XOR of strings, or NOT of one, at a destination key.",
-         args="AND | OR | XOR | NOT destkey key [key ...]")
+         args="AND | OR | XOR | NOT destkey key [key ...]", key_flags=("OW update", "RO access"))
 def bitop(ctx: Ctx, argv: list[bytes]) -> Any:
     op = keyword(argv[1])
     if op not in (b"and", b"or", b"xor", b"not"):
@@ -385,12 +386,18 @@ def _bitfield(ctx: Ctx, argv: list[bytes], readonly_command: bool) -> Any:
     return replies
 
 
+def _bitfield_key_access(argv: list[bytes]) -> list[tuple[int, int]]:
+    """BITFIELD with only GET (and OVERFLOW) reads; SET or INCRBY also write."""
+    writes = any(a.lower() in (b"set", b"incrby") for a in argv[2:])
+    return [(1, READ_WRITE if writes else READ)]
+
+
 @command("bitfield", -2, "write denyoom", keys=(1, 1, 1), acl="@bitmap", since="3.2.0", group="bitmap",
-         grows=_bitfield_growth,
+         grows=_bitfield_growth, key_access=_bitfield_key_access,
          complexity="O(1) for each subcommand specified",
          summary="Read, set and increment integer fields of any width at any bit offset of a string.",
          args="key [GET encoding offset | [OVERFLOW WRAP | SAT | FAIL] SET encoding offset value | "
-              "INCRBY encoding offset increment ...]")
+              "INCRBY encoding offset increment ...]", key_flags=("RW access update variable_flags",))
 def bitfield(ctx: Ctx, argv: list[bytes]) -> Any:
     return _bitfield(ctx, argv, False)
 

@@ -20,7 +20,7 @@ from ..context import Ctx
 from ..errors import RedisError
 from ..resp import OK, Map, SetReply, Verbatim, string2ll
 from . import command, container
-from .docs import help_reply, subcommand_syntax_error
+from .util import help_reply
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -311,7 +311,7 @@ def client_caching(ctx: Ctx, argv: list[bytes]) -> Any:
          args="timeout:integer [WRITE | ALL]")
 def client_pause(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) > 4:
-        raise subcommand_syntax_error(argv, "client")
+        raise errors.subcommand_syntax_error(argv, "client")
     timeout = string2ll(argv[2])
     if timeout is None:
         raise RedisError("ERR timeout is not an integer or out of range")
@@ -334,7 +334,7 @@ def client_unpause(ctx: Ctx, argv: list[bytes]) -> Any:
          args="client-id [TIMEOUT | ERROR]")
 def client_unblock(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) > 4:
-        raise subcommand_syntax_error(argv, "client")
+        raise errors.subcommand_syntax_error(argv, "client")
     cid = string2ll(argv[2])
     if cid is None:
         raise errors.NOT_INTEGER

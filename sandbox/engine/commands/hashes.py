@@ -89,7 +89,7 @@ def hmset(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("hsetnx", 4, "write denyoom fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
          summary="Set a hash field only if it does not exist yet; 1 if set, 0 if it existed.",
-         args="key field value")
+         args="key field value", key_flags=("RW insert",))
 def hsetnx(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     h = ctx.lookup_typed(key, dict)
@@ -104,7 +104,8 @@ def hsetnx(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("hdel", -3, "write fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
          complexity="O(N) where N is the number of fields to be removed",
-         summary="Remove fields from a hash; returns how many existed.", args="key field [field ...]")
+         summary="Remove fields from a hash; returns how many existed.", args="key field [field ...]",
+         key_flags=("RW delete",))
 def hdel(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     h = ctx.lookup_typed(key, dict)
@@ -125,7 +126,7 @@ def hdel(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("hincrby", 4, "write denyoom fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
          summary="Add an integer to a hash field (missing counts as 0); returns the new value.",
-         args="key field increment")
+         args="key field increment", key_flags=("RW access update",))
 def hincrby(ctx: Ctx, argv: list[bytes]) -> Any:
     incr = parse_int(argv[3])
     key, field = argv[1], argv[2]
@@ -149,7 +150,7 @@ def hincrby(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("hincrbyfloat", 4, "write denyoom fast", keys=(1, 1, 1), acl="@hash", since="2.6.0", group="hash",
          summary="Add a floating point number to a hash field; returns the new value as text.",
-         args="key field increment")
+         args="key field increment", key_flags=("RW access update",))
 def hincrbyfloat(ctx: Ctx, argv: list[bytes]) -> Any:
     incr = longdouble.parse(argv[3])
     if incr is None:
@@ -221,21 +222,21 @@ def hvals(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("hexists", 3, "readonly fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
-         summary="1 if the hash has the field, else 0.", args="key field")
+         summary="1 if the hash has the field, else 0.", args="key field", key_flags=("RO",))
 def hexists(ctx: Ctx, argv: list[bytes]) -> Any:
     h = ctx.lookup_typed(argv[1], dict)
     return 1 if h is not None and argv[2] in h else 0
 
 
 @command("hlen", 2, "readonly fast", keys=(1, 1, 1), acl="@hash", since="2.0.0", group="hash",
-         summary="The number of fields in a hash.", args="key")
+         summary="The number of fields in a hash.", args="key", key_flags=("RO",))
 def hlen(ctx: Ctx, argv: list[bytes]) -> Any:
     h = ctx.lookup_typed(argv[1], dict)
     return len(h) if h is not None else 0
 
 
 @command("hstrlen", 3, "readonly fast", keys=(1, 1, 1), acl="@hash", since="3.2.0", group="hash",
-         summary="The length in bytes of a hash field's value (0 if missing).", args="key field")
+         summary="The length in bytes of a hash field's value (0 if missing).", args="key field", key_flags=("RO",))
 def hstrlen(ctx: Ctx, argv: list[bytes]) -> Any:
     h = ctx.lookup_typed(argv[1], dict)
     if h is None:

@@ -34,7 +34,7 @@ E_MOVE_CLUSTER = RedisError("ERR MOVE is not allowed in cluster mode")
 
 # -- deleting and testing keys ----------------------------------------------------------
 @command("del", -2, "write", keys=(1, -1, 1), acl="@keyspace", complexity="O(N)",
-         summary="Delete the given keys; returns how many existed.", args="key [key ...]")
+         summary="Delete the given keys; returns how many existed.", args="key [key ...]", key_flags=("RM delete",))
 def del_(ctx: Ctx, argv: list[bytes]) -> Any:
     removed = 0
     for key in argv[1:]:
@@ -45,27 +45,28 @@ def del_(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("unlink", -2, "write fast", keys=(1, -1, 1), acl="@keyspace", since="4.0.0", complexity="O(1)",
          summary="Delete the given keys (memory reclaimed at once here); returns how many existed.",
-         args="key [key ...]")
+         args="key [key ...]", key_flags=("RM delete",))
 def unlink(ctx: Ctx, argv: list[bytes]) -> Any:
     return del_(ctx, argv)
 
 
 @command("exists", -2, "readonly fast", keys=(1, -1, 1), acl="@keyspace", complexity="O(N)",
          summary="Count how many of the given keys exist (a repeated key counts each time).",
-         args="key [key ...]")
+         args="key [key ...]", key_flags=("RO",))
 def exists(ctx: Ctx, argv: list[bytes]) -> Any:
     lookup = ctx.lookup
     return sum(1 for key in argv[1:] if lookup(key) is not None)
 
 
 @command("touch", -2, "readonly fast", keys=(1, -1, 1), acl="@keyspace", since="3.2.1", complexity="O(N)",
-         summary="Count how many of the given keys exist, as an access to each.", args="key [key ...]")
+         summary="Count how many of the given keys exist, as an access to each.", args="key [key ...]",
+         key_flags=("RO",))
 def touch(ctx: Ctx, argv: list[bytes]) -> Any:
     return exists(ctx, argv)
 
 
 @command("type", 2, "readonly fast", keys=(1, 1, 1), acl="@keyspace",
-         summary="The type of the value at key (string, list, set, zset, hash) or none.", args="key")
+         summary="The type of the value at key (string, list, set, zset, hash) or none.", args="key", key_flags=("RO",))
 def type_(ctx: Ctx, argv: list[bytes]) -> Any:
     return Status(ctx.type_of(ctx.lookup(argv[1])))
 
@@ -92,13 +93,15 @@ def _rename(ctx: Ctx, argv: list[bytes], nx: bool) -> Any:
 
 
 @command("rename", 3, "write", keys=(1, 2, 1), acl="@keyspace",
-         summary="Rename a key (with its TTL), replacing the destination.", args="key newkey")
+         summary="Rename a key (with its TTL), replacing the destination.", args="key newkey",
+         key_flags=("RW access delete", "OW update"))
 def rename(ctx: Ctx, argv: list[bytes]) -> Any:
     return _rename(ctx, argv, nx=False)
 
 
 @command("renamenx", 3, "write fast", keys=(1, 2, 1), acl="@keyspace",
-         summary="Rename a key only if the new name is free; 1 if renamed.", args="key newkey")
+         summary="Rename a key only if the new name is free; 1 if renamed.", args="key newkey",
+         key_flags=("RW access delete", "OW insert"))
 def renamenx(ctx: Ctx, argv: list[bytes]) -> Any:
     return _rename(ctx, argv, nx=True)
 
@@ -125,7 +128,7 @@ def _lookup_in(ctx: Ctx, key: bytes, db: Database) -> Any:
 
 @command("copy", -3, "write denyoom", keys=(1, 2, 1), acl="@keyspace", since="6.2.0", complexity="O(N)",
          summary="Copy a key's value (and TTL) to another key, optionally in another database.",
-         args="source destination [DB destination-db] [REPLACE]")
+         args="source destination [DB destination-db] [REPLACE]", key_flags=("RO access", "OW update"))
 def copy(ctx: Ctx, argv: list[bytes]) -> Any:
     src_id = dst_id = ctx.db.id
     replace = False
@@ -160,7 +163,8 @@ def copy(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("move", 3, "write fast", keys=(1, 1, 1), acl="@keyspace",
-         summary="Move a key (with its TTL) to another database unless it exists there.", args="key db")
+         summary="Move a key (with its TTL) to another database unless it exists there.", args="key db",
+         key_flags=("RW access update",))
 def move(ctx: Ctx, argv: list[bytes]) -> Any:
     if ctx.server.config.cluster_enabled:
         raise E_MOVE_CLUSTER

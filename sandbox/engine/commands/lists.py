@@ -114,30 +114,30 @@ _POPS = "O(N) where N is the number of elements returned"
 
 lpush = command("lpush", -3, "write denyoom fast", keys=(1, 1, 1), acl="@list", group="list", complexity=_ADDS,
                 summary="Insert elements at the head of a list (the last one ends up first); returns the new length.",
-                args="key element [element ...]")(_push_body(head=True, create=True))
+                args="key element [element ...]", key_flags=("RW insert",))(_push_body(head=True, create=True))
 rpush = command("rpush", -3, "write denyoom fast", keys=(1, 1, 1), acl="@list", group="list", complexity=_ADDS,
                 summary="Append elements at the tail of a list; returns the new length.",
-                args="key element [element ...]")(_push_body(head=False, create=True))
+                args="key element [element ...]", key_flags=("RW insert",))(_push_body(head=False, create=True))
 lpushx = command("lpushx", -3, "write denyoom fast", keys=(1, 1, 1), acl="@list", since="2.2.0", group="list",
                  complexity=_ADDS, args="key element [element ...]",
                  summary="LPUSH, but only if the list already exists; returns the length (0 if missing).",
-                 )(_push_body(head=True, create=False))
+                 key_flags=("RW insert",))(_push_body(head=True, create=False))
 rpushx = command("rpushx", -3, "write denyoom fast", keys=(1, 1, 1), acl="@list", since="2.2.0", group="list",
                  complexity=_ADDS, args="key element [element ...]",
                  summary="RPUSH, but only if the list already exists; returns the length (0 if missing).",
-                 )(_push_body(head=False, create=False))
+                 key_flags=("RW insert",))(_push_body(head=False, create=False))
 lpop = command("lpop", -2, "write fast", keys=(1, 1, 1), acl="@list", group="list", complexity=_POPS,
                summary="Remove and return the first element (or the first COUNT elements) of a list.",
-               args="key [count]")(_pop_body(head=True))
+               args="key [count]", key_flags=("RW access delete",))(_pop_body(head=True))
 rpop = command("rpop", -2, "write fast", keys=(1, 1, 1), acl="@list", group="list", complexity=_POPS,
                summary="Remove and return the last element (or the last COUNT elements, last first) of a list.",
-               args="key [count]")(_pop_body(head=False))
+               args="key [count]", key_flags=("RW access delete",))(_pop_body(head=False))
 
 
 @command("lmpop", -4, "write movablekeys", acl="@list", getkeys=numkeys_keys(2), since="7.0.0", group="list",
          complexity="O(N+M) where N is the number of provided keys and M is the number of elements returned",
          summary="Pop up to COUNT elements from the first non-empty list among the given keys; returns [key, elements].",
-         args="numkeys key [key ...] LEFT|RIGHT [COUNT count]")
+         args="numkeys key [key ...] LEFT|RIGHT [COUNT count]", key_flags=("RW access delete",))
 def lmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     keys, head, count = parse_mpop(argv, _ENDS)
     found = first_existing(ctx, keys, deque)
@@ -153,7 +153,7 @@ def lmpop(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("llen", 2, "readonly fast", keys=(1, 1, 1), acl="@list", group="list",
-         summary="The length of a list (0 if missing).", args="key")
+         summary="The length of a list (0 if missing).", args="key", key_flags=("RO",))
 def llen(ctx: Ctx, argv: list[bytes]) -> Any:
     dq = ctx.lookup_typed(argv[1], deque)
     return 0 if dq is None else len(dq)
@@ -273,7 +273,7 @@ def lset(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("linsert", 5, "write denyoom", keys=(1, 1, 1), acl="@list", since="2.2.0", group="list",
          complexity="O(N) where N is the number of elements to traverse before seeing the value pivot",
          summary="Insert an element before or after the first occurrence of a pivot; returns the length, -1 if no pivot.",
-         args="key BEFORE|AFTER pivot element")
+         args="key BEFORE|AFTER pivot element", key_flags=("RW insert",))
 def linsert(ctx: Ctx, argv: list[bytes]) -> Any:
     where = argv[2].lower()
     if where == b"after":
@@ -298,7 +298,7 @@ def linsert(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("lrem", 4, "write", keys=(1, 1, 1), acl="@list", group="list",
          complexity="O(N+M) where N is the length of the list and M is the number of elements removed",
          summary="Remove occurrences of an element: the first COUNT, the last -COUNT, or all for 0.",
-         args="key count element")
+         args="key count element", key_flags=("RW delete",))
 def lrem(ctx: Ctx, argv: list[bytes]) -> Any:
     count = parse_int(argv[2])
     key = argv[1]
@@ -328,7 +328,7 @@ def lrem(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("ltrim", 4, "write", keys=(1, 1, 1), acl="@list", group="list",
          complexity="O(N) where N is the number of elements to be removed by the operation",
-         summary="Keep only the elements between two indexes.", args="key start stop")
+         summary="Keep only the elements between two indexes.", args="key start stop", key_flags=("RW delete",))
 def ltrim(ctx: Ctx, argv: list[bytes]) -> Any:
     start = parse_int(argv[2])
     end = parse_int(argv[3])
@@ -383,7 +383,7 @@ def _move(ctx: Ctx, source: bytes, destination: bytes, from_head: bool, to_head:
 
 @command("lmove", 5, "write denyoom", keys=(1, 2, 1), acl="@list", since="6.2.0", group="list",
          summary="Pop an element from one end of a list and push it at one end of another (or the same) list.",
-         args="source destination LEFT|RIGHT LEFT|RIGHT")
+         args="source destination LEFT|RIGHT LEFT|RIGHT", key_flags=("RW access delete", "RW insert"))
 def lmove(ctx: Ctx, argv: list[bytes]) -> Any:
     from_head = _where(argv[3])
     to_head = _where(argv[4])
@@ -392,6 +392,6 @@ def lmove(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("rpoplpush", 3, "write denyoom", keys=(1, 2, 1), acl="@list", since="1.2.0", group="list",
          summary="Pop the last element of a list and push it at the head of another (deprecated form of LMOVE).",
-         args="source destination")
+         args="source destination", key_flags=("RW access delete", "RW insert"))
 def rpoplpush(ctx: Ctx, argv: list[bytes]) -> Any:
     return _move(ctx, argv[1], argv[2], False, True)

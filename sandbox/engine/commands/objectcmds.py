@@ -79,14 +79,15 @@ container("object", summary="Inspect the internals of a key's value.", since="2.
 
 
 @command("object|encoding", 3, "readonly", keys=(2, 2, 1), acl="@keyspace", since="2.2.3",
-         summary="The internal encoding of the value at key.", args="key")
+         summary="The internal encoding of the value at key.", args="key", key_flags=("RO",))
 def object_encoding(ctx: Ctx, argv: list[bytes]) -> Any:
     value = ctx.lookup(argv[2])
     return None if value is None else encoding_of(ctx, value)
 
 
 @command("object|refcount", 3, "readonly", keys=(2, 2, 1), acl="@keyspace", since="2.2.3",
-         summary="How many references the value at key has (shared small integers report INT_MAX).", args="key")
+         summary="How many references the value at key has (shared small integers report INT_MAX).", args="key",
+         key_flags=("RO",))
 def object_refcount(ctx: Ctx, argv: list[bytes]) -> Any:
     value = ctx.lookup(argv[2])
     if value is None:
@@ -99,7 +100,7 @@ def object_refcount(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("object|idletime", 3, "readonly", keys=(2, 2, 1), acl="@keyspace", since="2.2.3",
-         summary="Seconds since the key was last accessed (not tracked here: always 0).", args="key")
+         summary="Seconds since the key was last accessed (not tracked here: always 0).", args="key", key_flags=("RO",))
 def object_idletime(ctx: Ctx, argv: list[bytes]) -> Any:
     value = ctx.lookup(argv[2])
     if value is None:
@@ -110,7 +111,8 @@ def object_idletime(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("object|freq", 3, "readonly", keys=(2, 2, 1), acl="@keyspace", since="4.0.0",
-         summary="The logarithmic access frequency of the key (LFU eviction policies only).", args="key")
+         summary="The logarithmic access frequency of the key (LFU eviction policies only).", args="key",
+         key_flags=("RO",))
 def object_freq(ctx: Ctx, argv: list[bytes]) -> Any:
     value = ctx.lookup(argv[2])
     if value is None:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .. import errors
 from ..context import Ctx
 from ..glob import match as glob_match
 from ..resp import Push, Raw, encode
 from . import command, container
-from .docs import help_reply, subcommand_syntax_error
+from .util import help_reply
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -191,7 +192,7 @@ _HELP = [
 
 def _active(table: dict[bytes, Any], argv: list[bytes]) -> list[bytes]:
     if len(argv) > 3:
-        raise subcommand_syntax_error(argv, "pubsub")
+        raise errors.subcommand_syntax_error(argv, "pubsub")
     pattern = argv[2] if len(argv) == 3 else None
     return [ch for ch in table if pattern is None or glob_match(pattern, ch)]
 

@@ -31,7 +31,7 @@ from ..errors import RedisError
 from ..glob import match as glob_match
 from ..resp import OK, Double, Map, Verbatim, string2ll
 from . import command, container
-from .docs import help_reply, subcommand_syntax_error
+from .util import help_reply
 
 if TYPE_CHECKING:
     from ..server import Server
@@ -706,7 +706,7 @@ _SLOWLOG_HELP = [
 def slowlog_get(ctx: Ctx, argv: list[bytes]) -> Any:
     count = 10
     if len(argv) > 3:
-        raise subcommand_syntax_error(argv, "slowlog")
+        raise errors.subcommand_syntax_error(argv, "slowlog")
     if len(argv) == 3:
         n = string2ll(argv[2])
         if n is None or n < -1:
@@ -789,7 +789,7 @@ def value_size(key: bytes, value: Any, samples: int) -> int:
 @command("memory|usage", -3, "readonly", keys=(2, 2, 1), group="server", since="4.0.0",
          complexity="O(N) where N is the number of samples.",
          summary="Estimated bytes a key and its value take in this process (containers are sampled).",
-         args="key [SAMPLES count]")
+         args="key [SAMPLES count]", key_flags=("RO",))
 def memory_usage(ctx: Ctx, argv: list[bytes]) -> Any:
     samples = 5
     i = 3

@@ -74,7 +74,8 @@ def ordered(ctx: Ctx, members: set) -> Iterable[bytes]:
 
 @command("sadd", -3, "write denyoom fast", keys=(1, 1, 1), acl="@set", group="set",
          complexity="O(1) for each element added",
-         summary="Add members to a set; returns how many were not already there.", args="key member [member ...]")
+         summary="Add members to a set; returns how many were not already there.", args="key member [member ...]",
+         key_flags=("RW insert",))
 def sadd(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     s = ctx.lookup_typed(key, set)
@@ -100,7 +101,8 @@ def sadd(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("srem", -3, "write fast", keys=(1, 1, 1), acl="@set", group="set",
          complexity="O(N) where N is the number of members to be removed",
-         summary="Remove members from a set; returns how many were there.", args="key member [member ...]")
+         summary="Remove members from a set; returns how many were there.", args="key member [member ...]",
+         key_flags=("RW delete",))
 def srem(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     s = ctx.lookup_typed(key, set)
@@ -118,7 +120,7 @@ def srem(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("spop", -2, "write fast", keys=(1, 1, 1), acl="@set", group="set",
          complexity="Without the count argument O(1), otherwise O(N) where N is the value of the passed count",
-         summary="Remove and return random members of a set.", args="key [count]")
+         summary="Remove and return random members of a set.", args="key [count]", key_flags=("RW access delete",))
 def spop(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) > 3:
         raise errors.SYNTAX
@@ -169,7 +171,7 @@ def _random_member(ctx: Ctx, s: set) -> bytes:
 
 @command("smove", 4, "write fast", keys=(1, 2, 1), acl="@set", group="set",
          summary="Move a member from one set to another; 1 if it was moved, 0 if it wasn't in the source.",
-         args="source destination member")
+         args="source destination member", key_flags=("RW access delete", "RW insert"))
 def smove(ctx: Ctx, argv: list[bytes]) -> Any:
     source, destination, member = argv[1], argv[2], argv[3]
     # Redis looks both keys up (expiring them) before checking either type.
@@ -207,7 +209,7 @@ def smembers(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("sismember", 3, "readonly fast", keys=(1, 1, 1), acl="@set", group="set",
-         summary="1 if the member is in the set, else 0.", args="key member")
+         summary="1 if the member is in the set, else 0.", args="key member", key_flags=("RO",))
 def sismember(ctx: Ctx, argv: list[bytes]) -> Any:
     s = ctx.lookup_typed(argv[1], set)
     return 1 if s is not None and argv[2] in s else 0
@@ -224,7 +226,7 @@ def smismember(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("scard", 2, "readonly fast", keys=(1, 1, 1), acl="@set", group="set",
-         summary="The number of members of a set.", args="key")
+         summary="The number of members of a set.", args="key", key_flags=("RO",))
 def scard(ctx: Ctx, argv: list[bytes]) -> Any:
     s = ctx.lookup_typed(argv[1], set)
     return 0 if s is None else len(s)
@@ -330,7 +332,8 @@ def sinter(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("sinterstore", -3, "write denyoom", keys=(1, -1, 1), acl="@set", group="set",
          complexity="O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets",
-         summary="Store the intersection of sets in a key; returns its size.", args="destination key [key ...]")
+         summary="Store the intersection of sets in a key; returns its size.", args="destination key [key ...]",
+         key_flags=("RW update", "RO access"))
 def sinterstore(ctx: Ctx, argv: list[bytes]) -> Any:
     return store_or_delete(ctx, argv[1], set(_intersection(ctx, _sets(ctx, argv[2:]))))
 
@@ -365,7 +368,8 @@ def sunion(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("sunionstore", -3, "write denyoom", keys=(1, -1, 1), acl="@set", group="set",
          complexity="O(N) where N is the total number of elements in all given sets",
-         summary="Store the union of sets in a key; returns its size.", args="destination key [key ...]")
+         summary="Store the union of sets in a key; returns its size.", args="destination key [key ...]",
+         key_flags=("OW update", "RO access"))
 def sunionstore(ctx: Ctx, argv: list[bytes]) -> Any:
     return store_or_delete(ctx, argv[1], _union(_sets(ctx, argv[2:])))
 
@@ -379,6 +383,7 @@ def sdiff(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("sdiffstore", -3, "write denyoom", keys=(1, -1, 1), acl="@set", group="set",
          complexity="O(N) where N is the total number of elements in all given sets",
-         summary="Store the difference of sets in a key; returns its size.", args="destination key [key ...]")
+         summary="Store the difference of sets in a key; returns its size.", args="destination key [key ...]",
+         key_flags=("OW update", "RO access"))
 def sdiffstore(ctx: Ctx, argv: list[bytes]) -> Any:
     return store_or_delete(ctx, argv[1], _difference(_sets(ctx, argv[2:])))

@@ -33,6 +33,7 @@ from ..client import OutputLimitReached
 from ..datatypes import ZSet
 from ..errors import RedisError
 from . import command
+from .keyspecs import READ, WRITE
 from .sets import intset_order
 from .util import parse_int
 
@@ -295,11 +296,17 @@ def _sorted(ctx: Ctx, vector: list[bytes], by: bytes | None, alpha: bool, desc: 
     return [elem for _score, elem in keyed]
 
 
+def _sort_key_access(argv: list[bytes]) -> list[tuple[int, int]]:
+    """SORT reads its key; STORE's destination is written."""
+    return [(i, READ if i == 1 else WRITE) for i in sort_getkeys(argv)]
+
+
 @command("sort", -2, "write denyoom", keys=(1, 1, 1), getkeys=sort_getkeys, acl="@set @sortedset @list @dangerous",
+         key_access=_sort_key_access,
          complexity="O(N+M*log(M))",
          summary="Sort a list, set or sorted set (numerically, ALPHA, or BY other keys), optionally storing the result.",
          args="key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA] "
-              "[STORE destination]")
+              "[STORE destination]", key_flags=("RO access", "RO access", "OW update"))
 def sort(ctx: Ctx, argv: list[bytes]) -> Any:
     return _sort(ctx, argv, readonly=False)
 

@@ -49,7 +49,7 @@ from ..streamtype import (
     parse_plain_id,
 )
 from . import container
-from .docs import help_reply, subcommand_syntax_error
+from .util import help_reply
 from .streams import E_END_INTERVAL, E_START_INTERVAL, cstr, entry_reply, lookup, nogroup_for_key, stream_command
 from .util import LLONG_MAX, keyword, parse_int, to_int
 
@@ -158,7 +158,7 @@ def _group_target(s: Stream | None, arg: bytes, strict: bool) -> StreamID:
 @stream_command("xgroup|create", -5, "write denyoom", keys=(2, 2, 1),
                 complexity="O(1)",
                 summary="Create a consumer group at an ID ($: the stream's end), MKSTREAM creating an empty stream.",
-                args="key group <id | $> [MKSTREAM] [ENTRIESREAD entries-read]")
+                args="key group <id | $> [MKSTREAM] [ENTRIESREAD entries-read]", key_flags=("RW insert",))
 def xgroup_create(ctx: Ctx, argv: list[bytes]) -> Any:
     mkstream = False
     entries_read = ENTRIES_READ_UNKNOWN
@@ -172,12 +172,12 @@ def xgroup_create(ctx: Ctx, argv: list[bytes]) -> Any:
             entries_read = _entries_read(argv[i + 1])
             i += 2
         else:
-            raise subcommand_syntax_error(argv, "xgroup")
+            raise errors.subcommand_syntax_error(argv, "xgroup")
     s, g = lookup_group(ctx, argv[2], argv[3])
     if s is None and not mkstream:
         raise E_NEEDS_KEY
     if len(argv) > 8:
-        raise subcommand_syntax_error(argv, "xgroup")
+        raise errors.subcommand_syntax_error(argv, "xgroup")
     sid = _group_target(s, argv[4], strict=True)
     key, name = argv[2], argv[3]
     created = s is None
@@ -200,12 +200,12 @@ def xgroup_create(ctx: Ctx, argv: list[bytes]) -> Any:
 def xgroup_setid(ctx: Ctx, argv: list[bytes]) -> Any:
     s, g = _existing_group(ctx, argv)
     if len(argv) not in (5, 7):
-        raise subcommand_syntax_error(argv, "xgroup")
+        raise errors.subcommand_syntax_error(argv, "xgroup")
     sid = _group_target(s, argv[4], strict=False)
     entries_read = ENTRIES_READ_UNKNOWN
     if len(argv) == 7:
         if keyword(argv[5]) != b"entriesread":
-            raise subcommand_syntax_error(argv, "xgroup")
+            raise errors.subcommand_syntax_error(argv, "xgroup")
         entries_read = _entries_read(argv[6])
     g.last_id = sid
     g.entries_read = entries_read
@@ -216,7 +216,7 @@ def xgroup_setid(ctx: Ctx, argv: list[bytes]) -> Any:
 @stream_command("xgroup|destroy", 4, "write", keys=(2, 2, 1),
                 complexity="O(N) where N is the number of entries in the group's pending entries list (PEL).",
                 summary="Delete a consumer group with its consumers and pending entries; 1 if it existed.",
-                args="key group")
+                args="key group", key_flags=("RW delete",))
 def xgroup_destroy(ctx: Ctx, argv: list[bytes]) -> Any:
     s, g = lookup_group(ctx, argv[2], argv[3])
     if s is None:
@@ -234,7 +234,7 @@ def xgroup_destroy(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @stream_command("xgroup|createconsumer", 5, "write denyoom", keys=(2, 2, 1), since="6.2.0",
                 summary="Create a consumer in a consumer group; 1 if created, 0 if it existed.",
-                args="key group consumer")
+                args="key group consumer", key_flags=("RW insert",))
 def xgroup_createconsumer(ctx: Ctx, argv: list[bytes]) -> Any:
     s, g = _existing_group(ctx, argv)
     if argv[4] in g.consumers:
@@ -249,7 +249,7 @@ def xgroup_createconsumer(ctx: Ctx, argv: list[bytes]) -> Any:
                 complexity="O(1)",
                 summary="Delete a consumer from a consumer group (its pending entries are dropped); returns how "
                         "many it had.",
-                args="key group consumer")
+                args="key group consumer", key_flags=("RW delete",))
 def xgroup_delconsumer(ctx: Ctx, argv: list[bytes]) -> Any:
     s, g = _existing_group(ctx, argv)
     pending = g.delete_consumer(argv[4])
@@ -505,7 +505,7 @@ def _option_int(arg: bytes, name: bytes) -> int:
                 complexity="O(1) if COUNT is small.",
                 summary="Claim pending entries idle for at least min-idle-time, scanning the PEL from start; returns "
                         "[next start, claimed entries, deleted IDs].",
-                args="key group consumer min-idle-time start [COUNT count] [JUSTID]")
+                args="key group consumer min-idle-time start [COUNT count] [JUSTID]", key_flags=("RW delete",))
 def xautoclaim(ctx: Ctx, argv: list[bytes]) -> Any:
     min_idle = to_int(argv[4])
     if min_idle is None:

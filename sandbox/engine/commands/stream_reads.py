@@ -298,7 +298,7 @@ def _read(ctx: Ctx, argv: list[bytes], xreadgroup: bool) -> Any:
                            "makes each XADD to its stream O(M) for the M readers it serves.",
                 summary="Read entries after given IDs from one or more streams ($: only new ones), optionally "
                         "blocking until some arrive.",
-                args="[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]")
+                args="[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]", key_keyword=("STREAMS", 1))
 def xread(ctx: Ctx, argv: list[bytes]) -> Any:
     return _read(ctx, argv, xreadgroup=False)
 
@@ -309,7 +309,7 @@ def xread(ctx: Ctx, argv: list[bytes]) -> Any:
                 summary="Read entries as a consumer of a group: > delivers new ones (recorded as pending unless "
                         "NOACK), another ID re-reads the consumer's pending history.",
                 args="GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] "
-                     "id [id ...]")
+                     "id [id ...]", key_flags=("RO access",), key_keyword=("STREAMS", 4))
 def xreadgroup(ctx: Ctx, argv: list[bytes]) -> Any:
     return _read(ctx, argv, xreadgroup=True)
 

@@ -44,7 +44,7 @@ from ..streamtype import (
     parse_plain_id,
 )
 from . import command, container
-from .docs import help_reply, subcommand_syntax_error
+from .util import help_reply
 from .util import config_limit, keyword, parse_int
 
 def stream_command(name: str, arity: int, flags: str, since: str = "5.0.0", **kw: Any) -> Any:
@@ -226,7 +226,7 @@ def next_id(s: Stream, a: TrimArgs, now_ms: int) -> StreamID:
                 summary="Append an entry to a stream (created unless NOMKSTREAM), optionally trimming it; "
                         "returns the entry's ID.",
                 args="key [NOMKSTREAM] [<MAXLEN | MINID> [= | ~] threshold [LIMIT count]] <* | id> field value "
-                     "[field value ...]")
+                     "[field value ...]", key_notes="UPDATE instead of INSERT because of the optional trimming feature")
 def xadd(ctx: Ctx, argv: list[bytes]) -> Any:
     a = parse_add_trim(ctx, argv, xadd=True)
     field_pos = a.id_pos + 1
@@ -262,7 +262,7 @@ def xadd(ctx: Ctx, argv: list[bytes]) -> Any:
                            "is small.",
                 summary="Trim a stream to a maximum length or a minimum ID (~: whole nodes only); returns how "
                         "many entries went.",
-                args="key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]")
+                args="key <MAXLEN | MINID> [= | ~] threshold [LIMIT count]", key_flags=("RW delete",))
 def xtrim(ctx: Ctx, argv: list[bytes]) -> Any:
     a = parse_add_trim(ctx, argv, xadd=False)
     key = argv[1]
@@ -282,7 +282,8 @@ def xtrim(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @stream_command("xdel", -3, "write fast", keys=(1, 1, 1),
                 complexity="O(1) per ID, whatever the stream's length.",
-                summary="Delete entries from a stream by ID; returns how many existed.", args="key id [id ...]")
+                summary="Delete entries from a stream by ID; returns how many existed.", args="key id [id ...]",
+                key_flags=("RW delete",))
 def xdel(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     s = lookup(ctx, key)
@@ -296,7 +297,8 @@ def xdel(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @stream_command("xlen", 2, "readonly fast", keys=(1, 1, 1),
-                summary="The number of entries in a stream (0 if the key doesn't exist).", args="key")
+                summary="The number of entries in a stream (0 if the key doesn't exist).", args="key",
+                key_flags=("RO",))
 def xlen(ctx: Ctx, argv: list[bytes]) -> Any:
     s = lookup(ctx, argv[1])
     return 0 if s is None else len(s)
@@ -492,10 +494,10 @@ def xinfo_stream(ctx: Ctx, argv: list[bytes]) -> Any:
         ])
     count = 10  # Redis's default, so that FULL can't block the server on a big stream
     if keyword(extra[0]) != b"full" or len(extra) == 2 or len(extra) > 3:
-        raise subcommand_syntax_error(argv, "xinfo")
+        raise errors.subcommand_syntax_error(argv, "xinfo")
     if len(extra) == 3:
         if keyword(extra[1]) != b"count":
-            raise subcommand_syntax_error(argv, "xinfo")
+            raise errors.subcommand_syntax_error(argv, "xinfo")
         count = parse_int(extra[2])
         if count < 0:
             count = 10

@@ -27,6 +27,7 @@ from ..context import Ctx
 from ..errors import RedisError
 from ..resp import OK
 from . import command
+from .keyspecs import READ_WRITE, WRITE
 from .expire import expire_at
 from .util import LLONG_MAX, LLONG_MIN, keyword, max_bulk_len, parse_int, to_int
 
@@ -122,10 +123,16 @@ def get(ctx: Ctx, argv: list[bytes]) -> Any:
     return ctx.lookup_typed(argv[1], bytes)
 
 
-@command("set", -3, "write denyoom", keys=(1, 1, 1), acl="@string", group="string",
+def _set_key_access(argv: list[bytes]) -> list[tuple[int, int]]:
+    """SET writes its key, and reads it too only with GET."""
+    get = any(a.lower() == b"get" for a in argv[3:])
+    return [(1, READ_WRITE if get else WRITE)]
+
+
+@command("set", -3, "write denyoom", keys=(1, 1, 1), acl="@string", group="string", key_access=_set_key_access,
          summary="Store a string at a key, optionally only if it exists or not, with an expiry, returning the old value.",
          args="key value [NX | XX] [GET] [EX seconds | PX milliseconds | EXAT unix-time-seconds | "
-              "PXAT unix-time-milliseconds | KEEPTTL]")
+              "PXAT unix-time-milliseconds | KEEPTTL]", key_flags=("RW access update variable_flags",))
 def set_(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) == 3:  # the plain SET: ctx.store's two steps, without its extra call
         key = argv[1]
@@ -140,25 +147,29 @@ def set_(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("setnx", 3, "write denyoom fast", keys=(1, 1, 1), acl="@string", group="string",
-         summary="Store a string only if the key does not exist; 1 if stored, 0 if not.", args="key value")
+         summary="Store a string only if the key does not exist; 1 if stored, 0 if not.", args="key value",
+         key_flags=("OW insert",))
 def setnx(ctx: Ctx, argv: list[bytes]) -> Any:
     return _set_generic(ctx, argv, argv[1], argv[2], _NX, None, "setnx", 1, 0)
 
 
 @command("setex", 4, "write denyoom", keys=(1, 1, 1), acl="@string", since="2.0.0", group="string",
-         summary="Store a string that expires after the given number of seconds.", args="key seconds value")
+         summary="Store a string that expires after the given number of seconds.", args="key seconds value",
+         key_flags=("OW update",))
 def setex(ctx: Ctx, argv: list[bytes]) -> Any:
     return _set_generic(ctx, argv, argv[1], argv[3], _EX, argv[2], "setex")
 
 
 @command("psetex", 4, "write denyoom", keys=(1, 1, 1), acl="@string", since="2.6.0", group="string",
-         summary="Store a string that expires after the given number of milliseconds.", args="key milliseconds value")
+         summary="Store a string that expires after the given number of milliseconds.", args="key milliseconds value",
+         key_flags=("OW update",))
 def psetex(ctx: Ctx, argv: list[bytes]) -> Any:
     return _set_generic(ctx, argv, argv[1], argv[3], _PX, argv[2], "psetex")
 
 
 @command("getset", 3, "write denyoom fast", keys=(1, 1, 1), acl="@string", group="string",
-         summary="Store a string and return the previous one (deprecated: SET ... GET).", args="key value")
+         summary="Store a string and return the previous one (deprecated: SET ... GET).", args="key value",
+         key_flags=("RW access update",))
 def getset(ctx: Ctx, argv: list[bytes]) -> Any:
     key, value = argv[1], argv[2]
     old = ctx.lookup_typed(key, bytes)
@@ -169,7 +180,8 @@ def getset(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("getex", -2, "write fast", keys=(1, 1, 1), acl="@string", since="6.2.0", group="string",
          summary="Return a string and set or remove its expiry.",
-         args="key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]")
+         args="key [EX seconds | PX milliseconds | EXAT unix-time-seconds | PXAT unix-time-milliseconds | PERSIST]",
+         key_flags=("RW access update",))
 def getex(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     flags, expiry = _parse_options(argv, 2, False) if len(argv) > 2 else (0, None)
@@ -186,7 +198,7 @@ def getex(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("getdel", 2, "write fast", keys=(1, 1, 1), acl="@string", since="6.2.0", group="string",
-         summary="Return a string and delete its key.", args="key")
+         summary="Return a string and delete its key.", args="key", key_flags=("RW access delete",))
 def getdel(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     value = ctx.lookup_typed(key, bytes)
@@ -211,7 +223,7 @@ def mget(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("mset", -3, "write denyoom", keys=(1, -1, 2), acl="@string", since="1.0.1", group="string",
          complexity="O(N) where N is the number of keys to set.",
-         summary="Store several strings at once.", args="key value [key value ...]")
+         summary="Store several strings at once.", args="key value [key value ...]", key_flags=("OW update",))
 def mset(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) % 2 == 0:
         raise errors.wrong_arity("mset")
@@ -226,7 +238,7 @@ def mset(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("msetnx", -3, "write denyoom", keys=(1, -1, 2), acl="@string", since="1.0.1", group="string",
          complexity="O(N) where N is the number of keys to set.",
          summary="Store several strings only if none of the keys exists; 1 if stored, 0 if not.",
-         args="key value [key value ...]")
+         args="key value [key value ...]", key_flags=("OW insert",))
 def msetnx(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) % 2 == 0:
         raise errors.wrong_arity("msetnx")
@@ -239,7 +251,8 @@ def msetnx(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("append", 3, "write denyoom fast", keys=(1, 1, 1), acl="@string", since="2.0.0", group="string",
-         summary="Append bytes to a string (creating it); returns the new length.", args="key value")
+         summary="Append bytes to a string (creating it); returns the new length.", args="key value",
+         key_flags=("RW insert",))
 def append(ctx: Ctx, argv: list[bytes]) -> Any:
     key, tail = argv[1], argv[2]
     value = ctx.lookup_typed(key, bytes)
@@ -254,7 +267,7 @@ def append(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("strlen", 2, "readonly fast", keys=(1, 1, 1), acl="@string", since="2.2.0", group="string",
-         summary="Length in bytes of the string at a key (0 if missing).", args="key")
+         summary="Length in bytes of the string at a key (0 if missing).", args="key", key_flags=("RO",))
 def strlen(ctx: Ctx, argv: list[bytes]) -> Any:
     value = ctx.lookup_typed(argv[1], bytes)
     return 0 if value is None else len(value)
@@ -281,25 +294,29 @@ def _incr_by(ctx: Ctx, key: bytes, delta: int) -> int:
 
 
 @command("incr", 2, "write denyoom fast", keys=(1, 1, 1), acl="@string", group="string",
-         summary="Add 1 to the integer at a key (0 if missing); returns the new value.", args="key")
+         summary="Add 1 to the integer at a key (0 if missing); returns the new value.", args="key",
+         key_flags=("RW access update",))
 def incr(ctx: Ctx, argv: list[bytes]) -> Any:
     return _incr_by(ctx, argv[1], 1)
 
 
 @command("decr", 2, "write denyoom fast", keys=(1, 1, 1), acl="@string", group="string",
-         summary="Subtract 1 from the integer at a key (0 if missing); returns the new value.", args="key")
+         summary="Subtract 1 from the integer at a key (0 if missing); returns the new value.", args="key",
+         key_flags=("RW access update",))
 def decr(ctx: Ctx, argv: list[bytes]) -> Any:
     return _incr_by(ctx, argv[1], -1)
 
 
 @command("incrby", 3, "write denyoom fast", keys=(1, 1, 1), acl="@string", group="string",
-         summary="Add an integer to the integer at a key; returns the new value.", args="key increment")
+         summary="Add an integer to the integer at a key; returns the new value.", args="key increment",
+         key_flags=("RW access update",))
 def incrby(ctx: Ctx, argv: list[bytes]) -> Any:
     return _incr_by(ctx, argv[1], parse_int(argv[2]))
 
 
 @command("decrby", 3, "write denyoom fast", keys=(1, 1, 1), acl="@string", group="string",
-         summary="Subtract an integer from the integer at a key; returns the new value.", args="key decrement")
+         summary="Subtract an integer from the integer at a key; returns the new value.", args="key decrement",
+         key_flags=("RW access update",))
 def decrby(ctx: Ctx, argv: list[bytes]) -> Any:
     delta = parse_int(argv[2])
     if delta == LLONG_MIN:
@@ -312,7 +329,8 @@ def decrby(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("incrbyfloat", 3, "write denyoom fast", keys=(1, 1, 1), acl="@string", since="2.6.0", group="string",
-         summary="Add a decimal number to the number at a key; returns the new value.", args="key increment")
+         summary="Add a decimal number to the number at a key; returns the new value.", args="key increment",
+         key_flags=("RW access update",))
 def incrbyfloat(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     value = ctx.lookup_typed(key, bytes)

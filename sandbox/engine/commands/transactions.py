@@ -47,7 +47,7 @@ def discard(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("watch", -2, "noscript loading stale fast allow_busy", keys=(1, -1, 1), acl="@transaction",
          since="2.2.0", group="transactions",
-         summary="Make the next EXEC fail if any of these keys changes first.", args="key [key ...]")
+         summary="Make the next EXEC fail if any of these keys changes first.", args="key [key ...]", key_flags=("RO",))
 def watch(ctx: Ctx, argv: list[bytes]) -> Any:
     if ctx.client.multi is not None:
         raise errors.WATCH_IN_MULTI

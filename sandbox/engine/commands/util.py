@@ -24,12 +24,17 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 from .. import errors
 from ..client import OutputLimitReached
 from ..errors import RedisError
-from ..resp import string2ll
+from ..resp import Status, string2ll
 
 if TYPE_CHECKING:
     from ..context import Ctx
 
 T = TypeVar("T")
+
+def help_reply(lines: list[str]) -> list[Status]:
+    """A container's HELP: one status line each, like Redis's addReplyHelp."""
+    return [Status(line.encode()) for line in lines]
+
 
 LLONG_MAX = 2**63 - 1
 LLONG_MIN = -(2**63)

@@ -102,7 +102,7 @@ def zadd(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("zincrby", 4, "write denyoom fast", keys=(1, 1, 1), since="1.2.0", **SORTED_SET,
          complexity="O(log(N)) where N is the number of elements in the sorted set.",
          summary="Add an increment to a member's score (a missing member starts at 0); returns the new score.",
-         args="key increment member")
+         args="key increment member", key_flags=("RW access update",))
 def zincrby(ctx: Ctx, argv: list[bytes]) -> Any:
     return _zadd(ctx, argv, _INCR)
 
@@ -190,7 +190,7 @@ def zmscore(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("zcard", 2, "readonly fast", keys=(1, 1, 1), since="1.2.0", **SORTED_SET,
-         summary="The number of members.", args="key")
+         summary="The number of members.", args="key", key_flags=("RO",))
 def zcard(ctx: Ctx, argv: list[bytes]) -> Any:
     zs = ctx.lookup_typed(argv[1], ZSet)
     return 0 if zs is None else len(zs)
@@ -217,7 +217,8 @@ def zrevrank(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("zrem", -3, "write fast", keys=(1, 1, 1), since="1.2.0", **SORTED_SET,
          complexity="O(M*log(N)) with N being the number of elements in the sorted set and M the number of elements to be removed.",
-         summary="Remove members; returns how many were there.", args="key member [member ...]")
+         summary="Remove members; returns how many were there.", args="key member [member ...]",
+         key_flags=("RW delete",))
 def zrem(ctx: Ctx, argv: list[bytes]) -> Any:
     key = argv[1]
     zs = ctx.lookup_typed(key, ZSet)
@@ -265,14 +266,16 @@ def _zpop(ctx: Ctx, argv: list[bytes], from_max: bool) -> Any:
 
 @command("zpopmin", -2, "write fast", keys=(1, 1, 1), since="5.0.0", **SORTED_SET,
          complexity="O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
-         summary="Remove and return the members with the lowest scores.", args="key [count]")
+         summary="Remove and return the members with the lowest scores.", args="key [count]",
+         key_flags=("RW access delete",))
 def zpopmin(ctx: Ctx, argv: list[bytes]) -> Any:
     return _zpop(ctx, argv, False)
 
 
 @command("zpopmax", -2, "write fast", keys=(1, 1, 1), since="5.0.0", **SORTED_SET,
          complexity="O(log(N)*M) with N being the number of elements in the sorted set, and M being the number of elements popped.",
-         summary="Remove and return the members with the highest scores.", args="key [count]")
+         summary="Remove and return the members with the highest scores.", args="key [count]",
+         key_flags=("RW access delete",))
 def zpopmax(ctx: Ctx, argv: list[bytes]) -> Any:
     return _zpop(ctx, argv, True)
 
@@ -283,7 +286,7 @@ _ENDS = {b"min": False, b"max": True}  # True: from the highest scores
 @command("zmpop", -4, "write", getkeys=numkeys_keys(2), since="7.0.0", **SORTED_SET,
          complexity="O(K) + O(M*log(N)): K keys named, N members of the set popped from, M members popped.",
          summary="Pop the lowest (MIN) or highest (MAX) members from the first non-empty of several sorted sets.",
-         args="numkeys key [key ...] <MIN | MAX> [COUNT count]")
+         args="numkeys key [key ...] <MIN | MAX> [COUNT count]", key_flags=("RW access delete",))
 def zmpop(ctx: Ctx, argv: list[bytes]) -> Any:
     keys, from_max, count = parse_mpop(argv, _ENDS)
     found = first_existing(ctx, keys, ZSet)

@@ -212,7 +212,8 @@ def zdiff(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("zunionstore", -4, "write denyoom", keys=(1, 1, 1), getkeys=_store_keys, since="2.0.0", **SORTED_SET,
          complexity=_CPLX_UNION,
          summary="Store the union of sorted sets (or sets) in a key; returns its size.",
-         args="destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM | MIN | MAX]")
+         args="destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM | MIN | MAX]",
+         key_flags=("OW update", "RO access"))
 def zunionstore(ctx: Ctx, argv: list[bytes]) -> Any:
     return _store(ctx, argv, _UNION)
 
@@ -220,7 +221,8 @@ def zunionstore(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("zinterstore", -4, "write denyoom", keys=(1, 1, 1), getkeys=_store_keys, since="2.0.0", **SORTED_SET,
          complexity=_CPLX_INTER,
          summary="Store the intersection of sorted sets (or sets) in a key; returns its size.",
-         args="destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM | MIN | MAX]")
+         args="destination numkeys key [key ...] [WEIGHTS weight [weight ...]] [AGGREGATE SUM | MIN | MAX]",
+         key_flags=("OW update", "RO access"))
 def zinterstore(ctx: Ctx, argv: list[bytes]) -> Any:
     return _store(ctx, argv, _INTER)
 
@@ -228,7 +230,7 @@ def zinterstore(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("zdiffstore", -4, "write denyoom", keys=(1, 1, 1), getkeys=_store_keys, since="6.2.0", **SORTED_SET,
          complexity=_CPLX_DIFF,
          summary="Store the difference of the first input and the others in a key; returns its size.",
-         args="destination numkeys key [key ...]")
+         args="destination numkeys key [key ...]", key_flags=("OW update", "RO access"))
 def zdiffstore(ctx: Ctx, argv: list[bytes]) -> Any:
     return _store(ctx, argv, _DIFF)
 

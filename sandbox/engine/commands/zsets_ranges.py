@@ -155,7 +155,7 @@ def zrange(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("zrangestore", -5, "write denyoom", keys=(1, 2, 1), since="6.2.0", **SORTED_SET,
          complexity=_LOG_N_M.format("stored into the destination key"),
          summary="Store a ZRANGE result (by rank, score or lex) in another key; returns its size.",
-         args="dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]")
+         args="dst src min max [BYSCORE | BYLEX] [REV] [LIMIT offset count]", key_flags=("OW update", "RO access"))
 def zrangestore(ctx: Ctx, argv: list[bytes]) -> Any:
     items, _, rank_known = zrange_generic(ctx, argv, 2, True, None, None)
     dst = ZSet()
@@ -221,7 +221,8 @@ def _remove_span(ctx: Ctx, key: bytes, zs: ZSet, start: int, stop: int) -> int:
 
 @command("zremrangebyrank", 4, "write", keys=(1, 1, 1), since="2.0.0", **SORTED_SET,
          complexity=_LOG_N_M.format("removed by the operation"),
-         summary="Remove the members in a rank range; returns how many.", args="key start stop")
+         summary="Remove the members in a rank range; returns how many.", args="key start stop",
+         key_flags=("RW delete",))
 def zremrangebyrank(ctx: Ctx, argv: list[bytes]) -> Any:
     start, end = parse_int(argv[2]), parse_int(argv[3])
     key = argv[1]
@@ -236,7 +237,8 @@ def zremrangebyrank(ctx: Ctx, argv: list[bytes]) -> Any:
 
 @command("zremrangebyscore", 4, "write", keys=(1, 1, 1), since="1.2.0", **SORTED_SET,
          complexity=_LOG_N_M.format("removed by the operation"),
-         summary="Remove the members with a score in [min, max]; returns how many.", args="key min max")
+         summary="Remove the members with a score in [min, max]; returns how many.", args="key min max",
+         key_flags=("RW delete",))
 def zremrangebyscore(ctx: Ctx, argv: list[bytes]) -> Any:
     rng = ScoreRange(argv[2], argv[3])
     key = argv[1]
@@ -250,7 +252,7 @@ def zremrangebyscore(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("zremrangebylex", 4, "write", keys=(1, 1, 1), since="2.8.9", **SORTED_SET,
          complexity=_LOG_N_M.format("removed by the operation"),
          summary="Remove the members between two strings (for members of equal score); returns how many.",
-         args="key min max")
+         args="key min max", key_flags=("RW delete",))
 def zremrangebylex(ctx: Ctx, argv: list[bytes]) -> Any:
     rng = LexRange(argv[2], argv[3])
     key = argv[1]
