@@ -1,32 +1,38 @@
-"""Simulated data nodes: a shard's primary and replicas, driven only by the journal.
+"""Simulated data nodes: the simulated I/O around the real ``ShardLeadership``.
 
-A *primary* appends its writes (``data``), lease renewals (``lease``) and running
-checksums (``checksum``) to its shard's stream, one conditional append at a time,
-each naming the tail it knows. It acknowledges a write only once the journal
-committed it and only while its lease is valid; its lease lasts ``lease_ms`` from
-when it *sent* the renewal that succeeded (conservative: commit comes later).
+Who may lead a shard, when to campaign, how long a lease lasts, when a reply may be
+released and when a node is fenced are decided by ``sandbox.engine.leadership``
+(the code durable.py runs). This module is only its shell, the simulator's stand-in
+for durable.py's I/O: it feeds the machine what the (faulty) network and journal
+say, and carries out its actions.
 
-A *replica* tails the committed stream from any journal replica. When the stream
-has not moved for longer than the lease (plus a random extra), it appends a
-``leader`` entry after the latest id it applied; exactly one racer wins, and the
-old primary's next append fails (it is fenced) while its lease runs out.
+* Journal writes: one conditional append in flight at a time, each naming the tail
+  the node applied. A request without a reply is retried with the same ``after_id``,
+  so a retry can never apply twice. When the outcome is unclear (``CondFail`` at
+  the id the write would have taken, e.g. after a duplicate), the node reads that
+  entry to learn whether it was its own (its bytes, claim token included).
+* Reads: a replica tails the committed stream from any journal replica; at start
+  it asks one replica who leads the shard and where its tail is (durable.py's
+  ``JLEADER`` and ``JTAIL``).
+* A primary issues client writes only while the machine says it serves; a write is
+  acknowledged (``Invariants.on_ack``) only when the machine releases it.
+* ``Fence`` makes the node exit; it restarts a little later, as a replica with an
+  empty keyspace (a real node restarts from a snapshot; here it replays the stream).
 
-A request without a reply is retried with the same ``after_id``, so a retry can
-never apply twice. When the outcome is unclear (``CondFail`` at the id the write
-would have taken, e.g. after a duplicate), the node reads that entry to learn
-whether it was its own.
-
-The *snapshotter* (one per shard) is a replica that never campaigns: at each
+The *snapshotter* (one per shard) is a reader with no leadership machine: at each
 ``checksum`` entry it verifies the running checksum of what it replayed, and every
 few markers stores a snapshot and asks the journal to trim the entries it covers.
 """
 
 from __future__ import annotations
 
+import json
+import random
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from sandbox.engine import leadership as lead
 from sandbox.engine.journal_state import (
     AppendCommand,
     Appended,
@@ -37,17 +43,17 @@ from sandbox.engine.journal_state import (
     StreamEntry,
     TrimCommand,
     Trimmed,
-    decode_leader,
     encode_lease,
     encode_leader,
 )
 
-from .world import Dropped, JAppend, JRead, JReadReply, JReply, NotLeader, SnapshotImage
+from .world import Dropped, JAppend, JLeader, JLeaderReply, JRead, JReadReply, JReply, NotLeader, SnapshotImage
 
 if TYPE_CHECKING:
     from .world import World
 
 READ_BATCH = 32  # entries per stream read
+RESTART_AFTER_FENCE_MS = (50, 500)  # ms before a fenced node is running again (inclusive range)
 
 
 @dataclass
@@ -55,43 +61,53 @@ class _Op:
     """The one journal write a data node has in flight."""
 
     cmd: AppendCommand | TrimCommand
-    first_sent: int  # ms: the lease of a lease/leader entry counts from here
+    first_sent: int  # ms: the lease of an append counts from here
     last_sent: int
     req_ids: set[int] = field(default_factory=set)
     resolving: int | None = None  # req id of the read that decides an unclear outcome
 
 
 class DataNode:
-    def __init__(self, world: World, name: str, shard: str, az: str, snapshotter: bool = False) -> None:
+    # The leadership machine's class: the planted-bug tests put a faulty one here.
+    machine_class: type[lead.ShardLeadership] = lead.ShardLeadership
+
+    def __init__(self, world: World, name: str, shard: str, az: str, snapshotter: bool = False,
+                 prefer_primary: bool = False) -> None:
         self.world = world
         self.name = name
         self.shard = shard
         self.az = az
         self.snapshotter = snapshotter
+        self.prefer_primary = prefer_primary
         self.alive = False
         self.incarnation = 0
         self.seq = 0  # data writes ever issued (survives restarts: payloads stay unique)
-        self.claims = 0  # leadership claims ever issued
         self.start()
 
     def start(self) -> None:
         w = self.world
         self.incarnation += 1
         self.alive = True
-        self.role = "replica"  # a new or restarted node always starts as a replica
-        self.lease_expiry = 0
-        self.next_lease_at = 0
+        self.machine: lead.ShardLeadership | None = None
+        if not self.snapshotter:
+            cfg = w.config
+            config = lead.LeadershipConfig(
+                self.name, cfg.lease_ms, cfg.renew_every_ms, cfg.campaign_after(), cfg.first_campaign_after_ms,
+                self.prefer_primary)
+            self.machine = self.machine_class(config, random.Random(w.rng.getrandbits(64)), w.now)
         self.known_tail = 0  # id of the last stream entry applied to `dataset`
-        self.tail_changed_at = w.now
         self.dataset: list[bytes] = []  # the node's "keyspace": data payloads in order
         self.crc = 0  # running crc32 over `dataset`
         self.since_checksum = 0
         self.checksums = 0
         self.op: _Op | None = None
+        self.held: dict[int, bytes] = {}  # entry id -> data payload whose reply waits for the machine
         self.read_req: int | None = None
         self.read_sent = 0
+        self.ask_req: int | None = None  # the JLEADER/JTAIL question at start
+        self.ask_sent = 0
+        self.asked = self.snapshotter
         self.target = w.rng.choice(w.config.replicas)
-        self._draw_takeover_wait()
         self._schedule_poll()
 
     def crash(self) -> None:
@@ -99,12 +115,51 @@ class DataNode:
         self.incarnation += 1
         self.world.log(f"{self.name} CRASHED")
 
-    def holds_lease(self) -> bool:
-        return self.alive and self.role == "primary" and self.world.now < self.lease_expiry
+    @property
+    def role(self) -> str:
+        return self.machine.role.value if self.machine is not None else "replica"
 
-    def _draw_takeover_wait(self) -> None:
-        lo, hi = self.world.config.takeover_extra_ms
-        self.takeover_wait = self.world.config.lease_ms + self.world.rng.randint(lo, hi)
+    def holds_lease(self) -> bool:
+        """Serves under what it believes is a valid lease (what the invariant checks)."""
+        return self.alive and self.machine is not None and self.machine.serving
+
+    # -- the machine -------------------------------------------------------------------
+
+    def step(self, event: lead.Event) -> None:
+        assert self.machine is not None
+        for action in self.machine.step(event, self.world.now):
+            self._do(action)
+
+    def _do(self, action: lead.Action) -> None:
+        w = self.world
+        if isinstance(action, lead.AppendLeader):
+            if self.op is not None or w.quiesced:
+                self.step(lead.ClaimLost("no new journal writes now", definite=True))
+                return
+            w.log(f"{self.name} campaigns for shard {self.shard} after id {action.after}")
+            self._start_op(AppendCommand(self.shard, action.after, EntryKind.LEADER,
+                                         encode_leader(action.node, action.claim)))
+        elif isinstance(action, lead.AppendLease):
+            if self.op is None and not w.quiesced:
+                self._issue(EntryKind.LEASE, encode_lease(action.node, int(action.lease_ms)))
+                self.step(lead.AppendSent("lease"))
+        elif isinstance(action, lead.BecomePrimary):
+            self.known_tail = action.entry_id
+            w.log(f"{self.name} is primary of shard {self.shard} (leader entry {action.entry_id})")
+            w.checker.on_primary(self)
+        elif isinstance(action, lead.Acknowledge):
+            payload = self.held.pop(action.entry_id, None)
+            if payload is not None:
+                w.checker.on_ack(self, action.entry_id, payload)
+        elif isinstance(action, lead.StopServing):
+            w.log(f"{self.name} stops serving shard {self.shard}: its lease ended")
+        elif isinstance(action, lead.ResumeServing):
+            w.log(f"{self.name} serves shard {self.shard} again: lease renewed")
+        elif isinstance(action, lead.Fence):
+            w.log(f"{self.name} is FENCED ({action.reason}): fails its pending replies and exits")
+            self.crash()
+            inc = self.incarnation
+            w.after(w.rng.randint(*RESTART_AFTER_FENCE_MS), lambda: self.start() if inc == self.incarnation else None)
 
     # -- the wake-up loop --------------------------------------------------------------
 
@@ -117,52 +172,42 @@ class DataNode:
         if inc != self.incarnation:
             return
         self.work()
-        self._schedule_poll()
+        if inc == self.incarnation:
+            self._schedule_poll()
 
     def work(self) -> None:
         w, now = self.world, self.world.now
-        if self.role == "primary" and now >= self.lease_expiry:
-            self._step_down("lease expired without renewal")
+        if self.op is not None and now - self.op.last_sent >= w.config.request_timeout_ms:
+            self._retry(rotate=True)
+        if not self.asked and (self.ask_req is None or now - self.ask_sent >= w.config.request_timeout_ms):
+            self._ask()
+        if self.machine is not None:
+            inc = self.incarnation
+            self.step(lead.Tick())
+            if inc != self.incarnation:
+                return  # fenced: the process exited
         if self.op is not None:
-            if now - self.op.last_sent >= w.config.request_timeout_ms:
-                self._retry(rotate=True)
-        elif self.role == "primary":
+            return
+        if self.role == "primary":
             self._primary_work()
-        else:
-            self._replica_work()
+        elif self.read_req is None or now - self.read_sent >= w.config.request_timeout_ms:
+            self._read()
 
     def _primary_work(self) -> None:
         w = self.world
-        if w.quiesced:
+        if w.quiesced or self.machine is None or not self.machine.serving:
             return
-        if w.now >= self.next_lease_at:
-            self._issue(EntryKind.LEASE, encode_lease(self.name, w.config.lease_ms))
-        elif self.since_checksum >= w.config.checksum_every:
+        if self.since_checksum >= w.config.checksum_every:
             self._issue(EntryKind.CHECKSUM, self.crc.to_bytes(4, "big"))
         elif w.rng.random() < w.config.write_probability:
             self.seq += 1
             self._issue(EntryKind.DATA, f"{self.shard}/{self.name}#{self.seq}".encode())
-
-    def _replica_work(self) -> None:
-        w = self.world
-        if self.read_req is None or w.now - self.read_sent >= w.config.request_timeout_ms:
-            self._read()
-        if not self.snapshotter and not w.quiesced and w.now - self.tail_changed_at > self.takeover_wait:
-            self.campaign()
+            self.step(lead.AppendSent("data"))
 
     def campaign(self) -> None:
-        """Claim leadership: a leader entry after the latest id this node has applied."""
-        if self.op is None and self.role == "replica":
-            self.world.log(f"{self.name} campaigns for shard {self.shard} after id {self.known_tail}")
-            self.claims += 1
-            self._issue(EntryKind.LEADER, encode_leader(self.name, f"{self.incarnation}.{self.claims}"))
-
-    def _step_down(self, why: str) -> None:
-        self.role = "replica"
-        self.lease_expiry = 0
-        self.tail_changed_at = self.world.now
-        self._draw_takeover_wait()
-        self.world.log(f"{self.name} stops being primary of shard {self.shard}: {why}")
+        """Claim leadership now (a planned failover; scenario files use it)."""
+        if self.machine is not None:
+            self.step(lead.CampaignNow())
 
     # -- journal writes --------------------------------------------------------------------
 
@@ -233,42 +278,46 @@ class DataNode:
             op.last_sent = self.world.now - self.world.config.request_timeout_ms + 20
 
     def _succeeded(self, entry_id: int) -> None:
-        w, op = self.world, self.op
+        op = self.op
         assert op is not None and isinstance(op.cmd, AppendCommand)
         self.op = None
         kind, data = op.cmd.kind, op.cmd.data
+        if kind is EntryKind.LEADER:
+            self.step(lead.ClaimWon(entry_id))
+            return
         self.known_tail = entry_id
-        self.tail_changed_at = w.now
         if kind is EntryKind.DATA:
             self._apply_data(data)
             self.since_checksum += 1
-            if self.holds_lease():
-                w.checker.on_ack(self, entry_id, data)
-        elif kind is EntryKind.LEASE and self.role == "primary":
-            self.lease_expiry = max(self.lease_expiry, op.first_sent + w.config.lease_ms)
-            self.next_lease_at = op.first_sent + w.config.renew_every_ms
-        elif kind is EntryKind.LEADER:
-            if w.now >= op.first_sent + w.config.lease_ms:
-                self._failed("won leadership, but the lease it would start had already run out")
-                return
-            self.role = "primary"
-            self.lease_expiry = op.first_sent + w.config.lease_ms
-            self.next_lease_at = op.first_sent + w.config.renew_every_ms
-            w.log(f"{self.name} is primary of shard {self.shard} (leader entry {entry_id})")
-            w.checker.on_primary(self)
+            self.held[entry_id] = data
         elif kind is EntryKind.CHECKSUM:
             self.since_checksum = 0
+        if self.machine is not None:
+            self.step(lead.Committed(entry_id, op.first_sent))
+        self.held.pop(entry_id, None)
 
     def _failed(self, why: str) -> None:
+        op = self.op
+        assert op is not None
         self.op = None
-        if self.role == "primary":
-            self._step_down(why)
-        else:
-            self.tail_changed_at = self.world.now
-            self._draw_takeover_wait()
+        if self.machine is None or not isinstance(op.cmd, AppendCommand):
+            return
+        if op.cmd.kind is EntryKind.LEADER:
             self.world.log(f"{self.name} lost the race for shard {self.shard}: {why}")
+            self.step(lead.ClaimLost(why))
+            return
+        if op.cmd.kind is EntryKind.DATA:
+            self.held[op.cmd.after_id + 1] = op.cmd.data  # what a faulty machine might release
+        self.step(lead.Refused(why, op.cmd.after_id + 1))
+        self.held.pop(op.cmd.after_id + 1, None)
 
     # -- reading the stream -------------------------------------------------------------------
+
+    def _ask(self) -> None:
+        w = self.world
+        self.ask_req = w.next_req()
+        self.ask_sent = w.now
+        w.net.send(self.name, w.rng.choice(w.config.replicas), JLeader(self.ask_req, self.shard))
 
     def _read(self) -> None:
         w = self.world
@@ -280,6 +329,12 @@ class DataNode:
     def receive(self, src: str, message: object) -> None:
         if isinstance(message, JReply):
             self._on_reply(message)
+        elif isinstance(message, JLeaderReply):
+            if message.req_id == self.ask_req and not self.asked:
+                self.asked = True
+                if self.machine is not None:
+                    self.step(lead.TailSeen(message.tail))
+                    self.step(lead.LeaderAsked(message.leader))
         elif isinstance(message, JReadReply):
             if self.op is not None and message.req_id == self.op.resolving:
                 self._resolve(message)
@@ -296,24 +351,28 @@ class DataNode:
             upto, snapshot_id = reply.trimmed
             image = w.snapshots[(self.shard, snapshot_id)]
             self.dataset, self.crc, self.known_tail = list(image.dataset), image.crc, image.upto_id
-            self.tail_changed_at = w.now
             w.log(f"{self.name} restored snapshot {snapshot_id}")
+            if self.machine is not None:
+                self.step(lead.Restored(image.upto_id))
+                self.step(lead.TailSeen(reply.tail))  # durable.py asks JTAIL after a reload
             return
+        inc = self.incarnation
         for e in reply.entries:
-            if e.id != self.known_tail + 1:
+            if e.id != self.known_tail + 1 or inc != self.incarnation or self.role != "replica":
                 break
             self._apply_entry(e)
-        if reply.entries:
-            self.tail_changed_at = w.now
+        if not reply.entries and self.machine is not None:
+            self.step(lead.CaughtUp())
 
     def _apply_entry(self, e: StreamEntry) -> None:
         self.known_tail = e.id
         if e.kind is EntryKind.DATA:
             self._apply_data(e.data)
-        elif e.kind is EntryKind.LEADER and decode_leader(e.data) == self.name:
-            self.world.log(f"{self.name} sees its own leader entry {e.id} but never learned it won: stays replica")
         elif e.kind is EntryKind.CHECKSUM and self.snapshotter:
             self._verify_and_snapshot(e)
+        if self.machine is not None:
+            node, claim = json.loads(e.data) if e.kind is EntryKind.LEADER else (None, "")
+            self.step(lead.EntryApplied(e.id, e.kind.value, node, claim))
 
     def _apply_data(self, data: bytes) -> None:
         self.dataset.append(data)

@@ -69,7 +69,7 @@ def build_world(seed: int, config: SimConfig = SimConfig(), verbose: bool = Fals
         shard = f"s{s}"
         rng.shuffle(zones)
         for k in range(rng.randint(2, 3)):
-            world.add_datanode(DataNode(world, f"{shard}-d{k}", shard, zones[k % len(zones)]))
+            world.add_datanode(DataNode(world, f"{shard}-d{k}", shard, zones[k % len(zones)], prefer_primary=k == 0))
         world.add_datanode(DataNode(world, f"{shard}-snap", shard, rng.choice(zones), snapshotter=True))
     return world
 

@@ -70,15 +70,20 @@ class SimConfig:
     fsync_ms: tuple[int, int] = (1, 6)  # ms, how long an fsync takes (inclusive range)
     compact_threshold: int = 48  # entries, 1..: applied entries beyond the snapshot before compacting
     lease_ms: int = 500  # ms, > 0: how long a primary's lease lasts after it sent the renewal
-    renew_every_ms: int = 120  # ms, < lease_ms: how often a primary renews
-    takeover_extra_ms: tuple[int, int] = (100, 400)  # ms added to lease_ms before a replica campaigns
+    renew_every_ms: int = 120  # ms, <= lease_ms / 2: how often an idle primary renews
+    campaign_after_ms: int = 0  # ms, > lease_ms: silence before a replica campaigns; 0 = 1.5 x lease_ms
+    first_campaign_after_ms: int = 300  # ms: silence before a replica claims a shard that never had a leader
     poll_ms: int = 30  # ms, how often a data node wakes up (reads, timeouts, writes)
     request_timeout_ms: int = 200  # ms, a journal request with no reply is retried after this
-    write_probability: float = 0.6  # 0..1, chance an idle primary issues a client write per wake-up
+    write_probability: float = 0.4  # 0..1, chance an idle primary issues a client write per wake-up
     checksum_every: int = 6  # data writes between checksum markers, >= 1
     trim_every: int = 2  # checksum markers between snapshot+trim, >= 1
     torn_probability: float = 0.5  # 0..1, chance a crash leaves a torn (partial) unsynced write
     trace_lines: int = 400  # lines of event trace kept for a failure report
+
+    def campaign_after(self) -> int:
+        """durable's default too (``--campaign-after-ms``): one and a half leases."""
+        return self.campaign_after_ms or self.lease_ms * 3 // 2
 
 
 # -- the client protocol between data nodes and journal replicas --------------------------
@@ -96,6 +101,21 @@ class JRead:
     shard: str
     after_id: int
     limit: int
+
+
+@dataclass(frozen=True)
+class JLeader:
+    """Who leads the shard and where its tail is (durable.py's JLEADER and JTAIL)."""
+
+    req_id: int
+    shard: str
+
+
+@dataclass(frozen=True)
+class JLeaderReply:
+    req_id: int
+    leader: str | None
+    tail: int
 
 
 @dataclass(frozen=True)
@@ -119,6 +139,7 @@ class JReadReply:
     req_id: int
     entries: tuple[StreamEntry, ...]
     trimmed: tuple[int, str] | None  # set instead of entries when the range was trimmed
+    tail: int = 0  # the stream's tail on the replica that answered
 
 
 @dataclass(frozen=True)
@@ -383,12 +404,17 @@ class JournalReplica:
         elif isinstance(message, JAppend):
             self.propose(encode_command(message.cmd), src, message.req_id)
         elif isinstance(message, JRead):
+            tail = self.state.tail(message.shard)
             try:
                 entries = tuple(self.state.read(message.shard, message.after_id, message.limit))
-                reply = JReadReply(message.req_id, entries, None)
+                reply = JReadReply(message.req_id, entries, None, tail)
             except TrimmedError as exc:
-                reply = JReadReply(message.req_id, (), (exc.upto_id, exc.snapshot_id))
+                reply = JReadReply(message.req_id, (), (exc.upto_id, exc.snapshot_id), tail)
             self.world.net.send(self.name, src, reply)
+        elif isinstance(message, JLeader):
+            lead = self.state.leader(message.shard)
+            answer = JLeaderReply(message.req_id, lead.node if lead else None, self.state.tail(message.shard))
+            self.world.net.send(self.name, src, answer)
 
     def propose(self, payload: bytes, client: str, req_id: int) -> None:
         try:
