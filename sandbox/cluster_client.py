@@ -1,8 +1,8 @@
 """Talking to one sandbox cluster: routing by hash slot, following redirects.
 
 ``ClusterClient`` keeps one ``NodeLink`` per node it has talked to, all logged in
-as the cluster's own ACL user (``ClusterUser``), and the slot map from the supervisor's
-topology (refreshed by the manager after every failover, and on ``-MOVED``).
+as the cluster's own ACL user (``ClusterUser``), and the slot map from the cluster's
+``Topology`` (refreshed by the live sessions after every failover and crash).
 
 * ``route(key, *args)`` sends a keyed command straight to the primary that owns the
   key's slot (the write load, the lab checks, the verdict);
@@ -30,6 +30,7 @@ from redis.crc import key_slot
 
 from sandbox.backends import ClusterUser
 from sandbox.resp import DisplayBudget, ErrorReply, LinkDown, NodeLink, Reply
+from sandbox.topology import Process, Topology
 
 DOWN_BACKOFF_S = 0.1
 MAX_REDIRECTS = 5
@@ -38,7 +39,7 @@ MAX_REDIRECTS = 5
 class ClusterClient:
     def __init__(
         self,
-        topology: dict[str, Any],
+        topology: Topology,
         user: ClusterUser,
         *,
         max_reply_bytes: int = 8 * 1024 * 1024,
@@ -51,26 +52,17 @@ class ClusterClient:
         self.current: tuple[str, int] | None = None  # the console's node
         self.slot_primary: list[tuple[str, int] | None] = []
         self.slot_shard: list[int] = []
-        self.nodes: dict[tuple[str, int], dict[str, Any]] = {}  # data node by address
+        self.nodes: dict[tuple[str, int], Process] = {}  # data node by address
         self.refresh(topology)
 
     # -- topology ------------------------------------------------------------------------
-    def refresh(self, topology: dict[str, Any]) -> None:
-        """Take the supervisor's view: which running primary serves which slots."""
-        primaries: dict[int, tuple[str, int]] = {}
-        self.nodes = {
-            (proc.get("host") or "127.0.0.1", int(proc["port"])): proc
-            for proc in topology.get("processes", []) if proc.get("kind") == "data"
-        }
-        for proc in topology.get("processes", []):
-            if proc.get("kind") == "data" and proc.get("role") == "primary" and proc.get(
-                "status"
-            ) not in ("crashed", "stopped"):
-                primaries[int(proc["shard"])] = (proc.get("host") or "127.0.0.1", int(proc["port"]))
+    def refresh(self, topology: Topology) -> None:
+        """Take the supervisor's view: which serving primary serves which slots."""
+        primaries = {shard: proc.address for shard, proc in topology.serving_primaries().items()}
+        self.nodes = {proc.address: proc for proc in topology.data_nodes()}
         table: list[tuple[str, int] | None] = [None] * 16384
         shards = [0] * 16384
-        for shard, (low, high) in enumerate(topology.get("slots", [])):
-            low, high = int(low), int(high)
+        for shard, (low, high) in enumerate(topology.slots):
             table[low : high + 1] = [primaries.get(shard)] * (high - low + 1)
             shards[low : high + 1] = [shard] * (high - low + 1)
         self.slot_primary = table
@@ -164,7 +156,7 @@ class ClusterClient:
         node = self.nodes.get(address)
         if node is None:  # not in the topology we hold yet: the slot still names the shard
             return f"shard {self.slot_shard[slot]}" if 0 <= slot < len(self.slot_shard) else "another node"
-        return f"shard {node['shard']}, {node['role']} in {node['zone']}"
+        return f"shard {node.shard}, {node.role} in {node.zone}"
 
 
 def _address_of(reply: ErrorReply) -> tuple[str, int]:

@@ -2,16 +2,17 @@
 
 The consumer only dispatches. ``receive`` refuses what is too large, not text or
 too frequent; ``receive_json`` validates the message (``sandbox.protocol``) and
-calls ``on_<type>``, each a few lines handing the work to the manager with this
-connection's owner. A ``ClientError`` raised anywhere becomes one
+calls ``on_<type>``, each a few lines handing the work, with this connection's
+owner, to the job of the sandbox service that does it (``sandbox.service``:
+lifecycle, sessions, console, load, faults, checks). A ``ClientError`` raised anywhere becomes one
 ``{"type": "error", "code": ...}`` reply and nothing else happens.
 
 Ownership: the owner is read from the session and user of the connection, and the
-manager is only ever asked "this owner's sandbox" — on every message, since a
+service is only ever asked "this owner's sandbox" — on every message, since a
 sandbox can be stopped or started in another tab meanwhile. No message carries a
 sandbox id.
 
-Events: the manager sends each sandbox's messages to its channel-layer group. On
+Events: the live sessions send each sandbox's messages to its channel-layer group. On
 ``hello`` the consumer joins the group and replays what the browser missed (its
 ``last_seq`` from this ``log``); live events then pass through ``sandbox_message``,
 which drops anything the browser already has and fills any gap from the log.
@@ -57,7 +58,7 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
         await self.accept()
         try:
             # One message budget per owner, shared by all their pages.
-            self.flood = self.manager.open_socket(self.owner, self.address)
+            self.flood = self.manager.sessions.open_socket(self.owner, self.address)
         except ClientError as exc:
             self.flood = TokenBucket(0.0, 0)  # anything still arriving is refused
             await self.send_json(exc.payload())
@@ -69,7 +70,7 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
         await self._leave_group()
         if self.counted:
             self.counted = False
-            self.manager.close_socket(self.owner, self.address)
+            self.manager.sessions.close_socket(self.owner, self.address)
 
     # -- transport -------------------------------------------------------------------------
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -128,50 +129,50 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "pong", "ts": round(time.time() * 1000)})
 
     async def on_start(self, **shape: int) -> None:
-        summary = await self.manager.start(self._owner(), shape, self.address)
+        summary = await self.manager.lifecycle.start(self._owner(), shape, self.address)
         await self._join_group(self.manager.group_of(self._owner()))
         await self.send_json({"type": "state", "sandbox": summary})
 
     async def on_reconfigure(self, **shape: int) -> None:
-        summary = await self.manager.reconfigure(self._owner(), shape, self.address)
+        summary = await self.manager.lifecycle.reconfigure(self._owner(), shape, self.address)
         await self._join_group(self.manager.group_of(self._owner()))
         await self.send_json({"type": "state", "sandbox": summary})
 
     async def on_stop(self) -> None:
-        await self.manager.stop(self._owner())
+        await self.manager.lifecycle.stop(self._owner())
 
     async def on_command(self, cluster: str, line: str, id: int) -> None:
         owner = self._owner()
-        if not self.manager.allow_command(owner):
+        if not self.manager.console.allow(owner):
             raise ClientError("command_rate_limited")
-        result = await self.manager.command(owner, cluster, line)
+        result = await self.manager.console.run(owner, cluster, line)
         await self.send_json({"type": "reply", "id": id, "cluster": cluster, **result})
 
     async def on_docs(self) -> None:
-        docs = await self.manager.command_docs(self._owner())
+        docs = await self.manager.console.docs(self._owner())
         await self.send_json({"type": "docs", "commands": docs})
 
     async def on_load_start(self, rate: int, mix: dict[str, int] | None = None) -> None:
-        progress = await self.manager.load_start(self._owner(), rate, mix)
+        progress = await self.manager.load.start(self._owner(), rate, mix)
         await self.send_json({"type": "load", "load": progress})
 
     async def on_load_stop(self) -> None:
-        progress = await self.manager.load_stop(self._owner())
+        progress = await self.manager.load.stop(self._owner())
         await self.send_json({"type": "load", "load": progress})
 
     async def on_fault(self, action: str, **fields: Any) -> None:
-        outcome = await self.manager.fault(self._owner(), action, fields)
+        outcome = await self.manager.faults.fault(self._owner(), action, fields)
         await self.send_json({"type": "fault", **outcome})
 
     async def on_verdict(self) -> None:
-        verdict = await self.manager.verdict(self._owner())
+        verdict = await self.manager.faults.verdict(self._owner())
         await self.send_json({"type": "verdict", "verdict": verdict})
 
     async def on_check(self, lesson: str) -> None:
-        results = await self.manager.check_lesson(self._owner(), lesson)
+        results = await self.manager.checks.run(self._owner(), lesson)
         await self.send_json({"type": "checks", "lesson": lesson, "results": results})
 
-    # -- from the manager, through the channel layer ---------------------------------------
+    # -- from the live sessions, through the channel layer ---------------------------------------
     async def sandbox_message(self, message: dict[str, Any]) -> None:
         payload = message["message"]
         if payload.get("type") == "event":

@@ -4,7 +4,7 @@ the journal lane built from them — for every replica, the newest acknowledged 
 it has applied and how many it still lacks.
 
 The journal replicas are asked over links logged in with the cluster's journal
-secret (``LiveSandbox.journal_secret``, which the manager made and the supervisor
+secret (``LiveSandbox.journal_secret``, which the lifecycle made and the supervisor
 hands its processes in a 0600 file); it stays on the server like the ACL users.
 
 A replica's position is a journal entry (durable) or a byte offset (cache); while a
@@ -16,12 +16,14 @@ a replica's position into write numbers (``WriteLoad.applied_through``).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from sandbox.cluster_client import ClusterClient
-from sandbox.live import LiveSandbox
-from sandbox.load import WriteLoad
 from sandbox.resp import LinkDown, NodeLink
+
+if TYPE_CHECKING:
+    from sandbox.live import LiveSandbox
+    from sandbox.load import WriteLoad
 
 MARK_INTERVAL_S = 0.2  # primary position samples for the journal lane, while a load runs
 
@@ -31,32 +33,30 @@ async def node_stats(live: LiveSandbox, now_ms: int) -> dict[str, Any]:
     journal lane: how far each replica has applied the acknowledged writes."""
     out: dict[str, Any] = {"type": "stats", "ts": now_ms, "clusters": {}}
     for name, topology in live.topologies().items():
-        probe = live.probe[name]
-        data = [p for p in topology["processes"] if p["kind"] == "data" and p["status"] == "running"]
-        infos = await asyncio.gather(
-            *(replication_info(probe, (p["host"], p["port"])) for p in data), return_exceptions=True
-        )
+        probe = live.clients.probe[name]
+        data = [p for p in topology.data_nodes() if p.running]
+        infos = await asyncio.gather(*(replication_info(probe, p.address) for p in data), return_exceptions=True)
         nodes: dict[str, Any] = {}
         for proc, fields in zip(data, infos):
             if isinstance(fields, BaseException):
                 continue
-            nodes[proc["id"]] = position(name, fields) | {"role": proc["role"], "shard": proc["shard"]}
+            nodes[proc.id] = position(name, fields) | {"role": proc.role, "shard": proc.shard}
         journals = {}
-        for proc in topology["processes"]:
-            if proc["kind"] == "journal" and proc["status"] == "running":
-                role = await journal_role(live, proc["port"])
+        for proc in topology.journals():
+            if proc.running:
+                role = await journal_role(live, proc.port)
                 if role is not None:
-                    journals[proc["zone"]] = role
+                    journals[proc.zone] = role
         out["clusters"][name] = {"nodes": nodes, "journals": journals, "lane": lane(live, name, nodes)}
-    if live.load is not None:
-        out["load"] = live.load.progress()
+    if live.lab.load is not None:
+        out["load"] = live.lab.load.progress()
     return out
 
 
 def lane(live: LiveSandbox, cluster: str, nodes: dict[str, Any]) -> dict[str, Any] | None:
     """Per shard: the newest acknowledged write, and for each replica the newest
     write it has applied and how many acknowledged writes it still lacks."""
-    load = live.load
+    load = live.lab.load
     if load is None:
         return None
     ledger = load.ledgers[cluster]
@@ -83,17 +83,14 @@ async def mark_primaries(live: LiveSandbox, load: WriteLoad, watched: Callable[[
             await asyncio.sleep(MARK_INTERVAL_S)
             continue  # nobody sees the lane
         for name, topology in live.topologies().items():
-            primaries = [
-                p for p in topology["processes"]
-                if p["kind"] == "data" and p["role"] == "primary" and p["status"] == "running"
-            ]
+            primaries = [p for p in topology.data_nodes() if p.is_primary and p.running]
             infos = await asyncio.gather(
-                *(replication_info(live.probe[name], (p["host"], p["port"])) for p in primaries),
+                *(replication_info(live.clients.probe[name], p.address) for p in primaries),
                 return_exceptions=True,
             )
             for proc, fields in zip(primaries, infos):
                 if not isinstance(fields, BaseException):
-                    load.mark(name, int(proc["shard"]), position(name, fields)["position"])
+                    load.mark(name, int(proc.shard or 0), position(name, fields)["position"])
         await asyncio.sleep(MARK_INTERVAL_S)
 
 
@@ -130,10 +127,11 @@ def position(cluster: str, fields: dict[str, str]) -> dict[str, Any]:
 
 async def journal_role(live: LiveSandbox, port: int) -> dict[str, Any] | None:
     """One journal replica's role, term and commit index (JROLE); None if it can't say."""
-    link = live.journal_links.get(port)
+    links = live.clients.journal_links
+    link = links.get(port)
     try:
         if link is None or not link.is_open:
-            link = live.journal_links[port] = await NodeLink.open("127.0.0.1", port, live.journal_secret, timeout=0.5)
+            link = links[port] = await NodeLink.open("127.0.0.1", port, live.journal_secret, timeout=0.5)
         reply = await asyncio.wait_for(link.call("JROLE"), 0.5)
     except (LinkDown, asyncio.TimeoutError, OSError):
         return None

@@ -1,23 +1,24 @@
-"""The sandbox manager's database side: the only code of the manager that touches the
-ORM, each helper a small ``database_sync_to_async`` function (the manager itself
+"""The sandbox service's database side: the only code of the service that touches the
+ORM, each helper a small ``database_sync_to_async`` function (the service itself
 runs on the event loop and never blocks it on a query)."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 
-from sandbox.live import Experiment
-from sandbox.models import Experiment as ExperimentRow, Sandbox
+from sandbox.models import Experiment, Sandbox
 from sandbox.owners import Owner
+
+if TYPE_CHECKING:
+    from sandbox.verdict import CrashRun
 
 
 def when(seconds: float) -> datetime:
-    """Wall-clock seconds (the manager's injected clock) as an aware datetime."""
+    """Wall-clock seconds (the service's injected clock) as an aware datetime."""
     return datetime.fromtimestamp(seconds, tz=timezone.utc)
-
 
 
 _ROW_FIELDS = (
@@ -87,15 +88,15 @@ def lesson_labs(slug: str) -> list[dict[str, Any]] | None:
 
 
 @database_sync_to_async
-def save_experiment(owner: Owner, shape: dict[str, int], experiment: Experiment, verdict: dict[str, Any]) -> int:
-    row = ExperimentRow.objects.create(
-        fault=experiment.fault,
-        target=experiment.target,
+def save_experiment(owner: Owner, shape: dict[str, int], crash: CrashRun, verdict: dict[str, Any]) -> int:
+    row = Experiment.objects.create(
+        fault=crash.fault,
+        target=crash.target,
         shards=shape["shards"],
         replicas=shape["replicas"],
         replication_delay_ms=shape["replication_delay_ms"],
-        load_rate=experiment.load_rate,
-        prediction=experiment.prediction,
+        load_rate=crash.load_rate,
+        prediction=crash.prediction,
         results=verdict["clusters"],
         charts=verdict["charts"],
         **owner.fields(),

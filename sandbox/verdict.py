@@ -1,66 +1,107 @@
-"""The verdict of a crash experiment: every acknowledged write read back from the new
+"""A crash experiment and its verdict.
+
+``CrashRun`` is a crash under way in one sandbox: what was done, to what, and which
+shards' failovers are still awaited (the saved record is ``models.Experiment``).
+``build_verdict`` is its conclusion: every acknowledged write read back from the new
 primaries (``Ledger.verify``), each cluster's failover time, how long it acknowledged
 nothing, the loss window, and the series of the three charts (latency, throughput,
-and each node's role over time, rebuilt from the sandbox's event log)."""
+and each node's role over time, rebuilt from the sandbox's event log).
+
+Invariants: a ``CrashRun`` is done once every awaited failover finished (or the
+service gave up waiting); a failover of a shard it does not await changes nothing.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from sandbox.live import Experiment, LiveSandbox
 from sandbox.models import CLUSTERS
 
+if TYPE_CHECKING:
+    from sandbox.live import LiveSandbox
 
-async def build_verdict(live: LiveSandbox, experiment: Experiment | None, now_ms: float) -> dict[str, Any]:
+
+@dataclass
+class CrashRun:
+    """A crash under way: what was done, to what, and what is still awaited."""
+
+    fault: str
+    target: str
+    clusters: tuple[str, ...]
+    crash_ms: float
+    prediction: int | None
+    load_rate: int
+    # cluster -> shards whose primary died and whose failover is awaited
+    awaiting: dict[str, set[int]]
+    failovers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    roles_before: dict[str, dict[str, str]] = field(default_factory=dict)
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def failover_finished(self, cluster: str, event: dict[str, Any]) -> None:
+        """A shard of ``cluster`` has a new primary (``event`` names the shard)."""
+        if self.done.is_set():
+            return
+        shards = self.awaiting.get(cluster)
+        if not shards or int(event["shard"]) not in shards:
+            return
+        self.failovers.setdefault(cluster, []).append(event)
+        shards.discard(int(event["shard"]))
+        if not any(self.awaiting.values()):
+            self.done.set()
+
+
+async def build_verdict(live: LiveSandbox, crash: CrashRun | None, now_ms: float) -> dict[str, Any]:
     """Every acknowledged write of each cluster read back, with the failover figures
     and the series the charts are drawn from."""
-    load = live.load
-    crash_ms = experiment.crash_ms if experiment else None
+    load = live.lab.load
+    crash_ms = crash.crash_ms if crash else None
     clusters: dict[str, Any] = {}
     for name in CLUSTERS:
         result: dict[str, Any] = {"acknowledged": 0, "kept": 0, "lost": 0, "lost_keys": [], "errors": 0}
         if load is not None:
             pause = load.paused() if load.running else contextlib.nullcontext()
             async with pause:
-                result = await load.ledgers[name].verify(live.probe[name], crash_ms)
+                result = await load.ledgers[name].verify(live.clients.probe[name], crash_ms)
             if crash_ms is not None:
                 result["outage_ms"] = load.outage_ms(name, crash_ms)
-        if experiment is not None:
-            failovers = experiment.failovers.get(name, [])
+        if crash is not None:
+            failovers = crash.failovers.get(name, [])
             durations = [f.get("duration_ms") for f in failovers if f.get("duration_ms") is not None]
             result["failover_ms"] = max(durations) if durations else None
-            result["failed_over"] = bool(failovers) or name not in experiment.awaiting
+            result["failed_over"] = bool(failovers) or name not in crash.awaiting
         clusters[name] = result
     markers: dict[str, Any] = {}
-    if experiment is not None:
-        markers["crash_ms"] = experiment.crash_ms
+    if crash is not None:
+        markers["crash_ms"] = crash.crash_ms
         markers["failovers"] = {
-            name: [f.get("ts") for f in experiment.failovers.get(name, [])] for name in CLUSTERS
+            name: [f.get("ts") for f in crash.failovers.get(name, [])] for name in CLUSTERS
         }
     verdict: dict[str, Any] = {
         "clusters": clusters,
-        "fault": experiment.fault if experiment else None,
-        "target": experiment.target if experiment else None,
-        "prediction": experiment.prediction if experiment else None,
+        "fault": crash.fault if crash else None,
+        "target": crash.target if crash else None,
+        "prediction": crash.prediction if crash else None,
         "crash_ms": crash_ms,
         "shape": live.shape,
         "load_rate": load.rate if load else 0,
         "charts": load.charts(markers) if load is not None else {"markers": markers, "clusters": {}},
     }
-    if experiment is not None:
-        verdict["charts"]["timeline"] = timeline(live, experiment, now_ms)
+    if crash is not None:
+        verdict["charts"]["timeline"] = timeline(live, crash, now_ms)
     return verdict
 
-def timeline(live: LiveSandbox, experiment: Experiment, now_ms: float) -> list[dict[str, Any]]:
+
+def timeline(live: LiveSandbox, crash: CrashRun, now_ms: float) -> list[dict[str, Any]]:
     """Per data node: when it was primary, replica or down, around the crash."""
-    start = experiment.crash_ms - 2000
+    start = crash.crash_ms - 2000
     end = now_ms
-    topologies = live.topologies()
     rows = []
     for cluster in CLUSTERS:
-        procs = {p["id"]: p for p in topologies.get(cluster, {}).get("processes", []) if p["kind"] == "data"}
-        state = {node: experiment.roles_before.get(cluster, {}).get(node, "replica") for node in procs}
+        procs = {p.id: p for p in live.topology(cluster).data_nodes()}
+        state = {node: crash.roles_before.get(cluster, {}).get(node, "replica") for node in procs}
         since = {node: start for node in procs}
         segments: dict[str, list[dict[str, Any]]] = {node: [] for node in procs}
 
@@ -90,7 +131,7 @@ def timeline(live: LiveSandbox, experiment: Experiment, now_ms: float) -> list[d
             rows.append({
                 "cluster": cluster,
                 "node": node,
-                "label": f"{cluster} · shard {proc['shard']} · {proc['zone']}",
+                "label": f"{cluster} · shard {proc.shard} · {proc.zone}",
                 "segments": segments[node],
             })
     return rows

@@ -299,7 +299,7 @@ async def test_odd_messages_get_an_error_and_the_socket_stays_usable(
 
         # Redirects read as redis-cli's, but name the node without its port.
         live = next(iter(manager.live.values()))
-        ports = [p["port"] for t in live.topologies().values() for p in t["processes"]]
+        ports = [p.port for t in live.topologies().values() for p in t.processes]
         reply = await alice.command("SET foo bar", id=3)  # slot 12182: shard 1
         assert reply["text"] == "-> Redirected to slot [12182] located at shard 1, primary in az-b\nOK\n"
         reply = await alice.command("GET {foo}x", id=4)

@@ -36,7 +36,7 @@ async def test_the_console_runs_commands_on_the_learners_own_clusters(
         # Sandbox processes yield the CPU to the site when the host is saturated
         # (their pids are the server's to know, not the browser's).
         server_side = next(iter(manager.live.values())).topologies()
-        pids = [p["pid"] for t in server_side.values() for p in t["processes"] if p["pid"]]
+        pids = [p.pid for t in server_side.values() for p in t.processes if p.pid]
         assert len(pids) >= 8
         assert {os.getpriority(os.PRIO_PROCESS, pid) for pid in pids} == {manager.limits.nice}
 
@@ -187,7 +187,7 @@ async def test_the_write_load_records_acknowledged_writes_on_both_clusters(
             assert result["lost"] == 0 and result["kept"] == result["acknowledged"] > 100
             assert result["lost_by_kind"] == {"set": 0, "incr": 0, "zadd": 0, "xadd": 0}
         # Each cluster's ledger kept the IDs its own cluster gave the same XADDs.
-        load = next(iter(manager.live.values())).load
+        load = next(iter(manager.live.values())).lab.load
         durable_ids, cache_ids = ({key: [n for _id, n, _ack in entries] for key, entries in load.ledgers[c].xadds.items()}
                                   for c in ("durable", "cache"))
         assert sum(map(len, durable_ids.values())) > 20 and set(durable_ids) == {f"load:events:{i}" for i in range(4)}

@@ -42,8 +42,8 @@ def cmdline(pid: int) -> list[str]:
 
 def primary_pid(manager: SandboxManager, cluster: str) -> int:
     live = next(iter(manager.live.values()))
-    procs = live.topologies()[cluster]["processes"]
-    return next(p["pid"] for p in procs if p["kind"] == "data" and p["role"] == "primary")
+    procs = live.topologies()[cluster].processes
+    return next(p.pid for p in procs if p.kind == "data" and p.role == "primary")
 
 
 async def test_a_console_cannot_push_a_sandbox_node_past_its_bounds(
@@ -84,15 +84,15 @@ async def test_a_console_cannot_push_a_sandbox_node_past_its_bounds(
 
         live = next(iter(manager.live.values()))
         for cluster, topology in live.topologies().items():
-            for proc in topology["processes"]:
-                if proc["pid"] is None:
+            for proc in topology.processes:
+                if proc.pid is None:
                     continue
-                limits = Path(f"/proc/{proc['pid']}/limits").read_text()
+                limits = Path(f"/proc/{proc.pid}/limits").read_text()
                 data_line = next(line for line in limits.splitlines() if line.startswith("Max data size"))
-                assert "unlimited" not in data_line, f"{proc['id']}: {data_line}"
-                argv = cmdline(proc["pid"])
-                if proc["kind"] == "data":
+                assert "unlimited" not in data_line, f"{proc.id}: {data_line}"
+                argv = cmdline(proc.pid)
+                if proc.kind == "data":
                     assert argv[argv.index("--client-output-buffer-limit") + 1] == "32mb"
-                if proc["kind"] == "journal":
+                if proc.kind == "journal":
                     quota = int(argv[argv.index("--disk-quota-bytes") + 1])
                     assert quota == manager.limits.disk_mb * 1024 * 1024

@@ -280,7 +280,7 @@ async def test_a_stop_during_a_queued_or_starting_start_leaves_no_directory(
         await manager.start(owner, SMALL)
         await until(lambda: manager.live[owner.key].state == "running", timeout=60)
         assert (limits.root_dir / uuid).is_dir()
-        reply, _ = await manager.live[owner.key].console["durable"].console([b"SET", b"k", b"v"])
+        reply, _ = await manager.live[owner.key].clients.console["durable"].console([b"SET", b"k", b"v"])
         assert reply == "OK"
 
 
@@ -302,7 +302,7 @@ async def test_no_port_pid_or_path_reaches_the_browser(
                     await page.receive(timeout=0.3)
             seen = page.seen
         topology = manager.live[alice[0].key].topologies()
-        assert any(p.get("port") for t in topology.values() for p in t["processes"]), "the server knows them"
+        assert any(p.port for t in topology.values() for p in t.processes), "the server knows them"
 
     def private_keys(value: Any, path: str = "") -> list[str]:
         found = []

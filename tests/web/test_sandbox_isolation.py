@@ -68,7 +68,7 @@ async def test_charlie_reaches_nothing_of_alices_sandbox_by_any_message(
         # Nothing of alice's changed: her data, her processes, her event log.
         assert (await alice.command("GET secret", id=9))["text"] == '"alices"\n'
         assert all(
-            p["status"] == "running" for t in live.topologies().values() for p in t["processes"]
+            p.status == "running" for t in live.topologies().values() for p in t.processes
         )
         assert [r for r in live.log.records if r["seq"] > seq_before] == []
 

@@ -187,9 +187,9 @@ async def test_the_configured_lease_reaches_the_durable_nodes(
     async with running_manager(limits) as manager:
         async with Browser(application, session) as page:
             await page.start_sandbox(**SMALL)
-            durable = manager.live[alice.key].topologies()["durable"]["processes"]
-            nodes = [p for p in durable if p["kind"] == "data"]
+            durable = manager.live[alice.key].topologies()["durable"].processes
+            nodes = [p for p in durable if p.kind == "data"]
             assert nodes
             for node in nodes:
-                words = Path(f"/proc/{node['pid']}/cmdline").read_bytes().split(b"\0")
+                words = Path(f"/proc/{node.pid}/cmdline").read_bytes().split(b"\0")
                 assert words[words.index(b"--lease-ms") + 1] == b"2500"

@@ -31,11 +31,11 @@ JOURNAL_WRONGPASS = b"-WRONGPASS invalid journal secret\r\n"
 
 
 def data_ports(live: LiveSandbox, cluster: str) -> list[int]:
-    return [p["port"] for p in live.topologies()[cluster]["processes"] if p["kind"] == "data"]
+    return [p.port for p in live.topologies()[cluster].processes if p.kind == "data"]
 
 
 def journal_ports(live: LiveSandbox) -> list[int]:
-    return [p["port"] for p in live.topologies()["durable"]["processes"] if p["kind"] == "journal"]
+    return [p.port for p in live.topologies()["durable"].processes if p.kind == "journal"]
 
 
 def journal_session(port: int, secret: str | None) -> list[bytes]:
@@ -117,9 +117,9 @@ async def test_a_clusters_user_works_on_that_cluster_only(
                 assert await asyncio.to_thread(journal_session, port, other) == [JOURNAL_WRONGPASS, NOAUTH, NOAUTH]
                 ok, role, tail = await asyncio.to_thread(journal_session, port, journal_secrets[who])
                 assert ok == b"+OK\r\n" and role.startswith(b"*6\r\n") and tail.startswith(b":"), (role, tail)
-            for proc in live.topologies()["durable"]["processes"]:
-                with open(f"/proc/{proc['pid']}/cmdline", "rb") as f:
-                    assert journal_secrets[who].encode() not in f.read(), proc["id"]
+            for proc in live.topologies()["durable"].processes:
+                with open(f"/proc/{proc.pid}/cmdline", "rb") as f:
+                    assert journal_secrets[who].encode() not in f.read(), proc.id
         stats = await alice.expect("stats", where=lambda m: len(m["clusters"]["durable"]["journals"]) == 3)
         assert {j["role"] for j in stats["clusters"]["durable"]["journals"].values()} == {"leader", "follower"}
 

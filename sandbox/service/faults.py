@@ -1,0 +1,157 @@
+"""Faults and the crash experiment: a learner's fault button, for real.
+
+``fault`` picks the victims from the cluster's ``Topology`` (``victims``), injects
+the fault through the backend's ``ClusterControl`` (SIGKILL, a zone, a pause, a
+restart), and for a crash (``kill_primary``, ``kill_zone``) opens a ``CrashRun``:
+the live sessions hand it each ``failover_finished``; ``_conclude`` waits for the
+awaited failovers, reads every acknowledged write back (``build_verdict``), saves
+the experiment and sends the verdict.
+
+Invariants: one crash at a time per sandbox (another waits for its failovers);
+the learner's prediction goes with the next crash only; victims are chosen by the
+server from the topology (a browser may name a node id, never an address).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any, Callable
+
+from sandbox import store
+from sandbox.live import LiveSandbox
+from sandbox.models import CLUSTERS
+from sandbox.owners import Owner
+from sandbox.protocol import ClientError
+from sandbox.resp import LinkDown
+from sandbox.service.lifecycle import Lifecycle
+from sandbox.service.sessions import LiveSessions
+from sandbox.topology import Topology
+from sandbox.verdict import CrashRun, build_verdict
+
+VERDICT_TIMEOUT_S = 25.0
+SETTLE_S = 0.3  # after the last failover, let in-flight writes finish before reading back
+CRASHES = ("kill_primary", "kill_zone")
+
+
+def victims(action: str, topology: Topology, shard: int, fields: dict[str, Any]) -> list[str]:
+    """The ids of the processes ``action`` hits in one cluster (none: nothing to hit now)."""
+    if fields.get("node"):
+        if topology.get(fields["node"]) is None:
+            raise ClientError("no_such_node")
+        return [fields["node"]]
+    data = topology.data_nodes(shard)
+    zone = fields.get("zone", "az-a")
+    if action == "kill_primary":
+        return [p.id for p in data if p.role == "primary" and p.up][:1]
+    if action == "kill_replica":
+        return [p.id for p in data if p.role == "replica" and p.running][:1]
+    if action == "kill_zone":
+        return [p.id for p in topology if p.zone == zone and p.up]
+    if action == "kill_journal":
+        return [p.id for p in topology.journals() if p.zone == zone and p.running]
+    if action == "pause":
+        return [p.id for p in data if p.role == "primary" and p.running][:1]
+    if action == "restart":
+        return [p.id for p in topology if p.down]
+    return []
+
+
+class FaultService:
+    def __init__(self, lifecycle: Lifecycle, sessions: LiveSessions, clock: Callable[[], float]) -> None:
+        self.lifecycle = lifecycle
+        self.sessions = sessions
+        self.clock = clock
+
+    async def fault(self, owner: Owner, action: str, fields: dict[str, Any]) -> dict[str, Any]:
+        live = self.lifecycle.running(owner)
+        self.lifecycle.touch(owner)
+        target = fields.get("target", "both")
+        clusters = ("durable",) if action == "kill_journal" else (CLUSTERS if target == "both" else (target,))
+        shard = fields.get("shard", 0)
+        if shard >= live.shape["shards"]:
+            raise ClientError("bad_field", f"Your sandbox has {live.shape['shards']} shard(s).", field="shard")
+        if "prediction" in fields:
+            live.lab.prediction = fields["prediction"]
+        topologies = live.topologies()
+        if fields.get("node"):
+            clusters = tuple(name for name in clusters if topologies[name].get(fields["node"]) is not None)
+            if not clusters:
+                raise ClientError("no_such_node")
+        plan: dict[str, list[str]] = {}
+        for name in clusters:
+            plan[name] = victims(action, topologies[name], shard, fields)
+            if not plan[name] and action != "kill_zone":
+                raise ClientError(
+                    "fault_refused", f"The {name} cluster has no process to {action.replace('_', ' ')} now."
+                )
+        if action in CRASHES and live.lab.crash_pending:
+            raise ClientError("fault_refused", "Wait for the current failover to finish.")
+        crash = self._open_crash(live, action, target, clusters, plan, topologies) if action in CRASHES else None
+        self.sessions.record(live, {"event": "fault", "action": action, "target": target, "nodes": plan})
+        results = await asyncio.gather(
+            *(self._inject(live, name, action, plan[name], fields) for name in clusters),
+            return_exceptions=True,
+        )
+        problems = [str(r) for r in results if isinstance(r, BaseException)]
+        if crash is not None:
+            live.spawn(self._conclude(live, crash))
+        return {"action": action, "nodes": plan, "problems": problems}
+
+    def _open_crash(
+        self, live: LiveSandbox, action: str, target: str, clusters: tuple[str, ...],
+        plan: dict[str, list[str]], topologies: dict[str, Topology],
+    ) -> CrashRun:
+        """The crash about to happen: which shards lose their primary, whose failover is awaited."""
+        awaiting = {
+            name: {int(p.shard) for p in topologies[name].data_nodes() if p.id in plan[name] and p.is_primary}
+            for name in clusters
+        }
+        crash = CrashRun(
+            fault=action, target=target, clusters=tuple(clusters), crash_ms=self.clock() * 1000,
+            prediction=live.lab.prediction, load_rate=live.lab.load.rate if live.lab.load_running else 0,  # type: ignore[union-attr]
+            awaiting={k: v for k, v in awaiting.items() if v},
+            roles_before={name: topologies[name].roles() for name in CLUSTERS},
+        )
+        live.lab.crash = crash
+        live.lab.prediction = None
+        return crash
+
+    async def _inject(self, live: LiveSandbox, cluster: str, action: str, victims: list[str], fields: dict[str, Any]) -> None:
+        assert live.handle is not None
+        control = live.handle.clusters[cluster]
+        if action == "kill_zone":
+            await control.kill_zone(fields.get("zone", "az-a"))
+        elif action == "pause":
+            await asyncio.gather(*(control.pause(v, fields.get("seconds", 5)) for v in victims))
+        elif action == "restart":
+            await asyncio.gather(*(control.restart(v) for v in victims))
+        else:
+            await asyncio.gather(*(control.kill(v) for v in victims))
+
+    async def _conclude(self, live: LiveSandbox, crash: CrashRun) -> None:
+        """After a crash: wait for the failovers, then read every write back."""
+        if crash.awaiting:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(crash.done.wait(), VERDICT_TIMEOUT_S)
+        crash.done.set()
+        await asyncio.sleep(SETTLE_S)
+        try:
+            verdict = await build_verdict(live, crash, self.clock() * 1000)
+        except (LinkDown, OSError) as exc:
+            self.sessions.record(live, {"event": "verdict_failed", "error": str(exc)})
+            return
+        verdict["experiment_id"] = await store.save_experiment(live.owner, live.shape, crash, verdict)
+        live.lab.last_verdict = verdict
+        self.sessions.record(
+            live, {"event": "verdict", **{f"{c}_lost": verdict["clusters"][c]["lost"] for c in verdict["clusters"]}}
+        )
+        self.sessions.send(live, {"type": "verdict", "verdict": verdict})
+
+    async def verdict(self, owner: Owner) -> dict[str, Any]:
+        """The verdict of the last experiment, or a check of every write right now."""
+        live = self.lifecycle.running(owner)
+        self.lifecycle.touch(owner)
+        if live.lab.last_verdict is not None and not live.lab.load_running:
+            return live.lab.last_verdict
+        return await build_verdict(live, None, self.clock() * 1000)
