@@ -17,14 +17,13 @@ import json
 import re
 from typing import Any
 
+from sandbox.engine.splitargs import UnbalancedQuotes
+from sandbox.engine.splitargs import split_args as engine_split_args
 from sandbox.resp import ErrorReply, PartialArray, PartialBulk, Reply, Status
 
 # --------------------------------------------------------------------------------------
 # Command lines (redis-cli's sdssplitargs)
 # --------------------------------------------------------------------------------------
-
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "a": "\a"}
-_HEX = "0123456789abcdefABCDEF"
 
 
 class BadCommandLine(ValueError):
@@ -32,70 +31,16 @@ class BadCommandLine(ValueError):
 
 
 def split_args(line: str) -> list[bytes]:
-    """Split like redis-cli: spaces separate; "double quotes" take \\n and \\xHH
-    escapes; 'single quotes' take only \\'; a closing quote must end the argument.
+    """Split like redis-cli (the engine's ``sdssplitargs``, see sandbox.engine.splitargs):
+    spaces separate; "double quotes" take \\n and \\xHH escapes; 'single quotes' take
+    only \\'; a closing quote must end the argument.
 
     What the learner typed is UTF-8; a \\xHH escape is one raw byte.
     """
-    args: list[bytes] = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i].isspace():
-            i += 1
-        if i >= n:
-            return args
-        current = bytearray()
-        in_double = in_single = False
-        while True:
-            if in_double:
-                if i >= n:
-                    raise BadCommandLine("unbalanced quotes")
-                ch = line[i]
-                if (
-                    ch == "\\"
-                    and i + 3 < n
-                    and line[i + 1] == "x"
-                    and line[i + 2] in _HEX
-                    and line[i + 3] in _HEX
-                ):
-                    current.append(int(line[i + 2 : i + 4], 16))
-                    i += 3
-                elif ch == "\\" and i + 1 < n:
-                    i += 1
-                    current += _ESCAPES.get(line[i], line[i]).encode()
-                elif ch == '"':
-                    if i + 1 < n and not line[i + 1].isspace():
-                        raise BadCommandLine("a closing quote must be followed by a space")
-                    i += 1
-                    break
-                else:
-                    current += ch.encode()
-            elif in_single:
-                if i >= n:
-                    raise BadCommandLine("unbalanced quotes")
-                ch = line[i]
-                if ch == "\\" and i + 1 < n and line[i + 1] == "'":
-                    i += 1
-                    current += b"'"
-                elif ch == "'":
-                    if i + 1 < n and not line[i + 1].isspace():
-                        raise BadCommandLine("a closing quote must be followed by a space")
-                    i += 1
-                    break
-                else:
-                    current += ch.encode()
-            else:
-                if i >= n or line[i].isspace():
-                    break
-                ch = line[i]
-                if ch == '"':
-                    in_double = True
-                elif ch == "'":
-                    in_single = True
-                else:
-                    current += ch.encode()
-            i += 1
-        args.append(bytes(current))
+    try:
+        return engine_split_args(line.encode())
+    except UnbalancedQuotes as exc:
+        raise BadCommandLine(str(exc)) from None
 
 
 # --------------------------------------------------------------------------------------

@@ -161,3 +161,42 @@ def disk_quota(used_bytes: int, cap_bytes: int) -> RedisError:
     mb = 1024 * 1024
     return RedisError(f"ERR the sandbox's disk quota is used up ({used_bytes // mb} MB of {cap_bytes // mb} MB); "
                       "writes resume after the next snapshot trims the log")
+
+
+# The journal's client port (journal_server.py): this lab's own replies, one code each
+# so the data node can tell them apart (``RespError.code``).
+JOURNAL_WRONGPASS = _err("WRONGPASS invalid journal secret")
+JOURNAL_TIMEOUT = _err("TIMEOUT the append may or may not have committed")
+
+
+def journal_not_leader(hint: str) -> RedisError:
+    """``hint`` is the leader's client address (host:port), or ``?``."""
+    return RedisError(f"NOTLEADER {hint}")
+
+
+def journal_too_big(max_bytes: int) -> RedisError:
+    return RedisError(f"TOOBIG an entry holds at most {max_bytes} bytes")
+
+
+def journal_quota(used_bytes: int, cap_bytes: int) -> RedisError:
+    return RedisError(f"QUOTA {used_bytes} {cap_bytes}")
+
+
+def journal_condfail(tail_id: int) -> RedisError:
+    return RedisError(f"CONDFAIL {tail_id}")
+
+
+def journal_fenced(leader: str | None, epoch: int) -> RedisError:
+    return RedisError(f"FENCED {leader or '?'} {epoch}")
+
+
+def journal_trimmed(upto_id: int, snapshot_id: str | None) -> RedisError:
+    return RedisError(f"TRIMMED {upto_id} {snapshot_id or '?'}")
+
+
+def journal_bad_argument(reason: str) -> RedisError:
+    return RedisError(f"ERR {reason}")
+
+
+def journal_unknown_command(name: bytes) -> RedisError:
+    return RedisError(f"ERR unknown command or wrong number of arguments for '{name.decode(errors='replace')}'")

@@ -71,7 +71,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import journal_auth
+from . import errors, journal_auth
+from .errors import ProtocolError, RedisError
 from .journal_auth import HandshakeError
 from .journal_state import (
     AppendCommand,
@@ -114,6 +115,7 @@ from .records import (
     RecoveryReport,
     UnsupportedFormatError,
 )
+from .resp import OK, PONG, RequestParser, encode
 
 _FRAME = struct.Struct(">I")
 # A client's command carries at most one entry's data (MAX_ENTRY_BYTES) plus its
@@ -122,11 +124,8 @@ _FRAME = struct.Struct(">I")
 MAX_CLIENT_BULK = MAX_ENTRY_BYTES + 64 * 1024
 MAX_FRAME = MAX_PAYLOAD
 MAX_AUTH_FAILURES = 3  # wrong secrets on one connection before it is closed
-UNAUTHENTICATED_MAX_ARGS = 10  # redis-server's limits before AUTH (networking.c)
-UNAUTHENTICATED_MAX_BULK = 16 * 1024
 HANDSHAKE_TIMEOUT_S = 2.0  # a peer connection must complete the handshake within this
 REFUSAL_REPORT_INTERVAL_S = 60.0  # at most one stderr line per interval about refused peers
-NOAUTH = "NOAUTH Authentication required."
 
 
 @dataclass(frozen=True)
@@ -146,64 +145,6 @@ class JournalConfig:
     secret: bytes = field(default=b"", repr=False)  # the group's shared secret; b"": no authentication
     disk_quota_bytes: int = 0  # bytes, >= 0: cap on this replica's log file plus snapshot_dir; 0 = none
     snapshot_dir: str = ""  # the cluster's snapshots, counted in the quota ("" = not counted)
-
-
-class _Reply:
-    """A RESP simple string (+) or error (-) reply."""
-
-    def __init__(self, text: str, error: bool = False) -> None:
-        self.text, self.error = text, error
-
-
-def _encode(value: Any) -> bytes:
-    if isinstance(value, _Reply):
-        return (b"-" if value.error else b"+") + value.text.encode() + b"\r\n"
-    if value is None:
-        return b"$-1\r\n"
-    if isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, int):
-        return b":%d\r\n" % value
-    if isinstance(value, str):
-        value = value.encode()
-    if isinstance(value, bytes):
-        return b"$%d\r\n%s\r\n" % (len(value), value)
-    return b"*%d\r\n" % len(value) + b"".join(_encode(v) for v in value)
-
-
-def _parse_command(buf: bytearray, max_args: int = sys.maxsize, max_bulk: int = MAX_CLIENT_BULK) -> list[bytes] | None:
-    """Pop one command (multibulk or inline) off `buf`; None if incomplete; ValueError
-    if malformed or over the limits (checked before the data arrives)."""
-    if not buf:
-        return None
-    end = buf.find(b"\r\n")
-    if end < 0:
-        if len(buf) > min(64 * 1024, max_bulk):
-            raise ValueError("line too long")
-        return None
-    if buf[0] != ord("*"):
-        line = bytes(buf[:end])
-        del buf[: end + 2]
-        return line.split()
-    count = int(buf[1:end])
-    if count > max_args:
-        raise ValueError("too many arguments")
-    pos, args = end + 2, []
-    for _ in range(count):
-        eol = buf.find(b"\r\n", pos)
-        if eol < 0:
-            return None
-        if buf[pos] != ord("$"):
-            raise ValueError("expected a bulk string")
-        size = int(buf[pos + 1 : eol])
-        if size < 0 or size > max_bulk:
-            raise ValueError("bad bulk length")
-        if len(buf) < eol + 2 + size + 2:
-            return None
-        args.append(bytes(buf[eol + 2 : eol + 2 + size]))
-        pos = eol + 2 + size + 2
-    del buf[:pos]
-    return args
 
 
 def _tree_bytes(root: str) -> int:
@@ -486,26 +427,26 @@ class JournalServer:
         # Commands run concurrently (a primary pipelines its appends: each names the
         # id the previous one will get) and their replies go back in request order.
         # Tasks start in creation order, so proposals reach Raft in arrival order.
+        # Requests are read by the engine's RequestParser (resp.py), replies written by
+        # its encoder; a malformed or (before AUTH) oversized request ends the connection.
         replies: asyncio.Queue[asyncio.Future[Any] | None] = asyncio.Queue()
 
         async def write_replies() -> None:
             while (fut := await replies.get()) is not None:
-                writer.write(_encode(await fut))
+                writer.write(encode(await fut))
                 if replies.empty():
                     await writer.drain()
 
         replier = asyncio.create_task(write_replies())
-        buf = bytearray()
+        parser = RequestParser(MAX_CLIENT_BULK)
         session = _Session(authenticated=not self.config.secret)
         try:
             while session.failures < MAX_AUTH_FAILURES:
                 data = await reader.read(65536)
                 if not data:
                     break
-                buf += data
-                while session.failures < MAX_AUTH_FAILURES and (args := session.parse(buf)) is not None:
-                    if not args:
-                        continue
+                parser.feed(data)
+                while session.failures < MAX_AUTH_FAILURES and (args := session.next_command(parser)) is not None:
                     refusal = self._gate(session, args)
                     if refusal is None:
                         replies.put_nowait(asyncio.ensure_future(self._command(args)))
@@ -513,13 +454,13 @@ class JournalServer:
                         replies.put_nowait(_answered(refusal))
             replies.put_nowait(None)  # and a connection that kept guessing is closed below
             await replier
-        except (ConnectionError, ValueError, asyncio.CancelledError):
+        except (ConnectionError, ValueError, ProtocolError, asyncio.CancelledError):
             pass
         finally:
             replier.cancel()
             writer.close()
 
-    def _gate(self, session: "_Session", args: list[bytes]) -> "_Reply | None":
+    def _gate(self, session: "_Session", args: list[bytes]) -> Any:
         """AUTH, and what a connection may not run before it: the reply to send
         instead of running ``args``, or None to run them."""
         secret = self.config.secret
@@ -527,31 +468,31 @@ class JournalServer:
             return None  # no authentication: AUTH is an unknown command, as before
         if args[0].upper() == b"AUTH":
             if len(args) != 2:
-                return _Reply("ERR wrong number of arguments for 'auth' command", error=True)
+                return errors.wrong_arity("auth")
             if hmac.compare_digest(args[1], secret):
                 session.authenticated = True
-                return _Reply("OK")
+                return OK
             session.failures += 1
-            return _Reply("WRONGPASS invalid journal secret", error=True)
-        return None if session.authenticated else _Reply(NOAUTH, error=True)
+            return errors.JOURNAL_WRONGPASS
+        return None if session.authenticated else errors.NOAUTH
 
-    def _not_leader(self) -> _Reply:
+    def _not_leader(self) -> RedisError:
         addr = self.address_of(self.node.leader_id) if self.node.leader_id else None
         hint = f"{addr['host']}:{addr['client_port']}" if addr else "?"
-        return _Reply(f"NOTLEADER {hint}", error=True)
+        return errors.journal_not_leader(hint)
 
     async def _command(self, args: list[bytes]) -> Any:
         name = args[0].upper()
         try:
             if name == b"PING":
-                return _Reply("PONG")
+                return PONG
             if name == b"JAPPEND" and len(args) == 5:
                 kind = EntryKind(args[3].decode())
                 if len(args[4]) > MAX_ENTRY_BYTES:
-                    return _Reply(f"TOOBIG an entry holds at most {MAX_ENTRY_BYTES} bytes", error=True)
+                    return errors.journal_too_big(MAX_ENTRY_BYTES)
                 if kind is EntryKind.DATA and self.over_hard_quota():
                     used, cap, _log = self.disk_use()
-                    return _Reply(f"QUOTA {used} {cap}", error=True)
+                    return errors.journal_quota(used, cap)
                 return await self._propose(AppendCommand(args[1].decode(), int(args[2]), kind, args[4]))
             if name == b"JTRIM" and len(args) in (3, 4):
                 snapshot_id = args[3].decode() if len(args) == 4 else ""
@@ -569,8 +510,8 @@ class JournalServer:
                 n = self.node
                 return [n.id, n.role.value, n.term, n.leader_id, n.commit, int(n.recovering)]
         except (ValueError, UnicodeDecodeError) as exc:
-            return _Reply(f"ERR {exc}", error=True)
-        return _Reply(f"ERR unknown command or wrong number of arguments for '{name.decode(errors='replace')}'", error=True)
+            return errors.journal_bad_argument(str(exc))
+        return errors.journal_unknown_command(name)
 
     # -- the disk quota ------------------------------------------------------------------
 
@@ -605,19 +546,19 @@ class JournalServer:
         try:
             result = await asyncio.wait_for(asyncio.shield(fut), self.config.append_timeout_ms / 1000)
         except asyncio.TimeoutError:
-            return _Reply("TIMEOUT the append may or may not have committed", error=True)
+            return errors.JOURNAL_TIMEOUT
         if result is None:  # its log slot went to another leader's entry: it did not happen
             return self._not_leader()
         if isinstance(result, Appended):
             return result.id
         if isinstance(result, CondFail):
-            return _Reply(f"CONDFAIL {result.tail_id}", error=True)
+            return errors.journal_condfail(result.tail_id)
         if isinstance(result, Fenced):
-            return _Reply(f"FENCED {result.leader or '?'} {result.epoch}", error=True)
+            return errors.journal_fenced(result.leader, result.epoch)
         if isinstance(result, Trimmed):
-            return _Reply("OK")
+            return OK
         assert isinstance(result, Rejected)
-        return _Reply(f"ERR {result.reason}", error=True)
+        return errors.journal_bad_argument(result.reason)
 
     async def _read(self, shard: str, after_id: int, count: int, block_ms: int) -> Any:
         deadline = time.monotonic() + block_ms / 1000
@@ -625,7 +566,7 @@ class JournalServer:
             try:
                 entries = self.state.read(shard, after_id, max(count, 1))
             except TrimmedError as exc:
-                return _Reply(f"TRIMMED {exc.upto_id} {exc.snapshot_id or '?'}", error=True)
+                return errors.journal_trimmed(exc.upto_id, exc.snapshot_id)
             remaining = deadline - time.monotonic()
             if entries or remaining <= 0:
                 return [[e.id, e.kind.value, e.data] for e in entries]
@@ -669,10 +610,10 @@ class _Session:
     authenticated: bool
     failures: int = 0  # wrong secrets sent
 
-    def parse(self, buf: bytearray) -> list[bytes] | None:
-        if self.authenticated:
-            return _parse_command(buf)
-        return _parse_command(buf, UNAUTHENTICATED_MAX_ARGS, UNAUTHENTICATED_MAX_BULK)
+    def next_command(self, parser: RequestParser) -> list[bytes] | None:
+        """The next request; before AUTH with redis-server's limits (10 arguments, 16 KiB)."""
+        parser.auth_required = not self.authenticated
+        return parser.next_command()
 
 
 def _answered(value: Any) -> "asyncio.Future[Any]":

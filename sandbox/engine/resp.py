@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .errors import ProtocolError, RedisError
+from .splitargs import UnbalancedQuotes, split_args
 
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 INT_MAX = 2**31 - 1
@@ -240,76 +241,10 @@ class RequestParser:
         if line.endswith(b"\r"):
             line = line[:-1]
         self.pos = nl + 1
-        argv = split_args(line)
-        if argv is None:
-            raise ProtocolError(_E_UNBALANCED)
-        return argv
-
-
-_ESCAPES = {ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("b"): 8, ord("a"): 7}
-_HEX = b"0123456789abcdefABCDEF"
-
-
-def split_args(line: bytes) -> list[bytes] | None:
-    """Split an inline command like Redis's ``sdssplitargs``; None on unbalanced quotes."""
-    out: list[bytes] = []
-    i, n = 0, len(line)
-    while True:
-        while i < n and line[i] in b" \n\r\t\v\f":
-            i += 1
-        if i >= n:
-            return out
-        cur = bytearray()
-        inq = insq = False
-        while True:
-            if inq:
-                if i >= n:
-                    return None
-                c = line[i]
-                if (
-                    c == 92 and i + 3 < n and line[i + 1] == 120
-                    and line[i + 2] in _HEX and line[i + 3] in _HEX
-                ):
-                    cur.append(int(line[i + 2 : i + 4], 16))
-                    i += 3
-                elif c == 92 and i + 1 < n:
-                    i += 1
-                    cur.append(_ESCAPES.get(line[i], line[i]))
-                elif c == 34:
-                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f":
-                        return None
-                    i += 1
-                    break
-                else:
-                    cur.append(c)
-            elif insq:
-                if i >= n:
-                    return None
-                c = line[i]
-                if c == 92 and i + 1 < n and line[i + 1] == 39:
-                    i += 1
-                    cur.append(39)
-                elif c == 39:
-                    if i + 1 < n and line[i + 1] not in b" \n\r\t\v\f":
-                        return None
-                    i += 1
-                    break
-                else:
-                    cur.append(c)
-            else:
-                if i >= n:
-                    break
-                c = line[i]
-                if c in b" \n\r\t\v\f":
-                    break
-                if c == 34:
-                    inq = True
-                elif c == 39:
-                    insq = True
-                else:
-                    cur.append(c)
-            i += 1
-        out.append(bytes(cur))
+        try:
+            return split_args(line)
+        except UnbalancedQuotes:
+            raise ProtocolError(_E_UNBALANCED) from None
 
 
 # ---------------------------------------------------------------------------
@@ -448,15 +383,20 @@ def _encode_into(v: Any, proto: int, out: list[bytes]) -> None:
         raise TypeError(f"cannot encode reply of type {t.__name__}")
 
 
-def encode_command(args: Iterable[bytes | str | int]) -> bytes:
-    """Encode a command as a RESP array of bulk strings (for the engine's own clients)."""
+def encode_command(args: Iterable[bytes | str | int | float]) -> bytes:
+    """Encode a command as a RESP array of bulk strings (for every client of the
+    project: the engine's, the site's); text is UTF-8, numbers are written in decimal."""
     parts: list[bytes] = []
     n = 0
     for a in args:
-        if isinstance(a, str):
+        if isinstance(a, bytes):
+            pass
+        elif isinstance(a, str):
             a = a.encode()
         elif isinstance(a, int):
             a = b"%d" % a
+        else:
+            a = str(a).encode()  # a float (the site's write load)
         parts.append(b"$%d\r\n%b\r\n" % (len(a), a))
         n += 1
     return b"*%d\r\n" % n + b"".join(parts)

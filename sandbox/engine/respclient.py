@@ -1,11 +1,14 @@
 """A small pipelined asyncio RESP client that the engine uses to talk to its peers
-(journal replicas, a cache-mode primary), parsing replies with ``hiredis.Reader``.
+(journal replicas, data nodes), reading replies with the project's one reply parser
+(``reply_parser.ReplyParser``, which the site's console link uses too).
 
 Invariants:
 * Replies are matched to requests in order (RESP has no ids): ``call`` queues a
   future per request; a reply resolves the oldest one.
 * Error replies resolve their future with ``RespError`` carrying the wire text;
-  a lost connection fails every outstanding future with ``ConnectionError``.
+  a lost connection, or bytes that are not RESP, fail every outstanding future
+  with ``ConnectionError``. A status reply is a ``Status`` (a str: ``"OK"``), a
+  bulk string bytes.
 * ``connect(..., auth=...)`` returns only a connection the peer has logged in; a
   refusal is ``AuthRefused`` (a ``ConnectionError``, so retry loops treat it as an
   unreachable peer, with the peer's reason in the text).
@@ -17,8 +20,7 @@ import asyncio
 from collections import deque
 from typing import Any
 
-import hiredis
-
+from .reply_parser import ErrorReply, ReplyParser
 from .resp import encode_command
 
 
@@ -40,7 +42,7 @@ class AuthRefused(ConnectionError):
 
 class RespConnection(asyncio.Protocol):
     def __init__(self) -> None:
-        self.reader = hiredis.Reader(replyError=RespError)
+        self.parser = ReplyParser()
         self.waiting: deque[asyncio.Future[Any]] = deque()
         self.transport: asyncio.Transport | None = None
         self.closed = asyncio.get_running_loop().create_future()
@@ -50,22 +52,22 @@ class RespConnection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self.reader.feed(data)
+        self.parser.feed(data)
         while True:
             try:
-                reply = self.reader.gets()
-            except hiredis.ProtocolError as exc:
+                complete, reply = self.parser.gets()
+            except ValueError as exc:  # ReplyProtocolError, or a number that is not one
                 self._fail(ConnectionError(f"protocol error from peer: {exc}"))
                 if self.transport is not None:
                     self.transport.abort()
                 return
-            if reply is False:
+            if not complete:
                 return
             if self.waiting:
                 fut = self.waiting.popleft()
                 if not fut.done():
-                    if isinstance(reply, RespError):
-                        fut.set_exception(reply)
+                    if isinstance(reply, ErrorReply):
+                        fut.set_exception(RespError(str(reply)))
                     else:
                         fut.set_result(reply)
             elif self.push_handler is not None:

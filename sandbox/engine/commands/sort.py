@@ -306,7 +306,7 @@ def _sort_key_access(argv: list[bytes]) -> list[tuple[int, int]]:
          complexity="O(N+M*log(M))",
          summary="Sort a list, set or sorted set (numerically, ALPHA, or BY other keys), optionally storing the result.",
          args="key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC | DESC] [ALPHA] "
-              "[STORE destination]", key_flags=("RO access", "RO access", "OW update"))
+              "[STORE destination]")
 def sort(ctx: Ctx, argv: list[bytes]) -> Any:
     return _sort(ctx, argv, readonly=False)
 

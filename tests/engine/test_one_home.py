@@ -1,0 +1,176 @@
+"""One home for each concern: a command's key access lives in its registry entry,
+Redis's argument splitter exists once (checked against redis-cli), the journal
+speaks RESP through the engine's parser and encoder, and every client reads
+replies with the one reply parser."""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+import redis
+
+from sandbox.engine import reply_parser, resp
+from sandbox.engine.commands import load_all
+from sandbox.engine.commands.keyspecs import key_specs
+from sandbox.engine.commands.metadata import all_commands
+from sandbox.engine.errors import RedisError
+from sandbox.engine.resp import RequestParser
+from sandbox.engine.splitargs import UnbalancedQuotes, split_args
+
+from .servers import ROOT, Proc
+
+ENGINE = Path(ROOT, "sandbox", "engine")
+
+load_all()
+
+
+def _imports(path: Path) -> list[str]:
+    """The modules a file imports, relative ones written as ``.name``."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            out += [base] if node.module else [f"{base}{alias.name}" for alias in node.names]
+        elif isinstance(node, ast.Import):
+            out += [alias.name for alias in node.names]
+    return out
+
+
+# --- key access ------------------------------------------------------------------------------
+
+
+def test_the_acl_model_reads_key_access_from_the_registry_not_from_command_modules() -> None:
+    allowed = {".commands", ".commands.keyspecs"}
+    for name in ("acl.py", "acl_catalog.py", "acl_users.py"):
+        offenders = [m for m in _imports(ENGINE / name) if m.startswith(".commands") and m not in allowed]
+        assert offenders == [], f"{name} imports {offenders}"
+
+
+def test_every_declared_key_flag_list_has_one_entry_per_key_spec() -> None:
+    # key_flags with the wrong count would be ignored silently: COMMAND INFO would
+    # then show derived flags instead of Redis's.
+    wrong = [
+        (c.name, len(c.key_flags), len(key_specs(c)))
+        for c in all_commands(True)
+        if c.key_flags is not None and len(c.key_flags) != len(key_specs(c))
+    ]
+    assert wrong == []
+
+
+# --- the argument splitter -------------------------------------------------------------------
+
+LINES = [
+    b'a "two words" c',
+    b"  spaced   out  ",
+    b'"tab\\there\\x41\\n" "\\xff" "\\q"',
+    b"'it\\'s' 'back\\slash'",
+    b'"" \'\'',
+    b"caf\xc3\xa9 e\xc2\xa0f g\x1ch",  # only ASCII whitespace separates (NBSP, \x1c do not)
+    b"a\tb\x0bc\x0cd \x0b\x0c lead",  # \v and \f are skipped before an argument, kept inside one
+    b"nul\x00 ignored",  # a C string to Redis: the NUL ends the line
+]
+REFUSED = [b'"open', b"'open", b'"a"b', b"'a'b"]
+
+
+def _cli_split(port: int, line: bytes) -> list[bytes] | None:
+    """The arguments redis-cli reads from ``line``, found by letting it RPUSH them."""
+    client = redis.Redis(port=port)
+    client.delete("split")
+    out = subprocess.run(
+        ["redis-cli", "-p", str(port)], input=b"RPUSH split _ " + line + b"\n", capture_output=True, timeout=10,
+    )
+    if b"Invalid argument(s)" in out.stdout + out.stderr:
+        return None
+    return client.lrange("split", 0, -1)[1:]
+
+
+@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="needs redis-cli")
+def test_the_splitter_reads_a_line_as_redis_cli_does(redis_proc: Proc) -> None:
+    for line in LINES:
+        assert split_args(line) == _cli_split(redis_proc.port, line), line
+    for line in REFUSED:
+        assert _cli_split(redis_proc.port, line) is None, line
+        with pytest.raises(UnbalancedQuotes):
+            split_args(line)
+
+
+def _inline_split(port: int, line: bytes) -> list[bytes] | bytes:
+    """The arguments a server reads from an inline ``RPUSH split _ <line>`` (or its error)."""
+    client = redis.Redis(port=port)
+    client.delete("split")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(b"RPUSH split _ " + line + b"\r\n")
+        reply = sock.recv(1000)
+    if reply.startswith(b"-"):
+        return reply
+    return client.lrange("split", 0, -1)[1:]
+
+
+def test_an_inline_request_is_split_as_redis_server_splits_it(redis_proc: Proc, engine_proc: Proc) -> None:
+    for line in LINES + REFUSED:
+        if b"\0" in line:
+            continue  # redis-server looks for the line's end with strchr: it waits forever
+        assert _inline_split(engine_proc.port, line) == _inline_split(redis_proc.port, line), line
+
+
+def test_an_inline_request_is_split_by_the_same_splitter() -> None:
+    parser = RequestParser()
+    parser.feed(b"\r\n".join(LINES) + b"\r\n")
+    assert [parser.next_command() for _ in LINES] == [split_args(line) for line in LINES]
+    assert parser.next_command() is None
+
+
+def test_only_splitargs_defines_a_splitter() -> None:
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in [*ENGINE.rglob("*.py"), Path(ROOT, "sandbox", "console.py")]
+        if path.name != "splitargs.py"
+        and any(isinstance(n, ast.FunctionDef) and "split" in n.name and "arg" in n.name
+                and not _delegates(n) for n in ast.walk(ast.parse(path.read_text())))
+    ]
+    assert offenders == []
+
+
+def _delegates(fn: ast.FunctionDef) -> bool:
+    """A thin wrapper: it calls the engine's splitter instead of looping over the line."""
+    return not any(isinstance(n, (ast.While, ast.For)) for n in ast.walk(fn))
+
+
+# --- RESP on the wire ------------------------------------------------------------------------
+
+
+def test_the_journal_and_the_engine_clients_use_the_engines_resp_modules() -> None:
+    assert ".resp" in _imports(ENGINE / "journal_server.py") or any(
+        m.startswith(".resp.") for m in _imports(ENGINE / "journal_server.py"))
+    tree = ast.parse((ENGINE / "journal_server.py").read_text())
+    own = [n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name in ("_encode", "_parse_command")]
+    assert own == []
+    client = _imports(ENGINE / "respclient.py")
+    assert not any("hiredis" in m for m in client)
+    assert any(m.startswith(".reply_parser") for m in client)
+
+
+def test_the_site_reads_replies_with_the_engines_parser() -> None:
+    from sandbox import resp as site_resp
+
+    assert site_resp.ReplyParser is reply_parser.ReplyParser
+    assert site_resp.encode is resp.encode_command
+
+
+def test_the_one_reply_parser_reads_what_the_one_encoder_writes() -> None:
+    value = [b"bulk", 7, None, [resp.Status(b"OK"), b""], RedisError("ERR nope")]
+    parser = reply_parser.ReplyParser()
+    data = resp.encode(value)
+    for i in range(len(data)):  # one byte at a time: it resumes where it stopped
+        parser.feed(data[i : i + 1])
+        complete, got = parser.gets()
+        if complete:
+            break
+    assert complete and i == len(data) - 1
+    assert got == [b"bulk", 7, None, ["OK", b""], "ERR nope"]
+    assert isinstance(got[3][0], reply_parser.Status) and isinstance(got[4], reply_parser.ErrorReply)
