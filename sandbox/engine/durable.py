@@ -1,21 +1,22 @@
 """Durable mode: a data node whose writes are made durable by the shard's journal.
 
-Roles (``DurableNode.role``):
+Who leads the shard is decided by ``leadership.ShardLeadership``, a pure machine
+that the seeded simulator runs too (its rules: campaigning after silence, only when
+caught up; the conditional leader append; leases counted from when an append was
+sent; fencing). This module is that machine's I/O: journal reads and appends,
+timers, replies held until commit, the node's refusals. Roles (``DurableNode.role``):
 
 * **replica** — tails the shard's committed stream from the journal (never from
-  the primary), applies data entries in order and serves reads after READONLY.
-  It records when it last saw the primary's activity (a lease or data entry). After
-  ``campaign_after_ms`` (strictly longer than the lease) of silence, and only when
-  it has applied the latest entry, it conditionally appends a ``leader`` entry after
-  that entry: the journal lets exactly one such append succeed.
+  the primary), applies data entries in order and serves reads after READONLY;
+  every entry applied and every timer tick goes to the machine, which says when to
+  claim the shard (a conditional ``leader`` append after the entry applied).
 * **primary** — executes writes, hands their effects to ``PrimaryLog`` which appends
-  them to the stream, and holds each reply until the journal has committed it. A
-  read of a key with uncommitted writes is held too (``Server.tracker``). Every
-  successful append renews the lease; idle primaries append ``lease`` entries.
-  When an append fails its condition, another node has taken over: the node is
-  *fenced* — it fails its pending replies (never acknowledged) and exits, to come
-  back as a replica rebuilt from the journal. If it cannot renew, it stops serving
-  once its lease ends.
+  them to the stream, and holds each reply until the journal has committed it and
+  the machine released it. A read of a key with uncommitted writes is held too
+  (``Server.tracker``). Idle primaries append ``lease`` entries when the machine
+  asks. When an append fails its condition, the machine fences the node: it fails
+  its pending replies (never acknowledged) and exits, to come back as a replica
+  rebuilt from the journal. If it cannot renew, it stops serving once its lease ends.
 
 Every node starts as a replica restored from the newest snapshot of its shard that
 loads and verifies (older ones next, then an empty keyspace and the whole stream),
@@ -32,17 +33,20 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import struct
 import time
 import zlib
 from typing import Any, Callable
 
+from . import leadership as lead
 from . import snapshot
 from .config import NodeConfig
 from . import errors
 from .errors import RedisError
 from .journal_state import MAX_ENTRY_BYTES, encode_lease, encode_leader
-from .respclient import RespConnection, RespError, connect
+from .journal_client import JournalClient
+from .respclient import RespError
 from .server import Server, encode_effects
 
 Emit = Callable[[dict[str, Any]], None]
@@ -57,88 +61,9 @@ def stream_name(shard: int) -> str:
     return f"shard-{shard}"
 
 
-class JournalClient:
-    """Talks to the journal group, following ``-NOTLEADER host:port`` hints. With a
-    ``secret`` every connection logs in (``AUTH <secret>``) before it is used; a
-    replica that refuses it counts as unreachable, its reason in the error text."""
-
-    def __init__(self, addrs: tuple[tuple[str, int], ...], prefer: int = 0, secret: str = "") -> None:
-        self.addrs = list(addrs)
-        self.prefer = prefer % len(addrs) if addrs else 0
-        self.auth: tuple[str, ...] = (secret,) if secret else ()
-        self.conn: RespConnection | None = None
-        self.leader_hint: tuple[str, int] | None = None
-
-    async def _connect_any(self) -> RespConnection:
-        candidates = ([self.leader_hint] if self.leader_hint else []) + self.addrs[self.prefer :] + self.addrs[: self.prefer]
-        last: Exception | None = None
-        for host, port in candidates:
-            try:
-                return await self.open(host, port, timeout=0.5)
-            except (OSError, asyncio.TimeoutError) as exc:
-                last = exc
-        raise ConnectionError(f"no journal replica reachable: {last}")
-
-    async def open(self, host: str, port: int, timeout: float) -> RespConnection:
-        """A new connection to one replica, logged in when there is a secret."""
-        return await connect(host, port, timeout=timeout, auth=self.auth)
-
-    async def connection(self) -> RespConnection:
-        if self.conn is None or not self.conn.is_open:
-            self.conn = await self._connect_any()
-        return self.conn
-
-    async def leader_connection(self, deadline: float) -> RespConnection:
-        """A connection to the journal's current Raft leader (asking each replica
-        JROLE), waiting out an election until ``deadline`` (monotonic seconds)."""
-        while time.monotonic() < deadline:
-            if self.conn is not None and self.conn.is_open:
-                try:
-                    role = await asyncio.wait_for(self.conn.send(b"JROLE"), 0.5)
-                    if role[1] == b"leader":
-                        return self.conn
-                except (RespError, ConnectionError, asyncio.TimeoutError):
-                    pass
-                self.drop()
-            for host, port in self.addrs:
-                try:
-                    conn = await self.open(host, port, timeout=0.3)
-                    role = await asyncio.wait_for(conn.send(b"JROLE"), 0.5)
-                except (OSError, RespError, ConnectionError, asyncio.TimeoutError):
-                    continue
-                if role[1] == b"leader":
-                    self.conn = conn
-                    return conn
-                conn.close()
-            await asyncio.sleep(0.05)
-        raise ConnectionError("the journal has no leader")
-
-    def drop(self, hint: str | None = None) -> None:
-        if hint and hint != "?" and ":" in hint:
-            host, port = hint.rsplit(":", 1)
-            self.leader_hint = (host, int(port))
-        if self.conn is not None:
-            self.conn.close()
-        self.conn = None
-
-    async def call(self, *args: Any, deadline_s: float = 5.0) -> Any:
-        """A request retried on NOTLEADER and connection loss until ``deadline_s``."""
-        end = time.monotonic() + deadline_s
-        delay = 0.02
-        while True:
-            try:
-                conn = await self.connection()
-                return await asyncio.wait_for(conn.send(*args), max(end - time.monotonic(), 0.05))
-            except RespError as err:
-                if err.code != "NOTLEADER":
-                    raise
-                self.drop(err.text.split(" ", 1)[1] if " " in err.text else None)
-            except (ConnectionError, OSError, asyncio.TimeoutError):
-                self.drop()
-            if time.monotonic() > end:
-                raise ConnectionError("journal unavailable")
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 0.2)
+def _now_ms() -> float:
+    """The leadership machine's clock: monotonic, in ms."""
+    return time.monotonic() * 1000
 
 
 class PrimaryLog:
@@ -165,8 +90,8 @@ class PrimaryLog:
         self.scheduled = False
         # expected id -> (kind, data, futures, sent_at), in id order
         self.inflight: dict[int, tuple[bytes, bytes, list[asyncio.Future[Any]], float]] = {}
+        self.held: dict[int, list[asyncio.Future[Any]]] = {}  # committed, until the machine releases them
         self.recovering = False
-        self.last_data_sent = 0.0  # monotonic time of the latest data append sent
         self.crc = node.crc
         self.entries_since_checksum = 0
 
@@ -200,8 +125,8 @@ class PrimaryLog:
                 break
             count, size = count + 1, size + len(piece)
         if size > MAX_ENTRY_BYTES:
-            self.node.fence(f"a write's effects of {size} bytes exceed a journal entry ({MAX_ENTRY_BYTES})",
-                            self._all_pending(), error=errors.JOURNAL_ENTRY_TOO_LARGE)
+            self.node.refused(f"a write's effects of {size} bytes exceed a journal entry ({MAX_ENTRY_BYTES})",
+                              self._all_pending(), error=errors.JOURNAL_ENTRY_TOO_LARGE)
             return
         data = _TS.pack(int(time.time() * 1000)) + b"".join(self.pieces[:count])
         futures = self.futures[:count]
@@ -211,23 +136,20 @@ class PrimaryLog:
             asyncio.get_running_loop().call_soon(self.flush)
         self.crc = zlib.crc32(data, self.crc)
         self._send(b"data", data, futures)
-        self.last_data_sent = time.monotonic()
+        self.node.step(lead.AppendSent("data"))
         self.entries_since_checksum += 1
         if self.entries_since_checksum >= 100:
             self.entries_since_checksum = 0
             marker = json.dumps([self.tail, self.crc]).encode()  # running checksum through entry `tail`
             self._send(b"checksum", marker, [])
 
-    def renew(self) -> None:
-        """Append a lease entry unless a data append sent within the last renewal
-        period will renew the lease anyway (its commit extends the lease from when it
-        was sent, and replicas count it as the primary's activity): a busy primary
-        writes no lease entries."""
+    def renew(self, lease: lead.AppendLease) -> None:
+        """Append the lease entry the machine asked for (it asks only when no append
+        was sent for a renewal period: a busy primary writes no lease entries)."""
         if self.recovering:
             return
-        if time.monotonic() - self.last_data_sent < self.node.cfg.renew_every_ms / 1000:
-            return
-        self._send(b"lease", encode_lease(self.node.cfg.engine.node_id, self.node.cfg.lease_ms), [])
+        self._send(b"lease", encode_lease(lease.node, int(lease.lease_ms)), [])
+        self.node.step(lead.AppendSent("lease"))
 
     def _send(self, kind: bytes, data: bytes, futures: list[asyncio.Future[Any]]) -> None:
         self.tail += 1
@@ -253,7 +175,7 @@ class PrimaryLog:
             self._committed(expected)
             return
         if isinstance(exc, RespError) and exc.code in ("CONDFAIL", "FENCED"):
-            self.node.fence(f"append after {expected - 1} refused: {exc.text}", self._all_pending())
+            self.node.refused(f"append after {expected - 1} refused: {exc.text}", self._all_pending())
             return
         if isinstance(exc, RespError) and exc.code in ("QUOTA", "TOOBIG"):
             # Applied here, refused by the journal: this keyspace is ahead of the log
@@ -262,7 +184,7 @@ class PrimaryLog:
             if exc.code == "QUOTA":
                 used, cap = (int(n) for n in exc.text.split()[1:3])
                 error = errors.disk_quota(used, cap)
-            self.node.fence(f"append after {expected - 1} refused: {exc.text}", self._all_pending(), error=error)
+            self.node.refused(f"append after {expected - 1} refused: {exc.text}", self._all_pending(), error=error)
             return
         # Connection lost, TIMEOUT, NOTLEADER: the outcome of what is in flight is unknown.
         if not self.recovering:
@@ -272,7 +194,12 @@ class PrimaryLog:
     def _committed(self, entry_id: int) -> None:
         _kind, _data, futures, sent_at = self.inflight.pop(entry_id)
         self.confirmed = max(self.confirmed, entry_id)
-        self.node.renewed(sent_at, entry_id)
+        self.held[entry_id] = futures
+        self.node.step(lead.Committed(entry_id, sent_at * 1000))
+
+    def release(self, entry_id: int) -> None:
+        """The machine let the replies of committed entry ``entry_id`` go."""
+        futures = self.held.pop(entry_id, [])
         for fut in futures:
             if not fut.done():
                 fut.set_result(None)
@@ -284,7 +211,9 @@ class PrimaryLog:
 
     def _all_pending(self) -> list[asyncio.Future[Any]]:
         out = [f for _k, _d, futures, _t in self.inflight.values() for f in futures]
+        out += [f for futures in self.held.values() for f in futures]
         self.inflight.clear()
+        self.held.clear()
         return out + self.futures
 
     async def _recover(self, reason: str) -> None:
@@ -293,8 +222,8 @@ class PrimaryLog:
         deadline = time.monotonic() + self.JOURNAL_WAIT_S
         while not node.fenced:
             if time.monotonic() > deadline:
-                node.fence(f"journal unreachable for {self.JOURNAL_WAIT_S:.0f}s: {reason}", self._all_pending(),
-                           error=JOURNAL_DOWN)
+                node.refused(f"journal unreachable for {self.JOURNAL_WAIT_S:.0f}s: {reason}", self._all_pending(),
+                             error=JOURNAL_DOWN)
                 return
             try:
                 node.journal.drop()
@@ -309,7 +238,7 @@ class PrimaryLog:
                     if found[expected] == (kind, data):
                         self._committed(expected)
                     else:
-                        node.fence(f"entry {expected} was written by another node", self._all_pending())
+                        node.refused(f"entry {expected} was written by another node", self._all_pending())
                         return
             # What is left never reached the journal: send it again, in order, to the leader.
             try:
@@ -333,15 +262,14 @@ class DurableNode:
         zone_index = {"az-a": 0, "az-b": 1, "az-c": 2}.get(cfg.zone, 0)
         self.journal = JournalClient(cfg.journal, prefer=zone_index, secret=cfg.journal_secret)
         self.reader = JournalClient(cfg.journal, prefer=zone_index, secret=cfg.journal_secret)
-        self.role = "replica"
-        self.applied = 0  # last entry id applied to this node's keyspace
-        self.journal_tail = 0  # last tail id seen
+        config = lead.LeadershipConfig(cfg.engine.node_id, cfg.lease_ms, cfg.renew_every_ms, cfg.campaign_after_ms,
+                                       prefer_primary=cfg.prefer_primary)
+        # The claim token is the machine's one random choice: unpredictable across restarts.
+        self.leadership = lead.ShardLeadership(config, random.SystemRandom(), _now_ms())
         self.crc = 0  # running crc32 of data entries applied/appended
-        self.leader: str | None = None
-        self.last_activity = time.monotonic()  # when this replica last saw the primary active
         self.last_entry_ms = 0  # primary wall time of the newest applied data entry
-        self.lease_until = 0.0
         self.fenced = False
+        self._fence_with: tuple[list[asyncio.Future[Any]], RedisError] = ([], FENCED)
         self.max_inflight = 64
         self.log: PrimaryLog | None = None
         self.restoring: dict[str, Any] | None = None  # the snapshot being caught up from, until `restored`
@@ -349,6 +277,53 @@ class DurableNode:
         server.expires_locally = False
         server.tracker = {}
         server.repl_info = self.info_fields
+
+    # -- the leadership machine ----------------------------------------------------------
+    @property
+    def role(self) -> str:
+        return "replica" if self.leadership.role in (lead.Role.REPLICA, lead.Role.CANDIDATE) else "primary"
+
+    @property
+    def applied(self) -> int:
+        """Last entry id applied to this node's keyspace (or appended by it)."""
+        return self.leadership.applied
+
+    @property
+    def journal_tail(self) -> int:
+        return self.leadership.journal_tail
+
+    @property
+    def leader(self) -> str | None:
+        return self.leadership.leader
+
+    def step(self, event: lead.Event) -> list[lead.Action]:
+        """Feed the machine; carry out its actions now, except a claim (async: the
+        caller awaits ``campaign``), which is returned."""
+        later: list[lead.Action] = []
+        for action in self.leadership.step(event, _now_ms()):
+            if isinstance(action, lead.AppendLeader):
+                later.append(action)
+            elif isinstance(action, lead.AppendLease):
+                conn = self.journal.conn
+                if self.log is not None and conn is not None and conn.is_open:  # else asked again next tick
+                    self.log.renew(action)
+            elif isinstance(action, lead.BecomePrimary):
+                self.become_primary(action.entry_id)
+            elif isinstance(action, lead.Acknowledge):
+                if self.log is not None:
+                    self.log.release(action.entry_id)
+            elif isinstance(action, lead.StopServing):
+                if self.server.refusal is None:
+                    self.server.refusal = LEASE_EXPIRED
+                    self.emit({"event": "lease_lost"})
+            elif isinstance(action, lead.ResumeServing):
+                if self.server.refusal is LEASE_EXPIRED:
+                    self.server.refusal = None
+                    self.emit({"event": "lease_renewed"})
+            elif isinstance(action, lead.Fence):
+                futures, error = self._fence_with
+                self.fence(action.reason, futures, error)
+        return later
 
     # -- replica ---------------------------------------------------------------------------
     async def run(self) -> None:
@@ -364,14 +339,15 @@ class DurableNode:
                     raise
                 await asyncio.sleep(0.05)
         await self.set_restore_target()
-        lead = await self.reader.call(b"JLEADER", self.stream)
-        self.leader = lead[0].decode() if lead else None
+        leader = await self.reader.call(b"JLEADER", self.stream)
+        self.step(lead.LeaderAsked(leader[0].decode() if leader else None))
         self.emit({"event": "journal_connected", "leader": self.leader})
         while not self.fenced:
             if self.role == "replica":
                 await self.tail_once()
-                if self.should_campaign():
-                    await self.campaign()
+                for claim in self.step(lead.Tick()):
+                    assert isinstance(claim, lead.AppendLeader)
+                    await self.campaign(claim)
             else:
                 await self.primary_tick()
 
@@ -393,7 +369,7 @@ class DurableNode:
         for raw_id, kind, data in entries:
             self.apply_entry(int(raw_id), kind, data)
         if not entries:
-            self.journal_tail = self.applied
+            self.step(lead.CaughtUp())
         if self.restoring is not None and self.applied >= self.restoring["target"]:
             done, self.restoring = self.restoring, None
             self.emit({"event": "restored", "from_snapshot": done["from_snapshot"], "upto": done["upto"],
@@ -420,12 +396,8 @@ class DurableNode:
                 self.server.touch_watched_db(mine.id)
             mine.swap_contents(loaded)
         upto, crc = (snap.meta.upto_id, snap.meta.crc) if snap else (0, 0)
-        self.applied = upto
-        self.journal_tail = max(self.journal_tail, upto)
         self.crc = crc
-        # What this node knew of the primary's liveness is as old as its data: it
-        # must catch up and then wait a whole campaign period before it may campaign.
-        self.last_activity = time.monotonic()
+        self.step(lead.Restored(upto))
         self.restoring = {"from_snapshot": os.path.basename(snap.path) if snap else None, "upto": upto,
                           "target": upto, "t0": t0, "reason": reason}
         self.emit({"event": "snapshot_loaded", "from_snapshot": self.restoring["from_snapshot"], "upto": upto,
@@ -442,7 +414,7 @@ class DurableNode:
         except (ConnectionError, RespError):
             tail = self.applied
         self.restoring["target"] = max(tail, self.applied)
-        self.journal_tail = max(self.journal_tail, tail)
+        self.step(lead.TailSeen(tail))
 
     async def reload_after_trim(self, error: str) -> None:
         """``-TRIMMED <upto> <snapshot>``: the entries this node needs next are gone;
@@ -461,57 +433,36 @@ class DurableNode:
     def apply_entry(self, entry_id: int, kind: bytes, data: bytes) -> None:
         if entry_id != self.applied + 1:
             raise RuntimeError(f"journal gap: applied {self.applied}, got {entry_id}")
+        node, claim = json.loads(data) if kind == b"leader" else (None, "")
         if kind == b"data":
             self.server.apply_stream(data[_TS.size :])
             self.crc = zlib.crc32(data, self.crc)
             self.last_entry_ms = _TS.unpack_from(data)[0]
-            self.last_activity = time.monotonic()
-        elif kind == b"lease":
-            self.last_activity = time.monotonic()
         elif kind == b"leader":
-            node, _claim = json.loads(data)
-            self.leader = node
-            self.last_activity = time.monotonic()
             self.emit({"event": "leader_seen", "leader": node, "entry": entry_id})
         elif kind == b"checksum":
             upto, crc = json.loads(data)
             if upto == entry_id - 1 and crc != self.crc:
                 raise RuntimeError(f"running checksum mismatch at entry {upto}: stream corrupted")
-        self.applied = entry_id
-        self.journal_tail = max(self.journal_tail, entry_id)
+        self.step(lead.EntryApplied(entry_id, kind.decode(), node, claim))
 
-    def should_campaign(self) -> bool:
-        if self.applied < self.journal_tail:
-            return False
-        silence = (time.monotonic() - self.last_activity) * 1000
-        if self.leader is None:
-            # A new shard: nobody to wait for. The preferred node goes first; others
-            # wait a little so the preferred one usually wins the race.
-            return self.cfg.prefer_primary or silence > 300
-        return silence > self.cfg.campaign_after_ms
-
-    async def campaign(self) -> None:
-        claim = os.urandom(8).hex()
-        self.emit({"event": "failover_started", "after": self.applied, "leader_was": self.leader})
-        started = time.monotonic()
+    async def campaign(self, claim: lead.AppendLeader) -> None:
+        self.emit({"event": "failover_started", "after": claim.after, "leader_was": self.leader})
         try:
             new_id = await self.journal.call(
-                b"JAPPEND", self.stream, self.applied, b"leader", encode_leader(self.cfg.engine.node_id, claim), deadline_s=2.0
+                b"JAPPEND", self.stream, claim.after, b"leader", encode_leader(claim.node, claim.claim), deadline_s=2.0
             )
         except RespError as err:
             self.emit({"event": "campaign_lost", "reason": err.text})
-            self.last_activity = time.monotonic()
+            self.step(lead.ClaimLost(err.text))
             return
         except ConnectionError as exc:
             self.emit({"event": "journal_unavailable", "error": str(exc)})
+            self.step(lead.ClaimLost(str(exc), definite=False))
             return
-        self.become_primary(int(new_id), started)
+        self.step(lead.ClaimWon(int(new_id)))
 
-    def become_primary(self, leader_entry: int, started: float) -> None:
-        self.applied = self.journal_tail = leader_entry
-        self.leader = self.cfg.engine.node_id
-        self.role = "primary"
-        self.lease_until = started + self.cfg.lease_ms / 1000
+    def become_primary(self, leader_entry: int) -> None:
         self.log = PrimaryLog(self, leader_entry)
         server = self.server
         server.read_only = False
@@ -524,20 +475,17 @@ class DurableNode:
 
     # -- primary ---------------------------------------------------------------------------
     async def primary_tick(self) -> None:
-        await asyncio.sleep(self.cfg.renew_every_ms / 1000)
+        # Twice per renewal period: the machine asks for a lease entry once a whole
+        # period passed without an append, and notices a lapsed lease sooner.
+        await asyncio.sleep(self.cfg.renew_every_ms / 2000)
         if self.fenced or self.log is None:
             return
-        now = time.monotonic()
-        if now > self.lease_until:
-            if self.server.refusal is None:
-                self.server.refusal = LEASE_EXPIRED
-                self.emit({"event": "lease_lost"})
+        self.step(lead.Tick())
         if self.journal.conn is None or not self.journal.conn.is_open:
             try:
                 await self.journal.connection()
             except ConnectionError:
                 return
-        self.log.renew()
         self.check_disk()
 
     def check_disk(self) -> None:
@@ -565,12 +513,15 @@ class DurableNode:
             cluster.write_refusal = None
             self.emit({"event": "disk_quota_cleared", "used_bytes": used, "cap_bytes": cap})
 
-    def renewed(self, sent_at: float, entry_id: int) -> None:
-        self.lease_until = max(self.lease_until, sent_at + self.cfg.lease_ms / 1000)
-        self.applied = self.journal_tail = max(self.applied, entry_id)
-        if self.server.refusal is LEASE_EXPIRED:
-            self.server.refusal = None
-            self.emit({"event": "lease_renewed"})
+    def refused(self, reason: str, futures: list[asyncio.Future[Any]], error: RedisError = FENCED) -> None:
+        """The journal refused an append (another node leads, or this node can no
+        longer log its writes): the machine fences the node, failing ``futures``."""
+        already = self.fenced
+        self._fence_with = (futures, error)
+        self.step(lead.Refused(reason))
+        self._fence_with = ([], FENCED)
+        if already:
+            self.fence(reason, futures, error)  # the machine fenced us before: fail what is still pending
 
     def fence(self, reason: str, futures: list[asyncio.Future[Any]], error: RedisError = FENCED) -> None:
         if not self.fenced:
@@ -598,7 +549,7 @@ class DurableNode:
             ("journal_lag_entries", lag_entries),
             ("journal_lag_ms", lag_ms),
             ("journal_leader", self.leader or ""),
-            ("lease_valid", int(self.role == "primary" and time.monotonic() < self.lease_until)),
+            ("lease_valid", int(self.leadership.lease_valid(_now_ms()))),
         ]
 
 
