@@ -367,6 +367,7 @@ INSTALLED_APPS = [
     "channels",
     "sandbox",
     "quizzes",
+    "teach",
 ]
 
 MIDDLEWARE = [
