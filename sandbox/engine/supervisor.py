@@ -48,249 +48,35 @@ read it (then it is no secret). The supervisor never talks to the journal itself
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import os
-import random
-import resource
 import secrets
 import signal
-import socket
 import sys
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
-from .acl import SetUserError, UnmatchedParenthesis, has_spaces, new_user, password_hash
 from .journal_auth import check_secret, load_secret, new_secret
+from .promotion import choose_primary, parse_offset
 from .respclient import RespError, connect
-from .slots import SLOTS
-
-ZONES = ("az-a", "az-b", "az-c")
-SUPERVISOR_USER = "supervisor"
-JOURNAL_SECRET_FILE = "journal.secret"
-
-# What the application user may not run: what the supervisor owns (the processes,
-# replication, the slot map, users, configuration) and what could stall a node.
-# MemoryDB restricts the same groups. CLIENT NO-EVICT too: a connection with it skips
-# the maxmemory check, so SETRANGE could grow a "64mb" node to hundreds of MB.
-_SUPERVISOR_ONLY = (
-    "shutdown", "debug", "monitor", "migrate", "module", "replicaof", "slaveof", "sync", "psync", "replconf",
-    "client|no-evict",
-    "failover", "save", "bgsave", "bgrewriteaof", "config|set", "config|rewrite",
-    "acl|setuser", "acl|deluser", "acl|load", "acl|save",
-    "cluster|addslots", "cluster|addslotsrange", "cluster|delslots", "cluster|delslotsrange",
-    "cluster|flushslots", "cluster|failover", "cluster|forget", "cluster|meet", "cluster|replicate",
-    "cluster|reset", "cluster|setslot", "cluster|set-config-epoch", "cluster|bumpepoch",
-    "cluster|saveconfig", "cluster|settopology",
+from .supervisor_processes import (  # noqa: F401  (memory_limit, _free_ports: imported from here by callers)
+    RESTART_BACKOFF_MAX_S,
+    RESTART_STABLE_S,
+    Proc,
+    _child_setup,
+    _free_ports,
+    memory_limit,
 )
-APP_USER_RULES = "~* &* +@all " + " ".join("-" + name for name in _SUPERVISOR_ONLY)
-
-
-@dataclass(frozen=True)
-class ClusterSpec:
-    mode: str  # "durable" or "cache"
-    shards: int = 1  # 1..16
-    replicas: int = 1  # replicas per shard, 0..5
-    base_port: int = 0  # first port (journals, then data nodes); 0 = any free ports
-    data_dir: str = "var/cluster"  # created if missing
-    bind: str = "127.0.0.1"  # where every process listens
-    replication_delay_ms: int = 0  # cache: one-way primary->replica delay, ms
-    detection_timeout_ms: int = 1000  # cache: how long a dead primary goes unnoticed, ms
-    lease_ms: int = 1000  # durable: primary lease, ms
-    auto_restart: bool = True  # restart crashed processes (as replicas)
-    restart_delay_ms: int = 1500  # wait before restarting a crashed process, ms (doubles, up to
-    # RESTART_BACKOFF_MAX_S, while it keeps crashing within RESTART_STABLE_S of its start)
-    maxmemory: str = "0"  # per data node (e.g. "100mb"); also sets every process's memory rlimit ("0": none)
-    client_output_buffer_limit: str = ""  # data nodes: a normal client's pending output, e.g. "32mb" ("" = engine default)
-    max_disk_bytes: int = 0  # durable: cap on the journal log plus snapshots, bytes (0 = no cap); over it
-    # data writes are refused until a snapshot trims the log
-    requirepass: str = ""  # default-user password of every data node ("" = none)
-    username: str = ""  # the application user of every data node ("" = none); then the default user is off
-    password: str = field(default="", repr=False)  # its password (only hashes reach the nodes)
-    user_rules: str = APP_USER_RULES  # what it may run (ACL rules)
-    snapshot_interval_s: int = 60  # durable: scheduled snapshots, s (0 = only on demand / threshold)
-    snapshot_threshold_entries: int = 5000  # durable: snapshot when the log grows this much
-    snapshotter: bool = True  # durable: run the off-node snapshotter process
-    from_snapshot: str = ""  # durable: snapshot file that seeds a NEW cluster ("" = start empty)
-    journal_secret: str = field(default="", repr=False)  # durable: the journal's ("" = keep DIR/journal.secret's)
-
-
-@dataclass
-class Proc:
-    id: str
-    kind: str  # data | journal | snapshotter
-    zone: str
-    port: int
-    shard: int | None = None
-    role: str = "replica"  # data nodes: primary | replica; journals: leader | follower
-    status: str = "starting"  # starting | running | crashed | paused | stopped
-    pid: int | None = None
-    applied: int = 0
-    committed: int = 0
-    lag_entries: int = 0
-    lag_ms: int = 0
-    offset: int = 0
-    aux_port: int = 0  # journals: the Raft peer port
-    started_at: float = 0.0  # monotonic time of the latest launch
-    restart_delay_s: float = 0.0  # the wait before the latest restart (grows while it keeps crashing)
-    quick_crashes: int = 0  # crashes in a row, each within RESTART_STABLE_S of its launch
-    process: asyncio.subprocess.Process | None = field(default=None, repr=False)
-    expected_exit: bool = field(default=False, repr=False)
-    ready: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
-
-    def public(self) -> dict[str, Any]:
-        d = {name: getattr(self, name) for name in _PUBLIC_FIELDS}
-        d["host"] = "127.0.0.1"
-        return d
-
-
-_PUBLIC_FIELDS = ("id", "kind", "zone", "port", "shard", "role", "status", "pid", "applied", "committed",
-                  "lag_entries", "lag_ms", "offset")
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
-
-
-# A process that keeps crashing soon after it starts (a node whose data no longer
-# fits its memory limit, a journal on a full disk) is restarted after a wait that
-# doubles each time, up to RESTART_BACKOFF_MAX_S; one that stayed up
-# RESTART_STABLE_S counts as healthy again.
-RESTART_BACKOFF_MAX_S = 30.0
-RESTART_STABLE_S = 30.0
-
-# Memory limits (RLIMIT_DATA: heap and private writable mappings -- what Python's
-# allocations grow -- and not the shared libraries and reserved address space that
-# make VmSize several times larger). Measured on a durable cluster with maxmemory
-# "64mb", 1 shard, 1 replica, filled with 1 KB strings until OOM (used_memory 66 MB):
-#   data node    idle VmData 51 MB (RSS 31, VmSize 133); at maxmemory VmData 83 MB (RSS 63),
-#                and 140 MB right after a SETRANGE building a 60 MB value (two copies);
-#   snapshotter  idle 16 MB; 261 MB (RSS 273) while snapshotting that shard: it holds the
-#                replayed keyspace, the file it wrote and a fresh copy it verifies (~4x);
-#   journal      idle 49 MB (RSS 28, VmSize 194); 108 MB holding the 64 MB it logged.
-# So each gets a base for the interpreter plus a multiple of the data it may hold, with
-# headroom: a node loading a snapshot holds the file, its records and the new
-# keyspace at once. A 64mb node is held to 384 MB (the NO-EVICT hole let one reach
-# ~430 MB). A process at its limit gets MemoryError (a command answers an error) or
-# dies, and the restart backoff above keeps a crash loop cheap.
-_MEMORY_BASE = 128 * 1024 * 1024
-
-
-def memory_limit(kind: str, spec: ClusterSpec) -> int:
-    """RLIMIT_DATA bytes for a process of ``kind`` (0 = no limit: maxmemory "0")."""
-    from .config import _parse_memory
-
-    maxmemory = _parse_memory(spec.maxmemory)
-    if maxmemory <= 0:
-        return 0
-    if kind == "data":
-        return _MEMORY_BASE + 4 * maxmemory
-    if kind == "snapshotter":  # one shard at a time, held about four times over
-        return _MEMORY_BASE + 6 * maxmemory
-    # A journal holds every shard's entries since the older kept snapshot: about two
-    # datasets per shard, or the disk cap's worth; held twice while compacting.
-    logged = max(spec.max_disk_bytes, 2 * spec.shards * maxmemory)
-    return _MEMORY_BASE + 4 * logged
-
-
-def _child_setup(memory_bytes: int) -> Callable[[], None]:
-    """What runs in a child between fork and exec: die with this process and, with a
-    limit, cap its data segment."""
-    def setup() -> None:
-        _die_with_parent()
-        if memory_bytes > 0:
-            resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
-
-    return setup
-
-
-# Ports for a new cluster. Bound to port 0, the kernel would hand out ports from its
-# ephemeral range, where any outgoing connection (the site opens many) may take one
-# before the child process binds it, and where supervisors starting side by side get
-# each other's just-closed ports: a start then fails with "address in use". So ports
-# come from below that range, each checked free by binding it, and none is handed out
-# twice by this process within _RECENT_S.
-_RECENT_S = 120.0
-_recent_ports: dict[int, float] = {}  # port -> monotonic time it was handed out
-_ports_lock = threading.Lock()
-
-
-def _below_ephemeral_range() -> tuple[int, int]:
-    """The block of ports to pick from: [10000, start of the ephemeral range)."""
-    try:
-        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
-            ephemeral_low = int(f.read().split()[0])
-    except (OSError, ValueError, IndexError):
-        ephemeral_low = 32768
-    return 10000, max(10000, ephemeral_low - 1)
-
-
-def _free_ports(n: int, bind: str) -> list[int]:
-    low, high = _below_ephemeral_range()
-    rng = random.Random()
-    with _ports_lock:
-        now = time.monotonic()
-        for port in [p for p, t in _recent_ports.items() if now - t > _RECENT_S]:
-            del _recent_ports[port]
-        socks: list[socket.socket] = []
-        ports: list[int] = []
-        attempts = 0
-        while len(ports) < n and attempts < 50 * n and high - low > 100:
-            attempts += 1
-            port = rng.randint(low, high)
-            if port in _recent_ports or port in ports:
-                continue
-            s = socket.socket()
-            try:
-                s.bind((bind, port))
-            except OSError:
-                s.close()
-                continue
-            socks.append(s)
-            ports.append(port)
-        while len(ports) < n:  # no room below the ephemeral range: let the kernel choose
-            s = socket.socket()
-            s.bind((bind, 0))
-            socks.append(s)
-            ports.append(s.getsockname()[1])
-        for s in socks:
-            s.close()
-        for port in ports:
-            _recent_ports[port] = now
-        return ports
-
-
-def _users_file(spec: ClusterSpec, secret: str) -> str:
-    """The cluster's ACL file (password hashes only). Raises ValueError for a user
-    the nodes would refuse."""
-    def digest(password: str) -> str:
-        return password_hash(password.encode()).decode()
-
-    if spec.requirepass:
-        default = f"on #{digest(spec.requirepass)} ~* &* +@all"
-    elif spec.username:
-        default = "off resetchannels -@all"
-    else:
-        default = "on nopass ~* &* +@all"
-    lines = [f"user default {default}", f"user {SUPERVISOR_USER} on #{digest(secret)} ~* &* +@all"]
-    if spec.username:
-        name = spec.username
-        if name in ("default", SUPERVISOR_USER) or not name or has_spaces(name.encode()) or not spec.password:
-            raise ValueError(f"unusable application user {name!r}: needs a name of its own without spaces, "
-                             "and a password")
-        try:
-            new_user(name.encode(), spec.user_rules.encode().split(b" "))
-        except (SetUserError, UnmatchedParenthesis) as exc:
-            raise ValueError(f"bad user_rules {spec.user_rules!r}: {exc}") from None
-        lines.append(f"user {name} on #{digest(spec.password)} {spec.user_rules}")
-    return "\n".join(lines) + "\n"
-
-
-def slot_ranges(shards: int) -> list[tuple[int, int]]:
-    return [(i * SLOTS // shards, (i + 1) * SLOTS // shards - 1) for i in range(shards)]
+from .supervisor_spec import (  # noqa: F401  (the spec's names are imported from here by callers)
+    APP_USER_RULES,
+    JOURNAL_SECRET_FILE,
+    SUPERVISOR_USER,
+    ZONES,
+    ClusterSpec,
+    slot_ranges,
+    users_file,
+)
 
 
 class Supervisor:
@@ -311,7 +97,7 @@ class Supervisor:
                 raise ValueError("journal_secret needs mode='durable' (a cache cluster has no journal)")
             check_secret(spec.journal_secret, "ClusterSpec.journal_secret")
         self._secret = secrets.token_hex(24)  # the supervisor user's password: never leaves this object
-        self._users_file_text = _users_file(spec, self._secret)  # checks the user before anything starts
+        self._users_file_text = users_file(spec, self._secret)  # checks the user before anything starts
         self.spec = spec
         self.dir = Path(spec.data_dir).resolve()
         self.procs: dict[str, Proc] = {}
@@ -698,24 +484,23 @@ class Supervisor:
         offsets: dict[str, int] = {}
         for p in candidates:
             try:
-                info = (await self._send(p, "INFO", "replication")).decode()
-                fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
-                offsets[p.id] = int(fields.get("slave_repl_offset", fields.get("master_repl_offset", "0")))
+                offsets[p.id] = parse_offset((await self._send(p, "INFO", "replication")).decode())
             except (ConnectionError, OSError, RespError, asyncio.TimeoutError, ValueError):
                 continue
-        if not offsets:
+        promotion = choose_primary([p.id for p in candidates], offsets)
+        if promotion is None:
             self._emit({"event": "failover_failed", "shard": shard, "reason": "no live replica"})
             return
-        winner_id = max(offsets, key=lambda k: offsets[k])
-        winner = self.procs[winner_id]
+        winner = self.procs[promotion.primary]
         await self._send(winner, "REPLICAOF", "NO", "ONE")
         for p in self.procs.values():
             if p.kind == "data" and p.shard == shard and p.role == "primary":
                 p.role = "replica"
         winner.role = "primary"
-        winner.offset = offsets[winner_id]
-        for p in candidates:
-            if p is not winner and p.status == "running":
+        winner.offset = promotion.offset
+        for other in promotion.repoint:
+            p = self.procs[other]
+            if p.status == "running":
                 try:
                     await self._send(p, "REPLICAOF", "127.0.0.1", str(winner.port))
                 except (ConnectionError, OSError, RespError, asyncio.TimeoutError):
@@ -725,7 +510,7 @@ class Supervisor:
         self._save_layout()
         await self.push_topology()
         self._emit({"event": "failover_finished", "shard": shard, "primary": winner.id, "zone": winner.zone,
-                    "offset": offsets[winner_id], "duration_ms": round((time.monotonic() - started) * 1000)})
+                    "offset": promotion.offset, "duration_ms": round((time.monotonic() - started) * 1000)})
 
     # -- faults and control --------------------------------------------------------------
     def _get(self, node_id: str) -> Proc:
