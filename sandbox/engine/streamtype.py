@@ -36,6 +36,7 @@ from typing import Iterator
 
 from sortedcontainers import SortedDict
 
+from . import errors
 from .errors import RedisError
 from .resp import string2ll
 
@@ -46,7 +47,6 @@ ENTRIES_READ_UNKNOWN = -1  # Redis's SCG_INVALID_ENTRIES_READ
 
 StreamID = tuple[int, int]
 
-E_INVALID_ID = RedisError("ERR Invalid stream ID specified as stream command argument")
 
 # Redis 7.0's defaults for a new node (stream-node-max-bytes / -entries); the
 # CONFIG parameters of the same names win when set.
@@ -85,24 +85,24 @@ def parse_id(arg: bytes, missing_seq: int = 0, strict: bool = False) -> tuple[St
     ``strict``, and ``ms-*``. Returns (id, seq_given); seq_given is False only for
     ``ms-*``, which callers other than XADD must refuse (``parse_plain_id``)."""
     if len(arg) > 127:
-        raise E_INVALID_ID
+        raise errors.STREAM_INVALID_ID
     if b"\0" in arg:
         arg = arg[: arg.index(b"\0")]  # Redis parses the argument as a C string
     if arg == b"-" or arg == b"+":
         if strict:
-            raise E_INVALID_ID
+            raise errors.STREAM_INVALID_ID
         return (ZERO_ID if arg == b"-" else MAX_ID), True
     ms_text, dash, seq_text = arg.partition(b"-")
     ms = string2ull(ms_text)
     if ms is None:
-        raise E_INVALID_ID
+        raise errors.STREAM_INVALID_ID
     if not dash:
         return (ms, missing_seq), True
     if seq_text == b"*":
         return (ms, 0), False
     seq = string2ull(seq_text)
     if seq is None:
-        raise E_INVALID_ID
+        raise errors.STREAM_INVALID_ID
     return (ms, seq), True
 
 
@@ -110,7 +110,7 @@ def parse_plain_id(arg: bytes, missing_seq: int = 0, strict: bool = False) -> St
     """An ID where ``ms-*`` means nothing (everything but XADD's own ID)."""
     sid, seq_given = parse_id(arg, missing_seq, strict)
     if not seq_given:
-        raise E_INVALID_ID
+        raise errors.STREAM_INVALID_ID
     return sid
 
 

@@ -31,11 +31,6 @@ container("acl", "Manage the node's users and what they may run (Redis 7.0 ACL).
 
 _FLAGS = "admin noscript loading stale"
 _READ_FLAGS = "noscript loading stale"
-NO_ACLFILE = RedisError(
-    "ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the "
-    "ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) "
-    "in order to store users in the Redis configuration."
-)
 _HELP = [
     "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "CAT [<category>]",
@@ -237,7 +232,7 @@ def _lookup(call: list[bytes]) -> Command:
 def acl_load(ctx: Ctx, argv: list[bytes]) -> Any:
     acl = ctx.server.acl
     if not acl.aclfile:
-        raise NO_ACLFILE
+        raise errors.ACL_NO_ACLFILE
     try:
         replaced = acl.load()
     except AclFileError as err:
@@ -253,7 +248,7 @@ def acl_load(ctx: Ctx, argv: list[bytes]) -> Any:
 def acl_save(ctx: Ctx, argv: list[bytes]) -> Any:
     acl = ctx.server.acl
     if not acl.aclfile:
-        raise NO_ACLFILE
+        raise errors.ACL_NO_ACLFILE
     try:
         acl.save()
     except OSError as exc:

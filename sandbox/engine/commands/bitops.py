@@ -25,13 +25,6 @@ from . import command
 from .keyspecs import READ, READ_WRITE
 from .util import keyword, max_bulk_len, parse_int, string_range
 
-_E_BIT_ARG = RedisError("ERR The bit argument must be 1 or 0.")
-_E_BITOP_NOT = RedisError("ERR BITOP NOT must be called with a single source key.")
-_E_BITFIELD_TYPE = RedisError(
-    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is."
-)
-_E_OVERFLOW_TYPE = RedisError("ERR Invalid OVERFLOW type specified")
-_E_BITFIELD_RO = RedisError("ERR BITFIELD_RO only supports the GET subcommand")
 
 _NOT_TABLE = bytes(255 - i for i in range(256))
 
@@ -175,7 +168,7 @@ def _first_bit(chunk: bytes | bytearray, bit: int) -> int:
 def bitpos(ctx: Ctx, argv: list[bytes]) -> Any:
     bit = parse_int(argv[2])
     if bit != 0 and bit != 1:
-        raise _E_BIT_ARG
+        raise errors.BIT_ARG
     value = ctx.lookup_typed(argv[1], bytes)
     if value is None:
         return -1 if bit else 0  # an infinite run of zeros
@@ -231,7 +224,7 @@ def bitop(ctx: Ctx, argv: list[bytes]) -> Any:
     if op not in (b"and", b"or", b"xor", b"not"):
         raise errors.SYNTAX
     if op == b"not" and len(argv) != 4:
-        raise _E_BITOP_NOT
+        raise errors.BIT_BITOP_NOT
     dest = argv[2]
     sources = [ctx.lookup_typed(key, bytes) or b"" for key in argv[3:]]
     size = max(len(s) for s in sources)
@@ -274,10 +267,10 @@ def _bitfield_type(arg: bytes) -> tuple[bool, int]:
         arg = arg[: arg.index(b"\0")]
     signed = arg[:1] == b"i"
     if not signed and arg[:1] != b"u":
-        raise _E_BITFIELD_TYPE
+        raise errors.BIT_BITFIELD_TYPE
     bits = string2ll(arg[1:])
     if bits is None or bits < 1 or bits > (64 if signed else 63):
-        raise _E_BITFIELD_TYPE
+        raise errors.BIT_BITFIELD_TYPE
     return signed, bits
 
 
@@ -339,7 +332,7 @@ def _bitfield(ctx: Ctx, argv: list[bytes], readonly_command: bool) -> Any:
             if name == b"overflow" and left >= 1:
                 overflow = _OVERFLOWS.get(keyword(argv[j + 1]), -1)
                 if overflow < 0:
-                    raise _E_OVERFLOW_TYPE
+                    raise errors.BIT_OVERFLOW_TYPE
                 j += 2
                 continue
             raise errors.SYNTAX
@@ -358,7 +351,7 @@ def _bitfield(ctx: Ctx, argv: list[bytes], readonly_command: bool) -> Any:
         value = ctx.lookup_typed(key, bytes) or b""
         return [_read_field(value, offset, bits, signed) for _op, signed, bits, offset, _a, _o in ops]
     if readonly_command:
-        raise _E_BITFIELD_RO
+        raise errors.BIT_BITFIELD_RO
     value = ctx.lookup_typed(key, bytes)
     size = (highest >> 3) + 1
     grows = value is None or len(value) < size

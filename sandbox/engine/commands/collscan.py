@@ -39,7 +39,6 @@ from ..errors import RedisError
 from .. import glob
 from .util import parse_int
 
-INVALID_CURSOR = RedisError("ERR invalid cursor")
 _KEY_MASK = (1 << 62) - 1  # keeps every cursor below 2**63, so it prints like Redis's
 _ULONG_MAX = (1 << 64) - 1
 
@@ -52,17 +51,17 @@ def parse_cursor(arg: bytes) -> int:
     whitespace, trailing garbage and values beyond 64 bits.
     """
     if arg[:1].isspace():
-        raise INVALID_CURSOR
+        raise errors.SCAN_INVALID_CURSOR
     text = arg.split(b"\0", 1)[0]
     if not text:
         return 0
     negative = text[:1] == b"-"
     digits = text[1:] if text[:1] in (b"-", b"+") else text
     if not digits or not digits.isdigit():
-        raise INVALID_CURSOR
+        raise errors.SCAN_INVALID_CURSOR
     digits = digits.lstrip(b"0") or b"0"
     if len(digits) > 20 or int(digits) > _ULONG_MAX:
-        raise INVALID_CURSOR
+        raise errors.SCAN_INVALID_CURSOR
     value = int(digits)
     return (-value) & _ULONG_MAX if negative else value
 

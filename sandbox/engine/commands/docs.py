@@ -118,7 +118,6 @@ def command_docs(cmd: Command) -> Map:
     return Map(pairs)
 
 
-
 # ---------------------------------------------------------------------------
 # COMMAND and its subcommands
 
@@ -145,8 +144,6 @@ _HELP = [
     "HELP",
     "    Prints this help.",
 ]
-
-
 
 
 @command("command", -1, "loading stale", acl="@connection", since="2.8.13", group="server",

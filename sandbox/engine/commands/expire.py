@@ -24,9 +24,6 @@ from .util import LLONG_MAX, parse_int
 
 _SEC_LIMIT = LLONG_MAX // 1000  # C's LLONG_MAX / 1000 (and -LLONG_MIN / 1000, truncated)
 
-E_NX_XX_GT_LT = RedisError("ERR NX and XX, GT or LT options at the same time are not compatible")
-E_GT_LT = RedisError("ERR GT and LT options at the same time are not compatible")
-
 
 def expire_at(ctx: Ctx, key: bytes, when: int) -> None:
     """Give the existing ``key`` the absolute expiry ``when`` (ms) and log it, or
@@ -52,9 +49,9 @@ def _expire_flags(argv: list[bytes]) -> int:
             raise RedisError(b"ERR Unsupported option " + opt.split(b"\0", 1)[0])
         flags |= bit
     if flags & _NX and flags & (_XX | _GT | _LT):
-        raise E_NX_XX_GT_LT
+        raise errors.EXPIRE_NX_XX_GT_LT
     if flags & _GT and flags & _LT:
-        raise E_GT_LT
+        raise errors.EXPIRE_GT_LT
     return flags
 
 

@@ -32,8 +32,6 @@ from .util import (
 _LISTPACK_MAX_ENTRIES = ("hash-max-listpack-entries", 512)
 _LISTPACK_MAX_VALUE = ("hash-max-listpack-value", 64)
 
-_E_NAN_OR_INF_VALUE = RedisError("ERR value is NaN or Infinity")
-
 
 def is_listpack(ctx: Ctx, h: dict) -> bool:
     """Would Redis keep this hash as a listpack (ordered, scanned in one call)?"""
@@ -156,7 +154,7 @@ def hincrbyfloat(ctx: Ctx, argv: list[bytes]) -> Any:
     if incr is None:
         raise errors.NOT_FLOAT
     if incr is longdouble.INF:
-        raise _E_NAN_OR_INF_VALUE
+        raise errors.HASH_NAN_OR_INF_VALUE
     key, field = argv[1], argv[2]
     h = ctx.lookup_typed(key, dict)
     value = longdouble.ZERO

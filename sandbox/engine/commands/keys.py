@@ -26,11 +26,6 @@ from .util import parse_int
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
-E_INT_RANGE = RedisError("ERR value is out of range, value must between -2147483648 and 2147483647")
-E_DB_RANGE = RedisError("ERR DB index is out of range")
-E_COPY_CLUSTER = RedisError("ERR Copying to another database is not allowed in cluster mode")
-E_MOVE_CLUSTER = RedisError("ERR MOVE is not allowed in cluster mode")
-
 
 # -- deleting and testing keys ----------------------------------------------------------
 @command("del", -2, "write", keys=(1, -1, 1), acl="@keyspace", complexity="O(N)",
@@ -110,11 +105,11 @@ def _db_index(ctx: Ctx, arg: bytes) -> int:
     """A database number as COPY/MOVE parse it (``getIntFromObjectOrReply`` + ``selectDb``)."""
     index = parse_int(arg)
     if not _INT_MIN <= index <= _INT_MAX:
-        raise E_INT_RANGE
+        raise errors.KEYS_INT_RANGE
     # In cluster mode Redis still has its configured databases; only db 0 is used.
     count = ctx.server.config.databases if ctx.server.config.cluster_enabled else len(ctx.server.keyspace)
     if not 0 <= index < count:
-        raise E_DB_RANGE
+        raise errors.DB_INDEX_OUT_OF_RANGE
     return index
 
 
@@ -144,7 +139,7 @@ def copy(ctx: Ctx, argv: list[bytes]) -> Any:
             raise errors.SYNTAX
         j += 1
     if ctx.server.config.cluster_enabled and (src_id != 0 or dst_id != 0):
-        raise E_COPY_CLUSTER
+        raise errors.KEYS_COPY_CLUSTER
     src, dst = argv[1], argv[2]
     if src_id == dst_id and src == dst:
         raise errors.SAME_OBJECT
@@ -167,7 +162,7 @@ def copy(ctx: Ctx, argv: list[bytes]) -> Any:
          key_flags=("RW access update",))
 def move(ctx: Ctx, argv: list[bytes]) -> Any:
     if ctx.server.config.cluster_enabled:
-        raise E_MOVE_CLUSTER
+        raise errors.KEYS_MOVE_CLUSTER
     dst_db = ctx.server.keyspace.dbs[_db_index(ctx, argv[2])]
     src_db = ctx.db
     if dst_db is src_db:

@@ -147,7 +147,6 @@ def key_flags(cmd: Command, argv: list[bytes], index: int) -> tuple[str, ...]:
     return (movable or specs)[0].flags if specs else ()
 
 
-
 def has_keys(cmd: Command) -> bool:
     """Redis's doesCommandHaveKeys: channels (not_key specs) don't count."""
     return cmd.getkeys is not None or any("not_key" not in s.flags for s in key_specs(cmd))

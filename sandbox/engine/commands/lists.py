@@ -24,12 +24,6 @@ from ..resp import NULL_ARRAY, OK
 from . import command
 from .util import LLONG_MIN, first_existing, numkeys_keys, parse_int, parse_mpop, parse_nonneg_int, rank_range
 
-_E_RANK_ZERO = RedisError(
-    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
-    "or use negative to start from the end of the list"
-)
-_E_COUNT_NEGATIVE = RedisError("ERR COUNT can't be negative")
-_E_MAXLEN_NEGATIVE = RedisError("ERR MAXLEN can't be negative")
 
 _ENDS = {b"left": True, b"right": False}  # True for the head
 
@@ -210,11 +204,11 @@ def lpos(ctx: Ctx, argv: list[bytes]) -> Any:
         if opt == b"rank":
             rank = parse_int(argv[i + 1])
             if rank == 0:
-                raise _E_RANK_ZERO
+                raise errors.LIST_RANK_ZERO
         elif opt == b"count":
-            count = parse_nonneg_int(argv[i + 1], _E_COUNT_NEGATIVE)
+            count = parse_nonneg_int(argv[i + 1], errors.LIST_COUNT_NEGATIVE)
         elif opt == b"maxlen":
-            maxlen = parse_nonneg_int(argv[i + 1], _E_MAXLEN_NEGATIVE)
+            maxlen = parse_nonneg_int(argv[i + 1], errors.LIST_MAXLEN_NEGATIVE)
         else:
             raise errors.SYNTAX
         i += 2

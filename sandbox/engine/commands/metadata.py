@@ -121,7 +121,6 @@ TIPS: dict[str, tuple[str, ...]] = {
 }
 
 
-
 def reply_flags(cmd: Command) -> list[str]:
     """The flags COMMAND INFO shows, in Redis's order (movablekeys when keys move)."""
     present = set(cmd.flags)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from .. import errors
 from ..context import Ctx
 from ..datatypes import ZSet
 from ..errors import RedisError
@@ -24,14 +25,6 @@ from . import command, container
 from .hashes import is_listpack
 from .sets import is_intset
 
-E_FREQ_NOT_LFU = RedisError(
-    "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when "
-    "switching between policies at runtime LRU and LFU data will take some time to adjust."
-)
-E_IDLE_LFU = RedisError(
-    "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when "
-    "switching between policies at runtime LRU and LFU data will take some time to adjust."
-)
 
 _SHARED_INTEGERS = 10000  # OBJ_SHARED_INTEGERS: 0..9999 are shared objects
 _SHARED_REFCOUNT = 2**31 - 1  # OBJ_SHARED_REFCOUNT (INT_MAX)
@@ -106,7 +99,7 @@ def object_idletime(ctx: Ctx, argv: list[bytes]) -> Any:
     if value is None:
         return None
     if "lfu" in ctx.server.params.get("maxmemory-policy"):
-        raise E_IDLE_LFU
+        raise errors.OBJECT_IDLE_LFU
     return 0
 
 
@@ -118,7 +111,7 @@ def object_freq(ctx: Ctx, argv: list[bytes]) -> Any:
     if value is None:
         return None
     if "lfu" not in ctx.server.params.get("maxmemory-policy"):
-        raise E_FREQ_NOT_LFU
+        raise errors.OBJECT_FREQ_NOT_LFU
     return 5  # LFU_INIT_VAL: the counter of a key that has not been read since it was written
 
 

@@ -22,31 +22,19 @@ from .util import parse_int
 
 NO_REPLY = Raw(b"")  # REPLCONF ACK and PSYNC answer on the replication stream, or not at all
 
-WAIT_ON_REPLICA = RedisError(
-    "ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is "
-    "configured to be writable (which is not the default) writes to replicas are just local and are not propagated."
-)
-WAIT_DURABLE = RedisError(
-    "ERR WAIT is not needed in durable mode: a write is acknowledged only once the journal has committed it in a majority of zones"
-)
-TIMEOUT_NOT_INTEGER = RedisError("ERR timeout is not an integer or out of range")
-TIMEOUT_NEGATIVE = RedisError("ERR timeout is negative")
-NOMASTERLINK = RedisError("NOMASTERLINK Can't SYNC while not connected with my master")
-NOT_WHILE_REPLICA_LINK = RedisError("ERR Command is not valid when client is a replica.")
-INVALID_PORT = RedisError("ERR Invalid master port")
 ALREADY_CONNECTED = Status(b"OK Already connected to specified master")
 
 
 def _replicaof(ctx: Ctx, argv: list[bytes]) -> Any:
     if getattr(ctx.client, "is_replica", False):
-        raise NOT_WHILE_REPLICA_LINK
+        raise errors.REPL_NOT_WHILE_REPLICA_LINK
     repl = Replication.of(ctx.server)
     if argv[1].lower() == b"no" and argv[2].lower() == b"one":
         repl.promote()
         return OK
-    port = parse_int(argv[2], INVALID_PORT)
+    port = parse_int(argv[2], errors.REPL_INVALID_PORT)
     if not 0 <= port <= 65535:
-        raise INVALID_PORT
+        raise errors.REPL_INVALID_PORT
     if not repl.follow(argv[1].decode(errors="replace"), port):
         return ALREADY_CONNECTED
     return OK
@@ -72,7 +60,7 @@ def psync(ctx: Ctx, argv: list[bytes]) -> Any:
     if getattr(ctx.client, "is_replica", False):
         return NO_REPLY  # already streaming to this connection
     if repl.primary is not None and (repl.link is None or repl.link.status != "up"):
-        raise NOMASTERLINK
+        raise errors.REPL_NOMASTERLINK
     wanted = parse_int(argv[2])
     repl.psync(ctx.client, argv[1].decode(errors="replace"), wanted)
     return NO_REPLY
@@ -111,13 +99,13 @@ def wait(ctx: Ctx, argv: list[bytes]) -> Any:
     server = ctx.server
     repl = getattr(server, "replication", None)
     if repl is None and getattr(server, "repl_info", None) is not None:
-        raise WAIT_DURABLE
+        raise errors.REPL_WAIT_DURABLE
     if server.read_only or (repl is not None and repl.primary is not None):
-        raise WAIT_ON_REPLICA
+        raise errors.REPL_WAIT_ON_REPLICA
     numreplicas = parse_int(argv[1])
-    timeout = parse_int(argv[2], TIMEOUT_NOT_INTEGER)
+    timeout = parse_int(argv[2], errors.TIMEOUT_NOT_INTEGER)
     if timeout < 0:
-        raise TIMEOUT_NEGATIVE
+        raise errors.TIMEOUT_NEGATIVE
     # Inside EXEC a blocking reply is impossible: Redis answers at once there too.
     in_exec = getattr(server, "_batch", None) is not None
     if repl is None and (numreplicas <= 0 or in_exec):

@@ -26,14 +26,12 @@ from ..errors import RedisError
 from ..resp import SetReply
 from . import collscan, command
 from .util import (
-    BULK_FLOOR, E_LIMIT_NEGATIVE, E_NUMKEYS, config_limit, numkeys_keys, parse_nonneg_int, parse_random_count,
-    repeated_picks, store_or_delete, to_int,
+    BULK_FLOOR, config_limit, numkeys_keys, parse_nonneg_int, parse_random_count, repeated_picks, store_or_delete,
+    to_int,
 )
 
 _INTSET_MAX = ("set-max-intset-entries", 512)  # Redis 7.0's default; a CONFIG parameter wins
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-
-_E_TOO_MANY_KEYS = RedisError("ERR Number of keys can't be greater than number of args")
 
 
 def intset_order(members: Iterable[bytes]) -> list[bytes] | None:
@@ -345,14 +343,14 @@ def sinterstore(ctx: Ctx, argv: list[bytes]) -> Any:
 def sintercard(ctx: Ctx, argv: list[bytes]) -> Any:
     numkeys = to_int(argv[1])
     if numkeys is None or numkeys <= 0:
-        raise E_NUMKEYS
+        raise errors.NUMKEYS_NOT_POSITIVE
     if numkeys > len(argv) - 2:
-        raise _E_TOO_MANY_KEYS
+        raise errors.SET_TOO_MANY_KEYS
     limit = 0
     i = 2 + numkeys
     while i < len(argv):
         if argv[i].lower() == b"limit" and i + 1 < len(argv):
-            limit = parse_nonneg_int(argv[i + 1], E_LIMIT_NEGATIVE)
+            limit = parse_nonneg_int(argv[i + 1], errors.LIMIT_NEGATIVE)
             i += 2
         else:
             raise errors.SYNTAX

@@ -37,11 +37,6 @@ from .keyspecs import READ, WRITE
 from .sets import intset_order
 from .util import parse_int
 
-E_NOT_DOUBLE = RedisError("ERR One or more scores can't be converted into double")
-E_BY_CLUSTER = RedisError("ERR BY option of SORT denied in Cluster mode.")
-E_BY_ACL = RedisError("ERR BY option of SORT denied due to insufficient ACL permissions.")
-E_GET_ACL = RedisError("ERR GET option of SORT denied due to insufficient ACL permissions.")
-E_GET_CLUSTER = RedisError("ERR GET option of SORT denied in Cluster mode.")
 
 _DBL_MIN = 2.2250738585072014e-308
 _DEC = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
@@ -164,15 +159,15 @@ def _parse(ctx: Ctx, argv: list[bytes], readonly: bool) -> dict[str, Any]:
             if b"*" not in _cstr(argv[j + 1]):
                 opts["dontsort"] = True
             elif cluster:
-                raise E_BY_CLUSTER
+                raise errors.SORT_BY_CLUSTER
             elif not _reads_every_key(ctx, readonly):
-                raise E_BY_ACL
+                raise errors.SORT_BY_ACL
             j += 1
         elif opt == b"get" and left >= 1:
             if cluster:
-                raise E_GET_CLUSTER
+                raise errors.SORT_GET_CLUSTER
             if not _reads_every_key(ctx, readonly):
-                raise E_GET_ACL
+                raise errors.SORT_GET_ACL
             opts["gets"].append(argv[j + 1])
             j += 1
         else:
@@ -291,7 +286,7 @@ def _sorted(ctx: Ctx, vector: list[bytes], by: bytes | None, alpha: bool, desc: 
             score = 0.0
         keyed.append((score, elem))
     if bad:
-        raise E_NOT_DOUBLE
+        raise errors.SORT_NOT_DOUBLE
     keyed.sort(reverse=desc)
     return [elem for _score, elem in keyed]
 

@@ -50,16 +50,9 @@ from ..streamtype import (
 )
 from . import container
 from .util import help_reply
-from .streams import E_END_INTERVAL, E_START_INTERVAL, cstr, entry_reply, lookup, nogroup_for_key, stream_command
+from .streams import cstr, entry_reply, lookup, nogroup_for_key, stream_command
 from .util import LLONG_MAX, keyword, parse_int, to_int
 
-E_BUSYGROUP = RedisError("BUSYGROUP Consumer Group name already exists")
-E_NEEDS_KEY = RedisError(
-    "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the "
-    "MKSTREAM option to create an empty stream automatically.")
-E_ENTRIES_READ = RedisError("ERR value for ENTRIESREAD must be positive or -1")
-E_COUNT_POSITIVE = RedisError("ERR COUNT must be > 0")
-E_COUNT_TOO_HIGH = RedisError("ERR Insufficient memory, failed allocating transient memory, COUNT too high.")
 
 _AUTOCLAIM_ATTEMPTS = 10  # XAUTOCLAIM looks at up to COUNT * 10 PEL entries per call
 _AUTOCLAIM_MAX_COUNT = LLONG_MAX // 16  # LONG_MAX / max(sizeof(streamID), attempts factor)
@@ -133,7 +126,7 @@ _XGROUP_HELP = [
 def _entries_read(arg: bytes) -> int:
     n = parse_int(arg)
     if n < 0 and n != ENTRIES_READ_UNKNOWN:
-        raise E_ENTRIES_READ
+        raise errors.XGROUP_ENTRIES_READ
     return n
 
 
@@ -141,7 +134,7 @@ def _existing_group(ctx: Ctx, argv: list[bytes]) -> tuple[Stream, Group]:
     """The stream and group of XGROUP SETID/CREATECONSUMER/DELCONSUMER, which need both."""
     s, g = lookup_group(ctx, argv[2], argv[3])
     if s is None:
-        raise E_NEEDS_KEY
+        raise errors.XGROUP_NEEDS_KEY
     if g is None:
         raise nogroup_for_key(argv[3], argv[2])
     return s, g
@@ -175,7 +168,7 @@ def xgroup_create(ctx: Ctx, argv: list[bytes]) -> Any:
             raise errors.subcommand_syntax_error(argv, "xgroup")
     s, g = lookup_group(ctx, argv[2], argv[3])
     if s is None and not mkstream:
-        raise E_NEEDS_KEY
+        raise errors.XGROUP_NEEDS_KEY
     if len(argv) > 8:
         raise errors.subcommand_syntax_error(argv, "xgroup")
     sid = _group_target(s, argv[4], strict=True)
@@ -185,7 +178,7 @@ def xgroup_create(ctx: Ctx, argv: list[bytes]) -> Any:
         s = Stream()
         ctx.db.put(key, s)
     if g is not None:
-        raise E_BUSYGROUP
+        raise errors.XGROUP_BUSYGROUP
     s.groups[name] = Group(name, sid, entries_read)
     if created:
         ctx.changed(key)  # a new key, which WATCH sees
@@ -220,7 +213,7 @@ def xgroup_setid(ctx: Ctx, argv: list[bytes]) -> Any:
 def xgroup_destroy(ctx: Ctx, argv: list[bytes]) -> Any:
     s, g = lookup_group(ctx, argv[2], argv[3])
     if s is None:
-        raise E_NEEDS_KEY
+        raise errors.XGROUP_NEEDS_KEY
     if g is None:
         return 0
     del s.groups[argv[3]]
@@ -307,12 +300,12 @@ def xpending(ctx: Ctx, argv: list[bytes]) -> Any:
     if exclusive:
         start = incr_id(start)  # type: ignore[assignment]
         if start is None:
-            raise E_START_INTERVAL
+            raise errors.STREAM_START_INTERVAL
     end, exclusive = parse_interval_id(argv[at + 1], UINT64_MAX)
     if exclusive:
         end = decr_id(end)  # type: ignore[assignment]
         if end is None:
-            raise E_END_INTERVAL
+            raise errors.STREAM_END_INTERVAL
     consumer_name = argv[at + 3] if at + 3 < n else None
     s, g = _pending_group(ctx, argv)
     pel = g.pel
@@ -515,7 +508,7 @@ def xautoclaim(ctx: Ctx, argv: list[bytes]) -> Any:
     if exclusive:
         start = incr_id(start)  # type: ignore[assignment]
         if start is None:
-            raise E_START_INTERVAL
+            raise errors.STREAM_START_INTERVAL
     count = 100
     justid = False
     j = 6
@@ -524,7 +517,7 @@ def xautoclaim(ctx: Ctx, argv: list[bytes]) -> Any:
         if opt == b"count" and j + 1 < len(argv):
             count = to_int(argv[j + 1])  # type: ignore[assignment]
             if count is None or not 1 <= count <= _AUTOCLAIM_MAX_COUNT:
-                raise E_COUNT_POSITIVE
+                raise errors.XGROUP_COUNT_POSITIVE
             j += 1
         elif opt == b"justid":
             justid = True
@@ -536,7 +529,7 @@ def xautoclaim(ctx: Ctx, argv: list[bytes]) -> Any:
     if g is None:
         raise nogroup(key, argv[2])
     if not _can_allocate(count * 16):
-        raise E_COUNT_TOO_HIGH
+        raise errors.XGROUP_COUNT_TOO_HIGH
     now = ctx.now_ms
     attempts = count * _AUTOCLAIM_ATTEMPTS
     consumer: Consumer | None = None

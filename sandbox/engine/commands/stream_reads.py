@@ -62,20 +62,6 @@ if TYPE_CHECKING:
     from ..client import Client
     from ..server import Server
 
-E_UNBALANCED = RedisError("ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.")
-E_MISSING_GROUP = RedisError("ERR Missing GROUP option for XREADGROUP")
-E_GROUP_ON_XREAD = RedisError("ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead.")
-E_NOACK_ON_XREAD = RedisError("ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead.")
-E_GT_ON_XREAD = RedisError(
-    "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.")
-E_DOLLAR_ON_GROUP = RedisError(
-    "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer "
-    "by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty "
-    "result set.")
-E_TIMEOUT_NOT_INTEGER = RedisError("ERR timeout is not an integer or out of range")
-E_KEY_GONE = RedisError("UNBLOCKED the stream key no longer exists")
-E_GROUP_GONE = RedisError("NOGROUP the consumer group this client was blocked on no longer exists")
-E_UNBLOCKED = RedisError("UNBLOCKED client unblocked via CLIENT UNBLOCK")
 
 BLOCKED_DEFAULT_COUNT = 1000  # a woken client without COUNT gets at most this many entries
 _SWEEP_S = 1.0
@@ -104,7 +90,7 @@ def parse_read(argv: list[bytes], xreadgroup: bool) -> ReadArgs:
             i += 1
             ms = to_int(argv[i])
             if ms is None:
-                raise E_TIMEOUT_NOT_INTEGER
+                raise errors.TIMEOUT_NOT_INTEGER
             if ms < 0:
                 raise errors.TIMEOUT_NEGATIVE
             a.block_ms = ms
@@ -115,17 +101,17 @@ def parse_read(argv: list[bytes], xreadgroup: bool) -> ReadArgs:
             a.streams_at = i + 1
             rest = n - a.streams_at
             if rest % 2:
-                raise E_UNBALANCED
+                raise errors.XREAD_UNBALANCED
             a.nstreams = rest // 2
             break
         elif opt == b"group" and more >= 2:
             if not xreadgroup:
-                raise E_GROUP_ON_XREAD
+                raise errors.XREAD_GROUP_ON_XREAD
             a.group, a.consumer = argv[i + 1], argv[i + 2]
             i += 2
         elif opt == b"noack":
             if not xreadgroup:
-                raise E_NOACK_ON_XREAD
+                raise errors.XREAD_NOACK_ON_XREAD
             a.noack = True
         else:
             raise errors.SYNTAX
@@ -133,7 +119,7 @@ def parse_read(argv: list[bytes], xreadgroup: bool) -> ReadArgs:
     if not a.streams_at:
         raise errors.SYNTAX
     if xreadgroup and a.group is None:
-        raise E_MISSING_GROUP
+        raise errors.XREAD_MISSING_GROUP
     return a
 
 
@@ -171,11 +157,11 @@ def resolve_ids(ctx: Ctx, argv: list[bytes], a: ReadArgs) -> tuple[list[StreamID
         text = cstr(arg)
         if text == b"$":
             if a.group is not None:
-                raise E_DOLLAR_ON_GROUP
+                raise errors.XREAD_DOLLAR_ON_GROUP
             ids.append(s.last_id if s is not None else ZERO_ID)
         elif text == b">":
             if a.group is None:
-                raise E_GT_ON_XREAD
+                raise errors.XREAD_GT_ON_XREAD
             ids.append(MAX_ID)
         else:
             ids.append(parse_plain_id(arg, strict=True))
@@ -458,7 +444,7 @@ class Blocked:
         for waiters in self.by_key.values():
             for waiter in waiters:
                 if waiter.client.id == client_id:
-                    self._finish(waiter, E_UNBLOCKED if error else NULL_ARRAY)
+                    self._finish(waiter, errors.XREAD_UNBLOCKED if error else NULL_ARRAY)
                     return True
         other = self._next_unblock
         return bool(other(client_id, error)) if callable(other) else False
@@ -544,10 +530,10 @@ def _wake_body(waiter: Waiter, key: bytes) -> Callable[[Ctx, list[bytes]], Any]:
                 return _NOT_READY
             return keyed_reply(ctx, [(key, serve_entries(ctx, key, s, gt, count, None, None, False))])
         if s is None:
-            raise E_KEY_GONE
+            raise errors.XREAD_KEY_GONE
         g = s.groups.get(a.group)
         if g is None:
-            raise E_GROUP_GONE
+            raise errors.XREAD_GROUP_GONE
         if s.last_id <= g.last_id:
             return _NOT_READY
         return keyed_reply(ctx, [(key, serve_entries(ctx, key, s, g.last_id, count, g, a.consumer, a.noack))])

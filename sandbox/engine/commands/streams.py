@@ -51,24 +51,6 @@ def stream_command(name: str, arity: int, flags: str, since: str = "5.0.0", **kw
     """``@command`` for the stream family (ACL category @stream, since 5.0.0 unless said)."""
     return command(name, arity, flags, acl="@stream", group="stream", since=since, **kw)
 
-E_ID_ZERO = RedisError("ERR The ID specified in XADD must be greater than 0-0")
-E_ID_TOO_SMALL = RedisError("ERR The ID specified in XADD is equal or smaller than the target stream top item")
-E_EXHAUSTED = RedisError("ERR The stream has exhausted the last possible ID, unable to add more items")
-E_TOO_LARGE = RedisError("ERR Elements are too large to be stored")
-E_MAXLEN_NEGATIVE = RedisError("ERR The MAXLEN argument must be >= 0.")
-E_LIMIT_NEGATIVE = RedisError("ERR The LIMIT argument must be >= 0.")
-E_BOTH_STRATEGIES = RedisError("ERR syntax error, MAXLEN and MINID options at the same time are not compatible")
-E_LIMIT_WITHOUT_STRATEGY = RedisError("ERR syntax error, LIMIT cannot be used without specifying a trimming strategy")
-E_XTRIM_WITHOUT_STRATEGY = RedisError("ERR syntax error, XTRIM must be called with a trimming strategy")
-E_LIMIT_WITHOUT_TILDE = RedisError("ERR syntax error, LIMIT cannot be used without the special ~ option")
-E_START_INTERVAL = RedisError("ERR invalid start ID for the interval")
-E_END_INTERVAL = RedisError("ERR invalid end ID for the interval")
-E_SETID_TOP = RedisError("ERR The ID specified in XSETID is smaller than the target stream top item")
-E_SETID_PROVIDED_MAXDELETED = RedisError(
-    "ERR The ID specified in XSETID is smaller than the provided max_deleted_entry_id")
-E_SETID_ENTRIES_ADDED = RedisError(
-    "ERR The entries_added specified in XSETID is smaller than the target stream length")
-E_ENTRIES_ADDED_NEGATIVE = RedisError("ERR entries_added must be positive")
 
 _TRIM_LIMIT_CAP = 10000  # Redis caps the default LIMIT of an approximate trim
 
@@ -128,7 +110,7 @@ def parse_add_trim(ctx: Ctx, argv: list[bytes], xadd: bool) -> TrimArgs:
             break
         if opt in (b"maxlen", b"minid") and more:
             if a.strategy is not None:
-                raise E_BOTH_STRATEGIES
+                raise errors.STREAM_BOTH_STRATEGIES
             a.approx = False
             nxt = cstr(argv[i + 1])
             if more >= 2 and nxt in (b"~", b"="):
@@ -137,7 +119,7 @@ def parse_add_trim(ctx: Ctx, argv: list[bytes], xadd: bool) -> TrimArgs:
             if opt == b"maxlen":
                 a.maxlen = parse_int(argv[i + 1])
                 if a.maxlen < 0:
-                    raise E_MAXLEN_NEGATIVE
+                    raise errors.STREAM_MAXLEN_NEGATIVE
             else:
                 a.minid = parse_plain_id(argv[i + 1], strict=True)
             i += 1
@@ -145,7 +127,7 @@ def parse_add_trim(ctx: Ctx, argv: list[bytes], xadd: bool) -> TrimArgs:
         elif opt == b"limit" and more:
             a.limit = parse_int(argv[i + 1])
             if a.limit < 0:
-                raise E_LIMIT_NEGATIVE
+                raise errors.STREAM_LIMIT_NEGATIVE
             limit_given = True
             i += 1
         elif xadd and opt == b"nomkstream":
@@ -159,14 +141,14 @@ def parse_add_trim(ctx: Ctx, argv: list[bytes], xadd: bool) -> TrimArgs:
         i += 1
     a.id_pos = i
     if a.limit and a.strategy is None:
-        raise E_LIMIT_WITHOUT_STRATEGY
+        raise errors.STREAM_LIMIT_WITHOUT_STRATEGY
     if not xadd and a.strategy is None:
-        raise E_XTRIM_WITHOUT_STRATEGY
+        raise errors.STREAM_XTRIM_WITHOUT_STRATEGY
     if ctx.client.is_master:
         a.limit = 0  # the primary's stream is exact (its trims were rewritten)
     elif limit_given:
         if not a.approx:
-            raise E_LIMIT_WITHOUT_TILDE
+            raise errors.STREAM_LIMIT_WITHOUT_TILDE
     elif a.approx:
         a.limit = 100 * node_limits(ctx)[1]
         if a.limit <= 0 or a.limit > _TRIM_LIMIT_CAP:
@@ -208,7 +190,7 @@ def next_id(s: Stream, a: TrimArgs, now_ms: int) -> StreamID:
             sid = a.sid
         elif last[0] == a.sid[0]:
             if last[1] == UINT64_MAX:
-                raise E_TOO_LARGE  # sic: Redis 7.0 reports this overflow with that text
+                raise errors.STREAM_TOO_LARGE  # sic: Redis 7.0 reports this overflow with that text
             sid = (last[0], last[1] + 1)
         else:
             sid = a.sid
@@ -217,7 +199,7 @@ def next_id(s: Stream, a: TrimArgs, now_ms: int) -> StreamID:
     else:
         sid = incr_id(last) or MAX_ID  # an exhausted stream was refused before
     if sid <= last:
-        raise E_ID_TOO_SMALL
+        raise errors.STREAM_ID_TOO_SMALL
     return sid
 
 
@@ -234,7 +216,7 @@ def xadd(ctx: Ctx, argv: list[bytes]) -> Any:
     if nfields < 2 or nfields % 2:
         raise errors.wrong_arity("xadd")
     if a.id_given and a.seq_given and a.sid == ZERO_ID:
-        raise E_ID_ZERO
+        raise errors.STREAM_ID_ZERO
     key = argv[1]
     s = lookup(ctx, key)
     if s is None:
@@ -243,10 +225,10 @@ def xadd(ctx: Ctx, argv: list[bytes]) -> Any:
         s = Stream()
         ctx.db.put(key, s)
     if s.last_id == MAX_ID:
-        raise E_EXHAUSTED
+        raise errors.STREAM_EXHAUSTED
     flat = tuple(argv[field_pos:])
     if sum(map(len, flat)) > 1 << 30:
-        raise E_TOO_LARGE
+        raise errors.STREAM_TOO_LARGE
     sid = next_id(s, a, ctx.now_ms)
     s.append(sid, flat, *node_limits(ctx))
     ctx.changed(key)
@@ -318,11 +300,11 @@ def xsetid(ctx: Ctx, argv: list[bytes]) -> Any:
         if opt == b"entriesadded" and i + 1 < n:
             entries_added = parse_int(argv[i + 1])
             if entries_added < 0:
-                raise E_ENTRIES_ADDED_NEGATIVE
+                raise errors.STREAM_ENTRIES_ADDED_NEGATIVE
         elif opt == b"maxdeletedid" and i + 1 < n:
             max_deleted = parse_plain_id(argv[i + 1], strict=True)
             if sid < max_deleted:
-                raise E_SETID_PROVIDED_MAXDELETED
+                raise errors.STREAM_SETID_PROVIDED_MAXDELETED
         else:
             raise errors.SYNTAX
         i += 2
@@ -332,9 +314,9 @@ def xsetid(ctx: Ctx, argv: list[bytes]) -> Any:
         raise errors.NO_SUCH_KEY
     if len(s):  # (Redis 7.0 doesn't hold the ID to the stream's own max deleted ID)
         if sid < s.last_entry_id():
-            raise E_SETID_TOP
+            raise errors.STREAM_SETID_TOP
         if entries_added != -1 and len(s) > entries_added:
-            raise E_SETID_ENTRIES_ADDED
+            raise errors.STREAM_SETID_ENTRIES_ADDED
     s.last_id = sid
     if entries_added != -1:
         s.entries_added = entries_added
@@ -353,12 +335,12 @@ def _range(ctx: Ctx, argv: list[bytes], reverse: bool) -> Any:
     if exclusive:
         start = incr_id(start)  # type: ignore[assignment]
         if start is None:
-            raise E_START_INTERVAL
+            raise errors.STREAM_START_INTERVAL
     end, exclusive = parse_interval_id(end_arg, UINT64_MAX)
     if exclusive:
         end = decr_id(end)  # type: ignore[assignment]
         if end is None:
-            raise E_END_INTERVAL
+            raise errors.STREAM_END_INTERVAL
     count = -1
     j = 4
     while j < len(argv):

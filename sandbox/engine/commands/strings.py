@@ -31,8 +31,6 @@ from .keyspecs import READ_WRITE, WRITE
 from .expire import expire_at
 from .util import LLONG_MAX, LLONG_MIN, keyword, max_bulk_len, parse_int, to_int
 
-_E_DECR_OVERFLOW = RedisError("ERR decrement would overflow")
-
 
 # ---------------------------------------------------------------------------
 # SET and GET families
@@ -320,7 +318,7 @@ def incrby(ctx: Ctx, argv: list[bytes]) -> Any:
 def decrby(ctx: Ctx, argv: list[bytes]) -> Any:
     delta = parse_int(argv[2])
     if delta == LLONG_MIN:
-        raise _E_DECR_OVERFLOW
+        raise errors.STRING_DECR_OVERFLOW
     return _incr_by(ctx, argv[1], -delta)
 
 

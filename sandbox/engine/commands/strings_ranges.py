@@ -22,11 +22,6 @@ from ..resp import Map, string2ll
 from . import command
 from .util import keyword, max_bulk_len, parse_int, string_range
 
-_E_LCS_TYPES = RedisError("ERR The specified keys must contain string values")
-_E_LCS_LEN_AND_IDX = RedisError("ERR If you want both the length and indexes, please just use IDX.")
-_E_LCS_TOO_LONG = RedisError("ERR String too long for LCS")
-_E_LCS_MEMORY = RedisError("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
-
 
 # ---------------------------------------------------------------------------
 # Ranges
@@ -122,7 +117,7 @@ def lcs(ctx: Ctx, argv: list[bytes]) -> Any:
     a = ctx.lookup(argv[1])
     b = ctx.lookup(argv[2])
     if (a is not None and type(a) is not bytes) or (b is not None and type(b) is not bytes):
-        raise _E_LCS_TYPES
+        raise errors.STRING_LCS_TYPES
     a = a or b""
     b = b or b""
     getlen = getidx = withmatchlen = False
@@ -143,12 +138,12 @@ def lcs(ctx: Ctx, argv: list[bytes]) -> Any:
             raise errors.SYNTAX
         j += 1
     if getlen and getidx:
-        raise _E_LCS_LEN_AND_IDX
+        raise errors.STRING_LCS_LEN_AND_IDX
     alen, blen = len(a), len(b)
     if alen >= 2**32 - 2 or blen >= 2**32 - 2:
-        raise _E_LCS_TOO_LONG
+        raise errors.STRING_LCS_TOO_LONG
     if (alen + 1) * (blen + 1) * 4 > max_bulk_len(ctx):
-        raise _E_LCS_MEMORY
+        raise errors.STRING_LCS_MEMORY
 
     rows = _lcs_rows(a, b)
     total = blen - rows[alen].bit_count()

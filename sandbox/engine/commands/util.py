@@ -39,11 +39,6 @@ def help_reply(lines: list[str]) -> list[Status]:
 LLONG_MAX = 2**63 - 1
 LLONG_MIN = -(2**63)
 
-E_NUMKEYS = RedisError(errors.NUMKEYS_ZERO)
-E_COUNT_POSITIVE = RedisError("ERR count should be greater than 0")
-E_LIMIT_NEGATIVE = RedisError("ERR LIMIT can't be negative")
-E_COUNT_RANGE = RedisError(f"ERR value is out of range, value must between {-LLONG_MAX} and {LLONG_MAX}")
-E_OUT_OF_RANGE = RedisError("ERR value is out of range")
 
 _DEC_FLOAT = re.compile(rb"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)\Z")
 _HEX_FLOAT = re.compile(rb"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?\d+)?\Z")
@@ -146,7 +141,7 @@ def parse_mpop(argv: list[bytes], ends: dict[bytes, bool]) -> tuple[list[bytes],
     ``mpopGenericCommand``): (keys, the chosen end's value in ``ends``, count)."""
     numkeys = to_int(argv[1])
     if numkeys is None or numkeys < 1:
-        raise E_NUMKEYS
+        raise errors.NUMKEYS_NOT_POSITIVE
     where_at = numkeys + 2
     if where_at >= len(argv):
         raise errors.SYNTAX
@@ -159,7 +154,7 @@ def parse_mpop(argv: list[bytes], ends: dict[bytes, bool]) -> tuple[list[bytes],
         if count == -1 and argv[j].lower() == b"count" and j + 1 < len(argv):
             count = to_int(argv[j + 1]) or 0
             if count < 1:
-                raise E_COUNT_POSITIVE
+                raise errors.COUNT_POSITIVE
             j += 2
         else:
             raise errors.SYNTAX
@@ -181,12 +176,12 @@ def parse_random_count(argv: list[bytes], option: bytes | None = None) -> tuple[
     ZRANDMEMBER (WITHSCORES): (count, option given), checked in Redis's order."""
     count = parse_int(argv[2])
     if count < -LLONG_MAX:
-        raise E_COUNT_RANGE
+        raise errors.COUNT_RANGE
     with_option = len(argv) == 4
     if len(argv) > 4 or (with_option and argv[3].lower() != option):
         raise errors.SYNTAX
     if with_option and not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
-        raise E_OUT_OF_RANGE  # the reply would hold 2 * count entries
+        raise errors.OUT_OF_RANGE  # the reply would hold 2 * count entries
     return count, with_option
 
 

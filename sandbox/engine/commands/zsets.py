@@ -33,10 +33,6 @@ from .util import (
     repeated_picks, to_float,
 )
 
-E_XX_NX = RedisError("ERR XX and NX options at the same time are not compatible")
-E_GT_LT_NX = RedisError("ERR GT, LT, and/or NX options at the same time are not compatible")
-E_INCR_PAIR = RedisError("ERR INCR option supports a single increment-element pair")
-E_NAN = RedisError("ERR resulting score is not a number (NaN)")
 
 SORTED_SET = dict(acl="@sortedset", group="sorted-set")  # every sorted-set command's ACL category and group
 
@@ -121,11 +117,11 @@ def _zadd(ctx: Ctx, argv: list[bytes], flags: int) -> Any:
     if elements == 0 or elements % 2:
         raise errors.SYNTAX
     if nx and xx:
-        raise E_XX_NX
+        raise errors.ZSET_XX_NX
     if (gt and nx) or (lt and nx) or (gt and lt):
-        raise E_GT_LT_NX
+        raise errors.ZSET_GT_LT_NX
     if incr and elements > 2:
-        raise E_INCR_PAIR
+        raise errors.ZSET_INCR_PAIR
     pairs = [(parse_float(argv[j]), argv[j + 1]) for j in range(i, n, 2)]
 
     key = argv[1]
@@ -146,7 +142,7 @@ def _zadd(ctx: Ctx, argv: list[bytes], flags: int) -> Any:
             if incr:
                 score += cur
                 if score != score:
-                    raise E_NAN
+                    raise errors.ZSET_NAN
             if (lt and score >= cur) or (gt and score <= cur):
                 continue
             processed += 1

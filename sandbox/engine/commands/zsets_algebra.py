@@ -23,10 +23,9 @@ from ..context import Ctx
 from ..datatypes import ZSet
 from ..errors import RedisError
 from . import command
-from .util import E_LIMIT_NEGATIVE, numkeys_keys, parse_float, parse_int, parse_nonneg_int, store_or_delete
+from .util import numkeys_keys, parse_float, parse_int, parse_nonneg_int, store_or_delete
 from .zsets import SORTED_SET, members_reply, scored_reply
 
-E_WEIGHT = RedisError("ERR weight value is not a float")
 
 _UNION, _INTER, _DIFF = 0, 1, 2
 _SUM, _MIN, _MAX = 0, 1, 2
@@ -94,7 +93,7 @@ def _setop(ctx: Ctx, argv: list[bytes], op: int, numkeys_idx: int, store: bool =
         remaining = n - j
         if op != _DIFF and not cardinality and remaining >= setnum + 1 and opt == b"weights":
             for i, src in enumerate(sources):
-                src.weight = parse_float(argv[j + 1 + i], E_WEIGHT)
+                src.weight = parse_float(argv[j + 1 + i], errors.ZSET_WEIGHT)
             j += setnum + 1
         elif op != _DIFF and not cardinality and remaining >= 2 and opt == b"aggregate":
             agg = _AGGREGATES.get(argv[j + 1].lower())
@@ -106,7 +105,7 @@ def _setop(ctx: Ctx, argv: list[bytes], op: int, numkeys_idx: int, store: bool =
             withscores = True
             j += 1
         elif cardinality and remaining >= 2 and opt == b"limit":
-            limit = parse_nonneg_int(argv[j + 1], E_LIMIT_NEGATIVE)
+            limit = parse_nonneg_int(argv[j + 1], errors.LIMIT_NEGATIVE)
             j += 2
         else:
             raise errors.SYNTAX

@@ -24,10 +24,6 @@ from .util import parse_int, rank_range, store_or_delete
 from .zsets import SORTED_SET, drop_if_empty, members_reply, scored_reply
 from .zsets_bounds import LexRange, ScoreRange, first_index, lex_forward, lex_reverse, score_slice
 
-E_LIMIT_NEEDS_BY = RedisError(
-    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
-)
-E_WITHSCORES_BYLEX = RedisError("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
 
 # Redis's COMMAND DOCS complexity texts, which differ only in what M counts.
 _LOG_N = "O(log(N)) with N being the number of elements in the sorted set."
@@ -102,9 +98,9 @@ def zrange_generic(ctx: Ctx, argv: list[bytes], src_idx: int, store: bool,
     rev = bool(rev)
     by = by or _RANK
     if limit != -1 and by == _RANK:  # Redis tests the count only
-        raise E_LIMIT_NEEDS_BY
+        raise errors.ZSET_LIMIT_NEEDS_BY
     if withscores and by == _LEX:
-        raise E_WITHSCORES_BYLEX
+        raise errors.ZSET_WITHSCORES_BYLEX
     lo_arg, hi_arg = argv[src_idx + 1], argv[src_idx + 2]
     if rev and by != _RANK:
         lo_arg, hi_arg = hi_arg, lo_arg  # given as max, min
