@@ -16,4 +16,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("sandbox.urls")),
     path("", include("quizzes.urls")),
+    path("", include("teach.urls")),
 ]

@@ -76,6 +76,33 @@ class Classroom(models.Model):
     def active_members(self) -> QuerySet["Membership"]:
         return self.memberships.filter(removed_at__isnull=True)
 
+    @classmethod
+    def for_code(cls, code: str) -> "Classroom | None":
+        """The class a join code names, archived or not (the caller says which)."""
+        normalised = normalise_code(code)
+        return cls.objects.filter(join_code=normalised).first() if normalised else None
+
+    def enroll(self, user: Any) -> "Membership":
+        """Join (idempotent); a learner removed earlier is re-added."""
+        membership, created = Membership.objects.get_or_create(classroom=self, user=user)
+        if not created and membership.removed_at is not None:
+            membership.removed_at = None
+            membership.joined_at = timezone.now()
+            membership.save(update_fields=["removed_at", "joined_at"])
+        return membership
+
+    def remove_member(self, user_id: int) -> bool:
+        """Take a learner off the roster; their row stays for the class's statistics."""
+        return bool(
+            self.memberships.filter(user_id=user_id, removed_at__isnull=True).update(
+                removed_at=timezone.now()
+            )
+        )
+
+    def set_archived(self, archived: bool) -> None:
+        self.archived_at = (self.archived_at or timezone.now()) if archived else None
+        self.save(update_fields=["archived_at"])
+
 
 class Membership(models.Model):
     classroom = models.ForeignKey(Classroom, on_delete=models.CASCADE, related_name="memberships")

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_safe
 
 from quizzes.learners import current_learner
 from quizzes.summary import summarize
+from teach.access import memberships_of
 
 
 @require_safe
@@ -22,5 +23,10 @@ def me(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "quizzes/me.html",
-        {"summary": summary, "chart": summary.chart(), "learner": learner},
+        {
+            "summary": summary,
+            "chart": summary.chart(),
+            "learner": learner,
+            "memberships": list(memberships_of(request.user)),
+        },
     )
