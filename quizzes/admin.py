@@ -42,6 +42,7 @@ from quizzes.models import (
     ReviewCard,
     Topic,
 )
+from quizzes.models.content import Misconception
 from quizzes.rendering import ContentError, ContentRenderer
 
 
@@ -126,10 +127,17 @@ class QuestionForm(RenderingForm):
 class ChoiceForm(RenderingForm):
     class Meta:
         model = Choice
-        fields = ("position", "text", "correct", "why")
+        fields = ("position", "text", "correct", "why", "misconception")
 
     def render_fields(self, renderer: ContentRenderer, data: dict[str, Any]) -> dict[str, Any]:
         return render_choice_fields(renderer, data.get("text", ""), data.get("why", ""), "choice")
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        # The loader's rule: a right answer reveals no wrong belief.
+        if cleaned.get("correct") and cleaned.get("misconception"):
+            raise ValidationError("A correct choice cannot carry a misconception.")
+        return cleaned
 
 
 class ChoiceInline(admin.TabularInline):
@@ -190,6 +198,12 @@ class QuizItemInline(admin.TabularInline):
 class QuizAdmin(admin.ModelAdmin):
     inlines = [QuizItemInline]
     list_display = ("title", "module", "mode", "public", "position")
+
+
+@admin.register(Misconception)
+class MisconceptionAdmin(admin.ModelAdmin):
+    list_display = ("title", "slug", "lesson", "position")
+    search_fields = ("slug", "title", "statement")
 
 
 @admin.register(Module)

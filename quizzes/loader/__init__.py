@@ -8,6 +8,9 @@ The files are the source of truth, reviewable in a diff::
                                     a lesson: YAML front matter, then Markdown
     questions/*.yaml                interview and quiz questions
     quizzes.yaml                    quizzes; the first one is open to visitors
+    misconceptions.yaml             wrong beliefs that wrong choices are tagged with
+                                    (``misconception: <id>``), and the lesson that
+                                    corrects each
     diagrams/<name>.svg             pictures lessons show as ![alt](diagram:name)
 
 ``load_content()`` works in three steps, and writes only if the first two succeed:
@@ -62,6 +65,7 @@ def load_content(root: Path = DEFAULT_CONTENT_DIR) -> LoadReport:
             "questions": len(course.questions),
             "quizzes": len(course.quizzes),
             "diagrams": len(course.diagrams),
+            "misconceptions": len(course.misconceptions),
         },
         changes=changes,
         seconds=time.monotonic() - started,

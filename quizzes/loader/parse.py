@@ -97,6 +97,14 @@ class ParsedQuestion:
 
 
 @dataclass
+class ParsedMisconception:
+    slug: str
+    title: str
+    statement: str
+    lesson: str
+
+
+@dataclass
 class ParsedQuiz:
     slug: str
     title: str
@@ -121,6 +129,7 @@ class Course:
     questions: list[ParsedQuestion] = field(default_factory=list)
     quizzes: list[ParsedQuiz] = field(default_factory=list)
     diagrams: list[ParsedDiagram] = field(default_factory=list)
+    misconceptions: list[ParsedMisconception] = field(default_factory=list)
 
     @property
     def lessons(self) -> list[ParsedLesson]:
@@ -227,6 +236,7 @@ def parse_course(root: Path) -> Course:
         questions=_parse_questions(root, problems),
         quizzes=_parse_quizzes(root, problems),
         diagrams=_parse_diagrams(root, problems),
+        misconceptions=_parse_misconceptions(root, problems),
     )
     _check_references(course, problems)
     if problems:
@@ -422,17 +432,60 @@ def _parse_choices(f: _Fields, kind: str) -> list[dict[str, Any]]:
         return []
     choices = []
     for number, entry in enumerate(raw, start=1):
-        c = _Fields(entry, f"{f.where}, choice {number}", f.problems, ("text", "correct", "why"))
+        c = _Fields(
+            entry,
+            f"{f.where}, choice {number}",
+            f.problems,
+            ("text", "correct", "why", "misconception"),
+        )
         correct = c.data.get("correct")
         if not isinstance(correct, bool):
             c.problem("'correct' must be true or false")
-        choices.append({"text": c.text("text"), "correct": correct is True, "why": c.text("why")})
+        misconception = c.slug("misconception") if "misconception" in c.data else ""
+        if misconception and correct is True:
+            # A right answer reveals no wrong belief; a tag there would count
+            # learners who answered correctly in the heatmap.
+            c.problem(f"a correct choice cannot carry misconception {misconception!r}")
+        choices.append(
+            {
+                "text": c.text("text"),
+                "correct": correct is True,
+                "why": c.text("why"),
+                "misconception": misconception,
+            }
+        )
     right = sum(choice["correct"] for choice in choices)
     if kind == Question.Kind.MULTI and right < 1:
         f.problem("a multi question needs at least one correct choice")
     if kind in (Question.Kind.SINGLE, Question.Kind.PREDICT) and right != 1:
         f.problem(f"a {kind} question needs exactly one correct choice, found {right}")
     return choices
+
+
+def _parse_misconceptions(root: Path, problems: list[str]) -> list[ParsedMisconception]:
+    """The wrong beliefs distractors are tagged with; the file is optional."""
+    path = root / "misconceptions.yaml"
+    if not path.exists():
+        return []
+    data = _read_yaml(path, root, problems)
+    if not isinstance(data, list):
+        problems.append("misconceptions.yaml: expected a list of misconceptions")
+        return []
+    misconceptions = []
+    for number, entry in enumerate(data, start=1):
+        ident = entry.get("id") if isinstance(entry, Mapping) else None
+        f = _Fields(
+            entry,
+            f"misconceptions.yaml, misconception {ident or number}",
+            problems,
+            ("id", "title", "statement", "lesson"),
+        )
+        misconceptions.append(
+            ParsedMisconception(f.slug("id"), f.text("title"), f.text("statement"), f.slug("lesson"))
+        )
+    for slug in _duplicates(m.slug for m in misconceptions):
+        problems.append(f"misconceptions.yaml: duplicate misconception id {slug!r}")
+    return misconceptions
 
 
 def _parse_quizzes(root: Path, problems: list[str]) -> list[ParsedQuiz]:
@@ -532,6 +585,7 @@ def _check_references(course: Course, problems: list[str]) -> None:
         for fact in question.facts:
             if fact not in facts:
                 problems.append(f"{question.where}: fact {fact!r} is not in facts.yaml")
+    _check_misconceptions(course, lessons, problems)
     for quiz in course.quizzes:
         where = f"quizzes.yaml, quiz {quiz.slug}"
         if quiz.module is not None and quiz.module not in modules:
@@ -543,3 +597,28 @@ def _check_references(course: Course, problems: list[str]) -> None:
                 problems.append(f"{where}: question {slug!r} does not exist")
 
 
+def _check_misconceptions(course: Course, lessons: set[str], problems: list[str]) -> None:
+    """Every tag names a known misconception, and every misconception is used.
+
+    An unused one would be an empty row in every class's heatmap, which reads as
+    "nobody holds this belief" when no question could have shown it.
+    """
+    known = {m.slug for m in course.misconceptions}
+    used: set[str] = set()
+    for question in course.questions:
+        for number, choice in enumerate(question.choices, start=1):
+            tag = choice["misconception"]
+            if not tag:
+                continue
+            used.add(tag)
+            if tag not in known:
+                problems.append(
+                    f"{question.where}, choice {number}: misconception {tag!r} is not in"
+                    " misconceptions.yaml"
+                )
+    for misconception in course.misconceptions:
+        where = f"misconceptions.yaml, misconception {misconception.slug}"
+        if misconception.lesson and misconception.lesson not in lessons:
+            problems.append(f"{where}: 'lesson' {misconception.lesson!r} is not a lesson")
+        if misconception.slug and misconception.slug not in used:
+            problems.append(f"{where}: no wrong choice is tagged with it")

@@ -17,6 +17,7 @@ from django.db import models, transaction
 from quizzes.loader.parse import TOPICS, Course
 from quizzes.loader.render import RenderedCourse
 from quizzes.models import Choice, Diagram, Fact, Lesson, Module, Question, Quiz, QuizItem, Topic
+from quizzes.models.content import Misconception
 
 # --------------------------------------------------------------------------------------
 # Step 3: sync the database
@@ -221,6 +222,21 @@ def sync_course(course: Course, rendered: RenderedCourse) -> SyncCounts:
             "retired": False,
             **rendered.questions[q.slug],
         }
+    misconceptions = _sync(
+        Misconception,
+        ("slug",),
+        {
+            (m.slug,): {
+                "title": m.title,
+                "statement": m.statement,
+                "lesson_id": _one(lessons, m.lesson),
+                "position": n,
+            }
+            for n, m in enumerate(course.misconceptions)
+        },
+        counts,
+        stale,
+    )
     questions = _sync(Question, ("slug",), question_rows, counts, stale)
     active = [_one(questions, q.slug) for q in course.questions]
     _sync_pairs(
@@ -245,6 +261,11 @@ def sync_course(course: Course, rendered: RenderedCourse) -> SyncCounts:
                 "text": choice["text"],
                 "correct": choice["correct"],
                 "why": choice["why"],
+                "misconception_id": (
+                    _one(misconceptions, choice["misconception"])
+                    if choice["misconception"]
+                    else None
+                ),
                 **rendered.choices[(q.slug, position)],
             }
             for q in course.questions

@@ -1,4 +1,4 @@
-"""The course itself: topics, facts, diagrams, modules, lessons, questions, quizzes.
+"""The course itself: topics, facts, diagrams, modules, lessons, questions, misconceptions, quizzes.
 
 Every row here is derived from the files under ``quizzes/content/`` by
 ``manage.py load_content``, which is the source of truth: re-running it overwrites
@@ -190,6 +190,29 @@ class Question(models.Model):
         return bool(correct) and set(selected) == correct
 
 
+class Misconception(models.Model):
+    """A wrong belief that wrong choices stand for, from ``misconceptions.yaml``.
+
+    Instructors see how often each learner picked a choice tagged with it, next to
+    the lesson that corrects it.
+    """
+
+    slug = models.SlugField(max_length=100, unique=True)
+    title = models.CharField(max_length=200)
+    # The learner's wrong belief, in one sentence of our own.
+    statement = models.TextField()
+    lesson = models.ForeignKey(
+        Lesson, on_delete=models.SET_NULL, null=True, blank=True, related_name="misconceptions"
+    )
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
 class Choice(models.Model):
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
     # Kept stable across reloads (rows are matched on question + position), because
@@ -200,6 +223,11 @@ class Choice(models.Model):
     correct = models.BooleanField(default=False)
     why = models.TextField(blank=True)
     why_html = models.TextField(blank=True)
+    # What picking this (wrong) choice suggests the learner believes; never set on a
+    # correct choice (the loader refuses it).
+    misconception = models.ForeignKey(
+        Misconception, on_delete=models.SET_NULL, null=True, blank=True, related_name="choices"
+    )
 
     class Meta:
         ordering = ["position"]

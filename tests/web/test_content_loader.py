@@ -13,6 +13,7 @@ from django.core.management.base import CommandError
 
 from quizzes.loader import ContentError, load_content
 from quizzes.models import Choice, Fact, Lesson, Module, Question, Quiz, QuizItem
+from quizzes.models.content import Misconception
 
 from .base import WebTestCase
 from .course import load_course
@@ -317,3 +318,92 @@ class RealCourseTests(WebTestCase):
         call_command("load_content", stdout=out)
         self.assertIn("0 created", out.getvalue())
         self.assertEqual(Module.objects.count(), 10)
+
+
+class MisconceptionTagTests(LoaderTestCase):
+    """Wrong choices name the belief they stand for; the loader keeps the tags honest."""
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.course.write("misconceptions.yaml", """
+            - id: ack-from-memory
+              title: "OK means in memory"
+              statement: "The reply is sent once the primary applied the write in memory."
+              lesson: first
+        """)
+        self.course.replace(
+            "questions/basics.yaml",
+            'correct: false, why: "That is a cache."}',
+            'correct: false, misconception: ack-from-memory, why: "That is a cache."}',
+        )
+
+    def test_it_stores_the_misconceptions_and_the_tag_of_each_wrong_choice(self) -> None:
+        report = load_content(self.course.root)
+        self.assertEqual(report.counts["misconceptions"], 1)
+        belief = Misconception.objects.get()
+        self.assertEqual((belief.slug, belief.lesson.slug), ("ack-from-memory", "first"))
+        wrong, right = Choice.objects.filter(question__slug="q-one").order_by("position")
+        self.assertEqual(wrong.misconception, belief)
+        self.assertIsNone(right.misconception)
+        again = load_content(self.course.root)
+        self.assertEqual((again.changes.created, again.changes.updated), (0, 0))
+
+    def test_it_rejects_an_unknown_misconception_naming_the_file_and_question(self) -> None:
+        self.course.replace("questions/basics.yaml", "misconception: ack-from-memory", "misconception: ack-form-memory")
+        self.assertRefused(
+            "questions/basics.yaml, question q-one, choice 1: misconception 'ack-form-memory'"
+            " is not in misconceptions.yaml"
+        )
+
+    def test_it_rejects_a_misconception_on_a_correct_choice(self) -> None:
+        self.course.replace(
+            "questions/basics.yaml",
+            'correct: true, why: "The tracker holds it."}',
+            'correct: true, misconception: ack-from-memory, why: "The tracker holds it."}',
+        )
+        self.assertRefused(
+            "questions/basics.yaml, question q-one, choice 2: a correct choice cannot carry"
+            " misconception 'ack-from-memory'"
+        )
+
+    def test_it_rejects_a_misconception_no_choice_uses_and_one_with_a_missing_lesson(self) -> None:
+        self.course.write("misconceptions.yaml", """
+            - id: ack-from-memory
+              title: "OK means in memory"
+              statement: "The reply is sent once the primary applied the write in memory."
+              lesson: first
+            - id: never-shown
+              title: "Unused"
+              statement: "No question offers this."
+              lesson: thrid
+        """)
+        self.assertRefused(
+            "misconceptions.yaml, misconception never-shown: no wrong choice is tagged with it",
+            "misconceptions.yaml, misconception never-shown: 'lesson' 'thrid' is not a lesson",
+        )
+
+    def test_it_rejects_a_duplicate_misconception_id(self) -> None:
+        text = (self.course.root / "misconceptions.yaml").read_text(encoding="utf-8")
+        self.course.write("misconceptions.yaml", text + text)
+        self.assertRefused("duplicate misconception id 'ack-from-memory'")
+
+
+class RealCourseMisconceptionTests(WebTestCase):
+    """Every distractor of the real course says which wrong belief it stands for."""
+
+    @classmethod
+    def setUpTestData(cls) -> None:
+        super().setUpTestData()
+        load_course()
+
+    def test_every_wrong_choice_of_the_real_course_has_a_misconception(self) -> None:
+        wrong = Choice.objects.filter(correct=False, question__retired=False)
+        self.assertGreaterEqual(wrong.count(), 150)
+        untagged = [f"{c.question.slug} choice {c.position}" for c in wrong.filter(misconception=None)]
+        self.assertEqual(untagged, [])
+        self.assertFalse(Choice.objects.filter(correct=True, misconception__isnull=False).exists())
+
+    def test_the_real_misconceptions_are_many_and_each_names_its_lesson(self) -> None:
+        self.assertTrue(20 <= Misconception.objects.count() <= 45)
+        self.assertFalse(Misconception.objects.filter(lesson=None).exists())
+        self.assertFalse(Misconception.objects.filter(choices=None).exists())
