@@ -20,7 +20,7 @@ Invariants:
   given: ``+@all`` or ``-@all``, then the categories that fit best, then single
   commands. Redis lists single commands in its hash table's order, which differs
   in every process; here they come in name order.
-* Error texts are Redis 7.0's (``RULE_ERRORS`` and ``NOPERM_*``).
+* Error texts are Redis 7.0's, kept in errors.py (``ACL_*`` reasons and ``NOPERM_*``).
 """
 
 from __future__ import annotations
@@ -31,7 +31,18 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from .acl_catalog import CATEGORIES, Catalog, catalog
 from .commands.keyspecs import READ, READ_WRITE, WRITE, key_permissions
-from .errors import RedisError
+from .errors import (  # noqa: F401 -- NOPERM_* are re-exported for the dispatcher
+    ACL_BAD_HASH,
+    ACL_CHANNELS_AFTER_ALL,
+    ACL_KEYS_AFTER_ALL,
+    ACL_NO_SUCH_PASSWORD,
+    ACL_SUBCOMMAND_FIRST_ARG,
+    ACL_SYNTAX,
+    ACL_UNKNOWN,
+    NOPERM_CHANNEL,
+    NOPERM_CMD,
+    NOPERM_KEY,
+)
 from .glob import match as glob_match
 
 if TYPE_CHECKING:
@@ -40,25 +51,6 @@ if TYPE_CHECKING:
 # Why a command was denied, by increasing relevance (Redis's ACL_DENIED_* order).
 DENIED_CMD, DENIED_KEY, DENIED_AUTH, DENIED_CHANNEL = 1, 2, 3, 4
 
-UNKNOWN = "Unknown command or category name in ACL"
-SYNTAX = "Syntax error"
-KEYS_AFTER_ALL = (
-    "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any "
-    "effect. Try 'resetkeys' to start with an empty list of patterns"
-)
-CHANNELS_AFTER_ALL = (
-    "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any "
-    "effect. Try 'resetchannels' to start with an empty list of channels"
-)
-NO_SUCH_PASSWORD = "The password you are trying to remove from the user does not exist"
-BAD_HASH = "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
-SUBCOMMAND_FIRST_ARG = "Allowing first-arg of a subcommand is not supported"
-
-NOPERM_CMD = "NOPERM this user has no permissions to run the '{}' command"
-NOPERM_KEY = RedisError("NOPERM this user has no permissions to access one of the keys used as arguments")
-NOPERM_CHANNEL = RedisError(
-    "NOPERM this user has no permissions to access one of the channels used as arguments"
-)
 _SPACES = frozenset(b" \t\n\r\v\f\x00")
 _HEX = frozenset(b"0123456789abcdef")
 
@@ -152,7 +144,7 @@ class Selector:
         elif first == b"+" or first == b"-":
             self._command_rule(rule[:1] == b"+", rule[1:])
         else:
-            raise RuleError(SYNTAX)
+            raise RuleError(ACL_SYNTAX)
 
     def set_all_commands(self, allow: bool) -> None:
         self.first_args.clear()
@@ -190,9 +182,9 @@ class Selector:
                 elif c == b"~":
                     break
                 else:
-                    raise RuleError(SYNTAX)
+                    raise RuleError(ACL_SYNTAX)
             if not perm:
-                raise RuleError(SYNTAX)
+                raise RuleError(ACL_SYNTAX)
             pattern = rule[i:]
         else:
             perm, pattern = READ_WRITE, rule[1:]
@@ -200,9 +192,9 @@ class Selector:
             self._allkeys()
             return
         if self.allkeys:
-            raise RuleError(KEYS_AFTER_ALL)
+            raise RuleError(ACL_KEYS_AFTER_ALL)
         if has_spaces(pattern):
-            raise RuleError(SYNTAX)
+            raise RuleError(ACL_SYNTAX)
         self.keys[pattern] = self.keys.get(pattern, 0) | perm
         self._matchers = None
 
@@ -211,9 +203,9 @@ class Selector:
             self._allchannels()
             return
         if self.allchannels:
-            raise RuleError(CHANNELS_AFTER_ALL)
+            raise RuleError(ACL_CHANNELS_AFTER_ALL)
         if has_spaces(pattern):
-            raise RuleError(SYNTAX)
+            raise RuleError(ACL_SYNTAX)
         self.channels[pattern] = None
 
     def _command_rule(self, allow: bool, body: bytes) -> None:
@@ -224,24 +216,24 @@ class Selector:
         head, bar, rest = body.partition(b"|")
         name = head.decode("latin-1").lower()
         if name not in cat.subcommands:
-            raise RuleError(UNKNOWN)
+            raise RuleError(ACL_UNKNOWN)
         if not bar:
             self.change(name, allow, cat)
             return
         if not rest:
-            raise RuleError(SYNTAX)
+            raise RuleError(ACL_SYNTAX)
         if cat.subcommands[name]:
             sub, bar, _ = rest.partition(b"|")
             full = f"{name}|{sub.decode('latin-1').lower()}"
             if full not in cat.categories:
-                raise RuleError(UNKNOWN)
+                raise RuleError(ACL_UNKNOWN)
             if bar:
-                raise RuleError(SUBCOMMAND_FIRST_ARG)
+                raise RuleError(ACL_SUBCOMMAND_FIRST_ARG)
             self.change(full, allow, cat)
             return
         # A command without subcommands: "+cmd|arg" allows it with that first argument.
         if not allow or b"|" in rest:
-            raise RuleError(UNKNOWN)
+            raise RuleError(ACL_UNKNOWN)
         args = self.first_args.setdefault(name, [])
         if all(a.lower() != rest.lower() for a in args):
             args.append(rest)
@@ -251,7 +243,7 @@ class Selector:
             self.set_all_commands(allow)
             return
         if category not in cat.members:
-            raise RuleError(UNKNOWN)
+            raise RuleError(ACL_UNKNOWN)
         for name in cat.members[category]:
             self.change(name, allow, cat)
 
@@ -503,7 +495,7 @@ class User:
     @staticmethod
     def _checked_hash(h: bytes) -> bytes:
         if not _valid_hash(h):
-            raise RuleError(BAD_HASH)
+            raise RuleError(ACL_BAD_HASH)
         return h
 
     def _add_hash(self, h: bytes) -> None:
@@ -513,7 +505,7 @@ class User:
 
     def _remove_hash(self, h: bytes) -> None:
         if h not in self.passwords:
-            raise RuleError(NO_SUCH_PASSWORD)
+            raise RuleError(ACL_NO_SUCH_PASSWORD)
         self.passwords.remove(h)
 
     def _nopass(self) -> None:

@@ -18,6 +18,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
+from . import errors
 from .errors import ProtocolError, RedisError
 from .resp import RequestParser, encode
 
@@ -143,7 +144,7 @@ class ClientProtocol(asyncio.Protocol):
         sock = transport.get_extra_info("sockname") or ("?", 0)
         server = self.server
         if len(server.clients) >= server.params.get_int("maxclients"):
-            transport.write(b"-ERR max number of clients reached\r\n")
+            transport.write(encode(errors.MAX_CLIENTS))
             transport.close()
             self.closing = True
             return
@@ -232,13 +233,13 @@ class ClientProtocol(asyncio.Protocol):
             return
         reply = pending.reply
         if future.cancelled():
-            reply = RedisError("ERR command aborted")
+            reply = errors.COMMAND_ABORTED
         else:
             exc = future.exception()
             if isinstance(exc, RedisError):
                 reply = exc
             elif exc is not None:
-                reply = RedisError(f"ERR {exc}")
+                reply = errors.command_failed(str(exc))
         self.write(encode(reply, self.client.proto))
         if self.client.close_after_reply:
             self.close_after_flush()

@@ -38,6 +38,21 @@ def _err(text: str) -> RedisError:
     return RedisError(text)
 
 
+# Malformed requests (resp.py): the reply, then the connection closes
+PROTO_MBULK_COUNT_TOO_BIG = ProtocolError("ERR Protocol error: too big mbulk count string")
+PROTO_BULK_COUNT_TOO_BIG = ProtocolError("ERR Protocol error: too big bulk count string")
+PROTO_INLINE_TOO_BIG = ProtocolError("ERR Protocol error: too big inline request")
+PROTO_INVALID_MBULK = ProtocolError("ERR Protocol error: invalid multibulk length")
+PROTO_INVALID_BULK = ProtocolError("ERR Protocol error: invalid bulk length")
+PROTO_UNBALANCED = ProtocolError("ERR Protocol error: unbalanced quotes in request")
+PROTO_UNAUTH_MBULK = ProtocolError("ERR Protocol error: unauthenticated multibulk length")
+PROTO_UNAUTH_BULK = ProtocolError("ERR Protocol error: unauthenticated bulk length")
+
+
+def proto_expected_dollar(got: int) -> ProtocolError:
+    return ProtocolError("ERR Protocol error: expected '$', got '%c'" % got)
+
+
 # Generic
 SYNTAX = _err("ERR syntax error")
 NOT_INTEGER = _err("ERR value is not an integer or out of range")
@@ -70,6 +85,13 @@ AUTH_NOT_CONFIGURED = _err(
     "Are you sure your configuration is correct?"
 )
 NOPROTO = _err("NOPROTO unsupported protocol version")
+MAX_CLIENTS = _err("ERR max number of clients reached")
+
+
+def command_failed(reason: str) -> RedisError:
+    """A blocked command's body failed unexpectedly: the client is told why, and stays connected."""
+    return RedisError(f"ERR {reason}")
+
 
 # Transactions
 MULTI_NESTED = _err("ERR MULTI calls can not be nested")
@@ -315,6 +337,161 @@ ACL_NO_ACLFILE = _err(
 
 # Stream IDs
 STREAM_INVALID_ID = _err("ERR Invalid stream ID specified as stream command argument")
+
+# Connections, clients, server administration
+ACL_SAVE_FAILED = _err(
+    "ERR There was an error trying to save the ACLs. Please check the server logs for more information"
+)
+ACL_GENPASS_BITS = _err(
+    "ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to"
+    " 4096"
+)
+ACL_DEFAULT_USER_UNDELETABLE = _err("ERR The 'default' user cannot be removed")
+ACL_USERNAME_SPACES = _err("ERR Usernames can't contain spaces or null characters")
+CLIENT_UNBLOCK_REASON = _err("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+CLIENT_PAUSE_UNSUPPORTED = _err("ERR CLIENT PAUSE is not supported by this engine")
+CLIENT_PAUSE_MODE = _err("ERR CLIENT PAUSE mode must be WRITE or ALL")
+CLIENT_CACHING_NOT_TRACKING = _err(
+    "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode "
+    "enabled"
+)
+CLIENT_TRACKING_UNSUPPORTED = _err("ERR CLIENT TRACKING is not supported by this engine (no client-side caching)")
+CLIENT_REPLY_UNSUPPORTED = _err("ERR CLIENT REPLY OFF and SKIP are not supported by this engine")
+CLIENT_ID_NOT_POSITIVE = _err("ERR client-id should be greater than 0")
+CLIENT_NO_SUCH_CLIENT = _err("ERR No such client")
+CLIENT_INVALID_ID = _err("ERR Invalid client ID")
+CLIENT_NAME_INVALID = _err("ERR Client names cannot contain spaces, newlines or special characters.")
+CLUSTER_INVALID_SLOT_OR_COUNT = _err("ERR Invalid slot or number of keys")
+CLUSTER_INVALID_SLOT = _err("ERR Invalid slot")
+HELLO_NOAUTH = _err(
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> "
+    "<pass> option can be used to authenticate the client and select the RESP protocol version at the "
+    "same time"
+)
+HELLO_PROTOVER = _err("ERR Protocol version is not an integer or out of range")
+SLOWLOG_COUNT = _err("ERR count should be greater than or equal to -1")
+MONITOR_UNSUPPORTED = _err("ERR MONITOR is not supported by this engine")
+DEBUG_UNSUPPORTED = _err("ERR DEBUG is not supported by this engine")
+SHUTDOWN_FAILED = _err("ERR Errors trying to SHUTDOWN. Check logs.")
+SHUTDOWN_NOT_IN_PROGRESS = _err("ERR No shutdown in progress.")
+BGREWRITEAOF_UNAVAILABLE = _err(
+    "ERR BGREWRITEAOF is not available: this engine has no append-only file, its writes are made durable "
+    "by the transaction log"
+)
+CONFIG_NO_FILE = _err("ERR The server is running without a config file")
+SWAPDB_IN_CLUSTER = _err("ERR SWAPDB is not allowed in cluster mode")
+XAUTOCLAIM_MIN_IDLE = _err("ERR Invalid min-idle-time argument for XAUTOCLAIM")
+XCLAIM_MIN_IDLE = _err("ERR Invalid min-idle-time argument for XCLAIM")
+COMMAND_ABORTED = _err("ERR command aborted")
+
+SWAPDB_FIRST_INDEX = _err("ERR invalid first DB index")
+SWAPDB_SECOND_INDEX = _err("ERR invalid second DB index")
+
+
+def config_set_failed(name: str, why: str) -> RedisError:
+    return RedisError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+
+
+def config_set_unknown(given: str) -> RedisError:
+    return RedisError(f"ERR Unknown option or number of arguments for CONFIG SET - '{given}'")
+
+
+def no_snapshots(name: str) -> RedisError:
+    """SAVE/BGSAVE: snapshots are taken off-node here (this lab's text)."""
+    return RedisError(
+        f"ERR {name} is not available: this engine takes snapshots off-node from its transaction log "
+        "(as MemoryDB does), not by forking the node"
+    )
+
+
+def hello_syntax(option: bytes) -> RedisError:
+    return RedisError(b"ERR Syntax error in HELLO option '" + option + b"'")
+
+
+def client_unknown_type(kind: bytes) -> RedisError:
+    return RedisError(b"ERR Unknown client type '" + kind + b"'")
+
+
+def client_no_such_user(name: bytes) -> RedisError:
+    return RedisError(b"ERR No such user '" + name + b"'")
+
+
+def cluster_invalid_topology(reason: str) -> RedisError:
+    return RedisError(f"ERR invalid topology: {reason}")
+
+
+def replconf_unrecognized(option: bytes) -> RedisError:
+    return RedisError(b"ERR Unrecognized REPLCONF option: " + option)
+
+
+def acl_user_not_found(name: bytes) -> RedisError:
+    return RedisError(b"ERR User '" + name + b"' not found")
+
+
+def acl_command_not_found(name: bytes) -> RedisError:
+    return RedisError(b"ERR Command '" + name + b"' not found")
+
+
+def acl_file_error(reason: str) -> RedisError:
+    """ACL LOAD: the file's first bad line, as acl_users.AclFileError words it."""
+    return RedisError(f"ERR {reason}")
+
+
+def acl_unknown_category(name: bytes) -> RedisError:
+    return RedisError(b"ERR Unknown category '" + name + b"'")
+
+
+def acl_unmatched_parenthesis(start: bytes) -> RedisError:
+    return RedisError(b"ERR Unmatched parenthesis in acl selector starting at '" + start + b"'.")
+
+
+def acl_setuser_error(rule: bytes, reason: str) -> RedisError:
+    return RedisError(b"ERR Error in ACL SETUSER modifier '" + rule + b"': " + reason.encode())
+
+
+def expire_unsupported_option(option: bytes) -> RedisError:
+    return RedisError(b"ERR Unsupported option " + option)
+
+
+def zset_no_input_key(command: str) -> RedisError:
+    return RedisError(f"ERR at least 1 input key is needed for '{command}' command")
+
+
+def xclaim_invalid_argument(option: bytes) -> RedisError:
+    return RedisError(b"ERR Invalid " + option + b" option argument for XCLAIM")
+
+
+def xclaim_unrecognized_option(option: bytes) -> RedisError:
+    return RedisError(b"ERR Unrecognized XCLAIM option '" + option + b"'")
+
+
+def nogroup_key_or_group(key: bytes, group: bytes, suffix: bytes = b"") -> RedisError:
+    return RedisError(b"NOGROUP No such key '" + key + b"' or consumer group '" + group + b"'" + suffix)
+
+
+def nogroup_for_key(group: bytes, key: bytes) -> RedisError:
+    return RedisError(b"NOGROUP No such consumer group '" + group + b"' for key name '" + key + b"'")
+
+# ACL: why a rule is invalid (inside ACL SETUSER's and ACL LOAD's texts), and denials
+ACL_UNKNOWN = "Unknown command or category name in ACL"
+ACL_SYNTAX = "Syntax error"
+ACL_KEYS_AFTER_ALL = (
+    "Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any "
+    "effect. Try 'resetkeys' to start with an empty list of patterns"
+)
+ACL_CHANNELS_AFTER_ALL = (
+    "Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any "
+    "effect. Try 'resetchannels' to start with an empty list of channels"
+)
+ACL_NO_SUCH_PASSWORD = "The password you are trying to remove from the user does not exist"
+ACL_BAD_HASH = "The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters"
+ACL_SUBCOMMAND_FIRST_ARG = "Allowing first-arg of a subcommand is not supported"
+
+NOPERM_CMD = "NOPERM this user has no permissions to run the '{}' command"
+NOPERM_KEY = _err("NOPERM this user has no permissions to access one of the keys used as arguments")
+NOPERM_CHANNEL = _err(
+    "NOPERM this user has no permissions to access one of the channels used as arguments"
+)
 
 # The journal's client port (journal_server.py): this lab's own replies, one code each
 # so the data node can tell them apart (``RespError.code``).

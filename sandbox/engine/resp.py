@@ -20,20 +20,12 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from .errors import ProtocolError, RedisError
+from . import errors
+from .errors import RedisError
 from .splitargs import UnbalancedQuotes, split_args
 
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 INT_MAX = 2**31 - 1
-
-_E_MBULK_COUNT_TOO_BIG = "ERR Protocol error: too big mbulk count string"
-_E_BULK_COUNT_TOO_BIG = "ERR Protocol error: too big bulk count string"
-_E_INLINE_TOO_BIG = "ERR Protocol error: too big inline request"
-_E_INVALID_MBULK = "ERR Protocol error: invalid multibulk length"
-_E_INVALID_BULK = "ERR Protocol error: invalid bulk length"
-_E_UNBALANCED = "ERR Protocol error: unbalanced quotes in request"
-_E_UNAUTH_MBULK = "ERR Protocol error: unauthenticated multibulk length"
-_E_UNAUTH_BULK = "ERR Protocol error: unauthenticated bulk length"
 
 
 def string2ll(s: bytes) -> int | None:
@@ -176,15 +168,15 @@ class RequestParser:
         nl = buf.find(b"\r", pos)
         if nl < 0:
             if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
-                raise ProtocolError(_E_MBULK_COUNT_TOO_BIG)
+                raise errors.PROTO_MBULK_COUNT_TOO_BIG
             return None
         if nl + 2 > len(buf):
             return None
         ll = string2ll(bytes(buf[pos + 1 : nl]))
         if ll is None or ll > INT_MAX:
-            raise ProtocolError(_E_INVALID_MBULK)
+            raise errors.PROTO_INVALID_MBULK
         if ll > 10 and self.auth_required:
-            raise ProtocolError(_E_UNAUTH_MBULK)
+            raise errors.PROTO_UNAUTH_MBULK
         self.pos = nl + 2
         if ll <= 0:
             return False
@@ -204,17 +196,17 @@ class RequestParser:
                 nl = buf.find(b"\r", pos)
                 if nl < 0:
                     if end - pos > PROTO_INLINE_MAX_SIZE:
-                        raise ProtocolError(_E_BULK_COUNT_TOO_BIG)
+                        raise errors.PROTO_BULK_COUNT_TOO_BIG
                     break
                 if nl + 2 > end:
                     break
                 if buf[pos] != 36:  # '$'
-                    raise ProtocolError("ERR Protocol error: expected '$', got '%c'" % buf[pos])
+                    raise errors.proto_expected_dollar(buf[pos])
                 ll = string2ll(bytes(buf[pos + 1 : nl]))
                 if ll is None or ll < 0 or ll > self.max_bulk_len:
-                    raise ProtocolError(_E_INVALID_BULK)
+                    raise errors.PROTO_INVALID_BULK
                 if ll > 16384 and self.auth_required:
-                    raise ProtocolError(_E_UNAUTH_BULK)
+                    raise errors.PROTO_UNAUTH_BULK
                 pos = nl + 2
                 self._bulklen = ll
             if end - pos < self._bulklen + 2:
@@ -235,7 +227,7 @@ class RequestParser:
         nl = buf.find(b"\n", pos)
         if nl < 0:
             if len(buf) - pos > PROTO_INLINE_MAX_SIZE:
-                raise ProtocolError(_E_INLINE_TOO_BIG)
+                raise errors.PROTO_INLINE_TOO_BIG
             return None
         line = bytes(buf[pos:nl])
         if line.endswith(b"\r"):
@@ -244,7 +236,7 @@ class RequestParser:
         try:
             return split_args(line)
         except UnbalancedQuotes:
-            raise ProtocolError(_E_UNBALANCED) from None
+            raise errors.PROTO_UNBALANCED from None
 
 
 # ---------------------------------------------------------------------------

@@ -79,16 +79,14 @@ def _close(clients: Iterable["Client"], me: "Client") -> None:
 def acl_setuser(ctx: Ctx, argv: list[bytes]) -> Any:
     name = argv[2]
     if has_spaces(name):
-        raise RedisError("ERR Usernames can't contain spaces or null characters")
+        raise errors.ACL_USERNAME_SPACES
     server = ctx.server
     try:
         user = server.acl.setuser(name, argv[3:])
     except UnmatchedParenthesis as err:
-        raise RedisError(b"ERR Unmatched parenthesis in acl selector starting at '" + err.start + b"'.") from None
+        raise errors.acl_unmatched_parenthesis(err.start) from None
     except SetUserError as err:
-        raise RedisError(
-            b"ERR Error in ACL SETUSER modifier '" + err.rule + b"': " + err.reason.encode()
-        ) from None
+        raise errors.acl_setuser_error(err.rule, err.reason) from None
     _close(lost_channels(user, list(server.clients.values())), ctx.client)
     return OK
 
@@ -108,7 +106,7 @@ def acl_getuser(ctx: Ctx, argv: list[bytes]) -> Any:
 def acl_deluser(ctx: Ctx, argv: list[bytes]) -> Any:
     acl = ctx.server.acl
     if b"default" in argv[2:]:
-        raise RedisError("ERR The 'default' user cannot be removed")
+        raise errors.ACL_DEFAULT_USER_UNDELETABLE
     deleted = [u for u in (acl.users.pop(name, None) for name in dict.fromkeys(argv[2:])) if u is not None]
     gone = {id(u) for u in deleted}
     _close([c for c in list(ctx.server.clients.values()) if id(c.user) in gone], ctx.client)
@@ -146,7 +144,7 @@ def acl_cat(ctx: Ctx, argv: list[bytes]) -> Any:
         return [c.encode() for c in CATEGORIES]
     members = catalog().members.get(argv[2].decode("latin-1").lower())
     if members is None:
-        raise RedisError(b"ERR Unknown category '" + argv[2] + b"'")
+        raise errors.acl_unknown_category(argv[2])
     return [name.encode() for name in members]
 
 
@@ -161,10 +159,7 @@ def acl_genpass(ctx: Ctx, argv: list[bytes]) -> Any:
         if given is None:
             raise errors.NOT_INTEGER
         if not 0 < given <= 4096:
-            raise RedisError(
-                "ERR ACL GENPASS argument must be the number of bits for the output password, "
-                "a positive number up to 4096"
-            )
+            raise errors.ACL_GENPASS_BITS
         bits = given
     chars = (bits + 3) // 4
     return os.urandom((chars + 1) // 2).hex()[:chars].encode()
@@ -196,7 +191,7 @@ def acl_log(ctx: Ctx, argv: list[bytes]) -> Any:
 def acl_dryrun(ctx: Ctx, argv: list[bytes]) -> Any:
     user = ctx.server.acl.get(argv[2])
     if user is None:
-        raise RedisError(b"ERR User '" + argv[2] + b"' not found")
+        raise errors.acl_user_not_found(argv[2])
     call = argv[3:]
     cmd = _lookup(call)
     denied = user.check(cmd, call)
@@ -220,7 +215,7 @@ def _lookup(call: list[bytes]) -> Command:
         elif cmd.handler is None:
             cmd = None
     if cmd is None:
-        raise RedisError(b"ERR Command '" + call[0] + b"' not found")
+        raise errors.acl_command_not_found(call[0])
     if (cmd.arity > 0 and len(call) != cmd.arity) or len(call) < -cmd.arity:
         raise errors.wrong_arity(cmd.name)
     return cmd
@@ -236,7 +231,7 @@ def acl_load(ctx: Ctx, argv: list[bytes]) -> Any:
     try:
         replaced = acl.load()
     except AclFileError as err:
-        raise RedisError(f"ERR {err}") from None
+        raise errors.acl_file_error(str(err)) from None
     gone = {id(u) for u in replaced}
     _close([c for c in list(ctx.server.clients.values()) if id(c.user) in gone], ctx.client)
     return OK
@@ -253,9 +248,7 @@ def acl_save(ctx: Ctx, argv: list[bytes]) -> Any:
         acl.save()
     except OSError as exc:
         ctx.server.log_event(f"ACL SAVE failed: {exc}")
-        raise RedisError(
-            "ERR There was an error trying to save the ACLs. Please check the server logs for more information"
-        ) from None
+        raise errors.ACL_SAVE_FAILED from None
     return OK
 
 

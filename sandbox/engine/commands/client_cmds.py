@@ -95,7 +95,7 @@ def client_type(client: "Client") -> str:
 def _parse_type(arg: bytes) -> str:
     kind = _TYPES.get(arg.lower())
     if kind is None:
-        raise RedisError(b"ERR Unknown client type '" + arg + b"'")
+        raise errors.client_unknown_type(arg)
     return kind
 
 
@@ -138,7 +138,7 @@ def client_id(ctx: Ctx, argv: list[bytes]) -> Any:
 def client_setname(ctx: Ctx, argv: list[bytes]) -> Any:
     name = argv[2]
     if any(c < 33 or c > 126 for c in name):
-        raise RedisError("ERR Client names cannot contain spaces, newlines or special characters.")
+        raise errors.CLIENT_NAME_INVALID
     ctx.client.name = name
     return OK
 
@@ -166,7 +166,7 @@ def client_list(ctx: Ctx, argv: list[bytes]) -> Any:
         for arg in argv[3:]:
             cid = string2ll(arg)
             if cid is None:
-                raise RedisError("ERR Invalid client ID")
+                raise errors.CLIENT_INVALID_ID
             clients.append(server.clients.get(cid))
     else:
         raise errors.SYNTAX
@@ -197,7 +197,7 @@ def client_kill(ctx: Ctx, argv: list[bytes]) -> Any:
             if c.addr == addr:
                 _kill(c, me)
                 return OK
-        raise RedisError("ERR No such client")
+        raise errors.CLIENT_NO_SUCH_CLIENT
     if len(argv) % 2:
         raise errors.SYNTAX
     cid = None
@@ -208,7 +208,7 @@ def client_kill(ctx: Ctx, argv: list[bytes]) -> Any:
         if opt == b"id":
             n = string2ll(value)
             if n is None or n <= 0:
-                raise RedisError("ERR client-id should be greater than 0")
+                raise errors.CLIENT_ID_NOT_POSITIVE
             cid = n
         elif opt == b"type":
             kind = _parse_type(value)
@@ -219,7 +219,7 @@ def client_kill(ctx: Ctx, argv: list[bytes]) -> Any:
         elif opt == b"user":
             user = ctx.server.acl.get(value)
             if user is None:
-                raise RedisError(b"ERR No such user '" + value + b"'")
+                raise errors.client_no_such_user(value)
         elif opt == b"skipme":
             if value.lower() == b"yes":
                 skipme = True
@@ -270,7 +270,7 @@ def client_reply(ctx: Ctx, argv: list[bytes]) -> Any:
     if mode == b"on":
         return OK
     if mode in (b"off", b"skip"):
-        raise RedisError("ERR CLIENT REPLY OFF and SKIP are not supported by this engine")
+        raise errors.CLIENT_REPLY_UNSUPPORTED
     raise errors.SYNTAX
 
 
@@ -282,7 +282,7 @@ def client_tracking(ctx: Ctx, argv: list[bytes]) -> Any:
     if mode == b"off":
         return OK
     if mode == b"on":
-        raise RedisError("ERR CLIENT TRACKING is not supported by this engine (no client-side caching)")
+        raise errors.CLIENT_TRACKING_UNSUPPORTED
     raise errors.SYNTAX
 
 
@@ -301,9 +301,7 @@ def client_getredir(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("client|caching", 3, "noscript loading stale", acl="@connection", since="6.0.0", group="connection",
          summary="Only meaningful with tracking, which this engine doesn't support.", args="<YES | NO>")
 def client_caching(ctx: Ctx, argv: list[bytes]) -> Any:
-    raise RedisError(
-        "ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"
-    )
+    raise errors.CLIENT_CACHING_NOT_TRACKING
 
 
 @command("client|pause", -3, "admin noscript loading stale", acl="@connection", since="2.9.50", group="connection",
@@ -314,12 +312,12 @@ def client_pause(ctx: Ctx, argv: list[bytes]) -> Any:
         raise errors.subcommand_syntax_error(argv, "client")
     timeout = string2ll(argv[2])
     if timeout is None:
-        raise RedisError("ERR timeout is not an integer or out of range")
+        raise errors.TIMEOUT_NOT_INTEGER
     if timeout < 0:
-        raise RedisError("ERR timeout is negative")
+        raise errors.TIMEOUT_NEGATIVE
     if len(argv) == 4 and argv[3].lower() not in (b"write", b"all"):
-        raise RedisError("ERR CLIENT PAUSE mode must be WRITE or ALL")
-    raise RedisError("ERR CLIENT PAUSE is not supported by this engine")
+        raise errors.CLIENT_PAUSE_MODE
+    raise errors.CLIENT_PAUSE_UNSUPPORTED
 
 
 @command("client|unpause", 2, "admin noscript loading stale", acl="@connection", since="6.2.0", group="connection",
@@ -342,7 +340,7 @@ def client_unblock(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) == 4:
         reason = argv[3].lower()
         if reason not in (b"timeout", b"error"):
-            raise RedisError("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+            raise errors.CLIENT_UNBLOCK_REASON
         error = reason == b"error"
     # A family with blocking commands may provide the wake-up; none blocks otherwise.
     unblock = getattr(ctx.server, "unblock_client", None)

@@ -36,7 +36,7 @@ def _node_entry(node: NodeInfo) -> list[Any]:
 def _slot_arg(arg: bytes) -> int:
     slot = parse_int(arg)
     if not 0 <= slot < SLOTS:
-        raise RedisError("ERR Invalid slot")
+        raise errors.CLUSTER_INVALID_SLOT
     return slot
 
 
@@ -146,7 +146,7 @@ def cluster_getkeysinslot(ctx: Ctx, argv: list[bytes]) -> Any:
     _state(ctx)
     slot, count = parse_int(argv[2]), parse_int(argv[3])
     if not 0 <= slot < SLOTS or count < 0:
-        raise RedisError("ERR Invalid slot or number of keys")
+        raise errors.CLUSTER_INVALID_SLOT_OR_COUNT
     keys = sorted((ctx.server.keyspace.dbs[0].slots or {}).get(slot, ()))
     return keys[:count]
 
@@ -158,7 +158,7 @@ def cluster_settopology(ctx: Ctx, argv: list[bytes]) -> Any:
     try:
         state.load_json(argv[2])
     except (ValueError, KeyError, TypeError) as exc:
-        raise RedisError(f"ERR invalid topology: {exc}")
+        raise errors.cluster_invalid_topology(str(exc))
     on_change = getattr(ctx.server, "on_topology", None)
     if on_change is not None:
         on_change()

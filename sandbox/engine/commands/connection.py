@@ -119,7 +119,7 @@ def hello(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) >= 2:
         v = string2ll(argv[1])
         if v is None:
-            raise RedisError("ERR Protocol version is not an integer or out of range")
+            raise errors.HELLO_PROTOVER
         if v < 2 or v > 3:
             raise errors.NOPROTO
         version = v
@@ -134,19 +134,15 @@ def hello(ctx: Ctx, argv: list[bytes]) -> Any:
         elif opt == b"setname" and more >= 1:
             name = argv[i + 1]
             if any(c < 33 or c > 126 for c in name):
-                raise RedisError("ERR Client names cannot contain spaces, newlines or special characters.")
+                raise errors.CLIENT_NAME_INVALID
             i += 2
         else:
-            raise RedisError(b"ERR Syntax error in HELLO option '" + argv[i] + b"'")
+            raise errors.hello_syntax(argv[i])
     if username is not None and password is not None:
         if not authenticate(ctx, username, password, argv[0]):
             raise errors.WRONGPASS
     if not client.authenticated and ctx.server.auth_required():
-        raise RedisError(
-            "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
-            "HELLO AUTH <user> <pass> option can be used to authenticate the client and "
-            "select the RESP protocol version at the same time"
-        )
+        raise errors.HELLO_NOAUTH
     if name is not None:
         client.name = name
     if version:

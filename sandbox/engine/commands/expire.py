@@ -46,7 +46,7 @@ def _expire_flags(argv: list[bytes]) -> int:
     for opt in argv[3:]:
         bit = _EXPIRE_FLAGS.get(opt.lower())
         if bit is None:
-            raise RedisError(b"ERR Unsupported option " + opt.split(b"\0", 1)[0])
+            raise errors.expire_unsupported_option(opt.split(b"\0", 1)[0])
         flags |= bit
     if flags & _NX and flags & (_XX | _GT | _LT):
         raise errors.EXPIRE_NX_XX_GT_LT

@@ -87,7 +87,7 @@ def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
         elif option == b"getack":
             return NO_REPLY
         else:
-            raise RedisError(b"ERR Unrecognized REPLCONF option: " + argv[i])
+            raise errors.replconf_unrecognized(argv[i])
     return OK
 
 

@@ -104,10 +104,10 @@ def dbsize(ctx: Ctx, argv: list[bytes]) -> Any:
     return len(ctx.db)
 
 
-def _db_index(arg: bytes, error: str, count: int) -> int:
+def _db_index(arg: bytes, error: RedisError, count: int) -> int:
     index = string2ll(arg)
     if index is None or not -(2**31) <= index <= INT_MAX:
-        raise RedisError(error)
+        raise error
     if not 0 <= index < count:
         raise errors.DB_INDEX_OUT_OF_RANGE
     return index
@@ -120,10 +120,10 @@ def _db_index(arg: bytes, error: str, count: int) -> int:
 def swapdb(ctx: Ctx, argv: list[bytes]) -> Any:
     server = ctx.server
     if server.config.cluster_enabled:
-        raise RedisError("ERR SWAPDB is not allowed in cluster mode")
+        raise errors.SWAPDB_IN_CLUSTER
     count = len(server.keyspace)
-    a = _db_index(argv[1], "ERR invalid first DB index", count)
-    b = _db_index(argv[2], "ERR invalid second DB index", count)
+    a = _db_index(argv[1], errors.SWAPDB_FIRST_INDEX, count)
+    b = _db_index(argv[2], errors.SWAPDB_SECOND_INDEX, count)
     if a != b:
         server.keyspace.swap(a, b)
         server.touch_watched_db(a)
@@ -465,7 +465,7 @@ def _memtoull(value: bytes) -> int | None:
 
 
 def _config_error(name: str, why: str) -> RedisError:
-    return RedisError(f"ERR CONFIG SET failed (possibly related to argument '{name}') - {why}")
+    return errors.config_set_failed(name, why)
 
 
 def _check_value(param: Any, value: bytes, server: "Server") -> str:
@@ -552,7 +552,7 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> Any:
         given = argv[i].decode(errors="replace")
         param = params.get(given.lower())
         if param is None:
-            raise RedisError(f"ERR Unknown option or number of arguments for CONFIG SET - '{given}'")
+            raise errors.config_set_unknown(given)
         if not param.mutable:
             raise _config_error(given, "can't set immutable config")
         if param.name in seen:
@@ -581,7 +581,7 @@ def config_resetstat(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("config|rewrite", 2, "admin noscript loading stale", group="server", since="2.8.0",
          summary="Would write the parameters back to the config file; this node has none.")
 def config_rewrite(ctx: Ctx, argv: list[bytes]) -> Any:
-    raise RedisError("ERR The server is running without a config file")
+    raise errors.CONFIG_NO_FILE
 
 
 @command("config|help", 2, "loading stale", group="server", since="5.0.0", summary="Show the CONFIG subcommands.")
@@ -607,10 +607,7 @@ def lastsave(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 def _no_snapshots(name: str) -> RedisError:
-    return RedisError(
-        f"ERR {name} is not available: this engine takes snapshots off-node from its transaction log "
-        "(as MemoryDB does), not by forking the node"
-    )
+    return errors.no_snapshots(name)
 
 
 @command("save", 1, "admin noscript no_async_loading no_multi", group="server",
@@ -631,8 +628,7 @@ def bgsave(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("bgrewriteaof", 1, "admin noscript no_async_loading", group="server",
          summary="Refused: the node has no append-only file; its durability is the transaction log.")
 def bgrewriteaof(ctx: Ctx, argv: list[bytes]) -> Any:
-    raise RedisError("ERR BGREWRITEAOF is not available: this engine has no append-only file, "
-                     "its writes are made durable by the transaction log")
+    raise errors.BGREWRITEAOF_UNAVAILABLE
 
 
 @command("shutdown", -1, "admin noscript loading stale no_multi allow_busy", group="server",
@@ -649,7 +645,7 @@ def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
     if {b"nosave", b"save"} <= opts or (b"abort" in opts and len(argv) > 2):
         raise errors.SYNTAX
     if b"abort" in opts:
-        raise RedisError("ERR No shutdown in progress.")
+        raise errors.SHUTDOWN_NOT_IN_PROGRESS
     server = ctx.server
     server.log_event("User requested shutdown...")
     hook = getattr(server, "on_shutdown", None)
@@ -661,7 +657,7 @@ def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
         try:
             asyncio.get_running_loop().create_task(server.stop())
         except RuntimeError:
-            raise RedisError("ERR Errors trying to SHUTDOWN. Check logs.") from None
+            raise errors.SHUTDOWN_FAILED from None
     # Like Redis, no reply: the connection just closes.
     ctx.client.kill()
     return OK
@@ -670,13 +666,13 @@ def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("debug", -2, "admin noscript loading stale", group="server",
          summary="Refused: DEBUG is not available on this engine.", args="subcommand [argument [argument ...]]")
 def debug(ctx: Ctx, argv: list[bytes]) -> Any:
-    raise RedisError("ERR DEBUG is not supported by this engine")
+    raise errors.DEBUG_UNSUPPORTED
 
 
 @command("monitor", 1, "admin noscript loading stale", group="server", since="1.0.0",
          summary="Refused: this engine doesn't stream the commands it processes.")
 def monitor(ctx: Ctx, argv: list[bytes]) -> Any:
-    raise RedisError("ERR MONITOR is not supported by this engine")
+    raise errors.MONITOR_UNSUPPORTED
 
 
 # ---------------------------------------------------------------------------
@@ -710,7 +706,7 @@ def slowlog_get(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) == 3:
         n = string2ll(argv[2])
         if n is None or n < -1:
-            raise RedisError("ERR count should be greater than or equal to -1")
+            raise errors.SLOWLOG_COUNT
         count = n
     entries = list(admin_state(ctx.server).slowlog)
     return entries if count == -1 else entries[:count]

@@ -59,7 +59,7 @@ _AUTOCLAIM_MAX_COUNT = LLONG_MAX // 16  # LONG_MAX / max(sizeof(streamID), attem
 
 
 def nogroup(key: bytes, group: bytes, suffix: bytes = b"") -> RedisError:
-    return RedisError(b"NOGROUP No such key '" + cstr(key) + b"' or consumer group '" + cstr(group) + b"'" + suffix)
+    return errors.nogroup_key_or_group(cstr(key), cstr(group), suffix)
 
 
 def lookup_group(ctx: Ctx, key: bytes, name: bytes) -> tuple[Stream | None, Group | None]:
@@ -390,7 +390,7 @@ def _claim_options(ctx: Ctx, argv: list[bytes], j: int) -> ClaimOptions:
             j += 1
             o.seen = _option_int(argv[j], b"SEENTIME")
         else:
-            raise RedisError(b"ERR Unrecognized XCLAIM option '" + cstr(argv[j]) + b"'")
+            raise errors.xclaim_unrecognized_option(cstr(argv[j]))
         j += 1
     return o
 
@@ -418,7 +418,7 @@ def xclaim(ctx: Ctx, argv: list[bytes]) -> Any:
         raise nogroup(key, argv[2])
     min_idle = to_int(argv[4])
     if min_idle is None:
-        raise RedisError("ERR Invalid min-idle-time argument for XCLAIM")
+        raise errors.XCLAIM_MIN_IDLE
     ids: list[StreamID] = []
     j = 5
     while j < len(argv):  # IDs up to the first argument that isn't one
@@ -490,7 +490,7 @@ def _can_allocate(nbytes: int) -> bool:
 def _option_int(arg: bytes, name: bytes) -> int:
     v = to_int(arg)
     if v is None:
-        raise RedisError(b"ERR Invalid " + name + b" option argument for XCLAIM")
+        raise errors.xclaim_invalid_argument(name)
     return v
 
 
@@ -502,7 +502,7 @@ def _option_int(arg: bytes, name: bytes) -> int:
 def xautoclaim(ctx: Ctx, argv: list[bytes]) -> Any:
     min_idle = to_int(argv[4])
     if min_idle is None:
-        raise RedisError("ERR Invalid min-idle-time argument for XAUTOCLAIM")
+        raise errors.XAUTOCLAIM_MIN_IDLE
     min_idle = max(min_idle, 0)
     start, exclusive = parse_interval_id(argv[5], 0)
     if exclusive:

@@ -396,7 +396,7 @@ _XINFO_HELP = [
 
 
 def nogroup_for_key(group: bytes, key: bytes) -> RedisError:
-    return RedisError(b"NOGROUP No such consumer group '" + cstr(group) + b"' for key name '" + cstr(key) + b"'")
+    return errors.nogroup_for_key(cstr(group), cstr(key))
 
 
 def _info_lookup(ctx: Ctx, key: bytes) -> Stream:

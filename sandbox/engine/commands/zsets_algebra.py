@@ -75,7 +75,7 @@ def _setop(ctx: Ctx, argv: list[bytes], op: int, numkeys_idx: int, store: bool =
     setnum = parse_int(argv[numkeys_idx])
     if setnum < 1:
         name = argv[0].lower().decode(errors="replace")
-        raise RedisError(f"ERR at least 1 input key is needed for '{name}' command")
+        raise errors.zset_no_input_key(name)
     if setnum > len(argv) - numkeys_idx - 1:
         raise errors.SYNTAX
     sources = []
