@@ -27,6 +27,15 @@ def run(coro):
     return asyncio.run(asyncio.wait_for(coro, 120))
 
 
+async def until_acked(writer: Writer, count: int, timeout: float = 30) -> None:
+    """Let the writer run at least until ``count`` writes were acknowledged: a count,
+    not a sleep, so a loaded host that writes slowly still tests as much."""
+    deadline = time.monotonic() + timeout
+    while len(writer.ledger.acked) < count:
+        assert time.monotonic() < deadline, f"only {len(writer.ledger.acked)} writes acknowledged"
+        await asyncio.sleep(0.05)
+
+
 def test_acknowledged_writes_survive_repeated_primary_kills(tmp_path):
     async def scenario() -> None:
         sup = Supervisor(spec(tmp_path, shards=2))
@@ -36,6 +45,7 @@ def test_acknowledged_writes_survive_repeated_primary_kills(tmp_path):
         try:
             for round_ in range(3):
                 await asyncio.sleep(0.7)
+                await until_acked(writer, 40 * (round_ + 1))
                 victim = primary(sup, shard=round_ % 2)
                 mark = len(sup.history)
                 await sup.kill(victim.id)
@@ -43,6 +53,7 @@ def test_acknowledged_writes_survive_repeated_primary_kills(tmp_path):
                 assert done["primary"] != victim.id
                 await wait_for(sup, "node_restarted", 15, since=mark, node=victim.id)
             await asyncio.sleep(0.5)
+            await until_acked(writer, 130)
             ledger = writer.finish()
             kept, lost = verify(primary(sup).port, ledger)
             assert len(ledger.acked) > 100, "the writer should have made progress between kills"
@@ -135,12 +146,14 @@ def test_killing_the_primarys_whole_zone_loses_nothing(tmp_path):
         writer.start()
         try:
             await asyncio.sleep(0.8)
+            await until_acked(writer, 30)
             zone = primary(sup).zone
             mark = len(sup.history)
             killed = await sup.kill_zone(zone)
             assert any(sup.procs[k].kind == "journal" for k in killed)
             await wait_for(sup, "failover_finished", 15, since=mark)
             await asyncio.sleep(0.8)
+            await until_acked(writer, 60)
             ledger = writer.finish()
             kept, lost = verify(primary(sup).port, ledger)
             assert lost == [] and kept == len(ledger.acked) > 50
@@ -250,18 +263,29 @@ def test_a_busy_primary_renews_its_lease_with_its_writes_and_an_idle_one_with_le
             start = int(reader.execute_command("JTAIL", stream))
             deadline = time.monotonic() + 1.5
             writes = 0
+            sent: list[float] = []
             while time.monotonic() < deadline:
+                sent.append(time.monotonic())
                 client.set(f"busy:{writes}", writes)
                 writes += 1
                 await asyncio.sleep(0.03)
             busy = kinds_after(start)
             assert busy.count(b"data") >= writes * 0.9, busy
-            assert busy.count(b"lease") <= 1, busy  # at most one sent just before the first write
+            # At most one lease entry sent just before the first write, plus one per
+            # real pause of the writer: a loaded host can hold a write back longer than
+            # the renewal period (at least lease/4 = 150 ms), and then a lease entry is
+            # right. Half that period counts as a pause, so an idle host allows exactly one.
+            pauses = sum(1 for a, b in zip(sent, sent[1:]) if b - a > 0.075)
+            assert busy.count(b"lease") <= 1 + pauses, (busy, pauses)
 
+            # Idle: it renews with lease entries only. Waiting for four of them is bounded
+            # generously; how often they come is what the lease's survival below proves.
             idle_from = int(reader.execute_command("JTAIL", stream))
-            await asyncio.sleep(1.0)
-            idle = kinds_after(idle_from)
-            assert idle.count(b"data") == 0 and idle.count(b"lease") >= 4, idle
+            idle_deadline = time.monotonic() + 10
+            while (idle := kinds_after(idle_from)).count(b"lease") < 4:
+                assert time.monotonic() < idle_deadline, idle
+                await asyncio.sleep(0.1)
+            assert idle.count(b"data") == 0, idle
             # and the lease held throughout: no replica campaigned, the primary never lost it
             assert not [e for e in sup.history[mark:] if e.get("event") in ("failover_started", "lease_lost")]
         finally:

@@ -217,16 +217,19 @@ async def test_the_worst_replies_come_back_cut_with_their_real_size(
         assert (await alice.command("STRLEN k", cluster="cache", id=6))["text"] == "(integer) 8000001\n"
 
 
-async def longest_stall(stop: asyncio.Event) -> float:
-    """The longest time the event loop was busy elsewhere while this slept 10 ms."""
-    worst = 0.0
-    last = time.perf_counter()
+async def longest_stall(stop: asyncio.Event) -> tuple[float, float]:
+    """The longest time the event loop was busy elsewhere while this slept 10 ms:
+    (CPU seconds the loop's thread spent, wall seconds). The CPU figure is the stall
+    itself and holds on a loaded host; wall time also counts the host preempting us."""
+    worst_cpu = worst_wall = 0.0
+    last_cpu, last_wall = time.thread_time(), time.perf_counter()
     while not stop.is_set():
         await asyncio.sleep(0.01)
-        now = time.perf_counter()
-        worst = max(worst, now - last - 0.01)
-        last = now
-    return worst
+        cpu, wall = time.thread_time(), time.perf_counter()
+        worst_cpu = max(worst_cpu, cpu - last_cpu)
+        worst_wall = max(worst_wall, wall - last_wall - 0.01)
+        last_cpu, last_wall = cpu, wall
+    return worst_cpu, worst_wall
 
 
 @pytest.mark.django_db(transaction=True)
@@ -266,9 +269,12 @@ async def test_the_worst_replies_never_stall_the_site_for_another_learner(
 
         await asyncio.gather(the_worst_replies(), the_other_learner())
         stop.set()
-        stall = await ticker
+        stall, wall = await ticker
         # Before: one SRANDMEMBER held the loop ~9.7 s, the other learner's PING took 3 s.
-        assert stall < 0.2, f"the event loop stalled {stall * 1000:.0f} ms"
+        assert stall < 0.2, f"the event loop stalled {stall * 1000:.0f} ms of CPU"
+        # Wall time also catches a stall spent waiting (on the GIL, on I/O); generous,
+        # since a shared 2-core host can preempt the process for a while.
+        assert wall < 2.0, f"the event loop stalled {wall * 1000:.0f} ms"
         assert max(pings) < 1.0, pings
         assert max(pages) < 3.0, pages
 
