@@ -52,9 +52,9 @@ from .server import Server, encode_effects
 Emit = Callable[[dict[str, Any]], None]
 _TS = struct.Struct(">Q")  # data entries start with the primary's wall time in ms (replica lag in ms)
 
-LEASE_EXPIRED = RedisError("CLUSTERDOWN The primary's lease expired; a new primary is being elected")
-FENCED = RedisError("CLUSTERDOWN Write not committed: this node is no longer the primary")
-JOURNAL_DOWN = RedisError("CLUSTERDOWN The journal has no quorum; the write was not acknowledged")
+LEASE_EXPIRED = errors.LEASE_EXPIRED
+FENCED = errors.NO_LONGER_PRIMARY
+JOURNAL_DOWN = errors.JOURNAL_NO_QUORUM
 
 
 def stream_name(shard: int) -> str:

@@ -107,6 +107,31 @@ OOM = _err("OOM command not allowed when used memory > 'maxmemory'.")
 READONLY = _err("READONLY You can't write against a read only replica.")
 NOREPLICAS = _err("NOREPLICAS Not enough good replicas to write.")
 
+NOT_ALLOWED_IN_MULTI = _err("ERR Command not allowed inside a transaction")
+
+
+def internal_error(command: str, exc_type: str) -> RedisError:
+    """A command body raised something unexpected (a bug): the client gets this, the node logs it."""
+    return RedisError(f"ERR internal error in '{command}': {exc_type}")
+
+
+def acl_changed_before_exec(reason: str) -> RedisError:
+    return RedisError(
+        "NOPERM ACLs rules changed between the moment the transaction was accumulated "
+        "and the EXEC call. This command is no longer allowed for the following reason: " + reason
+    )
+
+UNBLOCKED_DEMOTED = _err(
+    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
+)
+REPLICATION_IN_DURABLE_MODE = _err(
+    "ERR replication commands are not available in durable mode: replicas follow the journal"
+)
+# A durable shard's primary (durable.py): writes it could not acknowledge
+LEASE_EXPIRED = _err("CLUSTERDOWN The primary's lease expired; a new primary is being elected")
+NO_LONGER_PRIMARY = _err("CLUSTERDOWN Write not committed: this node is no longer the primary")
+JOURNAL_NO_QUORUM = _err("CLUSTERDOWN The journal has no quorum; the write was not acknowledged")
+
 # Cluster
 CROSSSLOT = _err("CROSSSLOT Keys in request don't hash to the same slot")
 CLUSTERDOWN = _err("CLUSTERDOWN The cluster is down")

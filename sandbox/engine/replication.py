@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
 from .client import Client, Pending
+from . import errors
 from .errors import RedisError
 from .replication_primary import Backlog, ReplicaLink, can_continue
 from .resp import encode_command
@@ -59,9 +60,7 @@ PING_PERIOD_S = 1.0  # a primary with replicas PINGs them this often (in the str
 CRON_PERIOD_S = 0.1
 NO_REPLID = "0" * 40
 
-UNBLOCKED_DEMOTED = RedisError(
-    "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)"
-)
+UNBLOCKED_DEMOTED = errors.UNBLOCKED_DEMOTED
 _PING = encode_command([b"PING"])
 
 
@@ -152,7 +151,7 @@ class Replication:
         repl = getattr(server, "replication", None)
         if repl is None:
             if server.log is not None or getattr(server, "repl_info", None) is not None:
-                raise RedisError("ERR replication commands are not available in durable mode: replicas follow the journal")
+                raise errors.REPLICATION_IN_DURABLE_MODE
             repl = cls(server)
         return repl
 

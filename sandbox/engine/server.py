@@ -242,7 +242,7 @@ class Server:
             return self.refusal
         if client.multi is not None and "no_multi" in cmd.flags and argv[0].lower() not in _ALWAYS_ALLOWED_IN_MULTI:
             client.multi_error = True
-            return RedisError("ERR Command not allowed inside a transaction")
+            return errors.NOT_ALLOWED_IN_MULTI
         user = client.user
         if not user.unrestricted and cmd.name not in user.runs_anywhere:
             denied = user.check(cmd, argv)
@@ -288,7 +288,7 @@ class Server:
             # even the connection) down: answer an error and keep the message.
             self.stats.total_error_replies += 1
             self.log_event(f"internal error in {cmd.name}: {type(exc).__name__}: {exc}")
-            reply = RedisError(f"ERR internal error in '{cmd.name}': {type(exc).__name__}")
+            reply = errors.internal_error(cmd.name, type(exc).__name__)
         if ctx.dirty_keys or ctx.effects:
             future = self._after_write(client, cmd, argv, ctx)
             if future is not None and type(reply) is not Pending:
@@ -358,11 +358,7 @@ class Server:
                     denied = user.check(cmd, argv)
                     if denied is not None:
                         self.acl_denied(client, cmd, argv, denied, b"multi")
-                        replies.append(RedisError(
-                            "NOPERM ACLs rules changed between the moment the transaction was accumulated "
-                            "and the EXEC call. This command is no longer allowed for the following reason: "
-                            + _EXEC_DENIALS[denied[0]]
-                        ))
+                        replies.append(errors.acl_changed_before_exec(_EXEC_DENIALS[denied[0]]))
                         continue
                 replies.append(self.call(client, cmd, argv))
         finally:

@@ -6,6 +6,7 @@ replies with the one reply parser."""
 from __future__ import annotations
 
 import ast
+import re
 import shutil
 import socket
 import subprocess
@@ -174,3 +175,46 @@ def test_the_one_reply_parser_reads_what_the_one_encoder_writes() -> None:
     assert complete and i == len(data) - 1
     assert got == [b"bulk", 7, None, ["OK", b""], "ERR nope"]
     assert isinstance(got[3][0], reply_parser.Status) and isinstance(got[4], reply_parser.ErrorReply)
+
+
+# --- error texts ---------------------------------------------------------------------------
+
+# What a Redis-style error reply starts with: a code and a space (a bare code, compared
+# by a client with ``RespError.code``, is not a text).
+_WIRE_ERROR = re.compile(
+    r"^-?(ERR|WRONGTYPE|NOPERM|NOAUTH|WRONGPASS|NOPROTO|EXECABORT|CLUSTERDOWN|CROSSSLOT|MOVED|ASK|TRYAGAIN|"
+    r"READONLY|NOREPLICAS|MASTERDOWN|NOMASTERLINK|OOM|BUSY|BUSYGROUP|NOGROUP|NOSCRIPT|UNBLOCKED|LOADING|"
+    r"NOTLEADER|CONDFAIL|FENCED|TOOBIG|QUOTA|TIMEOUT|TRIMMED) "
+)
+# Literals that look like error texts but must stay where they are, with the reason.
+ALLOWED: dict[tuple[str, str], str] = {}
+
+
+def _wire_error_literals(path: Path) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        text = None
+        if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes)):
+            text = node.value if isinstance(node.value, str) else node.value.decode("latin-1")
+        elif isinstance(node, ast.JoinedStr) and node.values and isinstance(node.values[0], ast.Constant):
+            text = str(node.values[0].value)
+        if text is not None and _WIRE_ERROR.match(text):
+            found.append((node.lineno, text))
+    return sorted(set(found))
+
+
+def test_every_wire_error_text_of_the_engine_lives_in_errors_py() -> None:
+    offenders = []
+    for path in sorted(ENGINE.rglob("*.py")):
+        if path == ENGINE / "errors.py":
+            continue
+        rel = str(path.relative_to(ENGINE))
+        offenders += [f"{rel}:{line}: {text[:60]!r}" for line, text in _wire_error_literals(path)
+                      if (rel, text) not in ALLOWED]
+    assert offenders == [], "name these in sandbox/engine/errors.py:\n" + "\n".join(offenders)
+
+
+def test_the_error_scan_finds_a_literal_error_text(tmp_path: Path) -> None:
+    probe = tmp_path / "probe.py"
+    probe.write_text('raise RedisError("ERR something new")\nx = b"-ERR raw"\ny = f"NOGROUP {1}"\nz = "QUOTA"\n')
+    assert [line for line, _ in _wire_error_literals(probe)] == [1, 2, 3]
