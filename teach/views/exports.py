@@ -1,7 +1,10 @@
 """CSV exports of a class: the roster with progress, every answer, every experiment.
 
 Responses stream (``StreamingHttpResponse`` over ``QuerySet.iterator``), so a big
-class never builds the whole file in memory. Cells are written by the csv module
+class never builds the whole file in memory. Under ASGI (daphne, how the site runs)
+Django would first read a sync iterator to its end into a list, so there the same
+lines are handed over by an async iterator that pulls them in batches from a
+thread (``_in_batches``). Cells are written by the csv module
 and made safe for spreadsheets: a text cell starting with ``= + - @`` (or a tab or
 carriage return) is prefixed with ``'`` so a spreadsheet shows it instead of
 running it as a formula. Numbers are written as numbers.
@@ -10,10 +13,13 @@ running it as a formula. Numbers are written as numbers.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime
+from itertools import islice
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.text import slugify
 from django.views.decorators.http import require_safe
@@ -27,6 +33,7 @@ from teach.roster import module_columns, roster
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 500
+LINES_PER_BATCH = 500
 
 
 def safe_cell(value: Any) -> Any:
@@ -48,14 +55,25 @@ class _Echo:
         return value
 
 
-def csv_response(classroom: Classroom, kind: str, rows: Iterable[list[Any]]) -> StreamingHttpResponse:
+async def _in_batches(lines: Iterator[str]) -> AsyncIterator[str]:
+    """The lines, read in batches on the thread the ORM uses (thread_sensitive), so a
+    queryset's open cursor stays on its own connection between batches."""
+    next_batch = sync_to_async(lambda: "".join(islice(lines, LINES_PER_BATCH)), thread_sensitive=True)
+    while batch := await next_batch():
+        yield batch
+
+
+def csv_response(
+    request: HttpRequest, classroom: Classroom, kind: str, rows: Iterable[list[Any]]
+) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
 
     def lines() -> Iterator[str]:
         for row in rows:
             yield writer.writerow([safe_cell(v) for v in row])
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    content = _in_batches(lines()) if isinstance(request, ASGIRequest) else lines()
+    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
     filename = f"{slugify(classroom.name) or 'class'}-{classroom.pk}-{kind}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "private, no-store"
@@ -84,7 +102,7 @@ def roster_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
                 cells += [m.lessons_read, m.lessons_total, m.mastery]
             yield cells + [row.reviews_due, row.experiments, row.sandbox]
 
-    return csv_response(classroom, "roster", table())
+    return csv_response(request, classroom, "roster", table())
 
 
 @require_safe
@@ -114,7 +132,7 @@ def answers_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
             chosen = " | ".join(texts.get(c, f"(choice {c} removed)") for c in selected or [])
             yield [*head, chosen, correct, rating, free_text]
 
-    return csv_response(classroom, "answers", table())
+    return csv_response(request, classroom, "answers", table())
 
 
 @require_safe
@@ -142,4 +160,4 @@ def experiments_csv(request: HttpRequest, pk: int) -> StreamingHttpResponse:
             cache = (results or {}).get("cache") or {}
             yield [*head, durable.get("acknowledged"), durable.get("lost"), cache.get("acknowledged"), cache.get("lost")]
 
-    return csv_response(classroom, "experiments", table())
+    return csv_response(request, classroom, "experiments", table())
