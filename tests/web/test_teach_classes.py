@@ -10,6 +10,8 @@ from django.urls import reverse
 from quizzes.learners import SESSION_KEY
 from quizzes.models import Attempt, Learner, LessonRead
 from quizzes.roles import make_instructor
+from sandbox.models import Experiment
+from sandbox.owners import SESSION_KEY as SANDBOX_SESSION_KEY
 from teach.models import Classroom, Membership
 
 from . import factories as make
@@ -278,6 +280,28 @@ class JoinTests(TeachTestCase):
         row = roster_page.split(f'id="learner-{gina.pk}"')[1].split("</tr>")[0]
         self.assertIn("1/1", row)  # the lesson read as a guest
         self.assertIn("100%", row)  # the quiz answered as a guest
+
+    def test_a_guest_who_signs_in_joins_with_their_lessons_and_experiments(self) -> None:
+        eve = User.objects.create_user("eve", "eve@example.org", PASSWORD)
+        lesson = make.lesson()
+        self.client.post(reverse("quizzes:mark_read", args=[lesson.module.slug, lesson.slug]))
+        self.client.post(reverse("sandbox:session"))
+        token = self.client.session[SANDBOX_SESSION_KEY]
+        Experiment.objects.create(
+            owner_token=token, fault="kill_primary", target="both", shards=1, replicas=1,
+            replication_delay_ms=50, results={},
+        )  # fmt: skip
+        join_url = reverse("teach:join_code", args=[self.classroom.join_code])
+        response = self.client.post(reverse("login"), {"username": "eve", "password": PASSWORD, "next": join_url})
+        self.assertRedirects(response, join_url, fetch_redirect_response=False)
+        self.client.post(join_url)
+        self.assertTrue(self.classroom.active_members().filter(user=eve).exists())
+        self.assertTrue(LessonRead.objects.filter(learner__user=eve, lesson=lesson).exists())
+        self.assertEqual(Experiment.objects.get().owner_user, eve)
+        self.sign_in(self.bob)
+        html = self.client.get(reverse("teach:class", args=[self.classroom.pk])).content.decode()
+        row = html.split(f'id="learner-{eve.pk}"')[1].split("</tr>")[0]
+        self.assertIn('<td class="experiments">1</td>', row)
 
     def test_an_instructor_opening_their_own_class_link_is_sent_to_the_class(self) -> None:
         self.sign_in(self.bob)
