@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-from .acl_catalog import CATEGORIES, Catalog, catalog
+from .acl_catalog import Catalog, catalog, fitting_categories
 from .commands.keyspecs import READ, READ_WRITE, WRITE, key_permissions
 from .errors import (  # noqa: F401 -- NOPERM_* are re-exported for the dispatcher
     ACL_BAD_HASH,
@@ -336,7 +336,7 @@ class Selector:
         fake = Selector()
         fake.set_all_commands(not additive)
         rules = [b"-@all" if additive else b"+@all"]
-        for category in _fitting_categories(self.commands, additive, cat):
+        for category in fitting_categories(self.commands, additive, cat):
             fake._category_rule(additive, category, cat)
             rules.append((b"+@" if additive else b"-@") + category.encode())
         for name, subs in cat.subcommands.items():
@@ -362,35 +362,6 @@ def _matcher(pattern: bytes) -> Callable[[bytes], bool]:
             return pattern.__eq__
         return lambda key: key.startswith(head)
     return lambda key: glob_match(pattern, key)
-
-
-def _fitting_categories(commands: set[str], additive: bool, cat: Catalog) -> list[str]:
-    """The categories that best describe ``commands``, greedily: each round takes the
-    category with the fewest commands it would get wrong (then the most it gets right),
-    among those that get more right than wrong; its commands then count as settled."""
-    left = set(commands)
-    applied: list[str] = []
-    while True:
-        best, least_wrong, most_right = None, None, 0
-        for category in CATEGORIES:
-            if category in applied:
-                continue
-            members = cat.members[category]
-            on = sum(1 for name in members if name in left)
-            wrong, right = (len(members) - on, on) if additive else (on, len(members) - on)
-            if right <= wrong:
-                continue
-            if least_wrong is None or wrong < least_wrong or (wrong == least_wrong and right > most_right):
-                best, least_wrong, most_right = category, wrong, right
-        if best is None:
-            return applied
-        applied.append(best)
-        for name in cat.members[best]:
-            names = (name, *cat.subcommands.get(name, ()))
-            if additive:
-                left.difference_update(names)
-            else:
-                left.update(names)
 
 
 _KEY_PREFIX = {READ_WRITE: b"~", READ: b"%R~", WRITE: b"%W~"}
@@ -574,24 +545,6 @@ class User:
         parts = self.flags() + [b"#" + h for h in self.passwords] + [self.root.describe()]
         parts += [b"(" + s.describe() + b")" for s in self.selectors]
         return b" ".join(parts)
-
-    def getuser(self) -> list[tuple[bytes, Any]]:
-        """ACL GETUSER's fields (the caller wraps them in a map)."""
-        from .resp import Map, SetReply
-
-        root = self.root
-        return [
-            (b"flags", SetReply(self.flags())),
-            (b"passwords", list(self.passwords)),
-            (b"commands", root.describe_commands()),
-            (b"keys", root.describe_keys()),
-            (b"channels", root.describe_channels()),
-            (b"selectors", [
-                Map([(b"commands", s.describe_commands()), (b"keys", s.describe_keys()),
-                     (b"channels", s.describe_channels())])
-                for s in self.selectors
-            ]),
-        ]
 
 
 _USER_WORDS = {

@@ -13,6 +13,9 @@ count them, so users read exactly as on Redis; running them still fails with
 ``test_command_info`` holds to Redis's) plus the Redis-only ones. A family that
 registers one of these commands later simply takes it over.
 
+``fitting_categories`` picks the categories that best describe a set of commands
+(ACL LIST's ``+@read +@write ...``), against this same table.
+
 Invariants: names are lower case, subcommands are ``container|sub`` and listed under
 their container; a category's members are every command or subcommand whose own
 categories include it (a container is not a member of its subcommands' categories).
@@ -197,3 +200,32 @@ def _build() -> Catalog:
             out.categories[name] = cats[name]
     out.members = {cat: [n for n in out.categories if cat in out.categories[n]] for cat in CATEGORIES}
     return out
+
+
+def fitting_categories(commands: set[str], additive: bool, cat: Catalog) -> list[str]:
+    """The categories that best describe ``commands``, greedily: each round takes the
+    category with the fewest commands it would get wrong (then the most it gets right),
+    among those that get more right than wrong; its commands then count as settled."""
+    left = set(commands)
+    applied: list[str] = []
+    while True:
+        best, least_wrong, most_right = None, None, 0
+        for category in CATEGORIES:
+            if category in applied:
+                continue
+            members = cat.members[category]
+            on = sum(1 for name in members if name in left)
+            wrong, right = (len(members) - on, on) if additive else (on, len(members) - on)
+            if right <= wrong:
+                continue
+            if least_wrong is None or wrong < least_wrong or (wrong == least_wrong and right > most_right):
+                best, least_wrong, most_right = category, wrong, right
+        if best is None:
+            return applied
+        applied.append(best)
+        for name in cat.members[best]:
+            names = (name, *cat.subcommands.get(name, ()))
+            if additive:
+                left.difference_update(names)
+            else:
+                left.update(names)

@@ -37,7 +37,6 @@ from typing import Iterator
 from sortedcontainers import SortedDict
 
 from . import errors
-from .errors import RedisError
 from .resp import string2ll
 
 UINT64_MAX = 2**64 - 1

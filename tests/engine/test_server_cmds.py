@@ -11,7 +11,8 @@ import time
 import hiredis
 import pytest
 
-from sandbox.engine.commands.server import human_bytes, value_size
+from sandbox.engine.commands.info import human_bytes
+from sandbox.engine.commands.memory import value_size
 
 from .conftest import Differ
 from .effects import EffectNode

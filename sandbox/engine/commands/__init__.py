@@ -170,9 +170,15 @@ def container(name: str, summary: str, since: str, group: str, flags: str = "", 
     REGISTRY[name.encode()] = cmd
 
 
+# Registration order is what COMMAND, COMMAND LIST and COMMAND DOCS list in.
 FAMILIES = (
     "connection",
+    "docs",
     "server",
+    "info",
+    "config_cmds",
+    "admin",
+    "memory",
     "keys",
     "expire",
     "objectcmds",
@@ -195,7 +201,6 @@ FAMILIES = (
     "client_cmds",
     "replication_cmds",
     "acl_cmds",
-    "docs",
 )
 
 _loaded = False

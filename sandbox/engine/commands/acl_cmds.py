@@ -15,12 +15,11 @@ import os
 from typing import TYPE_CHECKING, Any, Iterable
 
 from .. import errors
-from ..acl import DENIED_CHANNEL, DENIED_CMD, DENIED_KEY, SetUserError, UnmatchedParenthesis, has_spaces
+from ..acl import DENIED_CHANNEL, DENIED_CMD, DENIED_KEY, SetUserError, UnmatchedParenthesis, User, has_spaces
 from ..acl_catalog import CATEGORIES, catalog
 from ..acl_users import AclFileError, log_reply, lost_channels
 from ..context import Ctx
-from ..errors import RedisError
-from ..resp import OK, Map, string2ll
+from ..resp import OK, Map, SetReply, string2ll
 from . import REGISTRY, Command, command, container
 from .util import help_reply
 
@@ -96,7 +95,25 @@ def acl_setuser(ctx: Ctx, argv: list[bytes]) -> Any:
          summary="A user's flags, password hashes, commands, keys, channels and selectors.", args="username")
 def acl_getuser(ctx: Ctx, argv: list[bytes]) -> Any:
     user = ctx.server.acl.get(argv[2])
-    return None if user is None else Map(user.getuser())
+    return None if user is None else Map(_getuser_fields(user))
+
+
+def _getuser_fields(user: User) -> list[tuple[bytes, Any]]:
+    """ACL GETUSER's fields: flags, password hashes, then the root selector's commands,
+    keys and channels, and each other selector's."""
+    root = user.root
+    return [
+        (b"flags", SetReply(user.flags())),
+        (b"passwords", list(user.passwords)),
+        (b"commands", root.describe_commands()),
+        (b"keys", root.describe_keys()),
+        (b"channels", root.describe_channels()),
+        (b"selectors", [
+            Map([(b"commands", s.describe_commands()), (b"keys", s.describe_keys()),
+                 (b"channels", s.describe_channels())])
+            for s in user.selectors
+        ]),
+    ]
 
 
 @command("acl|deluser", -3, _FLAGS, since="6.0.0", group="server",

@@ -19,7 +19,6 @@ from typing import Any
 
 from .. import errors
 from ..context import Ctx
-from ..errors import RedisError
 from ..resp import string2ll
 from . import command
 from .keyspecs import READ, READ_WRITE

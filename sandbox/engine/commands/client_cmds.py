@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ..context import Ctx
-from ..errors import RedisError
 from ..resp import OK, Map, SetReply, Verbatim, string2ll
 from . import command, container
 from .util import help_reply

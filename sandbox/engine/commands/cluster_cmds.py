@@ -14,7 +14,6 @@ from typing import Any
 from .. import errors
 from ..cluster import ClusterState, NodeInfo
 from ..context import Ctx
-from ..errors import RedisError
 from ..resp import OK, Map, Verbatim
 from ..slots import SLOTS, key_slot
 from . import command, container

@@ -35,7 +35,6 @@ import heapq
 from typing import Iterable
 
 from .. import errors
-from ..errors import RedisError
 from .. import glob
 from .util import parse_int
 

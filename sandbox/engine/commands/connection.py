@@ -12,7 +12,6 @@ from typing import Any
 from .. import REDIS_COMPAT_VERSION, errors
 from ..acl import DENIED_AUTH
 from ..context import Ctx
-from ..errors import RedisError
 from ..resp import OK, PONG, Map, Status
 from ..resp import string2ll
 from . import command

@@ -18,7 +18,6 @@ from typing import Any
 
 from .. import errors
 from ..context import Ctx
-from ..errors import RedisError
 from . import command
 from .util import LLONG_MAX, parse_int
 

@@ -20,7 +20,6 @@ from typing import Any
 
 from .. import errors, longdouble
 from ..context import Ctx
-from ..errors import RedisError
 from ..resp import OK, Map
 from . import collscan, command
 from .util import (

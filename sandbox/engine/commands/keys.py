@@ -18,7 +18,6 @@ from typing import Any
 from .. import errors
 from ..context import Ctx
 from ..datatypes import copy_value
-from ..errors import RedisError
 from ..keyspace import Database
 from ..resp import OK, Status
 from . import collscan, command

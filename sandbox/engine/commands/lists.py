@@ -19,7 +19,6 @@ from typing import Any, Callable
 
 from .. import errors
 from ..context import Ctx
-from ..errors import RedisError
 from ..resp import NULL_ARRAY, OK
 from . import command
 from .util import LLONG_MIN, first_existing, numkeys_keys, parse_int, parse_mpop, parse_nonneg_int, rank_range

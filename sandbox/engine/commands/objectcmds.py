@@ -19,7 +19,6 @@ from typing import Any
 from .. import errors
 from ..context import Ctx
 from ..datatypes import ZSet
-from ..errors import RedisError
 from ..resp import Status, string2ll
 from . import command, container
 from .hashes import is_listpack

@@ -14,7 +14,6 @@ from typing import Any
 
 from .. import errors
 from ..context import Ctx
-from ..errors import RedisError
 from ..replication import Replication
 from ..resp import OK, Raw, Status
 from . import command

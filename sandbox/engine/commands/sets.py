@@ -22,7 +22,6 @@ from typing import Any, Iterable
 
 from .. import errors
 from ..context import Ctx
-from ..errors import RedisError
 from ..resp import SetReply
 from . import collscan, command
 from .util import (

@@ -31,7 +31,6 @@ from .. import errors
 from ..context import Ctx
 from ..client import OutputLimitReached
 from ..datatypes import ZSet
-from ..errors import RedisError
 from . import command
 from .keyspecs import READ, WRITE
 from .sets import intset_order

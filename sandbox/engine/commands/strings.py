@@ -24,7 +24,6 @@ from typing import Any
 
 from .. import errors, longdouble
 from ..context import Ctx
-from ..errors import RedisError
 from ..resp import OK
 from . import command
 from .keyspecs import READ_WRITE, WRITE

@@ -17,7 +17,6 @@ from typing import Any
 
 from .. import errors
 from ..context import Ctx
-from ..errors import RedisError
 from ..resp import Map, string2ll
 from . import command
 from .util import keyword, max_bulk_len, parse_int, string_range

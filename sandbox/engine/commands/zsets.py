@@ -24,7 +24,6 @@ from typing import Any, Iterable
 from .. import errors
 from ..context import Ctx
 from ..datatypes import ZSet
-from ..errors import RedisError
 from ..keyspace import ScanIndex
 from ..resp import NULL_ARRAY, format_double
 from . import collscan, command

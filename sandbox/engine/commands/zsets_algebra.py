@@ -21,7 +21,6 @@ from typing import Any, Iterator
 from .. import errors
 from ..context import Ctx
 from ..datatypes import ZSet
-from ..errors import RedisError
 from . import command
 from .util import numkeys_keys, parse_float, parse_int, parse_nonneg_int, store_or_delete
 from .zsets import SORTED_SET, members_reply, scored_reply

@@ -18,7 +18,6 @@ from typing import Any
 from .. import errors
 from ..context import Ctx
 from ..datatypes import ZSet
-from ..errors import RedisError
 from . import command
 from .util import parse_int, rank_range, store_or_delete
 from .zsets import SORTED_SET, drop_if_empty, members_reply, scored_reply
