@@ -10,10 +10,13 @@ Invariants:
 * Reply values are plain Python values; ``encode`` turns them into bytes for the
   client's protocol version. The mapping is documented on ``encode``.
 
-Why not ``hiredis.Reader`` for requests: it parses *replies*, so it accepts request
-frames Redis refuses (nested arrays, integers as arguments, lengths beyond
-``proto-max-bulk-len``) and cannot tell which Redis error text applies. The engine
-uses hiredis where it reads replies (its own clients and replication links).
+Why not a reply parser (hiredis, reply_parser.py) for requests: it parses *replies*,
+so it accepts request frames Redis refuses (nested arrays, integers as arguments,
+lengths beyond ``proto-max-bulk-len``) and cannot tell which Redis error text
+applies. Every RESP server of the project (data nodes, journal replicas) reads
+requests with ``RequestParser`` and writes replies with ``encode``; every client
+writes requests with ``encode_command`` and reads replies with
+``reply_parser.ReplyParser``. Inline commands are split by ``splitargs``.
 """
 
 from __future__ import annotations
