@@ -179,3 +179,37 @@ class Experiment(models.Model):
 
     def lost(self, cluster: str) -> int | None:
         return (self.results.get(cluster) or {}).get("lost")
+
+
+class LabPass(models.Model):
+    """A lab step the learner's own sandbox passed: kept so that a learner's progress
+    (and their instructor's view of it) outlives the sandbox. The first pass counts."""
+
+    owner_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="lab_passes"
+    )
+    owner_token = models.CharField(max_length=64, null=True, blank=True, db_index=True)
+    lesson_slug = models.SlugField(max_length=100)
+    lab_id = models.CharField(max_length=100)
+    passed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["passed_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(owner_user__isnull=False, owner_token__isnull=True)
+                    | Q(owner_user__isnull=True, owner_token__isnull=False)
+                ),
+                name="lab_pass_has_one_owner",
+            ),
+            models.UniqueConstraint(fields=["owner_user", "lesson_slug", "lab_id"], name="one_pass_per_user_lab"),
+            models.UniqueConstraint(fields=["owner_token", "lesson_slug", "lab_id"], name="one_pass_per_guest_lab"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.lesson_slug}/{self.lab_id}"
+
+    @classmethod
+    def of(cls, owner: Owner) -> models.QuerySet["LabPass"]:
+        return cls.objects.filter(**owner.filter())

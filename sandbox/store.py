@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from channels.db import database_sync_to_async
 
-from sandbox.models import Experiment, Sandbox
+from sandbox.models import Experiment, LabPass, Sandbox
 from sandbox.owners import Owner
 
 if TYPE_CHECKING:
@@ -85,6 +85,13 @@ def lesson_labs(slug: str) -> list[dict[str, Any]] | None:
 
     lesson = Lesson.objects.filter(slug=slug).only("labs").first()
     return None if lesson is None else list(lesson.labs or [])
+
+
+@database_sync_to_async
+def record_lab_passes(owner: Owner, lesson_slug: str, lab_ids: list[str]) -> None:
+    """Keep the first pass of each of these lab steps (later passes change nothing)."""
+    for lab_id in lab_ids:
+        LabPass.objects.get_or_create(lesson_slug=lesson_slug, lab_id=lab_id, **owner.fields())
 
 
 @database_sync_to_async

@@ -4,7 +4,8 @@ the learner's own running sandbox and says, per lab step, pass or fail and why.
 Invariants: the lesson's checks come from the database, never from the browser
 (which names only the lesson); each check reads the real cluster through the
 sandbox's probe client and is bounded in time (``CHECK_TIMEOUT_S``); a node that
-does not answer is a failed check with a reason, not an error.
+does not answer is a failed check with a reason, not an error. A step's first pass
+is kept (``LabPass``), so progress outlives the sandbox.
 """
 
 from __future__ import annotations
@@ -44,4 +45,7 @@ class LessonChecks:
             except (LinkDown, asyncio.TimeoutError) as exc:
                 outcome = {"passed": False, "detail": f"The sandbox did not answer: {exc or 'timed out'}."}
             results.append({"id": lab.get("id"), "passed": bool(outcome["passed"]), "detail": outcome["detail"]})
+        passed = [str(r["id"]) for r in results if r["passed"] and r["id"]]
+        if passed:
+            await store.record_lab_passes(owner, lesson_slug, passed)
         return results

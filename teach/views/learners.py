@@ -2,8 +2,7 @@
 
 Reached only through ``classroom_for_instructor`` and only for an active member of
 that class, so neither a forged class id nor a forged user id shows anyone's data
-(both are 404). Lab steps are not listed: lab checks run live against the sandbox
-(``sandbox.service.checks``) and their results are not stored anywhere.
+(both are 404). Lab steps are those the learner's sandbox passed (``LabPass``).
 """
 
 from __future__ import annotations
@@ -15,8 +14,8 @@ from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
 from quizzes.decorators import instructor_required
-from quizzes.models import Attempt, Choice, Learner, LessonRead
-from sandbox.models import Experiment
+from quizzes.models import Attempt, Choice, Learner, Lesson, LessonRead
+from sandbox.models import Experiment, LabPass
 from teach.access import classroom_for_instructor
 from teach.models import Classroom, Membership
 
@@ -61,6 +60,10 @@ def learner_detail(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
                 AnsweredChoice(choices[c].text, choices[c].correct) for c in item.selected if c in choices
             ]
     experiments = Experiment.objects.filter(owner_user_id=user_id).order_by("-created")
+    lab_passes = list(LabPass.objects.filter(owner_user_id=user_id).order_by("passed_at"))
+    titles = dict(Lesson.objects.filter(slug__in={p.lesson_slug for p in lab_passes}).values_list("slug", "title"))
+    for lab_pass in lab_passes:
+        lab_pass.lesson_title = titles.get(lab_pass.lesson_slug, lab_pass.lesson_slug)  # type: ignore[attr-defined]
     context = {
         "classroom": classroom,
         "membership": membership,
@@ -68,6 +71,7 @@ def learner_detail(request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
         "reads": reads,
         "attempts": attempts,
         "experiments": experiments,
+        "lab_passes": lab_passes,
     }
     return render(request, "teach/learner_detail.html", context)
 

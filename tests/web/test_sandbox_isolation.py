@@ -1,6 +1,6 @@
 """Charlie can reach nothing of alice's sandbox, whatever he sends: every message
 type, with or without a sandbox of his own, naming her nodes or not. And a learner's
-lab steps are checked against their own sandbox's real state."""
+lab steps are checked against their own sandbox's real state, and a pass is kept."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from sandbox.manager import SandboxManager
+from sandbox.models import LabPass
 from sandbox.testing import Browser
 from tests.web.course import load_course
 
@@ -102,9 +103,15 @@ async def test_lab_steps_are_checked_against_the_learners_own_sandbox(
         await alice.command("SET lab:first-write durable", cluster="cache")
         await alice.send({"type": "check", "lesson": LESSON})
         assert (await alice.expect("checks"))["results"][0]["passed"] is False, "checked in durable"
+        assert not await LabPass.objects.filter(lesson_slug=LESSON).aexists(), "no pass is kept before one"
         await alice.command("SET lab:first-write durable")
         await alice.send({"type": "check", "lesson": LESSON})
         assert (await alice.expect("checks"))["results"][0]["passed"] is True
+        # The pass is kept (once), so it outlives the sandbox.
+        await alice.send({"type": "check", "lesson": LESSON})
+        await alice.expect("checks")
+        passes = [p async for p in LabPass.objects.filter(lesson_slug=LESSON).values("owner_user__username", "lab_id")]
+        assert passes == [{"owner_user__username": "alice", "lab_id": "first-durable-write"}]
 
         await alice.send({"type": "check", "lesson": "no-such-lesson"})
         assert (await alice.expect("error"))["code"] == "unknown_lesson"
