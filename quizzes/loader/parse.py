@@ -481,7 +481,9 @@ def _parse_misconceptions(root: Path, problems: list[str]) -> list[ParsedMisconc
             ("id", "title", "statement", "lesson"),
         )
         misconceptions.append(
-            ParsedMisconception(f.slug("id"), f.text("title"), f.text("statement"), f.slug("lesson"))
+            ParsedMisconception(
+                f.slug("id"), f.text("title"), f.text("statement"), f.slug("lesson")
+            )
         )
     for slug in _duplicates(m.slug for m in misconceptions):
         problems.append(f"misconceptions.yaml: duplicate misconception id {slug!r}")
