@@ -7,7 +7,7 @@ item analysis add their routes here.
 
 from django.urls import path
 
-from teach.views import classes, exports, join, learners
+from teach.views import analysis, classes, exports, join, learners
 
 app_name = "teach"
 
@@ -25,6 +25,10 @@ urlpatterns = [
     # Instructors: learners
     path("teach/<int:pk>/learners/<int:user_id>/", learners.learner_detail, name="learner"),
     path("teach/<int:pk>/learners/<int:user_id>/remove/", classes.remove_learner, name="remove_learner"),
+    # Instructors: item analysis, misconceptions, the class's experiments
+    path("teach/<int:pk>/items/", analysis.items, name="items"),
+    path("teach/<int:pk>/misconceptions/", analysis.misconceptions, name="misconceptions"),
+    path("teach/<int:pk>/experiments/", analysis.experiments, name="experiments"),
     # Instructors: exports
     path("teach/<int:pk>/export/roster.csv", exports.roster_csv, name="export_roster"),
     path("teach/<int:pk>/export/answers.csv", exports.answers_csv, name="export_answers"),
