@@ -24,6 +24,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 import sandbox.routing  # noqa: E402
+import teach.routing  # noqa: E402
 from sandbox.manager import get_manager  # noqa: E402
 
 
@@ -53,7 +54,9 @@ router = ProtocolTypeRouter(
         # browser sends the learner's session cookie with them); AuthMiddlewareStack
         # puts that learner in scope["user"] so consumers can check ownership.
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(sandbox.routing.websocket_urlpatterns))
+            AuthMiddlewareStack(
+                URLRouter(sandbox.routing.websocket_urlpatterns + teach.routing.websocket_urlpatterns)
+            )
         ),
     }
 )

@@ -5,3 +5,7 @@ class TeachConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "teach"
     verbose_name = "Teaching"
+
+    def ready(self) -> None:
+        # The live dashboard hears of learners' changes through these receivers.
+        from teach import signals  # noqa: F401

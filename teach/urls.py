@@ -8,6 +8,7 @@ item analysis add their routes here.
 from django.urls import path
 
 from teach.views import analysis, classes, exports, join, learners
+from teach.views import live as live_views
 
 app_name = "teach"
 
@@ -25,6 +26,9 @@ urlpatterns = [
     # Instructors: learners
     path("teach/<int:pk>/learners/<int:user_id>/", learners.learner_detail, name="learner"),
     path("teach/<int:pk>/learners/<int:user_id>/remove/", classes.remove_learner, name="remove_learner"),
+    # Instructors: the live dashboard's pages
+    path("teach/<int:pk>/nudge/", live_views.nudge, name="nudge"),
+    path("teach/<int:pk>/runs/<int:run_id>/", live_views.run_detail, name="run"),
     # Instructors: item analysis, misconceptions, the class's experiments
     path("teach/<int:pk>/items/", analysis.items, name="items"),
     path("teach/<int:pk>/misconceptions/", analysis.misconceptions, name="misconceptions"),

@@ -148,6 +148,28 @@ class FaultService:
         )
         self.sessions.send(live, {"type": "verdict", "verdict": verdict})
 
+    def last_experiment_id(self, owner: Owner) -> int | None:
+        """The saved experiment of the owner's last verdict (None: none yet)."""
+        live = self.lifecycle.live.get(owner.key)
+        verdict = live.lab.last_verdict if live is not None else None
+        return verdict.get("experiment_id") if verdict else None
+
+    async def wait_verdict(
+        self, owner: Owner, after: int | None, timeout: float = VERDICT_TIMEOUT_S + 10
+    ) -> dict[str, Any] | None:
+        """The verdict of the owner's crash after experiment ``after`` (a class run
+        waits here for each sandbox it crashed); None if none came within ``timeout``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            live = self.lifecycle.live.get(owner.key)
+            if live is None:
+                return None
+            verdict = live.lab.last_verdict
+            if verdict is not None and verdict.get("experiment_id") != after:
+                return verdict
+            await asyncio.sleep(0.05)
+        return None
+
     async def verdict(self, owner: Owner) -> dict[str, Any]:
         """The verdict of the last experiment, or a check of every write right now."""
         live = self.lifecycle.running(owner)
