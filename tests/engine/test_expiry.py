@@ -210,8 +210,13 @@ def test_it_reports_remaining_time_with_redis_rounding(raw: RawClient) -> None:
     raw.call("PEXPIRE", "a", "100000")
     pttl = int(raw.call("PTTL", "a")[1:-2])
     assert 99_000 < pttl <= 100_000
+    # Rounded half up, not truncated nor rounded up; each value leaves 400 ms for the
+    # TTL to arrive (1501 used to leave 1 ms, which a loaded host often took).
+    raw.call("PEXPIRE", "a", "1900")
+    assert raw.call("TTL", "a") == b":2\r\n"  # truncating would say 1
+    raw.call("PEXPIRE", "a", "1100")
+    assert raw.call("TTL", "a") == b":1\r\n"  # rounding up would say 2
     raw.call("PEXPIRE", "a", "1501")
-    assert raw.call("TTL", "a") == b":2\r\n"
     now_ms = int(time.time() * 1000)
     pexpiretime = int(raw.call("PEXPIRETIME", "a")[1:-2])
     assert abs(pexpiretime - (now_ms + 1501)) < 1000
