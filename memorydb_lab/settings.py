@@ -601,6 +601,10 @@ SANDBOX_MAX_MESSAGE_BYTES = env_int(
 SANDBOX_REPLICATION_DELAY_MS = env_int(
     "MEMORYDB_LAB_SANDBOX_REPLICATION_DELAY_MS", 50, minimum=0, maximum=1000
 )
+# Crash everyone (teach): the write load started on each sandbox (writes/s per
+# cluster) and the seconds learners get to predict before the primaries die.
+TEACH_CLASS_RUN_RATE = env_int("MEMORYDB_LAB_TEACH_CLASS_RUN_RATE", 25, minimum=1, maximum=500)
+TEACH_CLASS_RUN_PREDICT_SECONDS = env_int("MEMORYDB_LAB_TEACH_CLASS_RUN_PREDICT_SECONDS", 10, minimum=0, maximum=120)
 # Highest write-load rate a learner may ask for, writes per second per cluster.
 SANDBOX_MAX_LOAD_RATE = env_int("MEMORYDB_LAB_SANDBOX_MAX_LOAD_RATE", 500, minimum=1, maximum=20_000)
 # Scheduling priority of sandbox processes (nice, 0-19): above 0 the site keeps

@@ -551,7 +551,11 @@ def get_hub() -> LiveHub:
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None:
-        hub = _hubs[loop] = LiveHub()
+        from django.conf import settings
+
+        hub = _hubs[loop] = LiveHub(
+            rate=settings.TEACH_CLASS_RUN_RATE, predict_s=float(settings.TEACH_CLASS_RUN_PREDICT_SECONDS)
+        )
     return hub
 
 
