@@ -18,17 +18,20 @@ import random
 import re
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from channels.testing import HttpCommunicator
 
 from sandbox.console import fit_text, format_for
 from sandbox.health import _stop
 from sandbox.manager import SandboxManager
 from sandbox.resp import DisplayBudget, ErrorReply, NodeLink, PartialArray, PartialBulk, ReplyParser, Status
-from sandbox.testing import Browser
+from sandbox.testing import Browser, running_manager
+from sandbox.testing import test_limits as sandbox_limits  # not named test_*: pytest would collect it
 from tests.web.test_sandbox_console import redis_cli, start_engine
 
 WEBSOCKET_LIMIT = 1024 * 1024  # daphne's default websocket_max_message_size
@@ -187,6 +190,16 @@ def test_a_cut_reply_shows_the_first_lines_redis_cli_prints(engine_port: int) ->
 
 
 # --- through the websocket, on real sandboxes ---------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def manager(tmp_path: Path) -> AsyncIterator[SandboxManager]:
+    """The test limits, with a console timeout far above the product's 10 s: these are
+    the heaviest replies a learner can ask for, and on a loaded 2-core host the node
+    alone needs seconds to build a million members. What is checked is the reply and
+    the site's loop, not how fast the host is."""
+    async with running_manager(sandbox_limits(tmp_path / "sb", console_timeout_seconds=60)) as running:
+        yield running
 
 
 
