@@ -155,7 +155,7 @@ class FaultService:
         return verdict.get("experiment_id") if verdict else None
 
     async def wait_verdict(
-        self, owner: Owner, after: int | None, timeout: float = VERDICT_TIMEOUT_S + 10
+        self, owner: Owner, after: int | None, timeout: float = VERDICT_TIMEOUT_S + 30
     ) -> dict[str, Any] | None:
         """The verdict of the owner's crash after experiment ``after`` (a class run
         waits here for each sandbox it crashed); None if none came within ``timeout``."""
