@@ -2,8 +2,9 @@
 
 The HTML is rendered once at load time, so a request only fetches rows and fills a
 template. The median of 20 renders through the test client (which includes the
-middleware and template rendering) must stay under 100 ms; it is printed so the
-number can be quoted.
+middleware and template rendering) must stay under 100 ms of CPU time; it is printed
+so the number can be quoted. CPU time of this thread, which does all of the work
+(the test client and SQLite run in it), so a loaded host can't fail it.
 """
 
 from __future__ import annotations
@@ -44,12 +45,12 @@ class LessonPerformanceTests(WebTestCase):
         self.client.get(url)  # warm the template cache
         timings = []
         for _ in range(RENDERS):
-            started = time.perf_counter()
+            started = time.thread_time()
             response = self.client.get(url)
-            timings.append(time.perf_counter() - started)
+            timings.append(time.thread_time() - started)
             self.assertEqual(response.status_code, 200)
         median = statistics.median(timings)
-        print(f"\nlesson page: median {median * 1000:.1f} ms, max {max(timings) * 1000:.1f} ms over {RENDERS} renders")
+        print(f"\nlesson page: median {median * 1000:.1f} ms CPU, max {max(timings) * 1000:.1f} ms over {RENDERS} renders")
         self.assertLess(median, BUDGET_SECONDS)
 
     def test_every_lesson_costs_the_same_number_of_queries(self) -> None:
