@@ -20,7 +20,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from memorydb_lab.settings import caches_for, parse_networks
+from memorydb_lab.env import caches_for, parse_networks
 from quizzes import throttle
 
 from .base import PASSWORD, WebTestCase

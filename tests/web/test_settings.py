@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from memorydb_lab.settings import (
+from memorydb_lab.env import (
     channel_layers_for,
     env_bool,
     env_int,
