@@ -8,4 +8,4 @@ class TeachConfig(AppConfig):
 
     def ready(self) -> None:
         # The live dashboard hears of learners' changes through these receivers.
-        from teach import signals  # noqa: F401
+        from teach import signals, standing  # noqa: F401  (the cached standing forgets on change)

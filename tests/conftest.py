@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from django.core.cache import cache
 from django.test import override_settings
 
 
@@ -32,3 +33,12 @@ def _static_files_from_finders(
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
     ):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache() -> Iterator[None]:
+    """Each test starts with an empty cache, as a fresh site process would: cached
+    answers (sign-in counts, a user's teach standing) must not leak from a test whose
+    database changes were rolled back into the next one."""
+    cache.clear()
+    yield

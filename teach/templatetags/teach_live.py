@@ -2,7 +2,8 @@
 
 * ``{% class_presence %}`` (base.html) — for a signed-in learner who is in a class:
   the banner container, the newest nudge of the last 10 minutes, and the presence
-  script; for everyone else nothing (one query for a signed-in user, none otherwise).
+  script; for everyone else nothing (no query: ``teach.standing`` is cached).
+* ``{% teach_standing as standing %}`` — whether the user may teach (the nav link).
 * ``{% live_dashboard classroom %}`` (the class page) — the live sections: presence,
   Prepare class, Crash everyone with its histogram, Send the class to a page, and
   the saved runs.
@@ -17,6 +18,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from teach.access import memberships_of
+from teach.standing import Standing, standing
 from teach.live import NUDGE_FRESH_FOR
 from teach.models import Classroom, Nudge
 
@@ -27,7 +29,7 @@ register = template.Library()
 def class_presence(context: template.Context) -> dict[str, Any]:
     request = context.get("request")
     user = getattr(request, "user", None)
-    if user is None or not user.is_authenticated:
+    if not standing(user).class_ids:  # cached: no query for a learner in no class
         return {"in_class": False}
     # One query whether or not there is a nudge: the newest fresh one rides along.
     fresh = Nudge.objects.filter(
@@ -47,6 +49,13 @@ def class_presence(context: template.Context) -> dict[str, Any]:
     if nudge is not None and request.path == nudge["path"]:
         nudge = None
     return {"in_class": True, "nudge": nudge}
+
+
+@register.simple_tag(takes_context=True)
+def teach_standing(context: template.Context) -> Standing:
+    """``{% teach_standing as standing %}``: may this user teach, which classes (cached)."""
+    request = context.get("request")
+    return standing(getattr(request, "user", None))
 
 
 @register.inclusion_tag("teach/_live_dashboard.html", takes_context=True)

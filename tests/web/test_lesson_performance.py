@@ -69,7 +69,12 @@ class LessonPerformanceTests(WebTestCase):
         self.client.force_login(self.alice)
         first = Lesson.objects.first()
         self.client.post(reverse("quizzes:mark_read", args=[first.module.slug, first.slug]))
+        # The first page after sign-in also fills the user's cached teach standing
+        # (teach.standing: two permission queries and a membership query); pages
+        # after it read the cache.
+        cold = self._queries(url)
         fresh = self._queries(url)
+        self.assertEqual(cold - fresh, 3)
         # More history must not change the count: read lessons, a quiz, cards.
         for other in Lesson.objects.all()[:10]:
             self.client.post(reverse("quizzes:mark_read", args=[other.module.slug, other.slug]))
