@@ -1,3 +1,5 @@
+"""App config of the teach app (classes, rosters, the live class dashboard and its analyses)."""
+
 from django.apps import AppConfig
 
 
