@@ -19,6 +19,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
@@ -101,7 +102,9 @@ def csv_rows(page: Page, link: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
-def test_bob_runs_a_class_live_prepares_it_and_crashes_everyone(site: LiveSite, browser: Browser) -> None:
+def test_bob_runs_a_class_live_prepares_it_and_crashes_everyone(
+    site: LiveSite, browser: Browser, tmp_path: Path
+) -> None:
     bob_context, bob, bob_problems = signed_in(browser, site, "bob")
     alice_context, alice, alice_problems = signed_in(browser, site, "alice")
     dave_context, dave, dave_problems = signed_in(browser, site, "dave")
@@ -182,6 +185,12 @@ def test_bob_runs_a_class_live_prepares_it_and_crashes_everyone(site: LiveSite, 
             "el => ({right: el.getBoundingClientRect().right, overflow: el.scrollWidth - el.clientWidth})"
         )
         assert fits["right"] <= 375 and fits["overflow"] <= 0, fits
+        # ... and so does the whole class page (roster, join link, settings).
+        page_width = bob.evaluate("() => document.documentElement.scrollWidth")
+        if page_width > 375:
+            shot = tmp_path / "class-375.png"
+            bob.screenshot(path=str(shot), full_page=True)
+            raise AssertionError(f"the class page is {page_width} px wide at 375 px (see {shot})")
         for scroller in bob.locator("#live .table-scroll").all():
             assert scroller.evaluate("el => el.getBoundingClientRect().right") <= 375
 

@@ -65,6 +65,8 @@ class InstructorClassPagesTests(TeachTestCase):
         self.assertContains(response, f'id="learner-{self.alice.pk}"')
         self.assertContains(response, f'id="learner-{self.dave.pk}"')
         self.assertContains(response, reverse("teach:learner", args=[self.classroom.pk, self.alice.pk]))
+        for name in ("teach:items", "teach:misconceptions", "teach:experiments"):
+            self.assertContains(response, reverse(name, args=[self.classroom.pk]))
 
     def test_rotating_the_code_makes_the_old_one_stop_working(self) -> None:
         old_code = self.classroom.join_code
