@@ -89,6 +89,7 @@ class Lab:
     load: "WriteLoad | None" = None
     crash: "CrashRun | None" = None
     last_verdict: dict[str, Any] | None = None
+    verdicts_failed: int = 0  # crashes whose verdict could not be read (a class run stops waiting)
     prediction: int | None = None
 
     @property

@@ -30,6 +30,8 @@ from sandbox.topology import Topology
 from sandbox.verdict import CrashRun, build_verdict
 
 VERDICT_TIMEOUT_S = 25.0
+VERDICT_ATTEMPTS = 4  # reading every write back, when a node does not answer yet
+VERDICT_RETRY_S = 2.0
 SETTLE_S = 0.3  # after the last failover, let in-flight writes finish before reading back
 CRASHES = ("kill_primary", "kill_zone")
 
@@ -136,11 +138,18 @@ class FaultService:
                 await asyncio.wait_for(crash.done.wait(), VERDICT_TIMEOUT_S)
         crash.done.set()
         await asyncio.sleep(SETTLE_S)
-        try:
-            verdict = await build_verdict(live, crash, self.clock() * 1000)
-        except (LinkDown, OSError) as exc:
-            self.sessions.record(live, {"event": "verdict_failed", "error": str(exc)})
-            return
+        # On a busy host a node can still be restarting when the writes are read
+        # back: try again for a while before giving up on the verdict.
+        for attempt in range(VERDICT_ATTEMPTS):
+            try:
+                verdict = await build_verdict(live, crash, self.clock() * 1000)
+                break
+            except (LinkDown, OSError) as exc:
+                if attempt + 1 == VERDICT_ATTEMPTS:
+                    live.lab.verdicts_failed += 1
+                    self.sessions.record(live, {"event": "verdict_failed", "error": str(exc)})
+                    return
+                await asyncio.sleep(VERDICT_RETRY_S)
         verdict["experiment_id"] = await store.save_experiment(live.owner, live.shape, crash, verdict)
         live.lab.last_verdict = verdict
         self.sessions.record(
@@ -160,10 +169,12 @@ class FaultService:
         """The verdict of the owner's crash after experiment ``after`` (a class run
         waits here for each sandbox it crashed); None if none came within ``timeout``."""
         deadline = asyncio.get_running_loop().time() + timeout
+        live = self.lifecycle.live.get(owner.key)
+        failed_before = live.lab.verdicts_failed if live is not None else 0
         while asyncio.get_running_loop().time() < deadline:
             live = self.lifecycle.live.get(owner.key)
-            if live is None:
-                return None
+            if live is None or live.lab.verdicts_failed > failed_before:
+                return None  # gone, or its verdict could not be read: no use waiting
             verdict = live.lab.last_verdict
             if verdict is not None and verdict.get("experiment_id") != after:
                 return verdict
