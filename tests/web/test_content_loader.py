@@ -404,6 +404,6 @@ class RealCourseMisconceptionTests(WebTestCase):
         self.assertFalse(Choice.objects.filter(correct=True, misconception__isnull=False).exists())
 
     def test_the_real_misconceptions_are_many_and_each_names_its_lesson(self) -> None:
-        self.assertTrue(20 <= Misconception.objects.count() <= 45)
+        self.assertTrue(20 <= Misconception.objects.count() <= 55)
         self.assertFalse(Misconception.objects.filter(lesson=None).exists())
         self.assertFalse(Misconception.objects.filter(choices=None).exists())
