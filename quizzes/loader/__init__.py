@@ -11,6 +11,7 @@ The files are the source of truth, reviewable in a diff::
     misconceptions.yaml             wrong beliefs that wrong choices are tagged with
                                     (``misconception: <id>``), and the lesson that
                                     corrects each
+    capstone.yaml                   interview design prompts with rubrics
     diagrams/<name>.svg             pictures lessons show as ![alt](diagram:name)
 
 ``load_content()`` works in three steps, and writes only if the first two succeed:
@@ -66,6 +67,7 @@ def load_content(root: Path = DEFAULT_CONTENT_DIR) -> LoadReport:
             "quizzes": len(course.quizzes),
             "diagrams": len(course.diagrams),
             "misconceptions": len(course.misconceptions),
+            "capstone prompts": len(course.capstones),
         },
         changes=changes,
         seconds=time.monotonic() - started,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from quizzes.loader.capstone import check_capstones, parse_capstones
 from quizzes.loader.facts import parse_diagrams, parse_facts
 from quizzes.loader.fields import TOPICS, duplicates
 from quizzes.loader.lessons import parse_modules
@@ -43,6 +44,7 @@ def parse_course(root: Path) -> Course:
         quizzes=parse_quizzes(root, problems),
         diagrams=parse_diagrams(root, problems),
         misconceptions=parse_misconceptions(root, problems),
+        capstones=parse_capstones(root, problems),
     )
     _check_references(course, problems)
     if problems:
@@ -68,6 +70,7 @@ def _check_references(course: Course, problems: list[str]) -> None:
             if fact not in facts:
                 problems.append(f"{question.where}: fact {fact!r} is not in facts.yaml")
     check_misconceptions(course, lessons, problems)
+    check_capstones(course, problems)
     for quiz in course.quizzes:
         where = f"quizzes.yaml, quiz {quiz.slug}"
         if quiz.module is not None and quiz.module not in modules:

@@ -6,6 +6,13 @@ Invariants: an interview question has no choices; a single or predict question h
 exactly one correct choice and a multi question at least one; a misconception tag
 sits only on a wrong choice, names a known misconception, and every misconception is
 used by some choice (``check_misconceptions``, run once all files are read).
+
+A question with ``variants`` (numbers drawn per attempt, ``quizzes.variants``) is a
+single or predict question whose every template placeholder is defined, every
+expression is in the safe language, and, for every combination of its parameter
+values, the choices whose computed value equals the computed answer are exactly the
+one marked correct, with no two choices showing the same value. An ``anchor``
+question (a number worth remembering, offered as a review card) cites a fact.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from quizzes import variants
 from quizzes.loader.fields import Fields, duplicates, read_yaml
 from quizzes.loader.records import Course, ParsedMisconception, ParsedQuestion, ParsedQuiz
 from quizzes.models import Question, Quiz
@@ -28,7 +36,7 @@ def parse_questions(root: Path, problems: list[str]) -> list[ParsedQuestion]:
     allowed = (
         "id", "kind", "topics", "difficulty", "material_focus", "corrects_material", "prompt",
         "model_answer", "follow_up", "follow_up_answer", "lesson", "facts", "explanation",
-        "choices",
+        "choices", "variants", "anchor",
     )  # fmt: skip
     files = sorted((root / "questions").glob("*.yaml"))
     if not files:
@@ -48,6 +56,11 @@ def parse_questions(root: Path, problems: list[str]) -> list[ParsedQuestion]:
             corrects = f.data.get("corrects_material", False)
             if not isinstance(corrects, bool):
                 f.problem("'corrects_material' must be true or false")
+            anchor = f.data.get("anchor", False)
+            if not isinstance(anchor, bool):
+                f.problem("'anchor' must be true or false")
+            elif anchor and not f.data.get("facts"):
+                f.problem("an anchor question must cite the fact its number comes from")
             question = ParsedQuestion(
                 slug=f.slug("id"),
                 kind=kind,
@@ -64,7 +77,9 @@ def parse_questions(root: Path, problems: list[str]) -> list[ParsedQuestion]:
                 corrects_material=corrects is True,
                 choices=_parse_choices(f, kind),
                 where=where,
+                anchor=anchor is True,
             )
+            question.variants = _parse_variants(f, question)
             questions.append(question)
     for slug in duplicates(q.slug for q in questions):
         problems.append(f"questions/: duplicate question id {slug!r}")
@@ -89,7 +104,7 @@ def _parse_choices(f: Fields, kind: str) -> list[dict[str, Any]]:
             entry,
             f"{f.where}, choice {number}",
             f.problems,
-            ("text", "correct", "why", "misconception"),
+            ("text", "correct", "why", "misconception", "value"),
         )
         correct = c.data.get("correct")
         if not isinstance(correct, bool):
@@ -105,6 +120,7 @@ def _parse_choices(f: Fields, kind: str) -> list[dict[str, Any]]:
                 "correct": correct is True,
                 "why": c.text("why"),
                 "misconception": misconception,
+                "value": c.text("value") if "value" in c.data else "",
             }
         )
     right = sum(choice["correct"] for choice in choices)
@@ -113,6 +129,104 @@ def _parse_choices(f: Fields, kind: str) -> list[dict[str, Any]]:
     if kind in (Question.Kind.SINGLE, Question.Kind.PREDICT) and right != 1:
         f.problem(f"a {kind} question needs exactly one correct choice, found {right}")
     return choices
+
+
+_RESERVED = {"answer", "value"}
+
+
+def _parse_variants(f: Fields, question: ParsedQuestion) -> dict[str, Any]:
+    """The ``variants`` block as stored on the question, or {} when it has none or
+    it is broken (each problem recorded)."""
+    raw = f.data.get("variants")
+    values = [choice["value"] for choice in question.choices]
+    if raw is None:
+        if any(values):
+            f.problem("a choice has a 'value' but the question has no 'variants'")
+        return {}
+    before = len(f.problems)
+    v = Fields(raw, f"{f.where}, variants", f.problems, ("parameters", "answer"))
+    if question.kind not in (Question.Kind.SINGLE, Question.Kind.PREDICT):
+        v.problem("only single and predict questions can have variants")
+        return {}
+    parameters: dict[str, list[int]] = {}
+    raw_parameters = v.data.get("parameters")
+    if not isinstance(raw_parameters, Mapping) or not raw_parameters:
+        v.problem("'parameters' must map each name to a list of whole numbers")
+        return {}
+    for name, choices in raw_parameters.items():
+        if not isinstance(name, str) or not variants.PLACEHOLDER.fullmatch(f"{{{name}}}"):
+            v.problem(f"parameter name {name!r} must be lowercase letters and digits")
+        elif name in _RESERVED:
+            v.problem(f"parameter name {name!r} is reserved")
+        elif (
+            not isinstance(choices, list)
+            or not choices
+            or not all(isinstance(n, int) and not isinstance(n, bool) for n in choices)
+            or len(set(choices)) != len(choices)
+        ):
+            v.problem(f"parameter {name!r} must be a list of distinct whole numbers")
+        else:
+            parameters[name] = choices
+    answer = v.text("answer")
+    expressions = {"answer": answer} | {
+        f"choice {n} value": text for n, text in enumerate(values, start=1)
+    }
+    for label, text in expressions.items():
+        if not text:
+            v.problem(f"{label} is missing")
+            continue
+        try:
+            unknown = variants.names_in(variants.compile_expression(text)) - set(parameters)
+        except variants.ExpressionError as exc:
+            v.problem(f"{label}: {exc}")
+            continue
+        if unknown:
+            v.problem(f"{label} uses undefined name(s) {', '.join(sorted(unknown))}")
+    _check_placeholders(v, question, set(parameters))
+    if len(f.problems) > before:
+        return {}  # the combinations cannot be checked against a broken block
+    count = 1
+    for choices in parameters.values():
+        count *= len(choices)
+    if count > variants.MAX_COMBINATIONS:
+        v.problem(f"{count} combinations of parameter values; at most {variants.MAX_COMBINATIONS}")
+        return {}
+    spec = {"parameters": parameters, "answer": answer, "values": values}
+    flagged = {n for n, choice in enumerate(question.choices, start=1) if choice["correct"]}
+    for drawn in variants.combinations(parameters):
+        try:
+            shown = [variants.compute(text, drawn) for text in values]
+            right = variants.correct_positions(spec, drawn)
+        except variants.ExpressionError as exc:
+            v.problem(f"with {drawn}: {exc}")
+            return {}
+        if right != flagged:
+            v.problem(
+                f"with {drawn} the computed answer matches choice(s) {sorted(right) or 'none'},"
+                f" not the one marked correct ({sorted(flagged)})"
+            )
+            return {}
+        if len(set(shown)) != len(shown):
+            v.problem(f"with {drawn} two choices show the same value")
+            return {}
+    return spec
+
+
+def _check_placeholders(v: Fields, question: ParsedQuestion, parameters: set[str]) -> None:
+    """Every ``{name}`` in the question's texts is a parameter, ``answer``, or (in a
+    choice) ``value``; a typo would otherwise reach the learner as a literal brace."""
+    texts = {
+        name: getattr(question, name)
+        for name in ("prompt", "model_answer", "follow_up", "follow_up_answer", "explanation")
+    }
+    for n, choice in enumerate(question.choices, start=1):
+        texts[f"choice {n} text"] = choice["text"]
+        texts[f"choice {n} why"] = choice["why"]
+    for label, text in texts.items():
+        known = parameters | {"answer"} | ({"value"} if label.startswith("choice") else set())
+        for name in variants.PLACEHOLDER.findall(text):
+            if name not in known:
+                v.problem(f"{label}: placeholder {{{name}}} is not defined")
 
 
 def parse_misconceptions(root: Path, problems: list[str]) -> list[ParsedMisconception]:

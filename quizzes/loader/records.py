@@ -52,6 +52,10 @@ class ParsedQuestion:
     corrects_material: bool
     choices: list[dict[str, Any]]
     where: str
+    # A number worth remembering, offered as a review card (``anchor: true``).
+    anchor: bool = False
+    # {"parameters", "answer", "values"} for a parameterized question, else {}.
+    variants: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,6 +76,19 @@ class ParsedQuiz:
 
 
 @dataclass
+class ParsedCapstone:
+    slug: str
+    title: str
+    scenario: str
+    requirements: list[str]
+    model_answer: str
+    rubric: list[dict[str, Any]]
+    follow_ups: list[dict[str, str]]
+    questions: list[str]
+    where: str
+
+
+@dataclass
 class ParsedDiagram:
     name: str
     svg: str
@@ -88,6 +105,7 @@ class Course:
     quizzes: list[ParsedQuiz] = field(default_factory=list)
     diagrams: list[ParsedDiagram] = field(default_factory=list)
     misconceptions: list[ParsedMisconception] = field(default_factory=list)
+    capstones: list[ParsedCapstone] = field(default_factory=list)
 
     @property
     def lessons(self) -> list[ParsedLesson]:

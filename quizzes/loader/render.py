@@ -7,12 +7,14 @@ index built from the database (``index_from_database``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from django.urls import reverse
 
+from quizzes import variants
+from quizzes.loader.capstone import render_capstones
 from quizzes.loader.parse import Course
 from quizzes.models import Diagram, Fact, Lesson, Module, Question
 from quizzes.rendering import (
@@ -56,7 +58,13 @@ def index_for_course(course: Course) -> ContentIndex:
             for lesson in course.lessons
         },
         questions={
-            q.slug: Target(reverse("quizzes:question", args=[q.slug]), plain_title(q.prompt))
+            # A parameterized prompt shows its first numbers, not its placeholders.
+            q.slug: Target(
+                reverse("quizzes:question", args=[q.slug]),
+                plain_title(variants.fill(q.prompt, variants.example(q.variants["parameters"])))
+                if q.variants
+                else plain_title(q.prompt),
+            )
             for q in course.questions
         },
         facts={fact["slug"]: fact_card_data(fact) for fact in course.facts},
@@ -78,8 +86,15 @@ def index_from_database() -> ContentIndex:
             for slug, module_id, title in Lesson.objects.values_list("slug", "module_id", "title")
         },
         questions={
-            slug: Target(reverse("quizzes:question", args=[slug]), plain_title(prompt))
-            for slug, prompt in Question.objects.filter(retired=False).values_list("slug", "prompt")
+            slug: Target(
+                reverse("quizzes:question", args=[slug]),
+                plain_title(variants.fill(prompt, variants.example(spec["parameters"])))
+                if spec
+                else plain_title(prompt),
+            )
+            for slug, prompt, spec in Question.objects.filter(retired=False).values_list(
+                "slug", "prompt", "variants"
+            )
         },
         facts={fact.slug: fact_card_data(fact) for fact in Fact.objects.all()},
         diagrams={
@@ -140,6 +155,8 @@ class RenderedCourse:
     lessons: dict[str, RenderedLesson]
     questions: dict[str, dict[str, str]]
     choices: dict[tuple[str, int], dict[str, str]]
+    # The capstone prompts' stored fields, by slug (``quizzes.loader.capstone``).
+    capstones: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def render_course(course: Course) -> RenderedCourse:
@@ -163,6 +180,10 @@ def render_course(course: Course) -> RenderedCourse:
                 )
         except ContentError as exc:
             problems.extend(exc.problems)
+    try:
+        result.capstones = render_capstones(renderer, course)
+    except ContentError as exc:
+        problems.extend(exc.problems)
     if problems:
         raise ContentError(problems)
     return result

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import models, transaction
 
+from quizzes.loader.capstone import sync_capstones
 from quizzes.loader.parse import TOPICS, Course
 from quizzes.loader.render import RenderedCourse
 from quizzes.models import Choice, Diagram, Fact, Lesson, Module, Question, Quiz, QuizItem, Topic
@@ -220,6 +221,8 @@ def sync_course(course: Course, rendered: RenderedCourse) -> SyncCounts:
             "explanation": q.explanation,
             "position": n,
             "retired": False,
+            "anchor": q.anchor,
+            "variants": q.variants,
             **rendered.questions[q.slug],
         }
     misconceptions = _sync(
@@ -304,6 +307,7 @@ def sync_course(course: Course, rendered: RenderedCourse) -> SyncCounts:
         counts,
         stale,
     )
+    sync_capstones(course, rendered.capstones, counts)
     _remove_stale(stale, counts)
     return counts
 

@@ -4,6 +4,7 @@
 ``manage.py load_content``); ``progress`` holds what each learner did with it.
 """
 
+from quizzes.models.capstone import CapstoneAnswer, CapstonePrompt
 from quizzes.models.content import (
     Choice,
     Diagram,
@@ -26,6 +27,8 @@ from quizzes.models.progress import (
 __all__ = [
     "Attempt",
     "AttemptItem",
+    "CapstoneAnswer",
+    "CapstonePrompt",
     "Choice",
     "Diagram",
     "Fact",

@@ -166,6 +166,12 @@ class Question(models.Model):
     # A question removed from the files is retired, not deleted: learners' answers
     # and review cards point at it.
     retired = models.BooleanField(default=False)
+    # A number worth remembering (16,384 slots, 15-minute IAM tokens, ...), which a
+    # learner can add to their review queue before meeting it in a quiz.
+    anchor = models.BooleanField(default=False)
+    # Parameterized question (``quizzes.variants``): {"parameters": {name: [values]},
+    # "answer": expression, "values": [expression per choice]}; {} for a fixed one.
+    variants = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["position"]
@@ -184,9 +190,53 @@ class Question(models.Model):
     def allows_several_choices(self) -> bool:
         return self.kind == self.Kind.MULTI
 
-    def grade_choices(self, selected: Iterable[int], choices: Iterable[Choice]) -> bool:
-        """Right when exactly the correct choices were picked (all or nothing)."""
-        correct = {choice.pk for choice in choices if choice.correct}
+    @property
+    def has_variants(self) -> bool:
+        return bool(self.variants)
+
+    def example_parameters(self) -> dict[str, int]:
+        """The numbers the question bank shows a parameterized question with."""
+        from quizzes import variants
+
+        return variants.example(self.variants["parameters"]) if self.variants else {}
+
+    def show_numbers(self, values: dict[str, int]) -> None:
+        """Fill this parameterized question's texts, and its prefetched choices', with
+        ``values``. Only on these instances: they must not be saved afterwards."""
+        if not (self.variants and values):
+            return
+        from quizzes import variants
+
+        names = variants.scope(self.variants, values)
+        for field in (
+            "prompt_html", "model_answer_html", "follow_up_html", "follow_up_answer_html",
+            "explanation_html",
+        ):  # fmt: skip
+            setattr(self, field, variants.fill(getattr(self, field), names))
+        for choice in getattr(self, "_prefetched_objects_cache", {}).get("choices", []):
+            own = variants.scope(self.variants, values, choice.position)
+            choice.text_html = variants.fill(choice.text_html, own)
+            choice.why_html = variants.fill(choice.why_html, own)
+
+    def grade_choices(
+        self,
+        selected: Iterable[int],
+        choices: Iterable[Choice],
+        parameters: dict[str, int] | None = None,
+    ) -> bool:
+        """Right when exactly the correct choices were picked (all or nothing).
+
+        For a parameterized question the correct choices are computed from the
+        numbers this attempt drew, not read from the stored flag.
+        """
+        choices = list(choices)
+        if self.variants and parameters:
+            from quizzes import variants
+
+            right = variants.correct_positions(self.variants, parameters)
+            correct = {choice.pk for choice in choices if choice.position in right}
+        else:
+            correct = {choice.pk for choice in choices if choice.correct}
         return bool(correct) and set(selected) == correct
 
 

@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 from fsrs import Card, Rating, State
 
-from quizzes import scheduling
+from quizzes import scheduling, variants
 from quizzes.models.content import Choice, Lesson, Question, Quiz
 
 
@@ -194,9 +194,18 @@ class Attempt(models.Model):
         for position, question in enumerate(order, start=1):
             shown = sorted(choice_ids.get(question.pk, []))
             rng.shuffle(shown)
+            parameters = (
+                variants.draw(question.variants["parameters"], seed, question.slug)
+                if question.variants
+                else {}
+            )
             items.append(
                 AttemptItem(
-                    attempt=attempt, question=question, position=position, choice_order=shown
+                    attempt=attempt,
+                    question=question,
+                    position=position,
+                    choice_order=shown,
+                    parameters=parameters,
                 )
             )
         AttemptItem.objects.bulk_create(items)
@@ -212,7 +221,7 @@ class Attempt(models.Model):
     def answer_choices(self, item: AttemptItem, selected: Sequence[int], now: datetime) -> bool:
         """Grade a multiple-choice or predict answer; False if it was already answered."""
         choices = list(item.question.choices.all())
-        correct = item.question.grade_choices(selected, choices)
+        correct = item.question.grade_choices(selected, choices, item.parameters)
         rating = scheduling.rating_for_choice(correct)
         return self._record(item, now, rating, correct, selected=sorted(set(selected)))
 
@@ -283,6 +292,9 @@ class AttemptItem(models.Model):
     # Choice ids in the order this learner saw them, and the ones they picked.
     choice_order = models.JSONField(default=list)
     selected = models.JSONField(default=list)
+    # The numbers drawn for a parameterized question ({name: value}), so the page,
+    # its feedback and the results all show the ones this learner answered.
+    parameters = models.JSONField(default=dict, blank=True)
     free_text = models.TextField(blank=True)
     free_text_html = models.TextField(blank=True)
     written_at = models.DateTimeField(null=True, blank=True)
@@ -301,9 +313,23 @@ class AttemptItem(models.Model):
         return self.answered_at is not None
 
     def shown_choices(self) -> list[Choice]:
-        """The question's choices in this attempt's order."""
+        """The question's choices in this attempt's order, with a parameterized
+        question's numbers filled in (on the instances only, never saved)."""
         by_id = {choice.pk: choice for choice in self.question.choices.all()}
-        return [by_id[pk] for pk in self.choice_order if pk in by_id]
+        shown = [by_id[pk] for pk in self.choice_order if pk in by_id]
+        if self.parameters and self.question.variants:
+            spec = self.question.variants
+            for choice in shown:
+                names = variants.scope(spec, self.parameters, choice.position)
+                choice.text_html = variants.fill(choice.text_html, names)
+                choice.why_html = variants.fill(choice.why_html, names)
+        return shown
+
+    def numbers(self) -> dict[str, Any]:
+        """What the question's own texts may name: the drawn parameters and answer."""
+        if not (self.parameters and self.question.variants):
+            return {}
+        return variants.scope(self.question.variants, self.parameters)
 
 
 class ReviewCard(models.Model):

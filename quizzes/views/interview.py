@@ -58,6 +58,7 @@ def question_detail(request: HttpRequest, question_slug: str) -> HttpResponse:
         slug=question_slug,
         retired=False,
     )
+    question.show_numbers(question.example_parameters())
     return render(
         request,
         "quizzes/question.html",

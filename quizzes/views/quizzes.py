@@ -22,7 +22,7 @@ from fsrs import Rating
 
 from quizzes.forms import ChoiceAnswerForm, FreeTextAnswerForm, SelfGradeForm
 from quizzes.learners import current_learner, learner_for_writing
-from quizzes.models import Attempt, AttemptItem, Quiz, ReviewCard
+from quizzes.models import Attempt, AttemptItem, Question, Quiz, ReviewCard
 from quizzes.scheduling import SELF_GRADES
 
 REVIEW_BATCH = 20
@@ -110,6 +110,8 @@ def attempt_item(request: HttpRequest, attempt_id: int, position: int) -> HttpRe
     )
     question = item.question
     choices = item.shown_choices()
+    # Before the choices' prefetch is touched again: fills the attempt's numbers in.
+    question.show_numbers(item.parameters)
     stage = _stage(item)
     here = reverse("quizzes:attempt_item", args=[attempt.pk, item.position])
     # Bound on POST even when nothing was sent, so that an empty answer gets its error.
@@ -163,6 +165,8 @@ def _rating_label(rating: int | None) -> str:
 def attempt_results(request: HttpRequest, attempt_id: int) -> HttpResponse:
     attempt = _get_attempt_for_learner(request, attempt_id)
     items = list(attempt.items.select_related("question__lesson__module"))
+    for item in items:
+        item.question.show_numbers(item.parameters)
     missed = [item for item in items if item.correct is False]
     return render(
         request,
@@ -204,6 +208,8 @@ def review_due(request: HttpRequest) -> HttpResponse:
         tomorrow = start_of_tomorrow(now)
         due = list(cards.filter(due__lt=tomorrow).order_by("due"))
         later = list(cards.filter(due__gte=tomorrow).order_by("due")[:5])
+        for card in [*due, *later]:
+            card.question.show_numbers(card.question.example_parameters())
     if request.method == "POST":
         if not due:
             return redirect("quizzes:review")
@@ -214,8 +220,28 @@ def review_due(request: HttpRequest) -> HttpResponse:
             kind=Attempt.Kind.REVIEW,
         )
         return redirect("quizzes:attempt_item", attempt_id=attempt.pk, position=1)
+    anchors = Question.objects.filter(anchor=True, retired=False)
+    if learner is not None:
+        anchors = anchors.exclude(pk__in=learner.review_cards.values("question_id"))
     return render(
         request,
         "quizzes/review.html",
-        {"due": due, "later": later, "batch": REVIEW_BATCH, "learner": learner},
+        {
+            "due": due,
+            "later": later,
+            "batch": REVIEW_BATCH,
+            "learner": learner,
+            "new_anchors": anchors.count(),
+        },
     )
+
+
+@require_POST
+def review_add_anchors(request: HttpRequest) -> HttpResponse:
+    """Put the anchor numbers (16,384 slots, 15-minute tokens, ...) in the learner's
+    review queue, due now; cards they already have keep their schedule."""
+    learner = learner_for_writing(request)
+    now = timezone.now()
+    for question in Question.objects.filter(anchor=True, retired=False):
+        ReviewCard.objects.get_or_create(learner=learner, question=question, defaults={"due": now})
+    return redirect("quizzes:review")
