@@ -95,6 +95,17 @@ def record_lab_passes(owner: Owner, lesson_slug: str, lab_ids: list[str]) -> Non
 
 
 @database_sync_to_async
+def crash_experiments(owner: Owner) -> list[dict[str, Any]]:
+    """The owner's finished crash experiments, newest first (for the lab checks)."""
+    rows = Experiment.of(owner).only("fault", "target", "prediction", "load_rate", "results")[:50]
+    return [
+        {"fault": r.fault, "target": r.target, "prediction": r.prediction, "load_rate": r.load_rate,
+         "lost": {name: r.lost(name) for name in r.results}}
+        for r in rows
+    ]
+
+
+@database_sync_to_async
 def save_experiment(owner: Owner, shape: dict[str, int], crash: CrashRun, verdict: dict[str, Any]) -> int:
     row = Experiment.objects.create(
         fault=crash.fault,

@@ -5,6 +5,9 @@ summary, minutes, topics, labs) between ``---`` lines, then Markdown.
 Invariants: numbers come from the file names (``NN-``) and are unique within their
 folder; a module's ``order``, when given, must agree with its folder's number; a
 lesson without front matter or without text is refused, not loaded half-empty.
+A lab's check must be a type the sandbox runs (``LAB_CHECKS``), with the fields
+that type needs and no others; its optional ``solution`` (the steps the tests
+perform) must be console lines, ``cache:``, ``fault:`` or ``load:`` steps.
 Lesson slugs and lab ids unique across the course are checked in ``parse``.
 """
 
@@ -83,14 +86,13 @@ def _parse_lesson(
         labs = []
     for number, lab in enumerate(labs, start=1):
         lab_fields = Fields(
-            lab, f"{where}, lab {number}", problems, ("id", "instruction", "check", "hint")
+            lab, f"{where}, lab {number}", problems, ("id", "instruction", "check", "hint", "solution")
         )
         lab_fields.slug("id")
         lab_fields.text("instruction")
         lab_fields.text("hint", required=False)
-        check = lab_fields.data.get("check")
-        if not isinstance(check, Mapping) or not isinstance(check.get("type"), str):
-            lab_fields.problem("'check' must be a mapping with a 'type'")
+        _check_lab_check(lab_fields)
+        _check_lab_solution(lab_fields)
     if not body.strip():
         f.problem("the lesson has no text")
     return ParsedLesson(
@@ -105,3 +107,72 @@ def _parse_lesson(
         labs=[dict(lab) for lab in labs if isinstance(lab, Mapping)],
         path=where,
     )
+
+
+# Each lab check type (sandbox.checks) with the fields it needs and the ones it may
+# have; a test keeps this table and sandbox.checks.CHECK_TYPES the same.
+LAB_CHECKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "exists": (("key",), ()),
+    "string_equals": (("key", "value"), ()),
+    "hash_field": (("key", "field"), ()),
+    "zset": (("key",), ("min_members",)),
+    "counter_at_least": (("key", "value"), ()),
+    "stream_group": (("key", "group"), ()),
+    "text_prefix": (("key", "prefix"), ()),
+    "set_members": (("key", "members"), ("exact",)),
+    "ttl_between": (("key", "low", "high"), ()),
+    "replica_count": (("key", "compare"), ()),
+    "shard_count": (("key",), ()),
+    "acl_whoami": (("key",), ()),
+    "info_field": (("key", "section", "field"), ()),
+    "same_slot": (("keys",), ("values",)),
+    "experiment": ((), ("fault", "prediction", "load")),
+    "survived_crash": (("key", "value"), ()),
+}
+# What a solution line may start with besides a durable console line.
+SOLUTION_FAULTS = ("kill_primary", "kill_zone", "kill_replica", "restart")
+
+
+def _check_lab_check(lab: Fields) -> None:
+    """A known check type with exactly its fields (plus the cluster it reads)."""
+    check = lab.data.get("check")
+    if not isinstance(check, Mapping) or not isinstance(check.get("type"), str):
+        lab.problem("'check' must be a mapping with a 'type'")
+        return
+    kind = check["type"]
+    if kind not in LAB_CHECKS:
+        lab.problem(f"unknown check type {kind!r} (known: {', '.join(LAB_CHECKS)})")
+        return
+    required, optional = LAB_CHECKS[kind]
+    for name in required:
+        if check.get(name) in (None, "", []):
+            lab.problem(f"a {kind} check needs {name!r}")
+    for name in sorted(set(check) - {"type", "cluster", *required, *optional}):
+        lab.problem(f"a {kind} check has no field {name!r}")
+    if check.get("cluster", "durable") not in ("durable", "cache"):
+        lab.problem("'cluster' is durable or cache")
+    if kind == "replica_count" and check.get("compare") not in ("equal", "less"):
+        lab.problem("a replica_count check compares 'equal' or 'less'")
+    listed = {"set_members": "members", "same_slot": "keys"}.get(kind)
+    if listed and not isinstance(check.get(listed), list):
+        lab.problem(f"{listed!r} must be a list")
+    if kind == "ttl_between" and not 0 <= int(check.get("low") or 0) <= int(check.get("high") or 0):
+        lab.problem("'low' must be 0 or more and at most 'high'")
+
+
+def _check_lab_solution(lab: Fields) -> None:
+    """The steps that pass the lab (the tests perform them): console lines, a
+    ``cache:`` prefix for the cache cluster, ``fault: <action> [target=...]
+    [prediction=N]`` for a fault button and ``load: <rate>|stop`` for the load."""
+    steps = lab.data.get("solution")
+    if steps is None:
+        return
+    if not isinstance(steps, list) or not steps or not all(isinstance(s, str) and s.strip() for s in steps):
+        lab.problem("'solution' must be a list of non-empty lines")
+        return
+    for step in steps:
+        head, _, rest = step.partition(":")
+        if head == "fault" and rest.split()[:1] and rest.split()[0] not in SOLUTION_FAULTS:
+            lab.problem(f"solution step {step!r}: the fault is one of {', '.join(SOLUTION_FAULTS)}")
+        if head == "load" and not (rest.strip() == "stop" or rest.strip().isdigit()):
+            lab.problem(f"solution step {step!r}: load takes a rate or 'stop'")

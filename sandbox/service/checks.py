@@ -4,8 +4,9 @@ the learner's own running sandbox and says, per lab step, pass or fail and why.
 Invariants: the lesson's checks come from the database, never from the browser
 (which names only the lesson); each check reads the real cluster through the
 sandbox's probe client and is bounded in time (``CHECK_TIMEOUT_S``); a node that
-does not answer is a failed check with a reason, not an error. A step's first pass
-is kept (``LabPass``), so progress outlives the sandbox.
+does not answer is a failed check with a reason, not an error. The checks of the
+crash experiment read the owner's own experiments (``run_check`` gets the owner).
+A step's first pass is kept (``LabPass``), so progress outlives the sandbox.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class LessonChecks:
             if cluster not in CLUSTERS:
                 cluster = "durable"
             try:
-                outcome = await asyncio.wait_for(run_check(live.clients.probe[cluster], check), CHECK_TIMEOUT_S)
+                outcome = await asyncio.wait_for(run_check(live.clients.probe[cluster], check, owner), CHECK_TIMEOUT_S)
             except (LinkDown, asyncio.TimeoutError) as exc:
                 outcome = {"passed": False, "detail": f"The sandbox did not answer: {exc or 'timed out'}."}
             results.append({"id": lab.get("id"), "passed": bool(outcome["passed"]), "detail": outcome["detail"]})
