@@ -81,7 +81,7 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
             if len(text_data.encode("utf-8", "surrogatepass")) > self.limits.max_message_bytes:
                 raise ClientError("too_large", limit=self.limits.max_message_bytes)
             if not self.flood.take():
-                raise ClientError("rate_limited")
+                raise ClientError("rate_limited", **_request_id(text_data))
             try:
                 content = json.loads(text_data)
             except ValueError:
@@ -222,3 +222,18 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
             "max_message_bytes": self.limits.max_message_bytes,
             "idle_minutes": round(self.limits.idle_seconds / 60),
         }
+
+
+def _request_id(text: str) -> dict[str, int]:
+    """The ``id`` of a refused request, so that the page can fail that request in
+    place instead of waiting for an answer; read only from short messages, so that a
+    flood is refused without the cost of parsing it."""
+    if len(text) > 1024:
+        return {}
+    try:
+        content = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    request_id = content.get("id") if isinstance(content, dict) else None
+    return {"id": request_id} if type(request_id) is int else {}
+

@@ -115,6 +115,13 @@ async def test_every_malformed_message_gets_a_clear_error_and_nothing_else(
         replies = [await alice.receive() for _ in range(manager.limits.message_burst + 10)]
         assert any(r.get("code") == "rate_limited" for r in replies)
         assert sum(r["type"] == "pong" for r in replies) >= manager.limits.message_burst - 1
+        # A refused command names its id, so the page fails it in place.
+        flood = manager.limits.message_burst + 10
+        for i in range(1, flood + 1):
+            await alice.send({"type": "command", "cluster": "durable", "line": "PING", "id": i})
+        replies = [await alice.receive() for _ in range(flood)]
+        refused = [r for r in replies if r.get("code") == "rate_limited"]
+        assert refused and all(isinstance(r.get("id"), int) and 1 <= r["id"] <= flood for r in refused)
 
 
 async def test_a_guest_without_a_session_is_told_to_open_the_page(
