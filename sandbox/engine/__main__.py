@@ -331,11 +331,10 @@ async def _run_snapshotter(args: argparse.Namespace) -> int:
 async def _serve(config: EngineConfig) -> None:
     from .server import Server
 
-    server = Server(config)
+    stop = asyncio.Event()
+    server = Server(config, on_shutdown=stop.set)  # SHUTDOWN ends the process like a signal does
     port = await server.start()
     print(json.dumps({"event": "ready", "host": config.bind, "port": port, "pid": os.getpid()}), flush=True)
-    stop = asyncio.Event()
-    server.on_shutdown = stop.set  # SHUTDOWN ends the process like a signal does
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)

@@ -80,6 +80,8 @@ class Client:
         self.close_after_reply = False
         self.killed = False
         self.is_master = False  # the link applying a primary's or the journal's stream
+        self.is_replica = False  # a replica's link, streaming from this primary (after PSYNC)
+        self.repl_listening_port = 0  # the port a replica announced with REPLCONF listening-port
         self.protocol: "ClientProtocol | None" = None
 
     @property

@@ -10,13 +10,18 @@ timers, replies held until commit, the node's refusals. Roles (``DurableNode.rol
   the primary), applies data entries in order and serves reads after READONLY;
   every entry applied and every timer tick goes to the machine, which says when to
   claim the shard (a conditional ``leader`` append after the entry applied).
-* **primary** — executes writes, hands their effects to ``PrimaryLog`` which appends
-  them to the stream, and holds each reply until the journal has committed it and
+* **primary** — executes writes, hands their effects to ``durable_log.PrimaryLog``
+  which appends them to the stream, and holds each reply until the journal has committed it and
   the machine released it. A read of a key with uncommitted writes is held too
   (``Server.tracker``). Idle primaries append ``lease`` entries when the machine
   asks. When an append fails its condition, the machine fences the node: it fails
   its pending replies (never acknowledged) and exits, to come back as a replica
   rebuilt from the journal. If it cannot renew, it stops serving once its lease ends.
+
+``DurableNode`` is the server's role (``roles.NodeRole``): the server takes its
+effect log (``PrimaryLog`` once primary), READONLY, expiry and refusal from it,
+and asks it for INFO replication (the journal's fields), ROLE and WAIT (refused:
+durability here is the journal's commit, not a replica count).
 
 Every node starts as a replica restored from the newest snapshot of its shard that
 loads and verifies (older ones next, then an empty keyspace and the whole stream),
@@ -34,27 +39,25 @@ import asyncio
 import json
 import os
 import random
-import struct
+import secrets
 import time
 import zlib
-from typing import Any, Callable
+from typing import Any, Callable, NoReturn
 
 from . import leadership as lead
 from . import snapshot
 from .config import NodeConfig
 from . import errors
 from .errors import RedisError
-from .journal_state import MAX_ENTRY_BYTES, encode_lease, encode_leader
+from .durable_log import ENTRY_TIME, PrimaryLog
+from .journal_state import encode_leader
 from .journal_client import JournalClient
+from .client import Client
 from .respclient import RespError
-from .server import Server, encode_effects
+from .roles import lone_primary_fields
+from .server import Server
 
 Emit = Callable[[dict[str, Any]], None]
-_TS = struct.Struct(">Q")  # data entries start with the primary's wall time in ms (replica lag in ms)
-
-LEASE_EXPIRED = errors.LEASE_EXPIRED
-FENCED = errors.NO_LONGER_PRIMARY
-JOURNAL_DOWN = errors.JOURNAL_NO_QUORUM
 
 
 def stream_name(shard: int) -> str:
@@ -66,194 +69,9 @@ def _now_ms() -> float:
     return time.monotonic() * 1000
 
 
-class PrimaryLog:
-    """The primary's ``EffectLog``: batches the effects of one event-loop tick into
-    one conditional append and resolves each write's future when it commits.
-
-    Appends are pipelined; each names the id the previous one will get. When the
-    journal connection breaks or an append times out, the outcome of what was in
-    flight is unknown, so nothing new is sent until ``_recover`` has read the stream
-    back: an entry found at its id with our bytes committed; a missing one is sent
-    again; another writer's entry there means this node was fenced. If the journal
-    stays unreachable past ``JOURNAL_WAIT_S`` the node gives up its role: pending
-    replies fail (never acknowledged) and it restarts as a replica.
-    """
-
-    JOURNAL_WAIT_S = 3.0
-
-    def __init__(self, node: "DurableNode", tail: int) -> None:
-        self.node = node
-        self.tail = tail  # id the last sent append will get
-        self.confirmed = tail  # last id the journal confirmed to us
-        self.pieces: list[bytes] = []
-        self.futures: list[asyncio.Future[Any]] = []
-        self.scheduled = False
-        # expected id -> (kind, data, futures, sent_at), in id order
-        self.inflight: dict[int, tuple[bytes, bytes, list[asyncio.Future[Any]], float]] = {}
-        self.held: dict[int, list[asyncio.Future[Any]]] = {}  # committed, until the machine releases them
-        self.recovering = False
-        self.crc = node.crc
-        self.entries_since_checksum = 0
-
-    def append(self, db: int, effects: list[list[bytes]], keys: list[tuple[int, bytes]]) -> "asyncio.Future[Any]":
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        self.pieces.append(encode_effects(db, effects))
-        self.futures.append(fut)
-        tracker = self.node.server.tracker
-        for k in keys:
-            tracker[k] = fut
-        if not self.scheduled:
-            self.scheduled = True
-            loop.call_soon(self.flush)
-        return fut
-
-    def flush(self) -> None:
-        self.scheduled = False
-        if not self.pieces or self.node.fenced or self.recovering:
-            return
-        if len(self.inflight) >= self.node.max_inflight:
-            self.scheduled = True
-            asyncio.get_running_loop().call_later(0.0005, self.flush)
-            return
-        # One entry holds at most MAX_ENTRY_BYTES: a tick's writes beyond it go in the
-        # next entries. A single write larger than that was applied here but can never
-        # be logged, so this node steps down; nothing pending was acknowledged.
-        count, size = 0, 0
-        for piece in self.pieces:
-            if count and size + len(piece) > MAX_ENTRY_BYTES:
-                break
-            count, size = count + 1, size + len(piece)
-        if size > MAX_ENTRY_BYTES:
-            self.node.refused(f"a write's effects of {size} bytes exceed a journal entry ({MAX_ENTRY_BYTES})",
-                              self._all_pending(), error=errors.JOURNAL_ENTRY_TOO_LARGE)
-            return
-        data = _TS.pack(int(time.time() * 1000)) + b"".join(self.pieces[:count])
-        futures = self.futures[:count]
-        self.pieces, self.futures = self.pieces[count:], self.futures[count:]
-        if self.pieces and not self.scheduled:
-            self.scheduled = True
-            asyncio.get_running_loop().call_soon(self.flush)
-        self.crc = zlib.crc32(data, self.crc)
-        self._send(b"data", data, futures)
-        self.node.step(lead.AppendSent("data"))
-        self.entries_since_checksum += 1
-        if self.entries_since_checksum >= 100:
-            self.entries_since_checksum = 0
-            marker = json.dumps([self.tail, self.crc]).encode()  # running checksum through entry `tail`
-            self._send(b"checksum", marker, [])
-
-    def renew(self, lease: lead.AppendLease) -> None:
-        """Append the lease entry the machine asked for (it asks only when no append
-        was sent for a renewal period: a busy primary writes no lease entries)."""
-        if self.recovering:
-            return
-        self._send(b"lease", encode_lease(lease.node, int(lease.lease_ms)), [])
-        self.node.step(lead.AppendSent("lease"))
-
-    def _send(self, kind: bytes, data: bytes, futures: list[asyncio.Future[Any]]) -> None:
-        self.tail += 1
-        expected = self.tail
-        self.inflight[expected] = (kind, data, futures, time.monotonic())
-        self._transmit(expected)
-
-    def _transmit(self, expected: int) -> None:
-        kind, data, _futures, sent_at = self.inflight[expected]
-        conn = self.node.journal.conn
-        if conn is None or not conn.is_open:
-            reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-            reply.set_exception(ConnectionError("journal connection lost"))
-        else:
-            reply = conn.send(b"JAPPEND", self.node.stream, expected - 1, kind, data)
-        reply.add_done_callback(lambda f: self._done(f, expected))
-
-    def _done(self, reply: "asyncio.Future[Any]", expected: int) -> None:
-        if expected not in self.inflight or self.node.fenced:
-            return
-        exc = reply.exception()
-        if exc is None and reply.result() == expected:
-            self._committed(expected)
-            return
-        if isinstance(exc, RespError) and exc.code in ("CONDFAIL", "FENCED"):
-            self.node.refused(f"append after {expected - 1} refused: {exc.text}", self._all_pending())
-            return
-        if isinstance(exc, RespError) and exc.code in ("QUOTA", "TOOBIG"):
-            # Applied here, refused by the journal: this keyspace is ahead of the log
-            # for good, so the node steps down and comes back from the journal.
-            error = errors.JOURNAL_ENTRY_TOO_LARGE
-            if exc.code == "QUOTA":
-                used, cap = (int(n) for n in exc.text.split()[1:3])
-                error = errors.disk_quota(used, cap)
-            self.node.refused(f"append after {expected - 1} refused: {exc.text}", self._all_pending(), error=error)
-            return
-        # Connection lost, TIMEOUT, NOTLEADER: the outcome of what is in flight is unknown.
-        if not self.recovering:
-            self.recovering = True
-            asyncio.get_running_loop().create_task(self._recover(str(exc or reply.result())))
-
-    def _committed(self, entry_id: int) -> None:
-        _kind, _data, futures, sent_at = self.inflight.pop(entry_id)
-        self.confirmed = max(self.confirmed, entry_id)
-        self.held[entry_id] = futures
-        self.node.step(lead.Committed(entry_id, sent_at * 1000))
-
-    def release(self, entry_id: int) -> None:
-        """The machine let the replies of committed entry ``entry_id`` go."""
-        futures = self.held.pop(entry_id, [])
-        for fut in futures:
-            if not fut.done():
-                fut.set_result(None)
-        tracker = self.node.server.tracker
-        if tracker and futures:
-            done = set(map(id, futures))
-            for k in [k for k, f in tracker.items() if id(f) in done]:
-                del tracker[k]
-
-    def _all_pending(self) -> list[asyncio.Future[Any]]:
-        out = [f for _k, _d, futures, _t in self.inflight.values() for f in futures]
-        out += [f for futures in self.held.values() for f in futures]
-        self.inflight.clear()
-        self.held.clear()
-        return out + self.futures
-
-    async def _recover(self, reason: str) -> None:
-        node = self.node
-        node.emit({"event": "journal_unavailable", "error": reason, "inflight": len(self.inflight)})
-        deadline = time.monotonic() + self.JOURNAL_WAIT_S
-        while not node.fenced:
-            if time.monotonic() > deadline:
-                node.refused(f"journal unreachable for {self.JOURNAL_WAIT_S:.0f}s: {reason}", self._all_pending(),
-                             error=JOURNAL_DOWN)
-                return
-            try:
-                node.journal.drop()
-                entries = await node.journal.call(b"JREAD", node.stream, self.confirmed, 10_000, 0, deadline_s=1.0)
-            except (ConnectionError, RespError):
-                await asyncio.sleep(0.1)
-                continue
-            found = {int(i): (k, d) for i, k, d in entries}
-            for expected in sorted(self.inflight):
-                kind, data, _f, _t = self.inflight[expected]
-                if expected in found:
-                    if found[expected] == (kind, data):
-                        self._committed(expected)
-                    else:
-                        node.refused(f"entry {expected} was written by another node", self._all_pending())
-                        return
-            # What is left never reached the journal: send it again, in order, to the leader.
-            try:
-                await node.journal.leader_connection(deadline)
-            except ConnectionError:
-                continue
-            self.recovering = False
-            for expected in sorted(self.inflight):
-                self._transmit(expected)
-            node.emit({"event": "journal_recovered", "resent": len(self.inflight)})
-            self.flush()
-            return
-
-
 class DurableNode:
+    """A durable data node's role: its journal I/O around the leadership machine."""
+
     def __init__(self, server: Server, cfg: NodeConfig, emit: Emit) -> None:
         self.server = server
         self.cfg = cfg
@@ -269,14 +87,17 @@ class DurableNode:
         self.crc = 0  # running crc32 of data entries applied/appended
         self.last_entry_ms = 0  # primary wall time of the newest applied data entry
         self.fenced = False
-        self._fence_with: tuple[list[asyncio.Future[Any]], RedisError] = ([], FENCED)
+        self._fence_with: tuple[list[asyncio.Future[Any]], RedisError] = ([], errors.NO_LONGER_PRIMARY)
         self.max_inflight = 64
         self.log: PrimaryLog | None = None
         self.restoring: dict[str, Any] | None = None  # the snapshot being caught up from, until `restored`
-        server.read_only = True
-        server.expires_locally = False
-        server.tracker = {}
-        server.repl_info = self.info_fields
+        # The server's view of this role (roles.NodeRole): a replica until the machine
+        # makes it primary; ``refusal`` while the lease is lapsed or once fenced.
+        self.read_only = True
+        self.expires_locally = False
+        self.refusal: RedisError | None = None
+        self.replid = secrets.token_hex(20)  # INFO's master_replid: this node has no cache history
+        server.set_role(self)
 
     # -- the leadership machine ----------------------------------------------------------
     @property
@@ -313,12 +134,12 @@ class DurableNode:
                 if self.log is not None:
                     self.log.release(action.entry_id)
             elif isinstance(action, lead.StopServing):
-                if self.server.refusal is None:
-                    self.server.refusal = LEASE_EXPIRED
+                if self.refusal is None:
+                    self._refuse(errors.LEASE_EXPIRED)
                     self.emit({"event": "lease_lost"})
             elif isinstance(action, lead.ResumeServing):
-                if self.server.refusal is LEASE_EXPIRED:
-                    self.server.refusal = None
+                if self.refusal is errors.LEASE_EXPIRED:
+                    self._refuse(None)
                     self.emit({"event": "lease_renewed"})
             elif isinstance(action, lead.Fence):
                 futures, error = self._fence_with
@@ -435,9 +256,9 @@ class DurableNode:
             raise RuntimeError(f"journal gap: applied {self.applied}, got {entry_id}")
         node, claim = json.loads(data) if kind == b"leader" else (None, "")
         if kind == b"data":
-            self.server.apply_stream(data[_TS.size :])
+            self.server.apply_stream(data[ENTRY_TIME.size :])
             self.crc = zlib.crc32(data, self.crc)
-            self.last_entry_ms = _TS.unpack_from(data)[0]
+            self.last_entry_ms = ENTRY_TIME.unpack_from(data)[0]
         elif kind == b"leader":
             self.emit({"event": "leader_seen", "leader": node, "entry": entry_id})
         elif kind == b"checksum":
@@ -465,10 +286,9 @@ class DurableNode:
     def become_primary(self, leader_entry: int) -> None:
         self.log = PrimaryLog(self, leader_entry)
         server = self.server
-        server.read_only = False
-        server.expires_locally = True
-        server.refusal = None
-        server.log = self.log
+        self.read_only = False
+        self.expires_locally = True
+        self._refuse(None)  # the server takes the effect log and the rest with it
         if server.cluster is not None:
             server.cluster.promote(self.cfg.engine.node_id)
         self.emit({"event": "role_changed", "role": "primary", "entry": leader_entry})
@@ -513,20 +333,22 @@ class DurableNode:
             cluster.write_refusal = None
             self.emit({"event": "disk_quota_cleared", "used_bytes": used, "cap_bytes": cap})
 
-    def refused(self, reason: str, futures: list[asyncio.Future[Any]], error: RedisError = FENCED) -> None:
+    def refused(self, reason: str, futures: list[asyncio.Future[Any]],
+                error: RedisError = errors.NO_LONGER_PRIMARY) -> None:
         """The journal refused an append (another node leads, or this node can no
         longer log its writes): the machine fences the node, failing ``futures``."""
         already = self.fenced
         self._fence_with = (futures, error)
         self.step(lead.Refused(reason))
-        self._fence_with = ([], FENCED)
+        self._fence_with = ([], errors.NO_LONGER_PRIMARY)
         if already:
             self.fence(reason, futures, error)  # the machine fenced us before: fail what is still pending
 
-    def fence(self, reason: str, futures: list[asyncio.Future[Any]], error: RedisError = FENCED) -> None:
+    def fence(self, reason: str, futures: list[asyncio.Future[Any]],
+              error: RedisError = errors.NO_LONGER_PRIMARY) -> None:
         if not self.fenced:
             self.fenced = True
-            self.server.refusal = error
+            self._refuse(error)
             self.emit({"event": "fenced", "reason": reason})
         pending = list(futures)
         if self.log is not None:
@@ -537,10 +359,19 @@ class DurableNode:
             if not fut.done():
                 fut.set_exception(error)
 
+    # -- the node's role (roles.NodeRole) ------------------------------------------------------
+    def _refuse(self, error: RedisError | None) -> None:
+        self.refusal = error
+        self.server.role_changed()
+
+    def effect_log(self) -> PrimaryLog | None:
+        return self.log
+
     def info_fields(self) -> list[tuple[str, Any]]:
+        """INFO replication: a lone primary's fields with the journal's in place or after them."""
         lag_entries = max(self.journal_tail - self.applied, 0)
         lag_ms = 0 if lag_entries == 0 or not self.last_entry_ms else max(int(time.time() * 1000) - self.last_entry_ms, 0)
-        return [
+        own = dict([
             ("role", "master" if self.role == "primary" else "slave"),
             ("durability", "journal"),
             ("journal_stream", self.stream),
@@ -550,7 +381,32 @@ class DurableNode:
             ("journal_lag_ms", lag_ms),
             ("journal_leader", self.leader or ""),
             ("lease_valid", int(self.leadership.lease_valid(_now_ms()))),
-        ]
+        ])
+        fields = [(k, own.pop(k, v)) for k, v in lone_primary_fields("master", self.replid)]
+        return fields + list(own.items())
+
+    def sync_counts(self) -> tuple[int, int, int]:
+        return 0, 0, 0
+
+    def role_reply(self) -> list[Any]:
+        if self.read_only:
+            return [b"slave", b"", 0, b"connected", -1]  # a replica follows the journal, not a primary
+        return [b"master", 0, []]
+
+    def wait_refusal(self) -> RedisError | None:
+        return errors.REPL_WAIT_DURABLE
+
+    def wait(self, client: Client, numreplicas: int, timeout_ms: int, in_exec: bool) -> NoReturn:
+        raise errors.REPL_WAIT_DURABLE
+
+    def replica_ack(self, client: Client, offset: int) -> None:
+        return None  # nobody replicates from a durable node: replicas read the journal
+
+    def replication(self) -> NoReturn:
+        raise errors.REPLICATION_IN_DURABLE_MODE
+
+    def close(self) -> None:
+        return None  # the role loop ends with the process; pending replies were never acknowledged
 
 
 async def run_durable_node(cfg: NodeConfig, emit: Emit) -> None:

@@ -36,17 +36,15 @@ async def run_cache_node(cfg: NodeConfig, emit: Emit) -> None:
     """Serve until SHUTDOWN or cancellation (the CLI cancels on SIGTERM/SIGINT)."""
     if cfg.data_dir:
         os.makedirs(cfg.data_dir, exist_ok=True)  # cache mode keeps nothing on disk; the dir is for logs
-    server = Server(cfg.engine)
+    stop = asyncio.Event()
+    server = Server(cfg.engine, on_shutdown=stop.set)  # SHUTDOWN ends the process like a signal
     port = await server.start()
     repl = Replication(server, emit=emit, backlog_size=backlog_size(cfg), delay_ms=cfg.replication_delay_ms)
     if cfg.replica_of is not None:
         repl.follow(*cfg.replica_of, announce=False)
     emit({"event": "ready", "host": cfg.engine.bind, "port": port, "pid": os.getpid(), "node": server.node_id,
           "role": repl.role, "mode": "cache", "shard": cfg.shard, "zone": cfg.zone})
-    stop = asyncio.Event()
-    server.on_shutdown = stop.set  # type: ignore[attr-defined]  # SHUTDOWN ends the process like a signal
     try:
         await stop.wait()
     finally:
-        repl.close()
-        await server.stop()
+        await server.stop()  # closes its role (the replication links) first

@@ -29,6 +29,10 @@ Invariants:
   that had not reached the replica that gets promoted are lost: that loss is real.
   ``WAIT`` only reports how many replicas acknowledged an offset.
 
+``Replication`` is the node's role in cache mode (``roles.NodeRole``): the server
+takes its effect log, READONLY and expiry from it, and asks it for INFO
+replication, ROLE and WAIT. Promotion and demotion change the same object.
+
 This module holds a node's state and role changes. The primary's side (backlog,
 PSYNC decision, the link to each replica) is in ``replication_primary``; the
 replica's side (its connection to the primary, the full-sync dataset) in
@@ -60,7 +64,6 @@ PING_PERIOD_S = 1.0  # a primary with replicas PINGs them this often (in the str
 CRON_PERIOD_S = 0.1
 NO_REPLID = "0" * 40
 
-UNBLOCKED_DEMOTED = errors.UNBLOCKED_DEMOTED
 _PING = encode_command([b"PING"])
 
 
@@ -141,23 +144,37 @@ class Replication:
         self._last_ping = clock()
         self._loop = asyncio.get_running_loop()
         self._cron = self._loop.create_task(self._run_cron())
-        server.replication = self  # type: ignore[attr-defined]
-        self._set_primary_mode(True)
-
-    @classmethod
-    def of(cls, server: "Server") -> "Replication":
-        """The node's replication state, created on first use (a standalone
-        ``server`` process becomes a primary when a replica first connects)."""
-        repl = getattr(server, "replication", None)
-        if repl is None:
-            if server.log is not None or getattr(server, "repl_info", None) is not None:
-                raise errors.REPLICATION_IN_DURABLE_MODE
-            repl = cls(server)
-        return repl
+        self.refusal: RedisError | None = None  # cache mode never refuses keyed commands
+        server.set_role(self)
+        self._mode_changed()
 
     @property
     def role(self) -> str:
         return "replica" if self.primary is not None else "primary"
+
+    # -- the node's role (roles.NodeRole) ----------------------------------------------------
+    @property
+    def read_only(self) -> bool:
+        return self.primary is not None
+
+    @property
+    def expires_locally(self) -> bool:
+        return self.primary is None
+
+    def effect_log(self) -> "ReplicationLog | None":
+        return self.log if self.primary is None else None
+
+    def replication(self) -> "Replication":
+        return self
+
+    def replica_ack(self, client: Client, offset: int) -> None:
+        self.ack(client, offset)
+
+    def sync_counts(self) -> tuple[int, int, int]:
+        return self.stats.full, self.stats.partial_ok, self.stats.partial_err
+
+    def wait_refusal(self) -> RedisError | None:
+        return errors.REPL_WAIT_ON_REPLICA if self.primary is not None else None
 
     # -- the stream ------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
@@ -186,9 +203,8 @@ class Replication:
         from .replication_replica import capture, encode_snapshot
 
         self.flush()
-        port = int(getattr(client, "repl_listening_port", 0) or 0)
-        link = ReplicaLink(self, client, port, self.delay_ms / 1000)
-        client.is_replica = True  # type: ignore[attr-defined]  # CLIENT LIST/KILL TYPE replica
+        link = ReplicaLink(self, client, client.repl_listening_port, self.delay_ms / 1000)
+        client.is_replica = True  # CLIENT LIST/KILL TYPE replica
         self.links[client.id] = link
         if can_continue(replid, wanted, my_replid=self.replid, my_replid2=self.replid2,
                         second_offset=self.second_offset, backlog=self.backlog):
@@ -295,12 +311,10 @@ class Replication:
                 self._wake(waiter)
 
     # -- roles ----------------------------------------------------------------------------
-    def _set_primary_mode(self, primary: bool) -> None:
-        server = self.server
-        server.read_only = not primary
-        server.expires_locally = primary
-        server.log = self.log if primary else None
+    def _mode_changed(self) -> None:
+        # ``self.primary`` already says which role this is; the server takes its answers.
         self.log.db = -1
+        self.server.role_changed()
 
     def promote(self) -> None:
         """REPLICAOF NO ONE: keep the data and the offset, start a new history whose
@@ -314,7 +328,7 @@ class Replication:
         self.primary = None
         self.replid2, self.second_offset = self.replid, self.offset + 1
         self.replid = new_replid()
-        self._set_primary_mode(True)
+        self._mode_changed()
         self.drop_replicas("new replication id")
         self.emit({"event": "role_changed", "role": "primary", "offset": self.offset,
                    "previous_primary": f"{old[0]}:{old[1]}"})
@@ -330,9 +344,9 @@ class Replication:
         self._stop_link()
         self.flush()
         self.primary = (host, port)
-        self._set_primary_mode(False)
+        self._mode_changed()
         for waiter in list(self.waiters):
-            self._wake(waiter, UNBLOCKED_DEMOTED)
+            self._wake(waiter, errors.UNBLOCKED_DEMOTED)
         self.drop_replicas("primary changed")
         self.link = PrimaryLink(self, host, port)
         if was_primary and announce:

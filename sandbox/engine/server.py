@@ -13,9 +13,14 @@ client is closed (``OutputLimitReached``), as Redis closes it.
 when the log returns a future (durable mode), the reply is held in a ``Pending``
 until the journal has committed it.
 
-``EffectLog`` is the seam between a node and its durability/replication: the
-standalone node has none; cache mode streams effects to replicas; durable mode
-appends them to the shard's journal stream.
+``EffectLog`` is where a write's effects go; the node's role (``roles.NodeRole``,
+``self.role``) says which: a standalone node has none, cache mode streams effects
+to replicas, durable mode appends them to the shard's journal stream. The role is
+the node's only seam to replication and durability: the fields the dispatcher reads
+on every command (``log``, ``read_only``, ``expires_locally``, ``refusal``) are
+copied from it by ``role_changed``, and INFO replication, ROLE, WAIT, REPLICAOF and
+shutdown go through it. Blocked clients live in ``self.blocked``, one registry per
+family of blocking commands. No other module sets attributes on a ``Server``.
 """
 
 from __future__ import annotations
@@ -26,21 +31,23 @@ import random
 import resource
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 from . import __version__, errors
-from .acl import DENIED_CHANNEL, DENIED_CMD, DENIED_KEY, NOPERM_CHANNEL, NOPERM_CMD, NOPERM_KEY
+from .acl import DENIED_CHANNEL, DENIED_CMD, DENIED_KEY
 from .acl_users import AclUsers
 from .client import Client, ClientProtocol, OutputLimitReached, Pending
 from .cluster import ClusterState
 from .commands import Command, load_all
 from .config import EngineConfig, RuntimeParams
 from .context import Ctx
-from .errors import RedisError
+from .errors import NOPERM_CHANNEL, NOPERM_CMD, NOPERM_KEY, RedisError
 from .keyspace import Keyspace
 from .pubsub import PubSub
 from .resp import NULL_ARRAY, QUEUED, RequestParser, encode_command
+from .roles import BlockedClients, NodeRole, RoleFactory, StandaloneRole
 
 _ALWAYS_ALLOWED_IN_MULTI = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
 _EXEC_DENIALS = {
@@ -82,7 +89,8 @@ class Stats:
 
 
 class Server:
-    def __init__(self, config: EngineConfig, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, config: EngineConfig, clock: Callable[[], float] = time.time, *,
+                 role: RoleFactory = StandaloneRole, on_shutdown: Callable[[], None] | None = None) -> None:
         self.config = config
         self.clock = clock
         self.commands: dict[bytes, Command] = load_all()
@@ -105,18 +113,24 @@ class Server:
         self.node_id = config.node_id or os.urandom(20).hex()
         self.start_time = time.time()
         self.port = config.port
-        self.log: EffectLog | None = None
         # Durable mode: (db, key) -> future of the latest uncommitted write to it. A read
         # of such a key is answered only once that write has committed.
         self.tracker: dict[tuple[int, bytes], asyncio.Future[Any]] = {}
-        # When set, every command that touches keys gets this error (a primary whose
-        # lease ended, a fenced node).
+        # The role's current answers, read by the dispatcher on every command (copied
+        # by role_changed): where effects go; when set, the error every command that
+        # touches keys gets (a primary whose lease ended, a fenced node); whether this
+        # node expires keys (a replica waits for the primary's DEL); whether normal
+        # clients may write.
+        self.log: EffectLog | None = None
         self.refusal: RedisError | None = None
-        # Extra INFO replication fields from the durability layer.
-        self.repl_info: Callable[[], list[tuple[str, Any]]] | None = None
-        # Replicas don't expire keys themselves: they wait for the primary's DEL.
         self.expires_locally = True
-        self.read_only = False  # a replica refuses writes from normal clients
+        self.read_only = False
+        self.role: NodeRole = role(self)
+        self.role_changed()
+        self.blocked = BlockedClients()
+        # The process that owns the node stops it on SHUTDOWN (else the node stops itself).
+        self._on_shutdown = on_shutdown
+        self._master: Client | None = None  # the client that applies a primary's stream
         self.cluster: ClusterState | None = None
         if config.cluster_enabled:
             self.cluster = ClusterState(self.node_id)
@@ -129,6 +143,44 @@ class Server:
         self._mem_checked_at = 0.0
         self._mem_cached = 0
         self.events: list[str] = []
+
+    # -- role ------------------------------------------------------------------------
+    def set_role(self, role: NodeRole) -> None:
+        """Hand the node to ``role`` (cache replication, durable mode)."""
+        self.role = role
+        self.role_changed()
+
+    def role_changed(self) -> None:
+        """The role's answers changed (promoted, demoted, lease lost, fenced): take them."""
+        role = self.role
+        self.log = role.effect_log()
+        self.read_only = role.read_only
+        self.expires_locally = role.expires_locally
+        self.refusal = role.refusal
+
+    @contextmanager
+    def expiry_paused(self) -> Iterator[None]:
+        """Keys whose TTL passed stay while loading a copy of someone else's data."""
+        saved, self.expires_locally = self.expires_locally, False
+        try:
+            yield
+        finally:
+            self.expires_locally = saved
+
+    @property
+    def running_exec(self) -> bool:
+        """Inside EXEC, where nothing may block."""
+        return self._batch is not None
+
+    def request_shutdown(self) -> None:
+        """SHUTDOWN: the owning process stops the node, or it stops itself."""
+        if self._on_shutdown is not None:
+            self._on_shutdown()
+            return
+        try:
+            asyncio.get_running_loop().create_task(self.stop())
+        except RuntimeError:
+            raise errors.SHUTDOWN_FAILED from None
 
     # -- clients ---------------------------------------------------------------------
     def new_client(self, addr: str, laddr: str) -> Client:
@@ -413,7 +465,7 @@ class Server:
         return applied
 
     def _master_client(self) -> Client:
-        client = getattr(self, "_master", None)
+        client = self._master
         if client is None:
             client = Client(self, 0, "journal:0", "local:0")
             client.authenticated = True
@@ -520,6 +572,7 @@ class Server:
         return self.port
 
     async def stop(self) -> None:
+        self.role.close()
         if self._cron_task is not None:
             self._cron_task.cancel()
         if self._tcp is not None:

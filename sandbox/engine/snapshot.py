@@ -360,16 +360,14 @@ def load(path: str, server: "Server") -> Snapshot:
     snap = read(path)
     clear(server)
     # Keys whose TTL passed are data like any other until the primary's DEL arrives.
-    saved, server.expires_locally = server.expires_locally, False
     try:
-        for chunk in snap.chunks:
-            server.apply_stream(chunk)
-        digest = dataset_digest(server)
+        with server.expiry_paused():
+            for chunk in snap.chunks:
+                server.apply_stream(chunk)
+            digest = dataset_digest(server)
     except (RuntimeError, TypeError, ValueError) as exc:
         clear(server)
         raise CorruptSnapshotError(path, f"does not apply: {exc}") from None
-    finally:
-        server.expires_locally = saved
     if digest != snap.meta.dataset:
         clear(server)
         raise CorruptSnapshotError(path, "the loaded dataset's digest differs from the one written")
@@ -407,10 +405,10 @@ def rebase(source: str, root: str, ranges: list[tuple[int, int]], engine_config:
     """Seed a new cluster: write, for each shard ``i`` owning slots ``ranges[i]``, a
     snapshot at entry 0 of its (empty) stream holding the source's keys in those
     slots. The running checksum restarts at 0 with the new streams."""
+    from .roles import CopyRole
     from .server import Server
 
-    src = Server(engine_config)
-    src.expires_locally = False  # keep keys whose TTL passed: the data is copied as it was
+    src = Server(engine_config, role=CopyRole)  # keeps keys whose TTL passed: the data is copied as it was
     snap = load(source, src)
     metas = []
     for shard, (lo, hi) in enumerate(ranges):
@@ -418,8 +416,7 @@ def rebase(source: str, root: str, ranges: list[tuple[int, int]], engine_config:
         os.makedirs(directory, exist_ok=True)
         if published(directory):
             raise FileExistsError(f"{directory} already holds snapshots; a new cluster needs an empty one")
-        part = Server(engine_config)
-        part.expires_locally = False
+        part = Server(engine_config, role=CopyRole)
         for chunk in dump(src, lambda k: lo <= key_slot(k) <= hi):
             part.apply_stream(chunk)
         meta = SnapshotMeta(FORMAT, shard, 0, 0, now_ms, key_count(part),

@@ -44,6 +44,7 @@ from . import snapshot
 from .config import EngineConfig
 from .durable import JournalClient, stream_name
 from .respclient import RespError
+from .roles import CopyRole
 from .server import Server
 from .snapshot import CorruptSnapshotError, SnapshotMeta
 
@@ -213,8 +214,7 @@ class Snapshotter:
             target = await self.tail(shard)
             if target is None:
                 raise SnapshotFailed("journal unavailable")
-            server = Server(self.engine_config())
-            server.expires_locally = False  # like a replica: expiry arrives as the primary's DEL
+            server = Server(self.engine_config(), role=CopyRole)  # like a replica: expiry arrives as the primary's DEL
             base = snapshot.load_latest(self.shard_dir(shard), server, rejected=self._rejected(shard))
             upto, crc = (base.meta.upto_id, base.meta.crc) if base else (0, 0)
             base_name = os.path.basename(base.path) if base else None
@@ -301,8 +301,7 @@ class Snapshotter:
 
     def check_written(self, path: str, meta: SnapshotMeta) -> None:
         """Read the file back into a fresh server: same metadata, same dataset."""
-        fresh = Server(self.engine_config())
-        fresh.expires_locally = False
+        fresh = Server(self.engine_config(), role=CopyRole)
         got = snapshot.load(path, fresh)  # raises unless the loaded digest equals meta.dataset
         if got.meta != meta:
             raise CorruptSnapshotError(path, "metadata read back differs from what was written")

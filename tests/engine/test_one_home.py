@@ -6,6 +6,7 @@ replies with the one reply parser."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import re
 import shutil
 import socket
@@ -218,3 +219,124 @@ def test_the_error_scan_finds_a_literal_error_text(tmp_path: Path) -> None:
     probe = tmp_path / "probe.py"
     probe.write_text('raise RedisError("ERR something new")\nx = b"-ERR raw"\ny = f"NOGROUP {1}"\nz = "QUOTA"\n')
     assert [line for line, _ in _wire_error_literals(probe)] == [1, 2, 3]
+
+
+# --- the node's role: one declared seam, nothing attached from outside ------------------------
+
+_ATTR_BUILTINS = {"getattr", "setattr", "hasattr", "delattr"}
+
+
+def _names_bound_to_servers(tree: ast.AST) -> set[str]:
+    """Variables assigned a ``Server(...)`` (``fresh = Server(config)``)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            if isinstance(func, ast.Name) and func.id == "Server":
+                out |= {t.id for t in node.targets if isinstance(t, ast.Name)}
+    return out
+
+
+def _server_probes(source: str, in_server_module: bool) -> list[tuple[int, str]]:
+    """Where code reaches into a data node by name: ``getattr(server, ...)`` and its
+    kin, and attribute assignments to a server (``server.x = ...``, ``self.server.x``,
+    ``ctx.server.x``, a variable holding a ``Server(...)``) outside ``Server`` itself."""
+    tree = ast.parse(source)
+    bound = _names_bound_to_servers(tree) | {"server", "srv"}
+    inside_server_class: set[int] = set()
+    if in_server_module:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef) and node.name == "Server":
+                inside_server_class |= {id(n) for n in ast.walk(node)}
+
+    def is_server(expr: ast.expr, node: ast.AST) -> bool:
+        if isinstance(expr, ast.Name):
+            return expr.id in bound or (expr.id == "self" and id(node) in inside_server_class)
+        return isinstance(expr, ast.Attribute) and expr.attr == "server"
+
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _ATTR_BUILTINS
+                and node.args and is_server(node.args[0], node)):
+            found.append((node.lineno, f"{node.func.id}({ast.unparse(node.args[0])}, ...)"))
+        targets: list[ast.expr] = []
+        if isinstance(node, ast.Assign):
+            targets = list(node.targets)
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+            targets = [node.target]
+        for target in targets:
+            for t in ast.walk(target):
+                if (isinstance(t, ast.Attribute) and isinstance(t.ctx, ast.Store) and is_server(t.value, node)
+                        and id(node) not in inside_server_class):
+                    found.append((node.lineno, ast.unparse(t)))
+    return sorted(found)
+
+
+def test_no_engine_module_probes_or_sets_attributes_of_a_server() -> None:
+    # The node's role (roles.NodeRole) is the one seam between a Server and what
+    # replicates or journals it; blocked clients enrol in server.blocked. A module that
+    # attaches state to a server, or asks it with getattr, brings the hidden seams back.
+    offenders = []
+    for path in sorted(ENGINE.rglob("*.py")):
+        rel = str(path.relative_to(ENGINE))
+        offenders += [f"{rel}:{line}: {what}" for line, what in _server_probes(path.read_text(), rel == "server.py")]
+    assert offenders == [], "go through server.role / server.blocked instead:\n" + "\n".join(offenders)
+
+
+def test_the_server_probe_scan_finds_each_kind_of_reach(tmp_path: Path) -> None:
+    probe = (
+        "repl = getattr(server, 'replication', None)\n"
+        "server.repl_info = fields\n"
+        "self.server.refusal = None\n"
+        "fresh = Server(config)\n"
+        "fresh.expires_locally = False\n"
+        "saved, ctx.server.log = ctx.server.log, None\n"
+        "hasattr(ctx.server, 'x')\n"
+        "class Server:\n"
+        "    def f(self):\n"
+        "        self.log = None\n"
+        "        return getattr(self, '_master', None)\n"
+        "client.db = 0\n"
+    )
+    assert [line for line, _ in _server_probes(probe, in_server_module=False)] == [1, 2, 3, 5, 6, 7]
+    assert [line for line, _ in _server_probes(probe, in_server_module=True)] == [1, 2, 3, 5, 6, 7, 11]
+
+
+async def test_a_server_ends_with_the_attributes_it_started_with_after_roles_and_blocking() -> None:
+    # Dynamic twin of the scan: blocking reads, CLIENT UNBLOCK, XGROUP DESTROY, WAIT
+    # (which makes a standalone node a cache primary), INFO, ROLE and SHUTDOWN used
+    # to attach attributes to the node; now they go through its role and registry.
+    import redis.asyncio as aioredis
+
+    from sandbox.engine.config import EngineConfig
+    from sandbox.engine.replication import Replication
+    from sandbox.engine.roles import StandaloneRole
+    from sandbox.engine.server import Server
+
+    server = Server(EngineConfig(port=0))
+    before = set(vars(server))
+    assert type(server.role) is StandaloneRole
+    port = await server.start()
+    reader = aioredis.Redis(port=port, protocol=2)
+    other = aioredis.Redis(port=port, protocol=2)
+    try:
+        await other.xgroup_create("s", "g", id="$", mkstream=True)
+        reader_id = await reader.client_id()
+        blocked = asyncio.ensure_future(reader.xread({"s": "$"}, block=0))
+        for _ in range(1000):  # until the reader is parked (10 s at most)
+            if any(c["id"] == str(reader_id) and "b" in c["flags"] for c in await other.client_list()):
+                break
+            await asyncio.sleep(0.01)
+        assert await other.client_unblock(reader_id) == 1
+        assert await blocked == []
+        assert await other.xgroup_destroy("s", "g") == 1
+        assert await other.execute_command("WAIT", 1, 10) == 0
+        assert type(server.role) is Replication and server.role.role == "primary"
+        info = await other.info("replication")
+        assert info["role"] == "master" and info["connected_slaves"] == 0
+        assert (await other.execute_command("ROLE"))[0] == b"master"
+    finally:
+        await reader.aclose()
+        await other.aclose()
+        await server.stop()
+    assert set(vars(server)) == before

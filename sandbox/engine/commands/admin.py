@@ -79,16 +79,7 @@ def shutdown(ctx: Ctx, argv: list[bytes]) -> Any:
         raise errors.SHUTDOWN_NOT_IN_PROGRESS
     server = ctx.server
     server.log_event("User requested shutdown...")
-    hook = getattr(server, "on_shutdown", None)
-    if callable(hook):
-        hook()  # the process that owns the node stops it (the CLI's node exits)
-    else:
-        import asyncio
-
-        try:
-            asyncio.get_running_loop().create_task(server.stop())
-        except RuntimeError:
-            raise errors.SHUTDOWN_FAILED from None
+    server.request_shutdown()  # the process that owns the node stops it, or the node itself
     # Like Redis, no reply: the connection just closes.
     ctx.client.kill()
     return OK

@@ -82,11 +82,11 @@ _TYPES = {b"normal": "normal", b"master": "master", b"replica": "replica", b"sla
 
 def client_type(client: "Client") -> str:
     """Redis's getClientType: replica links, then subscribers, then the primary's link."""
-    if getattr(client, "is_replica", False):
+    if client.is_replica:
         return "replica"
     if client.in_pubsub:
         return "pubsub"
-    if getattr(client, "is_master", False):
+    if client.is_master:
         return "master"
     return "normal"
 
@@ -341,9 +341,8 @@ def client_unblock(ctx: Ctx, argv: list[bytes]) -> Any:
         if reason not in (b"timeout", b"error"):
             raise errors.CLIENT_UNBLOCK_REASON
         error = reason == b"error"
-    # A family with blocking commands may provide the wake-up; none blocks otherwise.
-    unblock = getattr(ctx.server, "unblock_client", None)
-    return int(bool(unblock(cid, error))) if callable(unblock) else 0
+    # Each family of blocking commands keeps its parked clients in a registry of the server's.
+    return int(ctx.server.blocked.unblock_client(cid, error))
 
 
 @command("client|help", 2, "loading stale", acl="@connection", since="5.0.0", group="connection",

@@ -158,9 +158,6 @@ def cluster_settopology(ctx: Ctx, argv: list[bytes]) -> Any:
         state.load_json(argv[2])
     except (ValueError, KeyError, TypeError) as exc:
         raise errors.cluster_invalid_topology(str(exc))
-    on_change = getattr(ctx.server, "on_topology", None)
-    if on_change is not None:
-        on_change()
     return OK
 
 

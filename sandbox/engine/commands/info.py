@@ -166,8 +166,7 @@ def _section_persistence(server: "Server", state: AdminState) -> list[tuple[str,
 def _section_stats(server: "Server", state: AdminState) -> list[tuple[str, Any]]:
     s = server.stats
     pubsub = server.pubsub
-    repl = getattr(server, "replication", None)
-    syncs = repl.stats if repl is not None else None
+    sync_full, sync_partial_ok, sync_partial_err = server.role.sync_counts()
     return [
         ("total_connections_received", s.total_connections_received),
         ("total_commands_processed", s.total_commands_processed),
@@ -177,9 +176,9 @@ def _section_stats(server: "Server", state: AdminState) -> list[tuple[str, Any]]
         ("instantaneous_input_kbps", "0.00"),
         ("instantaneous_output_kbps", "0.00"),
         ("rejected_connections", s.rejected_connections),
-        ("sync_full", syncs.full if syncs else 0),
-        ("sync_partial_ok", syncs.partial_ok if syncs else 0),
-        ("sync_partial_err", syncs.partial_err if syncs else 0),
+        ("sync_full", sync_full),
+        ("sync_partial_ok", sync_partial_ok),
+        ("sync_partial_err", sync_partial_err),
         ("expired_keys", s.expired_keys),
         ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", s.expired_time_cap_reached_count),
@@ -202,30 +201,8 @@ def _section_stats(server: "Server", state: AdminState) -> list[tuple[str, Any]]
 
 
 def _section_replication(server: "Server", state: AdminState) -> list[tuple[str, Any]]:
-    # Cache mode (or a node that replicas connected to) describes itself; otherwise a
-    # lone primary. A durability layer may add or override fields (``server.repl_info``).
-    repl = getattr(server, "replication", None)
-    if repl is not None:
-        fields = repl.info_fields()
-    else:
-        fields = [
-            ("role", "slave" if server.read_only else "master"),
-            ("connected_slaves", 0),
-            ("master_failover_state", "no-failover"),
-            ("master_replid", state.replid),
-            ("master_replid2", "0" * 40),
-            ("master_repl_offset", 0),
-            ("second_repl_offset", -1),
-            ("repl_backlog_active", 0),
-            ("repl_backlog_size", 1048576),
-            ("repl_backlog_first_byte_offset", 0),
-            ("repl_backlog_histlen", 0),
-        ]
-    extra = getattr(server, "repl_info", None)
-    if callable(extra):
-        overrides = dict(extra())
-        fields = [(k, overrides.pop(k, v)) for k, v in fields] + list(overrides.items())
-    return fields
+    # The node's role describes itself: a lone primary, cache replication, the journal.
+    return server.role.info_fields()
 
 
 def _section_cpu(server: "Server", state: AdminState) -> list[tuple[str, Any]]:

@@ -5,7 +5,9 @@ and REPLCONF are ``admin``: the sandbox never lets a learner send them; the
 supervisor uses REPLICAOF to fail a shard over. Unlike Redis, REPLICAOF is allowed
 in cluster mode: here the supervisor, not the cluster bus, chooses primaries.
 
-The bodies only parse arguments; ``replication.Replication`` does the work.
+The bodies only parse arguments; the node's role (``roles.NodeRole``) does the
+work: cache replication (``replication.Replication``, created on first use by a
+standalone node), durable mode (which refuses REPLICAOF, PSYNC and WAIT).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from typing import Any
 
 from .. import errors
 from ..context import Ctx
-from ..replication import Replication
 from ..resp import OK, Raw, Status
 from . import command
 from .util import parse_int
@@ -25,9 +26,9 @@ ALREADY_CONNECTED = Status(b"OK Already connected to specified master")
 
 
 def _replicaof(ctx: Ctx, argv: list[bytes]) -> Any:
-    if getattr(ctx.client, "is_replica", False):
+    if ctx.client.is_replica:
         raise errors.REPL_NOT_WHILE_REPLICA_LINK
-    repl = Replication.of(ctx.server)
+    repl = ctx.server.role.replication()
     if argv[1].lower() == b"no" and argv[2].lower() == b"one":
         repl.promote()
         return OK
@@ -55,8 +56,8 @@ def slaveof(ctx: Ctx, argv: list[bytes]) -> Any:
          summary="(Replicas only) Resume the replication stream from an offset, or receive the whole dataset.",
          args="replicationid offset")
 def psync(ctx: Ctx, argv: list[bytes]) -> Any:
-    repl = Replication.of(ctx.server)
-    if getattr(ctx.client, "is_replica", False):
+    repl = ctx.server.role.replication()
+    if ctx.client.is_replica:
         return NO_REPLY  # already streaming to this connection
     if repl.primary is not None and (repl.link is None or repl.link.status != "up"):
         raise errors.REPL_NOMASTERLINK
@@ -75,12 +76,10 @@ def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
         option, value = argv[i].lower(), argv[i + 1]
         if option == b"ack":
             # Only a replica link sends it, and Redis never answers it.
-            repl = getattr(ctx.server, "replication", None)
-            if repl is not None:
-                repl.ack(client, parse_int(value))
+            ctx.server.role.replica_ack(client, parse_int(value))
             return NO_REPLY
         if option == b"listening-port":
-            client.repl_listening_port = parse_int(value)  # type: ignore[attr-defined]
+            client.repl_listening_port = parse_int(value)
         elif option in (b"ip-address", b"capa", b"rdb-only", b"rdb-filter-only"):
             pass
         elif option == b"getack":
@@ -96,28 +95,18 @@ def replconf(ctx: Ctx, argv: list[bytes]) -> Any:
          args="numreplicas timeout")
 def wait(ctx: Ctx, argv: list[bytes]) -> Any:
     server = ctx.server
-    repl = getattr(server, "replication", None)
-    if repl is None and getattr(server, "repl_info", None) is not None:
-        raise errors.REPL_WAIT_DURABLE
-    if server.read_only or (repl is not None and repl.primary is not None):
-        raise errors.REPL_WAIT_ON_REPLICA
+    refusal = server.role.wait_refusal()
+    if refusal is not None:
+        raise refusal
     numreplicas = parse_int(argv[1])
     timeout = parse_int(argv[2], errors.TIMEOUT_NOT_INTEGER)
     if timeout < 0:
         raise errors.TIMEOUT_NEGATIVE
     # Inside EXEC a blocking reply is impossible: Redis answers at once there too.
-    in_exec = getattr(server, "_batch", None) is not None
-    if repl is None and (numreplicas <= 0 or in_exec):
-        return 0  # no replica has ever connected
-    return Replication.of(server).wait(ctx.client, numreplicas, timeout, in_exec)
+    return server.role.wait(ctx.client, numreplicas, timeout, server.running_exec)
 
 
 @command("role", 1, "noscript loading stale fast", acl="@admin @dangerous", group="server", since="2.8.12",
          summary="This node's role in replication: primary with its replicas' offsets, or replica with its link state.")
 def role(ctx: Ctx, argv: list[bytes]) -> Any:
-    repl = getattr(ctx.server, "replication", None)
-    if repl is None:
-        if ctx.server.read_only:
-            return [b"slave", b"", 0, b"connected", -1]  # durable replica: it follows the journal
-        return [b"master", 0, []]
-    return repl.role_reply()
+    return ctx.server.role.role_reply()

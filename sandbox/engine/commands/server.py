@@ -7,14 +7,13 @@ BGREWRITEAOF/DEBUG/MONITOR), memory.py (MEMORY).
 
 Invariants:
 * Node-wide bookkeeping that the core doesn't keep (slowlog, peak memory, the
-  ops/sec sample, the replication id) lives in ``AdminState``, one per ``Server``,
+  ops/sec sample) lives in ``AdminState``, one per ``Server``,
   created on first use; the other administration modules read it from here.
 """
 
 
 from __future__ import annotations
 
-import os
 import time
 import weakref
 from collections import deque
@@ -40,7 +39,6 @@ INT_MAX = 2**31 - 1
 class AdminState:
     """Per-node bookkeeping for the commands of this module."""
 
-    replid: str = field(default_factory=lambda: os.urandom(20).hex())
     lastsave: int = field(default_factory=lambda: int(time.time()))
     dirty_at_save: int = 0
     peak_memory: int = 0

@@ -219,9 +219,7 @@ def xgroup_destroy(ctx: Ctx, argv: list[bytes]) -> Any:
     del s.groups[argv[3]]
     ctx.changed_quietly(argv[2])
     s.signals += 1  # XREADGROUP clients blocked on the key look again (NOGROUP for this group's)
-    blocked = getattr(ctx.server, "stream_blocked", None)
-    if blocked is not None:
-        blocked.key_changed((ctx.db.id, argv[2]))
+    ctx.server.blocked.key_changed((ctx.db.id, argv[2]))
     return 1
 
 

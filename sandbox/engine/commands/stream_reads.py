@@ -11,7 +11,8 @@ consumer's seen-time.
 
 BLOCK. When nothing can be served and BLOCK was given, the command's reply is held
 with the dispatcher's ``Pending`` (as WAIT and durable writes are) and the client is
-parked in ``Blocked``, this server's registry:
+parked in ``Blocked``, the registry this family enrols in the server's
+``server.blocked`` (under ``"streams"``, which CLIENT UNBLOCK asks):
 
 * A parked client watches its keys the way WATCH does: the registry puts a
   ``_KeyWatch`` among ``server.watched``, so every change to the key — a command's
@@ -270,7 +271,7 @@ def _read(ctx: Ctx, argv: list[bytes], xreadgroup: bool) -> Any:
     reply = read_now(ctx, argv, a, ids, groups)
     if reply is not None:
         return reply
-    if a.block_ms < 0 or getattr(ctx.server, "_batch", None) is not None:
+    if a.block_ms < 0 or ctx.server.running_exec:
         return NULL_ARRAY  # no BLOCK, or inside EXEC where nothing may block
     try:
         loop = asyncio.get_running_loop()
@@ -336,7 +337,9 @@ class Waiter:
 
 
 class Blocked:
-    """This server's clients blocked in XREAD/XREADGROUP, by key."""
+    """This server's clients blocked in XREAD/XREADGROUP, by key (a ``roles.BlockedFamily``)."""
+
+    NAME = "streams"  # its name among the server's blocked-client registries
 
     def __init__(self, server: "Server", loop: asyncio.AbstractEventLoop) -> None:
         self.server = server
@@ -346,15 +349,13 @@ class Blocked:
         self.ready: list[tuple[int, bytes]] = []
         self.scheduled = False
         self.sweeping = False
-        # CLIENT UNBLOCK's hook (another family's blocked clients keep theirs behind it)
-        self._next_unblock = getattr(server, "unblock_client", None)
-        server.unblock_client = self.unblock_client
 
     @classmethod
     def of(cls, server: "Server", loop: asyncio.AbstractEventLoop) -> "Blocked":
-        registry = getattr(server, "stream_blocked", None)
-        if registry is None or registry.loop is not loop:
-            registry = server.stream_blocked = cls(server, loop)
+        """The server's registry, made on first use (again when the event loop changed)."""
+        registry = server.blocked.get(cls.NAME)
+        if not isinstance(registry, cls) or registry.loop is not loop:
+            registry = server.blocked.enrol(cls.NAME, cls(server, loop))
         return registry
 
     # -- parking -----------------------------------------------------------------------
@@ -446,8 +447,7 @@ class Blocked:
                 if waiter.client.id == client_id:
                     self._finish(waiter, errors.XREAD_UNBLOCKED if error else NULL_ARRAY)
                     return True
-        other = self._next_unblock
-        return bool(other(client_id, error)) if callable(other) else False
+        return False
 
     # -- waking --------------------------------------------------------------------------
     def key_changed(self, dbkey: tuple[int, bytes]) -> None:
