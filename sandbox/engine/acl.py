@@ -20,7 +20,8 @@ Invariants:
   given: ``+@all`` or ``-@all``, then the categories that fit best, then single
   commands. Redis lists single commands in its hash table's order, which differs
   in every process; here they come in name order.
-* Error texts are Redis 7.0's, kept in errors.py (``ACL_*`` reasons and ``NOPERM_*``).
+* Error texts are Redis 7.0's, kept in errors.py (``ACL_*`` reasons; the dispatcher
+  takes ``NOPERM_*`` from there too).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from .acl_catalog import Catalog, catalog, fitting_categories
 from .commands.keyspecs import READ, READ_WRITE, WRITE, key_permissions
-from .errors import (  # noqa: F401 -- NOPERM_* are re-exported for the dispatcher
+from .errors import (
     ACL_BAD_HASH,
     ACL_CHANNELS_AFTER_ALL,
     ACL_KEYS_AFTER_ALL,
@@ -39,9 +40,6 @@ from .errors import (  # noqa: F401 -- NOPERM_* are re-exported for the dispatch
     ACL_SUBCOMMAND_FIRST_ARG,
     ACL_SYNTAX,
     ACL_UNKNOWN,
-    NOPERM_CHANNEL,
-    NOPERM_CMD,
-    NOPERM_KEY,
 )
 from .glob import match as glob_match
 
