@@ -13,7 +13,7 @@ Invariants:
 * Stale or reordered replies never move a follower's ``Progress.match`` back, and
   ``next > match`` always. ``match`` goes down only when the follower itself says its
   log ends before it (a rejection whose hint is below ``match``): a follower that
-  lost its log and is recovering (raft.py), or a conflict hint that walked back over
+  lost its log and is recovering (raft_recovery.py), or a conflict hint that walked back over
   a run of one term. Believing it is always safe -- a lower ``match`` only counts
   fewer copies toward a commit and resends entries -- and without it the leader
   would keep probing above a log that is no longer there.

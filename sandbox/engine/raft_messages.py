@@ -41,7 +41,7 @@ class Entry:
 class HardState:
     term: int = 0  # latest term this node has seen, >= 0
     voted_for: str | None = None  # candidate voted for in `term`, if any
-    recovering: bool = False  # the log was lost (corrupt): no votes until caught up (raft.py)
+    recovering: bool = False  # the log was lost (corrupt): no votes until caught up (raft_recovery.py)
 
 
 @dataclass(frozen=True)
@@ -113,7 +113,7 @@ class RecoveryResponse:
     """A healthy node's answer: its term, whether it leads that term, its last index.
 
     Carries no term for the generic rules in ``RaftNode.step``: it never changes the
-    receiver's term by itself (see the recovery design in raft.py).
+    receiver's term by itself (see the recovery design in raft_recovery.py).
     """
 
     frm: str

@@ -15,8 +15,8 @@ Invariants:
   reported in ``RecoveryReport``. A CRC mismatch followed by any further valid
   record cannot come from a torn append: it is corruption and raises
   ``CorruptLogError`` naming the file and byte offset; the journal then recovers
-  that replica from its peers instead of guessing (raft.py, "Recovering a lost
-  log"). A header with another format version raises ``UnsupportedFormatError``
+  that replica from its peers instead of guessing (raft_recovery.py). A
+  header with another format version raises ``UnsupportedFormatError``
   (a ``CorruptLogError``): the file is not damaged and must not be rebuilt.
 * Payloads are never empty, so a run of zero bytes (what many file systems leave
   after a crash that extended the file) is never mistaken for a valid record.
