@@ -39,10 +39,15 @@ the replica links it aside as ``<node_id>.journal.corrupt-<UTC timestamp>`` (kep
 for inspection), atomically replaces it with a log that holds only
 ``HardState(recovering=True)``, reports ``{"event": "journal_log_corrupt", "file",
 "offset", "reason", "moved_to"}`` (JSON on stdout, and a line on stderr), and runs
-its Raft node in the recovering state (raft.py, "Recovering a lost log"): no votes,
+its Raft node in the recovering state (raft_recovery.py): no votes,
 no campaigns, until it holds everything it could have lost; then it reports
 ``{"event": "journal_recovered", "term", "index"}``. JROLE's last field says
 whether it is still recovering. A file of another format version is refused.
+
+This module is the process and its per-replica state driver (the runtime contract
+of raft.py: Raft's actions carried out, group commit, applying committed entries to
+``JournalState``) and the client connections; what each command means is in
+journal_commands.py, the links between replicas in journal_peers.py.
 
 Invariants:
 
@@ -59,41 +64,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hmac
 import json
 import os
 import random
 import shutil
 import signal
-import struct
 import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import errors, journal_auth
-from .errors import ProtocolError, RedisError
-from .journal_auth import HandshakeError
+from . import journal_auth
+from .errors import ProtocolError
+from .journal_commands import MAX_AUTH_FAILURES, JournalCommands, Session
+from .journal_peers import PeerLink, PeerListener, publish_address
 from .journal_state import (
     AppendCommand,
-    Appended,
-    CondFail,
-    EntryKind,
-    Fenced,
     MAX_ENTRY_BYTES,
     JournalState,
-    Rejected,
     Result,
     TrimCommand,
     Trimmed,
-    TrimmedError,
     encode_command,
 )
 from .raft import (
     Action,
     Apply,
     HardState,
-    NotLeaderError,
     Persist,
     PersistentState,
     Proposed,
@@ -105,9 +102,8 @@ from .raft import (
     RoleChanged,
     Send,
 )
-from .raft_messages import decode_message, encode_message, persist_records
+from .raft_messages import encode_message, persist_records
 from .records import (
-    MAX_PAYLOAD,
     CorruptLogError,
     FsyncPolicy,
     RecordFile,
@@ -115,17 +111,11 @@ from .records import (
     RecoveryReport,
     UnsupportedFormatError,
 )
-from .resp import OK, PONG, RequestParser, encode
+from .resp import RequestParser, encode
 
-_FRAME = struct.Struct(">I")
 # A client's command carries at most one entry's data (MAX_ENTRY_BYTES) plus its
-# shard name and numbers; a peer frame carries whole entries or a compaction snapshot,
-# as large as its u32 length field allows.
+# shard name and numbers.
 MAX_CLIENT_BULK = MAX_ENTRY_BYTES + 64 * 1024
-MAX_FRAME = MAX_PAYLOAD
-MAX_AUTH_FAILURES = 3  # wrong secrets on one connection before it is closed
-HANDSHAKE_TIMEOUT_S = 2.0  # a peer connection must complete the handshake within this
-REFUSAL_REPORT_INTERVAL_S = 60.0  # at most one stderr line per interval about refused peers
 
 
 @dataclass(frozen=True)
@@ -145,18 +135,6 @@ class JournalConfig:
     secret: bytes = field(default=b"", repr=False)  # the group's shared secret; b"": no authentication
     disk_quota_bytes: int = 0  # bytes, >= 0: cap on this replica's log file plus snapshot_dir; 0 = none
     snapshot_dir: str = ""  # the cluster's snapshots, counted in the quota ("" = not counted)
-
-
-def _tree_bytes(root: str) -> int:
-    """Bytes of the regular files under ``root`` (0 when it is missing)."""
-    total = 0
-    for directory, _dirs, files in os.walk(root):
-        for name in files:
-            try:
-                total += os.stat(os.path.join(directory, name)).st_size
-            except OSError:
-                pass  # removed while we looked (a retention pass)
-    return total
 
 
 def _now_ms() -> int:
@@ -214,9 +192,10 @@ def quarantine_corrupt_log(path: str, now: float | None = None) -> str:
 
 
 class JournalServer:
-    def __init__(self, config: JournalConfig, on_event: Callable[[dict[str, Any]], None] | None = None) -> None:
+    def __init__(self, config: JournalConfig, on_event: Callable[[dict[str, Any]], None] | None = None,
+                 on_ready: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.config = config
-        self.on_ready: Callable[[dict[str, Any]], None] | None = None
+        self.on_ready = on_ready  # gets the address once the replica listens
         self.on_event = on_event or _print_event
         os.makedirs(config.data_dir, exist_ok=True)
         os.makedirs(config.discovery_dir, exist_ok=True)
@@ -232,13 +211,13 @@ class JournalServer:
         self.dirty = False  # log writes not yet covered by an fsync
         self.flush_scheduled = False
         self.applied = asyncio.Event()
-        self.links: dict[str, _PeerLink] = {}
+        self.links: dict[str, PeerLink] = {}
+        self.listener = PeerListener(config.node_id, config.peers, config.secret,
+                                     lambda message: self.handle(self.node.step(message, _now_ms())))
+        self.commands = JournalCommands(self)
         self.raft_port = self.client_port = 0
-        self.refused_peers = 0  # peer connections closed for want of a proof (reported on stderr)
-        self._refusals_reported_at = 0.0
         self._recovery_started = time.monotonic() if self.node.recovering else None
         self.compact_due = False  # a trim freed entries: rewrite the log now (disk quota)
-        self._snapshots_bytes = (0.0, 0)  # (monotonic time measured, bytes)
 
     def _open_log(self, path: str) -> tuple[RecordFile, RecoveryReport, PersistentState]:
         """Open the Raft log; a corrupt one is set aside and replaced by a recovering one."""
@@ -373,53 +352,17 @@ class JournalServer:
             await asyncio.sleep(self.config.tick_ms / 1000)
             self.handle(self.node.tick(_now_ms()))
 
-    # -- peers -------------------------------------------------------------------------
-
-    def address_of(self, node_id: str) -> dict[str, Any] | None:
-        try:
-            with open(os.path.join(self.config.discovery_dir, f"{node_id}.json")) as f:
-                return json.load(f)  # type: ignore[no-any-return]
-        except (OSError, ValueError):
-            return None
-
-    async def _on_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            peer = await self._admit_peer(reader, writer) if self.config.secret else None
-            while True:
-                message = decode_message(await _read_frame(reader, MAX_FRAME))
-                if peer is not None and message.frm != peer:
-                    break  # a proven replica speaks for itself only
-                self.handle(self.node.step(message, _now_ms()))
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError, asyncio.CancelledError):
-            pass
-        finally:
-            writer.close()
-
-    async def _admit_peer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
-        """The acceptor's half of the handshake (journal_auth.py): the proven peer's
-        name. A connection that does not prove the secret in time is refused."""
-        frame, nonce = journal_auth.hello()
-        try:
-            writer.write(_FRAME.pack(len(frame)) + frame)
-            proof = await asyncio.wait_for(_read_frame(reader, journal_auth.HANDSHAKE_MAX_BYTES), HANDSHAKE_TIMEOUT_S)
-            peer, answer = journal_auth.accept(self.config.secret, nonce, proof, self.config.node_id, self.config.peers)
-        except (HandshakeError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, ConnectionError) as exc:
-            self._refused_peer(exc)
-            raise ConnectionError("peer handshake failed") from None
-        writer.write(_FRAME.pack(len(answer)) + answer)
-        await writer.drain()
-        return peer
-
-    def _refused_peer(self, exc: Exception) -> None:
-        """Count a refused peer connection; say so on stderr, at most once a minute
-        (a local process could open connections in a loop)."""
-        self.refused_peers += 1
-        now = time.monotonic()
-        if now - self._refusals_reported_at >= REFUSAL_REPORT_INTERVAL_S:
-            self._refusals_reported_at = now
-            reason = str(exc) or type(exc).__name__
-            print(f"journal {self.config.node_id}: refused a peer connection that did not prove the journal "
-                  f"secret ({reason}); {self.refused_peers} refused so far", file=sys.stderr, flush=True)
+    def propose(self, cmd: AppendCommand | TrimCommand) -> "asyncio.Future[Result | None]":
+        """Hand a command to Raft (NotLeaderError unless this replica leads). The future
+        gets its result once applied here, None if its log slot went to another
+        leader's entry (it did not happen)."""
+        actions = self.node.propose(encode_command(cmd), _now_ms())
+        fut: asyncio.Future[Result | None] = asyncio.get_running_loop().create_future()
+        for a in actions:
+            if isinstance(a, Proposed):
+                self.pending[a.index] = (a.term, fut)
+        self.handle(actions)
+        return fut
 
     # -- clients -------------------------------------------------------------------------
 
@@ -439,7 +382,7 @@ class JournalServer:
 
         replier = asyncio.create_task(write_replies())
         parser = RequestParser(MAX_CLIENT_BULK)
-        session = _Session(authenticated=not self.config.secret)
+        session = Session(authenticated=not self.config.secret)
         try:
             while session.failures < MAX_AUTH_FAILURES:
                 data = await reader.read(65536)
@@ -447,9 +390,9 @@ class JournalServer:
                     break
                 parser.feed(data)
                 while session.failures < MAX_AUTH_FAILURES and (args := session.next_command(parser)) is not None:
-                    refusal = self._gate(session, args)
+                    refusal = self.commands.gate(session, args)
                     if refusal is None:
-                        replies.put_nowait(asyncio.ensure_future(self._command(args)))
+                        replies.put_nowait(asyncio.ensure_future(self.commands.run(args)))
                     else:
                         replies.put_nowait(_answered(refusal))
             replies.put_nowait(None)  # and a connection that kept guessing is closed below
@@ -460,138 +403,20 @@ class JournalServer:
             replier.cancel()
             writer.close()
 
-    def _gate(self, session: "_Session", args: list[bytes]) -> Any:
-        """AUTH, and what a connection may not run before it: the reply to send
-        instead of running ``args``, or None to run them."""
-        secret = self.config.secret
-        if not secret:
-            return None  # no authentication: AUTH is an unknown command, as before
-        if args[0].upper() == b"AUTH":
-            if len(args) != 2:
-                return errors.wrong_arity("auth")
-            if hmac.compare_digest(args[1], secret):
-                session.authenticated = True
-                return OK
-            session.failures += 1
-            return errors.JOURNAL_WRONGPASS
-        return None if session.authenticated else errors.NOAUTH
-
-    def _not_leader(self) -> RedisError:
-        addr = self.address_of(self.node.leader_id) if self.node.leader_id else None
-        hint = f"{addr['host']}:{addr['client_port']}" if addr else "?"
-        return errors.journal_not_leader(hint)
-
-    async def _command(self, args: list[bytes]) -> Any:
-        name = args[0].upper()
-        try:
-            if name == b"PING":
-                return PONG
-            if name == b"JAPPEND" and len(args) == 5:
-                kind = EntryKind(args[3].decode())
-                if len(args[4]) > MAX_ENTRY_BYTES:
-                    return errors.journal_too_big(MAX_ENTRY_BYTES)
-                if kind is EntryKind.DATA and self.over_hard_quota():
-                    used, cap, _log = self.disk_use()
-                    return errors.journal_quota(used, cap)
-                return await self._propose(AppendCommand(args[1].decode(), int(args[2]), kind, args[4]))
-            if name == b"JTRIM" and len(args) in (3, 4):
-                snapshot_id = args[3].decode() if len(args) == 4 else ""
-                return await self._propose(TrimCommand(args[1].decode(), int(args[2]), snapshot_id))
-            if name == b"JREAD" and len(args) == 5:
-                return await self._read(args[1].decode(), int(args[2]), int(args[3]), int(args[4]))
-            if name == b"JDISK" and len(args) == 1:
-                return list(self.disk_use())
-            if name == b"JTAIL" and len(args) == 2:
-                return self.state.tail(args[1].decode())
-            if name == b"JLEADER" and len(args) == 2:
-                lead = self.state.leader(args[1].decode())
-                return [lead.node, lead.epoch, lead.entry_id] if lead else None
-            if name == b"JROLE" and len(args) == 1:
-                n = self.node
-                return [n.id, n.role.value, n.term, n.leader_id, n.commit, int(n.recovering)]
-        except (ValueError, UnicodeDecodeError) as exc:
-            return errors.journal_bad_argument(str(exc))
-        return errors.journal_unknown_command(name)
-
-    # -- the disk quota ------------------------------------------------------------------
-
-    def disk_use(self) -> tuple[int, int, int]:
-        """(bytes used, the quota, bytes of the log file): this replica's log plus the
-        cluster's snapshots (measured at most every half second)."""
-        log = self.file.size
-        measured_at, snapshots = self._snapshots_bytes
-        if self.config.snapshot_dir and time.monotonic() - measured_at > 0.5:
-            snapshots = _tree_bytes(self.config.snapshot_dir)
-            self._snapshots_bytes = (time.monotonic(), snapshots)
-        return log + snapshots, self.config.disk_quota_bytes, log
-
-    def over_hard_quota(self) -> bool:
-        """Primaries stop taking writes at the quota itself (they poll JDISK); this
-        replica refuses data appends only half a quota later, a backstop for writes
-        made between two polls. Leases, leadership claims, checksums and trims are
-        never refused: they keep the cluster serving and are how the log shrinks."""
-        cap = self.config.disk_quota_bytes
-        return cap > 0 and self.disk_use()[0] >= cap + cap // 2
-
-    async def _propose(self, cmd: AppendCommand | TrimCommand) -> Any:
-        try:
-            actions = self.node.propose(encode_command(cmd), _now_ms())
-        except NotLeaderError:
-            return self._not_leader()
-        fut: asyncio.Future[Result | None] = asyncio.get_running_loop().create_future()
-        for a in actions:
-            if isinstance(a, Proposed):
-                self.pending[a.index] = (a.term, fut)
-        self.handle(actions)
-        try:
-            result = await asyncio.wait_for(asyncio.shield(fut), self.config.append_timeout_ms / 1000)
-        except asyncio.TimeoutError:
-            return errors.JOURNAL_TIMEOUT
-        if result is None:  # its log slot went to another leader's entry: it did not happen
-            return self._not_leader()
-        if isinstance(result, Appended):
-            return result.id
-        if isinstance(result, CondFail):
-            return errors.journal_condfail(result.tail_id)
-        if isinstance(result, Fenced):
-            return errors.journal_fenced(result.leader, result.epoch)
-        if isinstance(result, Trimmed):
-            return OK
-        assert isinstance(result, Rejected)
-        return errors.journal_bad_argument(result.reason)
-
-    async def _read(self, shard: str, after_id: int, count: int, block_ms: int) -> Any:
-        deadline = time.monotonic() + block_ms / 1000
-        while True:
-            try:
-                entries = self.state.read(shard, after_id, max(count, 1))
-            except TrimmedError as exc:
-                return errors.journal_trimmed(exc.upto_id, exc.snapshot_id)
-            remaining = deadline - time.monotonic()
-            if entries or remaining <= 0:
-                return [[e.id, e.kind.value, e.data] for e in entries]
-            try:
-                await asyncio.wait_for(self.applied.wait(), remaining)
-            except asyncio.TimeoutError:
-                pass
-
     # -- lifecycle -------------------------------------------------------------------------
 
     async def serve(self) -> None:
         c = self.config
-        raft_srv = await asyncio.start_server(self._on_peer, c.host, c.raft_port)
+        raft_srv = await asyncio.start_server(self.listener.on_connection, c.host, c.raft_port)
         client_srv = await asyncio.start_server(self._on_client, c.host, c.client_port)
         self.raft_port = raft_srv.sockets[0].getsockname()[1]
         self.client_port = client_srv.sockets[0].getsockname()[1]
         address = {"node_id": c.node_id, "host": c.host, "raft_port": self.raft_port,
                    "client_port": self.client_port, "pid": os.getpid()}
-        tmp = os.path.join(c.discovery_dir, f".{c.node_id}.json.tmp")
-        with open(tmp, "w") as f:
-            json.dump(address, f)
-        os.replace(tmp, os.path.join(c.discovery_dir, f"{c.node_id}.json"))
+        publish_address(c.discovery_dir, address)
         if self.on_ready is not None:
             self.on_ready(address)
-        self.links = {p: _PeerLink(self, p) for p in c.peers if p != c.node_id}
+        self.links = {p: PeerLink(c.node_id, p, c.secret, c.discovery_dir) for p in c.peers if p != c.node_id}
         tasks = [asyncio.create_task(link.run()) for link in self.links.values()]
         tasks.append(asyncio.create_task(self._ticker()))
         try:
@@ -603,91 +428,10 @@ class JournalServer:
             self.file.close()
 
 
-@dataclass
-class _Session:
-    """One client connection's authentication state."""
-
-    authenticated: bool
-    failures: int = 0  # wrong secrets sent
-
-    def next_command(self, parser: RequestParser) -> list[bytes] | None:
-        """The next request; before AUTH with redis-server's limits (10 arguments, 16 KiB)."""
-        parser.auth_required = not self.authenticated
-        return parser.next_command()
-
-
 def _answered(value: Any) -> "asyncio.Future[Any]":
     fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
     fut.set_result(value)
     return fut
-
-
-async def _read_frame(reader: asyncio.StreamReader, limit: int) -> bytes:
-    """One ``u32 length | payload`` frame; ValueError if it is longer than ``limit``."""
-    size = _FRAME.unpack(await reader.readexactly(_FRAME.size))[0]
-    if size > limit:
-        raise ValueError(f"a {size}-byte frame (at most {limit} here)")
-    return await reader.readexactly(size)
-
-
-class _PeerLink:
-    """Outgoing frames to one peer; reconnects forever, drops frames while it is down."""
-
-    def __init__(self, server: JournalServer, peer: str) -> None:
-        self.server, self.peer = server, peer
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=4096)
-
-    def send(self, frame: bytes) -> None:
-        if not self.queue.full():  # Raft tolerates loss; never block the event loop
-            self.queue.put_nowait(frame)
-
-    def _drop_queued(self) -> None:
-        while not self.queue.empty():
-            self.queue.get_nowait()
-
-    async def _prove(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
-        """The connector's half of the handshake (journal_auth.py); False when the
-        listener does not complete it, i.e. is not a replica of this group."""
-        secret, me = self.server.config.secret, self.server.config.node_id
-        limit = journal_auth.HANDSHAKE_MAX_BYTES
-        try:
-            hello = await asyncio.wait_for(_read_frame(reader, limit), HANDSHAKE_TIMEOUT_S)
-            proof, server_nonce, client_nonce = journal_auth.prove(secret, hello, me, self.peer)
-            writer.write(_FRAME.pack(len(proof)) + proof)
-            answer = await asyncio.wait_for(_read_frame(reader, limit), HANDSHAKE_TIMEOUT_S)
-            journal_auth.check_accept(secret, answer, server_nonce, client_nonce, me, self.peer)
-        except (HandshakeError, asyncio.IncompleteReadError, asyncio.TimeoutError, ValueError, OSError):
-            return False
-        return True
-
-    async def run(self) -> None:
-        while True:
-            addr = self.server.address_of(self.peer)
-            if addr is None:
-                await asyncio.sleep(0.05)
-                continue
-            try:
-                reader, writer = await asyncio.wait_for(asyncio.open_connection(addr["host"], addr["raft_port"]), 1.0)
-            except (OSError, asyncio.TimeoutError):
-                self._drop_queued()  # stale by the time the peer is back; Raft resends what matters
-                await asyncio.sleep(0.05)
-                continue
-            if self.server.config.secret and not await self._prove(reader, writer):
-                writer.close()
-                self._drop_queued()
-                await asyncio.sleep(0.2)
-                continue
-            try:
-                while True:
-                    frame = await self.queue.get()
-                    if writer.is_closing():
-                        break  # reset while we waited; uvloop raises RuntimeError on a write to it
-                    writer.write(_FRAME.pack(len(frame)) + frame)
-                    await writer.drain()
-            except (ConnectionError, OSError):
-                pass
-            writer.close()
-            await asyncio.sleep(0.02)
 
 
 async def run_journal(
@@ -698,9 +442,7 @@ async def run_journal(
     """Run one journal replica until cancelled; ``on_ready`` gets its address once it
     listens; ``on_event`` gets events such as ``journal_log_corrupt`` (default: a JSON
     line on stdout)."""
-    server = JournalServer(config, on_event)
-    server.on_ready = on_ready
-    await server.serve()
+    await JournalServer(config, on_event, on_ready).serve()
 
 
 def secret_from_file(path: str) -> bytes:
