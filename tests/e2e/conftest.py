@@ -12,6 +12,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
+from sandbox.testing import LiveSite, engine_pids_under
+
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -63,3 +65,27 @@ def page(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
+    """The real site under daphne with its own data directory, for one test module."""
+    data_dir = tmp_path_factory.mktemp("site")
+    live = LiveSite(data_dir).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+    # Stopping the site stops every sandbox process it started.
+    assert engine_pids_under(data_dir / "sandboxes") == [], live.log()[-3000:]
+
+
+@pytest.fixture
+def problems(page: Page) -> Iterator[list[str]]:
+    """Console errors (CSP violations among them), page errors and failed requests."""
+    found: list[str] = []
+    page.on("console", lambda msg: msg.type == "error" and found.append(msg.text))
+    page.on("pageerror", lambda exc: found.append(str(exc)))
+    page.on("response", lambda r: r.status >= 400 and found.append(f"{r.status} {r.url}"))
+    yield found
+

@@ -9,7 +9,6 @@ order of questions and choices is random.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -27,16 +26,6 @@ def course(transactional_db: None) -> None:
     # live_server tests flush the database after each test, so the course is
     # synced again each time (from a rendering cached for the whole run).
     load_course()
-
-
-@pytest.fixture
-def problems(page: Page) -> Iterator[list[str]]:
-    """Console errors (CSP violations among them), page errors and failed requests."""
-    found: list[str] = []
-    page.on("console", lambda msg: msg.type == "error" and found.append(msg.text))
-    page.on("pageerror", lambda exc: found.append(str(exc)))
-    page.on("response", lambda r: r.status >= 400 and found.append(f"{r.status} {r.url}"))
-    yield found
 
 
 def answer_current_question(page: Page, right: bool) -> Question:

@@ -15,32 +15,10 @@ tests/web/test_lesson_labs.py; this file shows the page side works for a sample.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import pytest
 from playwright.sync_api import Page, expect
 
-from sandbox.testing import LiveSite, engine_pids_under
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    data_dir = tmp_path_factory.mktemp("site")
-    live = LiveSite(data_dir).start()
-    try:
-        yield live
-    finally:
-        live.stop()
-    assert engine_pids_under(data_dir / "sandboxes") == [], live.log()[-3000:]
-
-
-@pytest.fixture
-def problems(page: Page) -> Iterator[list[str]]:
-    found: list[str] = []
-    page.on("console", lambda msg: msg.type == "error" and found.append(msg.text))
-    page.on("pageerror", lambda exc: found.append(str(exc)))
-    page.on("response", lambda r: r.status >= 400 and found.append(f"{r.status} {r.url}"))
-    yield found
+from sandbox.testing import LiveSite
 
 
 def run_in_console(page: Page, line: str, replies_before: int) -> None:
