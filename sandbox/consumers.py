@@ -82,12 +82,12 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
                 raise ClientError("too_large", limit=self.limits.max_message_bytes)
             if not self.flood.take():
                 raise ClientError("rate_limited", **_request_id(text_data))
+            if too_deep(text_data):
+                raise ClientError("too_deep")
             try:
                 content = json.loads(text_data)
             except ValueError:
                 raise ClientError("bad_json") from None
-            except RecursionError:  # [[[[...: 16 KiB of brackets is deeper than the decoder goes
-                raise ClientError("too_deep") from None
             await self.receive_json(content)
         except ClientError as exc:
             await self.send_json(exc.payload())
@@ -228,12 +228,46 @@ def _request_id(text: str) -> dict[str, int]:
     """The ``id`` of a refused request, so that the page can fail that request in
     place instead of waiting for an answer; read only from short messages, so that a
     flood is refused without the cost of parsing it."""
-    if len(text) > 1024:
+    if len(text) > 1024 or too_deep(text):
         return {}
     try:
         content = json.loads(text)
-    except (ValueError, RecursionError):
+    except ValueError:
         return {}
     request_id = content.get("id") if isinstance(content, dict) else None
     return {"id": request_id} if type(request_id) is int else {}
+
+
+MAX_NESTING = 32  # no message of the protocol nests deeper than 3
+
+
+def too_deep(text: str) -> bool:
+    """Whether the JSON text nests arrays and objects deeper than ``MAX_NESTING``.
+
+    Checked before parsing, so that the decoder never recurses into a forged
+    ``[[[[…``: a RecursionError raised in the C decoder can leave CPython 3.11's
+    recursion accounting off for the thread (later ``ast`` work then fails with
+    "AST constructor recursion depth mismatch"), and daphne's event loop is that
+    thread. Brackets inside strings do not count."""
+    if text.count("[") + text.count("{") <= MAX_NESTING:
+        return False  # the usual message: nothing to scan
+    depth = 0
+    in_string = escaped = False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                return True
+        elif ch in "]}":
+            depth -= 1
+    return False
 

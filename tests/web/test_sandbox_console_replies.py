@@ -295,6 +295,23 @@ async def test_the_worst_replies_never_stall_the_site_for_another_learner(
 # --- the websocket's refusals and the redirect note --------------------------------------------
 
 
+def test_nesting_is_refused_before_the_decoder_could_recurse(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The decoder never sees a message nested too deeply (a RecursionError in it can
+    upset CPython 3.11's recursion accounting for the whole thread); brackets inside
+    strings, as a console line may hold, do not count."""
+    from sandbox import consumers
+
+    decoded: list[str] = []
+    real_loads = json.loads
+    monkeypatch.setattr(consumers.json, "loads", lambda text: decoded.append(text) or real_loads(text))
+    assert consumers.too_deep("[" * 8000 + "]" * 8000)
+    assert consumers.too_deep('{"a":' * 40 + "1" + "}" * 40)
+    assert not consumers.too_deep(json.dumps({"type": "command", "line": "[" * 5000, "id": 1}))
+    assert not consumers.too_deep(json.dumps({"line": 'a\\"[' + "[" * 100, "x": [[[1]]]}))
+    assert consumers._request_id("[" * 500 + "]" * 500) == {}
+    assert decoded == [], "too deep: refused before json.loads"
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("database_thread")
 async def test_odd_messages_get_an_error_and_the_socket_stays_usable(
