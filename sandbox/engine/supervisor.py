@@ -267,6 +267,8 @@ class Supervisor:
 
     # -- processes ---------------------------------------------------------------------
     async def _launch(self, p: Proc, first_start: bool) -> None:
+        if self._stopping:
+            raise RuntimeError(f"not starting {p.id}: the cluster is stopping")
         p.ready.clear()
         p.expected_exit = False
         p.status = "starting"
@@ -275,6 +277,14 @@ class Supervisor:
             preexec_fn=_child_setup(memory_limit(p.kind, self.spec)), cwd=Path(__file__).resolve().parents[2],
         )
         p.pid = p.process.pid
+        if self._stopping:
+            # stop() began while this process was being created, after it had listed
+            # the running ones: stop this one too, so that no process outlives stop().
+            p.expected_exit = True
+            p.process.kill()
+            await p.process.wait()
+            p.status = "stopped"
+            raise RuntimeError(f"{p.id} started while the cluster was stopping; stopped it")
         p.started_at = time.monotonic()
         self._spawn_task(self._watch(p, p.process))
 

@@ -233,3 +233,23 @@ def test_cluster_ports_come_from_below_the_ephemeral_range_and_are_not_handed_ou
     for port in batches[-1]:
         with socket.socket() as s:
             s.bind(("127.0.0.1", port))  # still free: nothing else took it
+
+
+def test_no_process_started_while_the_cluster_stops_outlives_stop(tmp_path):
+    """A restart racing stop() (a learner's restart button as the site shuts down)
+    must not leave a process behind: stop() lists the running processes once, so a
+    process created after that is stopped by its own launch."""
+    from sandbox.testing import engine_pids_under
+
+    async def scenario() -> None:
+        sup = Supervisor(ClusterSpec(mode="cache", shards=1, replicas=1, data_dir=str(tmp_path / "c"),
+                                     auto_restart=False))
+        await sup.start()
+        replica = next(p for p in sup.procs.values() if p.kind == "data" and p.role == "replica")
+        await sup.kill(replica.id)
+        await asyncio.sleep(0.2)
+        restarted, _ = await asyncio.gather(sup.restart(replica.id), sup.stop(), return_exceptions=True)
+        assert isinstance(restarted, RuntimeError), restarted
+        assert engine_pids_under(tmp_path) == []
+
+    asyncio.run(scenario())
