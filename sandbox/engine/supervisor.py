@@ -278,8 +278,7 @@ class Supervisor:
         )
         p.pid = p.process.pid
         if self._stopping:
-            # stop() began while this process was being created, after it had listed
-            # the running ones: stop this one too, so that no process outlives stop().
+            # stop() listed the running processes while this one was being created.
             p.expected_exit = True
             p.process.kill()
             await p.process.wait()
