@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterator, Protocol
 from . import __version__, errors
 from .acl import DENIED_CHANNEL, DENIED_CMD, DENIED_KEY
 from .acl_users import AclUsers
+from .active_expiry import active_expire_cycle
 from .client import Client, ClientProtocol, OutputLimitReached, Pending
 from .cluster import ClusterState
 from .commands import Command, load_all
@@ -515,45 +516,7 @@ class Server:
 
     # -- background work ------------------------------------------------------------
     def active_expire_cycle(self) -> int:
-        """Delete keys whose TTL passed even if nobody reads them.
-
-        Works in batches until no key is due or the cycle's budget is spent, so
-        a burst of expiries is cleared quickly while each cycle stays short enough
-        that clients never wait long behind it. The budget is wall time (a cycle
-        that was preempted yields sooner); what a cycle cost is measured as this
-        thread's CPU time, so the stats say what the cycle did, not how busy the host was.
-        """
-        if not self.expires_locally:
-            return 0
-        cpu_started = time.thread_time_ns()
-        now_ms = int(self.clock() * 1000)
-        deadline = time.perf_counter() + self.config.active_expire_budget_ms / 1000
-        batch = self.config.active_expire_keys_per_cycle
-        removed = 0
-        capped = False
-        for db in self.keyspace.dbs:
-            while db.expires:
-                due = db.due_expiries(now_ms, batch)
-                for key in due:
-                    db.remove(key)
-                    self.stats.expired_keys += 1
-                    self.touch_watched([(db.id, key)])
-                    if self.log is not None:
-                        self.log.append(db.id, [[b"DEL", key]], [(db.id, key)])
-                removed += len(due)
-                if len(due) < batch:
-                    break
-                if time.perf_counter() > deadline:
-                    capped = True  # stopped with due keys possibly left
-                    break
-            if capped or time.perf_counter() > deadline:
-                break
-        stats = self.stats
-        stats.expired_time_cap_reached_count += capped
-        used_us = (time.thread_time_ns() - cpu_started) // 1000
-        stats.expire_cycle_cpu_us += used_us
-        stats.expire_cycle_cpu_max_us = max(stats.expire_cycle_cpu_max_us, used_us)
-        return removed
+        return active_expire_cycle(self)
 
     async def _cron(self) -> None:
         while True:
