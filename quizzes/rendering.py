@@ -8,7 +8,9 @@ Course content (lessons, questions) is Markdown with a few additions of our own:
 * ``[[lesson:slug]]`` and ``[[question:id]]`` link to a lesson or a question, with
   its title as the link text;
 * ``![alt](diagram:name)`` shows a diagram of ``content/diagrams/`` as an <img>;
-* a fenced ```` ```redis ```` block gets a "Run" button carrying its commands.
+* a fenced ```` ```redis ```` block gets a "Run" button carrying its commands, and
+  may say which cluster it runs on and which command fails on purpose
+  (``quizzes.run_blocks``; a malformed note is a ``ContentError``).
 
 Only the exact ``{{fact:...}}`` form is special: the lessons also contain literal
 braces (the cluster spec's ``foo{{bar}}zap`` example). Code spans and blocks are
@@ -41,6 +43,8 @@ from markdown.extensions import Extension
 from markdown.inlinepatterns import InlineProcessor
 from markdown.treeprocessors import Treeprocessor
 from markdown.util import AtomicString
+
+from quizzes import run_blocks
 
 
 class ContentError(Exception):
@@ -385,21 +389,30 @@ def fact_card_element(fact: FactCard, number: int | None = None) -> etree.Elemen
 _RUN_BLOCK = re.compile(r'<pre><code class="language-redis">([^<]*)</code></pre>')
 
 
-def _add_run_buttons(fragment: str) -> str:
+def _add_run_buttons(fragment: str, problems: list[str]) -> str:
     """Give each ```redis block a Run button carrying its commands.
 
     Runs after bleach on its output: the code text is already escaped and contains
     no tag (``[^<]*``), so this adds nothing an author controls beyond that text,
-    escaped again for the attribute.
+    escaped again for the attribute. The block's notes (``quizzes.run_blocks``: the
+    cluster it runs on, a command that fails on purpose) stay in the shown code for
+    the learner and are left out of what Run sends; a malformed note is a problem.
     """
 
+    seen = 0
+
     def wrap(match: re.Match[str]) -> str:
-        command = html.unescape(match.group(1)).strip("\n")
+        nonlocal seen
+        seen += 1
+        block, wrong = run_blocks.parse(html.unescape(match.group(1)))
+        problems.extend(f"```redis block {seen}: {problem}" for problem in wrong)
+        command = "\n".join(block.commands)
+        cluster = f' data-cluster="{block.cluster}"' if block.cluster != "durable" else ""
         return (
             '<div class="run-block">'
             f"{match.group(0)}"
             '<p class="run-actions"><button type="button" class="run-command"'
-            f' data-command="{html.escape(command, quote=True)}">Run'
+            f' data-command="{html.escape(command, quote=True)}"{cluster}>Run'
             '<span class="visually-hidden"> these commands</span></button>'
             ' <span class="run-status" role="status"></span></p></div>'
         )
@@ -434,8 +447,10 @@ class ContentRenderer:
         self._block_md.reset()
         self._block.reset()
         produced = self._block_md.convert(text)
-        self._raise_problems(self._block.problems, where)
-        return Rendered(_add_run_buttons(sanitize_content(produced)), list(self._block.cited))
+        problems = list(self._block.problems)
+        fragment = _add_run_buttons(sanitize_content(produced), problems)
+        self._raise_problems(problems, where)
+        return Rendered(fragment, list(self._block.cited))
 
     def render_inline(self, text: str, where: str = "") -> str:
         """A prompt, a choice or a lab step: one paragraph, returned without its <p>."""
@@ -450,8 +465,10 @@ class ContentRenderer:
         self._inline_md.reset()
         self._inline.reset()
         produced = self._inline_md.convert(text)
-        self._raise_problems(self._inline.problems, where)
-        return _add_run_buttons(sanitize_content(produced))
+        problems = list(self._inline.problems)
+        fragment = _add_run_buttons(sanitize_content(produced), problems)
+        self._raise_problems(problems, where)
+        return fragment
 
     @staticmethod
     def _raise_problems(problems: list[str], where: str) -> None:
