@@ -2,7 +2,7 @@
 
 ACL rules name Redis commands and categories, and ``ACL LIST`` describes a user by
 fitting categories to the set of commands it may run, so both depend on the whole
-command table. Redis 7.0 has commands this engine does not implement (scripting, geo,
+command table. Redis 7.0 has commands this engine does not implement (scripting,
 HyperLogLog, blocking pops, ...); ``REDIS_ONLY`` lists them with the categories Redis
 7.0 gives them (as its ``COMMAND INFO`` reports; a test checks them against a real
 redis-server). A rule may name them (``+eval``, ``-@scripting``) and the descriptions
@@ -81,16 +81,6 @@ REDIS_ONLY: dict[str, str] = {
     "function|load": "write slow scripting",
     "function|restore": "write slow scripting",
     "function|stats": "slow scripting",
-    "geoadd": "write geo slow",
-    "geodist": "read geo slow",
-    "geohash": "read geo slow",
-    "geopos": "read geo slow",
-    "georadius": "write geo slow",
-    "georadius_ro": "read geo slow",
-    "georadiusbymember": "write geo slow",
-    "georadiusbymember_ro": "read geo slow",
-    "geosearch": "read geo slow",
-    "geosearchstore": "write geo slow",
     "latency": "slow",
     "latency|doctor": "admin slow dangerous",
     "latency|graph": "admin slow dangerous",

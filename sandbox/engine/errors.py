@@ -555,3 +555,28 @@ def journal_bad_argument(reason: str) -> RedisError:
 
 def journal_unknown_command(name: bytes) -> RedisError:
     return RedisError(f"ERR unknown command or wrong number of arguments for '{name.decode(errors='replace')}'")
+
+
+# Geo (GEOADD, GEODIST, GEORADIUS*, GEOSEARCH*)
+GEO_NO_MEMBER = _err("ERR could not decode requested zset member")
+GEO_BAD_UNIT = _err("ERR unsupported unit provided. please use M, KM, FT, MI")
+GEO_NEED_RADIUS = _err("ERR need numeric radius")
+GEO_NEED_WIDTH = _err("ERR need numeric width")
+GEO_NEED_HEIGHT = _err("ERR need numeric height")
+GEO_RADIUS_NEGATIVE = _err("ERR radius cannot be negative")
+GEO_BOX_NEGATIVE = _err("ERR height or width cannot be negative")
+GEO_COUNT_POSITIVE = _err("ERR COUNT must be > 0")
+GEO_ANY_NEEDS_COUNT = _err("ERR the ANY argument requires COUNT argument")
+
+
+def geo_invalid_lonlat(lon: float, lat: float) -> RedisError:
+    return RedisError("ERR invalid longitude,latitude pair %f,%f" % (lon, lat))
+
+
+def geo_store_with_options(what: str) -> RedisError:
+    return RedisError(f"ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options")
+
+
+def geo_exactly_one(options: str, name: bytes) -> RedisError:
+    """``name``: the command as the client spelled it."""
+    return RedisError(b"ERR exactly one of %b can be specified for %b" % (options.encode(), name))

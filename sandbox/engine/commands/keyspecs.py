@@ -9,7 +9,7 @@ Invariants:
 * Everything comes from the ``Command`` entry; nothing here names a command.
   ``range`` specs come from first/last/step (one per key argument when the syntax
   shows distinct ones, ``source destination``); movable keys get a ``keyword``
-  spec (``key_keyword``), a ``keynum`` spec when the syntax has ``numkeys``, else
+  spec (``key_keyword``; one per keyword of ``key_keywords``), a ``keynum`` spec when the syntax has ``numkeys``, else
   an ``unknown`` one. Flags are RO/access for reads, RW/update for writes, not_key
   for channels, unless the entry declares Redis's own (``key_flags``, one tuple per
   spec; ignored if the count of specs differs).
@@ -117,7 +117,11 @@ def _derive_key_specs(cmd: Command) -> list[KeySpec]:
     if cmd.getkeys is not None:
         numkeys = next((p for p, a in _fixed_positions(cmd) if a.name == "numkeys"), 0)
         keyword = cmd.key_keyword
-        if keyword is not None:
+        if cmd.key_keywords:
+            specs += [KeySpec(flags, ("keyword", {"keyword": word, "startfrom": start}),
+                              ("range", {"lastkey": 0, "keystep": 1, "limit": 0}))
+                      for word, start in cmd.key_keywords]
+        elif keyword is not None:
             specs.append(KeySpec(flags, ("keyword", {"keyword": keyword[0], "startfrom": keyword[1]}),
                                  ("range", {"lastkey": -1, "keystep": 1, "limit": 2})))
         elif numkeys:
