@@ -30,6 +30,11 @@ experiment        the owner ran a crash (with a prediction,    fault?, target?,
                   under load) that hit this cluster            prediction?, load?
 survived_crash    GET key == value, and the owner crashed      key, value
                   this cluster (the key outlived a failover)
+cluster_client_   redis-py's RedisCluster connects as the      user, command,
+as_user           learner's user (``sandbox.service.users``),  forbidden, read?
+                  runs ``command`` (and ``read`` from a
+                  replica, so with READONLY), and ``forbidden``
+                  gets NOPERM
 ================  ===========================================  =========================
 
 ``experiment`` and ``survived_crash`` read the owner's saved crash experiments
@@ -41,14 +46,25 @@ own hint goes beside it.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import redis
+from redis.backoff import NoBackoff
+from redis.cluster import LoadBalancingStrategy, RedisCluster
+from redis.exceptions import RedisClusterException
 from redis.crc import key_slot
+from redis.retry import Retry
 
 from sandbox import store
 from sandbox.cluster_client import ClusterClient
 from sandbox.owners import Owner
 from sandbox.resp import ErrorReply, Reply
+from sandbox.service.users import learner_password
+
+# The real client's own timeouts, well inside the check's (CHECK_TIMEOUT_S): the
+# thread it runs in ends soon after a check that gave up on it.
+CLIENT_TIMEOUT_S = 1.5
 
 
 class CheckResult(dict):
@@ -305,6 +321,67 @@ async def _survived_crash(client: ClusterClient, check: dict[str, Any], owner: O
     return CheckResult(passed=True, detail=f"{value['detail']} It outlived your crash of the {cluster} cluster.")
 
 
+async def _cluster_client_as_user(client: ClusterClient, check: dict[str, Any], owner: Owner | None) -> CheckResult:
+    """redis-py's RedisCluster, as the learner's user, from its start-up commands to
+    the component's job: what a learner's application would do first."""
+    seed = next((address for address in client.slot_primary if address is not None), None)
+    if seed is None:
+        return CheckResult(passed=False, detail="The cluster has no primary to connect to right now.")
+    name = str(check.get("user", ""))
+    result = await asyncio.to_thread(
+        _connect_as, seed, name, learner_password(client.user, name), [str(a) for a in check.get("command", [])],
+        [str(a) for a in check.get("read") or []], [str(a) for a in check.get("forbidden", [])],
+    )
+    if not result["passed"] and "could not connect" in result["detail"]:
+        # redis-py words a refused CLUSTER SLOTS as "Cluster mode is not enabled":
+        # ask the node what it refused this user, so the learner sees the NOPERM.
+        for command in (("CLUSTER", "SLOTS"), ("COMMAND",)):
+            verdict = _text(await client.call(seed, "ACL", "DRYRUN", name, *command))
+            if verdict != "OK":
+                result["detail"] += f" (The node says: {verdict[:200]}.)"
+                break
+    return result
+
+
+def _connect_as(seed: tuple[str, int], name: str, password: str, command: list[str], read: list[str],
+                forbidden: list[str]) -> CheckResult:
+    said = "redis-py's RedisCluster"
+    try:
+        # Reads go to replicas, so redis-py sends READONLY on those connections.
+        rc = RedisCluster(host=seed[0], port=seed[1], username=name, password=password,
+                          socket_timeout=CLIENT_TIMEOUT_S, socket_connect_timeout=CLIENT_TIMEOUT_S,
+                          retry=Retry(NoBackoff(), 0), load_balancing_strategy=LoadBalancingStrategy.RANDOM_REPLICA)
+    except (redis.RedisError, RedisClusterException) as exc:
+        return CheckResult(passed=False, detail=f"{said} could not connect as {name}: {_first_line(exc)}")
+    try:
+        for args in (command, read):
+            if not args:
+                continue
+            try:
+                rc.execute_command(*args)
+            except (redis.RedisError, RedisClusterException) as exc:
+                return CheckResult(passed=False, detail=f"{said} connected as {name}, but {' '.join(args)} "
+                                   f"failed: {_first_line(exc)}")
+        try:
+            rc.execute_command(*forbidden)
+        except redis.exceptions.NoPermissionError:
+            pass
+        except (redis.RedisError, RedisClusterException) as exc:
+            return CheckResult(passed=False, detail=f"{' '.join(forbidden)} failed, but not with NOPERM: {_first_line(exc)}")
+        else:
+            return CheckResult(passed=False, detail=f"{' '.join(forbidden)} ran as {name}: the user may do more than "
+                               "its component needs.")
+        done = " and ".join(" ".join(args[:2]) for args in (command, read) if args)
+        return CheckResult(passed=True, detail=f"{said} connected as {name}, ran {done}, and "
+                           f"{forbidden[0]} got NOPERM.")
+    finally:
+        rc.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
 async def _crashes(owner: Owner | None) -> list[dict[str, Any]]:
     return [] if owner is None else await store.crash_experiments(owner)
 
@@ -329,5 +406,6 @@ _UNKEYED = {
     "same_slot": _same_slot,
     "experiment": _experiment,
     "survived_crash": _survived_crash,
+    "cluster_client_as_user": _cluster_client_as_user,
 }
 CHECK_TYPES = (*_CHECKS, *_UNKEYED)

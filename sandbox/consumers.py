@@ -4,7 +4,7 @@ The consumer only dispatches. ``receive`` refuses what is too large, not text or
 too frequent; ``receive_json`` validates the message (``sandbox.protocol``) and
 calls ``on_<type>``, each a few lines handing the work, with this connection's
 owner, to the job of the sandbox service that does it (``sandbox.service``:
-lifecycle, sessions, console, load, faults, checks). A ``ClientError`` raised anywhere becomes one
+lifecycle, sessions, console, load, faults, checks, users). A ``ClientError`` raised anywhere becomes one
 ``{"type": "error", "code": ...}`` reply and nothing else happens.
 
 Ownership: the owner is read from the session and user of the connection, and the
@@ -171,6 +171,10 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
     async def on_check(self, lesson: str) -> None:
         results = await self.manager.checks.run(self._owner(), lesson)
         await self.send_json({"type": "checks", "lesson": lesson, "results": results})
+
+    async def on_create_user(self, name: str, access: str) -> None:
+        created = await self.manager.users.create(self._owner(), name, access)
+        await self.send_json({"type": "user", **created})
 
     # -- from the live sessions, through the channel layer ---------------------------------------
     async def sandbox_message(self, message: dict[str, Any]) -> None:

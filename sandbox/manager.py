@@ -33,6 +33,7 @@ from sandbox.service.faults import FaultService
 from sandbox.service.lifecycle import Lifecycle
 from sandbox.service.load import LoadService
 from sandbox.service.sessions import LiveSessions, public_event
+from sandbox.service.users import LearnerUsers
 from sandbox.store import row_summary
 from sandbox.topology import PRIVATE_FIELDS
 
@@ -58,6 +59,7 @@ class SandboxManager:
         self.load = LoadService(limits, self.lifecycle, self.sessions)
         self.faults = FaultService(self.lifecycle, self.sessions, clock)
         self.checks = LessonChecks(self.lifecycle)
+        self.users = LearnerUsers(self.lifecycle)
 
     # -- what a page needs from several jobs --------------------------------------------------
     async def welcome(self, owner: Owner | None, last_seq: int | None, log_id: str | None) -> dict[str, Any]:

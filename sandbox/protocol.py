@@ -48,6 +48,10 @@ MESSAGES = {
     "unknown_lesson": "No lesson has that name.",
     "queue_full": "The start queue is full; try again in a few minutes.",
     "busy": "Your sandbox is busy with another change; try again in a moment.",
+    "bad_user_name": "That user name cannot be used.",
+    "bad_access": "That access string could not be read.",
+    "forbidden_access": "That access string holds a rule the sandbox does not allow.",
+    "too_many_users": "Your sandbox already has as many users as it may: redefine one of them.",
 }
 
 
@@ -150,6 +154,7 @@ def _encodable(text: str) -> bool:
 Check = Int | Text | Choice | Weights
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 NODE_ID = re.compile(r"[a-z0-9-]{1,64}")
+USER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
 def schemas(limits: SandboxLimits) -> dict[str, dict[str, Check]]:
@@ -187,6 +192,8 @@ def schemas(limits: SandboxLimits) -> dict[str, dict[str, Check]]:
         },
         "verdict": {},
         "check": {"lesson": Text(100, pattern=SLUG)},
+        # A user with an access string on the durable cluster (sandbox.service.users).
+        "create_user": {"name": Text(32, pattern=USER_NAME), "access": Text(512)},
     }
 
 

@@ -7,7 +7,7 @@ folder; a module's ``order``, when given, must agree with its folder's number; a
 lesson without front matter or without text is refused, not loaded half-empty.
 A lab's check must be a type the sandbox runs (``LAB_CHECKS``), with the fields
 that type needs and no others; its optional ``solution`` (the steps the tests
-perform) must be console lines, ``cache:``, ``fault:`` or ``load:`` steps.
+perform) must be console lines, ``cache:``, ``fault:``, ``load:`` or ``user:`` steps.
 Lesson slugs and lab ids unique across the course are checked in ``parse``.
 """
 
@@ -128,6 +128,7 @@ LAB_CHECKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "same_slot": (("keys",), ("values",)),
     "experiment": ((), ("fault", "prediction", "load")),
     "survived_crash": (("key", "value"), ()),
+    "cluster_client_as_user": (("user", "command", "forbidden"), ("read",)),
 }
 # What a solution line may start with besides a durable console line.
 SOLUTION_FAULTS = ("kill_primary", "kill_zone", "kill_replica", "restart")
@@ -153,9 +154,11 @@ def _check_lab_check(lab: Fields) -> None:
         lab.problem("'cluster' is durable or cache")
     if kind == "replica_count" and check.get("compare") not in ("equal", "less"):
         lab.problem("a replica_count check compares 'equal' or 'less'")
-    listed = {"set_members": "members", "same_slot": "keys"}.get(kind)
-    if listed and not isinstance(check.get(listed), list):
-        lab.problem(f"{listed!r} must be a list")
+    listed = {"set_members": ("members",), "same_slot": ("keys",),
+              "cluster_client_as_user": ("command", "forbidden", "read")}.get(kind, ())
+    for name in listed:
+        if name in check and not isinstance(check[name], list):
+            lab.problem(f"{name!r} must be a list")
     if kind == "ttl_between" and not 0 <= int(check.get("low") or 0) <= int(check.get("high") or 0):
         lab.problem("'low' must be 0 or more and at most 'high'")
 
@@ -163,7 +166,8 @@ def _check_lab_check(lab: Fields) -> None:
 def _check_lab_solution(lab: Fields) -> None:
     """The steps that pass the lab (the tests perform them): console lines, a
     ``cache:`` prefix for the cache cluster, ``fault: <action> [target=...]
-    [prediction=N]`` for a fault button and ``load: <rate>|stop`` for the load."""
+    [prediction=N]`` for a fault button, ``load: <rate>|stop`` for the load and
+    ``user: <name> <access string>`` for the form that creates a user."""
     steps = lab.data.get("solution")
     if steps is None:
         return
@@ -176,3 +180,5 @@ def _check_lab_solution(lab: Fields) -> None:
             lab.problem(f"solution step {step!r}: the fault is one of {', '.join(SOLUTION_FAULTS)}")
         if head == "load" and not (rest.strip() == "stop" or rest.strip().isdigit()):
             lab.problem(f"solution step {step!r}: load takes a rate or 'stop'")
+        if head == "user" and len(rest.split()) < 2:
+            lab.problem(f"solution step {step!r}: user takes a name and an access string")

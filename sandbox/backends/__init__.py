@@ -69,6 +69,10 @@ class ClusterControl(Protocol):
 
     async def restart(self, node_id: str) -> None: ...
 
+    async def put_user(self, name: str, password: str, rules: list[str]) -> dict[str, list[str]]:
+        """Define an ACL user on every data node (engine's supervisor_users.put_user)."""
+        ...
+
 
 @dataclass
 class SandboxHandle:

@@ -49,6 +49,7 @@ from sandbox.backends import (
     SandboxStartError,
 )
 from sandbox.engine.supervisor import ClusterSpec, Supervisor
+from sandbox.engine.supervisor_users import put_user
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,9 @@ class LocalCluster:
 
     async def restart(self, node_id: str) -> None:
         await self.host.call(self.supervisor.restart(node_id))
+
+    async def put_user(self, name: str, password: str, rules: list[str]) -> dict[str, list[str]]:
+        return await self.host.call(put_user(self.supervisor, name, password, rules))
 
     def pids(self) -> list[int]:
         return [p["pid"] for p in self.snapshot.get("processes", []) if p.get("pid")]

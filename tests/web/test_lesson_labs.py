@@ -108,6 +108,10 @@ class Learner:
             await self.browser.send({"type": "fault", "action": action, **fields})
             assert (await self.browser.expect_any(("fault", "error")))["type"] == "fault", step
             await self.browser.expect("verdict", timeout=VERDICT_WAIT_S)
+        elif head == "user":
+            name, access = rest.split(None, 1)
+            await self.browser.send({"type": "create_user", "name": name, "access": access})
+            assert (await self.browser.expect_any(("user", "error")))["type"] == "user", step
         elif head == "load":
             if rest.strip() == "stop":
                 await self.browser.send({"type": "load_stop"})
@@ -206,6 +210,10 @@ def test_the_loader_knows_every_check_type_the_sandbox_runs() -> None:
         ({"check": {"type": "exists", "key": "k"}, "solution": "SET k 1"}, "'solution' must be a list"),
         ({"check": {"type": "exists", "key": "k"}, "solution": ["fault: kill_everything"]}, "the fault is one of"),
         ({"check": {"type": "exists", "key": "k"}, "solution": ["load: fast"]}, "load takes a rate or 'stop'"),
+        ({"check": {"type": "exists", "key": "k"}, "solution": ["user: api"]}, "user takes a name and an access string"),
+        ({"check": {"type": "cluster_client_as_user", "user": "api", "command": "ZADD k 1 a", "forbidden": ["KEYS"]}},
+         "'command' must be a list"),
+        ({"check": {"type": "cluster_client_as_user", "user": "api", "command": ["GET", "k"]}}, "needs 'forbidden'"),
     ],
 )
 def test_the_loader_refuses_a_broken_lab(lab: dict[str, Any], problem: str) -> None:
