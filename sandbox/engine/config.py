@@ -122,9 +122,12 @@ class RuntimeParams:
             Param("replica-read-only", "yes", mutable=False, choices=yn),
             Param("min-replicas-to-write", "0", parse=_int_range(0, 2**31 - 1)),
             Param("min-replicas-max-lag", "10", parse=_int_range(0, 2**31 - 1)),
+            # ms a script may run before other clients get BUSY (Redis's old name: lua-time-limit).
+            Param("busy-reply-threshold", "5000", parse=_int_range(0, 2**63 - 1)),
         ]
         params += [Param(k, v, mutable=False) for k, v in cfg.extra.items()]
         self.params: dict[str, Param] = {p.name: p for p in params}
+        self.params["lua-time-limit"] = self.params["busy-reply-threshold"]  # Redis's pre-7.0 name
 
     def get(self, name: str) -> str:
         return self.params[name].value

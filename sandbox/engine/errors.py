@@ -580,3 +580,34 @@ def geo_store_with_options(what: str) -> RedisError:
 def geo_exactly_one(options: str, name: bytes) -> RedisError:
     """``name``: the command as the client spelled it."""
     return RedisError(b"ERR exactly one of %b can be specified for %b" % (options.encode(), name))
+
+
+# Scripting (EVAL, SCRIPT, FUNCTION, FCALL) and what redis.call answers inside a script
+NOSCRIPT = _err("NOSCRIPT No matching script. Please use EVAL.")
+NEGATIVE_KEYS = _err("ERR Number of keys can't be negative")
+TOO_MANY_KEYS = _err("ERR Number of keys can't be greater than number of args")
+BUSY_SCRIPT = _err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+BUSY_FUNCTION = _err("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+NOTBUSY = _err("NOTBUSY No scripts in execution right now.")
+UNKILLABLE = _err(
+    "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait "
+    "the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+)
+SCRIPT_FLUSH_MODE = _err("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+SCRIPT_UNKNOWN_COMMAND = _err("ERR Unknown Redis command called from script")
+SCRIPT_WRONG_ARGS = _err("ERR Wrong number of args calling Redis command from script")
+SCRIPT_NOT_ALLOWED = _err("ERR This Redis command is not allowed from script")
+SCRIPT_WRITE_IN_READONLY = _err("ERR Write commands are not allowed from read-only scripts.")
+SCRIPT_NON_LOCAL_KEY = _err("ERR Script attempted to access a non local key in a cluster node")
+SCRIPT_CLUSTER_DOWN = _err("ERR Script attempted to execute a command while the cluster is down")
+SCRIPT_CROSS_SLOT = _err("ERR Script attempted to access keys that do not hash to the same slot")
+# redis.call refused by ACL, by the reason's number (acl.DENIED_CMD 1, DENIED_KEY 2, DENIED_CHANNEL 4).
+SCRIPT_ACL_DENIALS = {
+    1: _err("ERR The user executing the script can't run this command or subcommand"),
+    2: _err("ERR The user executing the script can't access at least one of the keys mentioned in the "
+            "command arguments"),
+    4: _err("ERR The user executing the script can't publish to the channel mentioned in the command"),
+}
+FUNCTION_NOT_FOUND = _err("ERR Function not found")
+FUNCTION_LIBRARY_NOT_FOUND = _err("ERR Library not found")
+FUNCTION_NO_WRITES = _err("ERR Can not execute a script with write flag using *_ro command.")

@@ -201,6 +201,8 @@ FAMILIES = (
     "stream_groups",
     "stream_reads",
     "transactions",
+    "scripting_cmds",
+    "functions",
     "pubsub",
     "cluster_cmds",
     "client_cmds",
