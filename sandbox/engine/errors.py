@@ -233,6 +233,14 @@ KEYS_INT_RANGE = _err("ERR value is out of range, value must between -2147483648
 KEYS_COPY_CLUSTER = _err("ERR Copying to another database is not allowed in cluster mode")
 KEYS_MOVE_CLUSTER = _err("ERR MOVE is not allowed in cluster mode")
 
+# DUMP / RESTORE
+RESTORE_BUSYKEY = _err("BUSYKEY Target key name already exists.")
+RESTORE_INVALID_TTL = _err("ERR Invalid TTL value, must be >= 0")
+RESTORE_INVALID_IDLETIME = _err("ERR Invalid IDLETIME value, must be >= 0")
+RESTORE_INVALID_FREQ = _err("ERR Invalid FREQ value, must be >= 0 and <= 255")
+RESTORE_BAD_PAYLOAD = _err("ERR DUMP payload version or checksum are wrong")
+RESTORE_BAD_DATA = _err("ERR Bad data format")
+
 # Lists
 LIST_RANK_ZERO = _err(
     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative "

@@ -184,6 +184,7 @@ FAMILIES = (
     "admin",
     "memory",
     "keys",
+    "dump_restore",
     "expire",
     "objectcmds",
     "sort",
