@@ -76,7 +76,8 @@ class Client:
         self.readonly = False  # READONLY: replica reads allowed in cluster mode
         self.asking = False
         self.no_evict = False
-        self.blocked = False  # parked in a blocking read (XREAD/XREADGROUP BLOCK)
+        self.blocked = False  # parked in a blocking command (XREAD BLOCK, BLPOP, ...)
+        self.deny_blocking = False  # a blocking command answers at once (a script's client, as in Redis)
         self.close_after_reply = False
         self.killed = False
         self.is_master = False  # the link applying a primary's or the journal's stream

@@ -27,7 +27,9 @@ dispatcher reads on every command. Nothing else attaches state to a ``Server``.
 
 Blocked clients are the server's too: a family of blocking commands keeps its
 parked clients in a registry it enrols in ``server.blocked`` (``BlockedClients``),
-which CLIENT UNBLOCK asks in enrolment order.
+which CLIENT UNBLOCK asks in enrolment order; the dispatcher serves the keys that
+became ready after each command (``serve_ready``), and a node that stops being a
+primary unblocks them all (``node_changed``).
 """
 
 from __future__ import annotations
@@ -167,6 +169,16 @@ class BlockedFamily(Protocol):
     def key_changed(self, dbkey: tuple[int, bytes]) -> None:
         """Clients blocked on ``dbkey`` look at it again (a change WATCH does not see)."""
 
+    def unblock_all(self, error: RedisError) -> None:
+        """The node stopped being a primary: answer every parked client ``error`` and close it."""
+
+
+class ReadyFamily(Protocol):
+    """A family whose ready keys are served once the running command has finished."""
+
+    def serve_ready(self) -> None:
+        """Serve the clients blocked on the keys that became ready."""
+
 
 F = TypeVar("F", bound=BlockedFamily)
 
@@ -176,6 +188,9 @@ class BlockedClients:
 
     def __init__(self) -> None:
         self._families: dict[str, BlockedFamily] = {}
+        # Families with keys that became ready, served after the running command
+        # (or EXEC) finished, as Redis's handleClientsBlockedOnKeys runs after call().
+        self.due: list[ReadyFamily] = []
 
     def get(self, name: str) -> BlockedFamily | None:
         return self._families.get(name)
@@ -194,6 +209,24 @@ class BlockedClients:
         """A key changed in a way WATCH does not see (XGROUP DESTROY): wake its blocked clients."""
         for family in list(self._families.values()):
             family.key_changed(dbkey)
+
+    def wake_soon(self, family: ReadyFamily) -> None:
+        """``family`` has ready keys: serve them once the running command has finished."""
+        if family not in self.due:
+            self.due.append(family)
+
+    def serve_ready(self) -> None:
+        """The dispatcher's hook after each command: serve the families with ready keys."""
+        while self.due:
+            self.due.pop(0).serve_ready()
+
+    def node_changed(self, was_read_only: bool, read_only: bool, refusal: RedisError | None) -> None:
+        """The role's answers changed: a node that became a replica, or a durable
+        primary that lost its leadership for good, unblocks everyone (a lapsed lease
+        may be renewed, so its clients stay)."""
+        if (read_only and not was_read_only) or (refusal is not None and refusal is not errors.LEASE_EXPIRED):
+            for family in list(self._families.values()):
+                family.unblock_all(errors.UNBLOCKED_DEMOTED)
 
 
 RoleFactory = Callable[["Server"], NodeRole]

@@ -49,7 +49,6 @@ from .keyspace import Keyspace
 from .pubsub import PubSub
 from .resp import NULL_ARRAY, QUEUED, RequestParser, encode_command
 from .roles import BlockedClients, NodeRole, RoleFactory, StandaloneRole
-from .scripting_run import ScriptRunner
 
 _ALWAYS_ALLOWED_IN_MULTI = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
 _EXEC_DENIALS = {
@@ -127,9 +126,9 @@ class Server:
         self.refusal: RedisError | None = None
         self.expires_locally = True
         self.read_only = False
+        self.blocked = BlockedClients()
         self.role: NodeRole = role(self)
         self.role_changed()
-        self.blocked = BlockedClients()
         # The process that owns the node stops it on SHUTDOWN (else the node stops itself).
         self._on_shutdown = on_shutdown
         self._master: Client | None = None  # the client that applies a primary's stream
@@ -140,7 +139,6 @@ class Server:
         self._batch: list[list[bytes]] | None = None  # effects of a running EXEC
         self._batch_keys: list[tuple[int, bytes]] = []
         self._batch_db = 0
-        self.scripts = ScriptRunner(self)  # EVAL/FCALL in execution (busy scripts)
         self._tcp: asyncio.AbstractServer | None = None
         self._cron_task: asyncio.Task[None] | None = None
         self._mem_checked_at = 0.0
@@ -156,10 +154,12 @@ class Server:
     def role_changed(self) -> None:
         """The role's answers changed (promoted, demoted, lease lost, fenced): take them."""
         role = self.role
+        was_read_only = self.read_only
         self.log = role.effect_log()
         self.read_only = role.read_only
         self.expires_locally = role.expires_locally
         self.refusal = role.refusal
+        self.blocked.node_changed(was_read_only, self.read_only, self.refusal)
 
     @contextmanager
     def expiry_paused(self) -> Iterator[None]:
@@ -321,14 +321,13 @@ class Server:
             return errors.READONLY
         if client.proto == 2 and client.in_pubsub and not cmd.pubsub_ok:
             return errors.pubsub_context(cmd.name)
-        if self.scripts.busy and "allow_busy" not in cmd.flags:
-            if client.multi is not None:
-                client.multi_error = True
-            return self.scripts.busy_error()
         if client.multi is not None and argv[0].lower() not in _ALWAYS_ALLOWED_IN_MULTI:
             client.multi.append((cmd, argv))
             return QUEUED
-        return self.call(client, cmd, argv, now)
+        reply = self.call(client, cmd, argv, now)
+        if self.blocked.due:  # keys this command (or EXEC) made ready serve their blocked clients now
+            self.blocked.serve_ready()
+        return reply
 
     def call(self, client: Client, cmd: Command, argv: list[bytes], now: float | None = None) -> Any:
         """Run a command body; hand its effects to the log; hold the reply if needed."""
@@ -404,7 +403,7 @@ class Server:
             return NULL_ARRAY
         self.unwatch_all(client)
         start_db = client.db
-        self.begin_batch(start_db)
+        self._batch, self._batch_keys, self._batch_db = [], [], start_db
         replies: list[Any] = []
         try:
             for cmd, argv in queued:
@@ -421,25 +420,13 @@ class Server:
                         continue
                 replies.append(self.call(client, cmd, argv))
         finally:
-            future = self.end_batch(start_db)
-        if future is not None:
-            return Pending(future, replies)
-        return replies
-
-    def begin_batch(self, db: int) -> None:
-        """Collect the effects of the next commands as one unit (EXEC, a script)."""
-        self._batch, self._batch_keys, self._batch_db = [], [], db
-
-    def batch_size(self) -> int:
-        return 0 if self._batch is None else len(self._batch)
-
-    def end_batch(self, db: int) -> "asyncio.Future[Any] | None":
-        """Log the collected effects as ``MULTI ... EXEC``; the log's future, if any."""
-        batch, keys = self._batch, self._batch_keys
-        self._batch, self._batch_keys = None, []
+            batch, keys = self._batch, self._batch_keys
+            self._batch, self._batch_keys = None, []
         if batch and self.log is not None:
-            return self.log.append(db, [[b"MULTI"], *batch, [b"EXEC"]], keys)
-        return None
+            future = self.log.append(start_db, [[b"MULTI"], *batch, [b"EXEC"]], keys)
+            if future is not None:
+                return Pending(future, replies)
+        return replies
 
     def acl_denied(self, client: Client, cmd: Command, argv: list[bytes], denied: tuple[int, int],
                    context: bytes = b"") -> RedisError:
@@ -464,7 +451,6 @@ class Server:
         ``encode_effects`` writes it). It runs as the primary's own client would:
         no auth, slot or READONLY checks, and nothing is logged again.
         """
-        self.scripts.finish_now()  # the stream applies after a running script, as in Redis
         client = self._master_client()
         saved_log, self.log = self.log, None
         parser = RequestParser(max_bulk_len=2**62)
@@ -535,8 +521,6 @@ class Server:
 
     # -- background work ------------------------------------------------------------
     def active_expire_cycle(self) -> int:
-        if self.scripts.busy:
-            return 0  # a script past the threshold still owns the keyspace
         return active_expire_cycle(self)
 
     async def _cron(self) -> None:

@@ -6,7 +6,7 @@ element removes the key; and every command parses its arguments in Redis's order
 so that the *first* error a client sees is Redis's (e.g. LRANGE checks its indexes
 before the key's type, LINDEX the other way round).
 
-No blocking variants (BLPOP, BLMOVE, ...) live here. Effects: every command is
+The blocking variants (BLPOP, BLMOVE, ...) live in ``blocking``. Effects: every command is
 deterministic on identical state and propagates as itself, except LMPOP, which
 replicas receive as the concrete ``LPOP``/``RPOP key n`` it performed.
 """

@@ -449,6 +449,14 @@ class Blocked:
                     return True
         return False
 
+    def unblock_all(self, error: RedisError) -> None:
+        """The node stopped being a primary: Redis answers every blocked read and closes it."""
+        for waiters in list(self.by_key.values()):
+            for waiter in list(waiters):
+                if not waiter.pending.future.done():
+                    waiter.client.close_after_reply = True
+                    self._finish(waiter, error)
+
     # -- waking --------------------------------------------------------------------------
     def key_changed(self, dbkey: tuple[int, bytes]) -> None:
         if dbkey not in self.ready:
