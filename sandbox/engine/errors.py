@@ -234,6 +234,14 @@ KEYS_INT_RANGE = _err("ERR value is out of range, value must between -2147483648
 KEYS_COPY_CLUSTER = _err("ERR Copying to another database is not allowed in cluster mode")
 KEYS_MOVE_CLUSTER = _err("ERR MOVE is not allowed in cluster mode")
 
+# DUMP / RESTORE
+RESTORE_BUSYKEY = _err("BUSYKEY Target key name already exists.")
+RESTORE_INVALID_TTL = _err("ERR Invalid TTL value, must be >= 0")
+RESTORE_INVALID_IDLETIME = _err("ERR Invalid IDLETIME value, must be >= 0")
+RESTORE_INVALID_FREQ = _err("ERR Invalid FREQ value, must be >= 0 and <= 255")
+RESTORE_BAD_PAYLOAD = _err("ERR DUMP payload version or checksum are wrong")
+RESTORE_BAD_DATA = _err("ERR Bad data format")
+
 # Lists
 LIST_RANK_ZERO = _err(
     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative "
@@ -557,3 +565,59 @@ def journal_bad_argument(reason: str) -> RedisError:
 
 def journal_unknown_command(name: bytes) -> RedisError:
     return RedisError(f"ERR unknown command or wrong number of arguments for '{name.decode(errors='replace')}'")
+
+
+# Geo (GEOADD, GEODIST, GEORADIUS*, GEOSEARCH*)
+GEO_NO_MEMBER = _err("ERR could not decode requested zset member")
+GEO_BAD_UNIT = _err("ERR unsupported unit provided. please use M, KM, FT, MI")
+GEO_NEED_RADIUS = _err("ERR need numeric radius")
+GEO_NEED_WIDTH = _err("ERR need numeric width")
+GEO_NEED_HEIGHT = _err("ERR need numeric height")
+GEO_RADIUS_NEGATIVE = _err("ERR radius cannot be negative")
+GEO_BOX_NEGATIVE = _err("ERR height or width cannot be negative")
+GEO_COUNT_POSITIVE = _err("ERR COUNT must be > 0")
+GEO_ANY_NEEDS_COUNT = _err("ERR the ANY argument requires COUNT argument")
+
+
+def geo_invalid_lonlat(lon: float, lat: float) -> RedisError:
+    return RedisError("ERR invalid longitude,latitude pair %f,%f" % (lon, lat))
+
+
+def geo_store_with_options(what: str) -> RedisError:
+    return RedisError(f"ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options")
+
+
+def geo_exactly_one(options: str, name: bytes) -> RedisError:
+    """``name``: the command as the client spelled it."""
+    return RedisError(b"ERR exactly one of %b can be specified for %b" % (options.encode(), name))
+
+
+# Scripting (EVAL, SCRIPT, FUNCTION, FCALL) and what redis.call answers inside a script
+NOSCRIPT = _err("NOSCRIPT No matching script. Please use EVAL.")
+NEGATIVE_KEYS = _err("ERR Number of keys can't be negative")
+TOO_MANY_KEYS = _err("ERR Number of keys can't be greater than number of args")
+BUSY_SCRIPT = _err("BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.")
+BUSY_FUNCTION = _err("BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.")
+NOTBUSY = _err("NOTBUSY No scripts in execution right now.")
+UNKILLABLE = _err(
+    "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait "
+    "the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command."
+)
+SCRIPT_FLUSH_MODE = _err("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+SCRIPT_UNKNOWN_COMMAND = _err("ERR Unknown Redis command called from script")
+SCRIPT_WRONG_ARGS = _err("ERR Wrong number of args calling Redis command from script")
+SCRIPT_NOT_ALLOWED = _err("ERR This Redis command is not allowed from script")
+SCRIPT_WRITE_IN_READONLY = _err("ERR Write commands are not allowed from read-only scripts.")
+SCRIPT_NON_LOCAL_KEY = _err("ERR Script attempted to access a non local key in a cluster node")
+SCRIPT_CLUSTER_DOWN = _err("ERR Script attempted to execute a command while the cluster is down")
+SCRIPT_CROSS_SLOT = _err("ERR Script attempted to access keys that do not hash to the same slot")
+# redis.call refused by ACL, by the reason's number (acl.DENIED_CMD 1, DENIED_KEY 2, DENIED_CHANNEL 4).
+SCRIPT_ACL_DENIALS = {
+    1: _err("ERR The user executing the script can't run this command or subcommand"),
+    2: _err("ERR The user executing the script can't access at least one of the keys mentioned in the "
+            "command arguments"),
+    4: _err("ERR The user executing the script can't publish to the channel mentioned in the command"),
+}
+FUNCTION_NOT_FOUND = _err("ERR Function not found")
+FUNCTION_LIBRARY_NOT_FOUND = _err("ERR Library not found")
+FUNCTION_NO_WRITES = _err("ERR Can not execute a script with write flag using *_ro command.")

@@ -49,6 +49,7 @@ from .keyspace import Keyspace
 from .pubsub import PubSub
 from .resp import NULL_ARRAY, QUEUED, RequestParser, encode_command
 from .roles import BlockedClients, NodeRole, RoleFactory, StandaloneRole
+from .scripting_run import ScriptRunner
 
 _ALWAYS_ALLOWED_IN_MULTI = {b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"}
 _EXEC_DENIALS = {
@@ -139,6 +140,7 @@ class Server:
         self._batch: list[list[bytes]] | None = None  # effects of a running EXEC
         self._batch_keys: list[tuple[int, bytes]] = []
         self._batch_db = 0
+        self.scripts = ScriptRunner(self)  # EVAL/FCALL in execution (busy scripts)
         self._tcp: asyncio.AbstractServer | None = None
         self._cron_task: asyncio.Task[None] | None = None
         self._mem_checked_at = 0.0
@@ -321,6 +323,10 @@ class Server:
             return errors.READONLY
         if client.proto == 2 and client.in_pubsub and not cmd.pubsub_ok:
             return errors.pubsub_context(cmd.name)
+        if self.scripts.busy and "allow_busy" not in cmd.flags:
+            if client.multi is not None:
+                client.multi_error = True
+            return self.scripts.busy_error()
         if client.multi is not None and argv[0].lower() not in _ALWAYS_ALLOWED_IN_MULTI:
             client.multi.append((cmd, argv))
             return QUEUED
@@ -403,7 +409,7 @@ class Server:
             return NULL_ARRAY
         self.unwatch_all(client)
         start_db = client.db
-        self._batch, self._batch_keys, self._batch_db = [], [], start_db
+        self.begin_batch(start_db)
         replies: list[Any] = []
         try:
             for cmd, argv in queued:
@@ -420,13 +426,25 @@ class Server:
                         continue
                 replies.append(self.call(client, cmd, argv))
         finally:
-            batch, keys = self._batch, self._batch_keys
-            self._batch, self._batch_keys = None, []
-        if batch and self.log is not None:
-            future = self.log.append(start_db, [[b"MULTI"], *batch, [b"EXEC"]], keys)
-            if future is not None:
-                return Pending(future, replies)
+            future = self.end_batch(start_db)
+        if future is not None:
+            return Pending(future, replies)
         return replies
+
+    def begin_batch(self, db: int) -> None:
+        """Collect the effects of the next commands as one unit (EXEC, a script)."""
+        self._batch, self._batch_keys, self._batch_db = [], [], db
+
+    def batch_size(self) -> int:
+        return 0 if self._batch is None else len(self._batch)
+
+    def end_batch(self, db: int) -> "asyncio.Future[Any] | None":
+        """Log the collected effects as ``MULTI ... EXEC``; the log's future, if any."""
+        batch, keys = self._batch, self._batch_keys
+        self._batch, self._batch_keys = None, []
+        if batch and self.log is not None:
+            return self.log.append(db, [[b"MULTI"], *batch, [b"EXEC"]], keys)
+        return None
 
     def acl_denied(self, client: Client, cmd: Command, argv: list[bytes], denied: tuple[int, int],
                    context: bytes = b"") -> RedisError:
@@ -451,6 +469,7 @@ class Server:
         ``encode_effects`` writes it). It runs as the primary's own client would:
         no auth, slot or READONLY checks, and nothing is logged again.
         """
+        self.scripts.finish_now()  # the stream applies after a running script, as in Redis
         client = self._master_client()
         saved_log, self.log = self.log, None
         parser = RequestParser(max_bulk_len=2**62)
@@ -521,6 +540,8 @@ class Server:
 
     # -- background work ------------------------------------------------------------
     def active_expire_cycle(self) -> int:
+        if self.scripts.busy:
+            return 0  # a script past the threshold still owns the keyspace
         return active_expire_cycle(self)
 
     async def _cron(self) -> None:

@@ -64,6 +64,9 @@ class Command:
     # per spec; the keyword that movable keys follow ("STREAMS", startfrom); a note.
     key_flags: tuple[tuple[str, ...], ...] | None = None
     key_keyword: tuple[str, int] | None = None
+    # Keywords each followed by one key, with where their search starts
+    # (GEORADIUS ... STORE key): one keyword key spec each.
+    key_keywords: tuple[tuple[str, int], ...] = ()
     key_notes: str = ""
     # argv -> (index, keyspecs.READ|WRITE) per key, for commands whose access varies.
     key_access: Callable[[list[bytes]], list[tuple[int, int]]] | None = None
@@ -114,6 +117,7 @@ def command(
     grows: Callable[[list[bytes]], int] | None = None,
     key_flags: tuple[str, ...] | None = None,
     key_keyword: tuple[str, int] | None = None,
+    key_keywords: tuple[tuple[str, int], ...] = (),
     key_notes: str = "",
     key_access: Callable[[list[bytes]], list[tuple[int, int]]] | None = None,
 ) -> Callable[[Handler], Handler]:
@@ -135,7 +139,7 @@ def command(
             getkeys=getkeys, summary=summary, since=since, group=group,
             complexity=complexity, args=args, grows=grows,
             key_flags=None if key_flags is None else tuple(tuple(spec.split()) for spec in key_flags),
-            key_keyword=key_keyword, key_notes=key_notes, key_access=key_access,
+            key_keyword=key_keyword, key_keywords=key_keywords, key_notes=key_notes, key_access=key_access,
             write="write" in flagset, denyoom="denyoom" in flagset,
             no_auth="no_auth" in flagset, pubsub_ok="pubsub_ok" in flagset,
             no_multi="no_multi" in flagset,
@@ -180,6 +184,7 @@ FAMILIES = (
     "admin",
     "memory",
     "keys",
+    "dump_restore",
     "expire",
     "objectcmds",
     "sort",
@@ -192,11 +197,14 @@ FAMILIES = (
     "zsets",
     "zsets_ranges",
     "zsets_algebra",
+    "geo_cmds",
     "streams",
     "stream_groups",
     "stream_reads",
     "blocking",
     "transactions",
+    "scripting_cmds",
+    "functions",
     "pubsub",
     "cluster_cmds",
     "client_cmds",
