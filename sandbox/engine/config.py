@@ -85,6 +85,22 @@ def _int_range(lo: int, hi: int) -> Callable[[str], int]:
     return parse
 
 
+# The encoding thresholds (Redis 7.0 defaults) OBJECT ENCODING reads through
+# encodings.py: (name, default, the pre-7.0 alias or "").
+ENCODING_PARAMS: tuple[tuple[str, str, str], ...] = (
+    ("hash-max-listpack-entries", "512", "hash-max-ziplist-entries"),
+    ("hash-max-listpack-value", "64", "hash-max-ziplist-value"),
+    ("zset-max-listpack-entries", "128", "zset-max-ziplist-entries"),
+    ("zset-max-listpack-value", "64", "zset-max-ziplist-value"),
+    ("list-max-listpack-size", "-2", "list-max-ziplist-size"),
+    ("list-compress-depth", "0", ""),
+    ("set-max-intset-entries", "512", ""),
+    ("stream-node-max-bytes", "4096", ""),
+    ("stream-node-max-entries", "100", ""),
+    ("hll-sparse-max-bytes", "3000", ""),
+)
+
+
 class RuntimeParams:
     """The CONFIG table: name -> string value, validated on set."""
 
@@ -95,7 +111,10 @@ class RuntimeParams:
             Param("port", str(port), mutable=False),
             Param("databases", str(cfg.databases), mutable=False),
             Param("maxmemory", str(cfg.maxmemory), parse=_parse_memory),
-            Param("maxmemory-policy", "noeviction", choices=("noeviction",)),
+            Param("maxmemory-policy", "noeviction"),
+            Param("maxmemory-samples", "5", parse=_int_range(1, 2**31 - 1)),
+            Param("lfu-log-factor", "10", parse=_int_range(0, 2**31 - 1)),
+            Param("lfu-decay-time", "1", parse=_int_range(0, 2**31 - 1)),
             Param("requirepass", cfg.requirepass or ""),
             Param("cluster-enabled", "yes" if cfg.cluster_enabled else "no", mutable=False),
             Param("proto-max-bulk-len", str(cfg.proto_max_bulk_len), parse=_parse_memory),
@@ -119,15 +138,22 @@ class RuntimeParams:
             Param("notify-keyspace-events", "", mutable=False),
             Param("slowlog-log-slower-than", "10000", parse=int),
             Param("slowlog-max-len", "128", parse=_int_range(0, 2**31 - 1)),
+            Param("latency-monitor-threshold", "0", parse=_int_range(0, 2**63 - 1)),
             Param("replica-read-only", "yes", mutable=False, choices=yn),
             Param("min-replicas-to-write", "0", parse=_int_range(0, 2**31 - 1)),
             Param("min-replicas-max-lag", "10", parse=_int_range(0, 2**31 - 1)),
             # ms a script may run before other clients get BUSY (Redis's old name: lua-time-limit).
             Param("busy-reply-threshold", "5000", parse=_int_range(0, 2**63 - 1)),
         ]
+        params += [Param(name, value, parse=int) for name, value, _alias in ENCODING_PARAMS]
         params += [Param(k, v, mutable=False) for k, v in cfg.extra.items()]
         self.params: dict[str, Param] = {p.name: p for p in params}
         self.params["lua-time-limit"] = self.params["busy-reply-threshold"]  # Redis's pre-7.0 name
+        # Redis 7.0 still answers to the pre-7.0 names: the same parameter under two keys
+        # (CONFIG GET <alias> answers with the alias; a glob lists both names).
+        for name, _value, alias in ENCODING_PARAMS:
+            if alias:
+                self.params[alias] = self.params[name]
 
     def get(self, name: str) -> str:
         return self.params[name].value

@@ -13,6 +13,11 @@ and records what the command changed:
   not deterministic replaces it with ``propagate`` (SPOP → SREM, EXPIRE →
   PEXPIREAT, INCRBYFLOAT → SET ... KEEPTTL). Lazy expiry adds ``DEL`` effects with
   ``also_propagate`` before the command's own.
+
+A lookup that finds a key also refreshes its eviction metadata (``db.access``: the
+time for LRU, the logarithmic counter for LFU, eviction.py); a lookup by a command
+that doesn't write counts as INFO's keyspace hit or miss, as Redis counts
+``lookupKeyRead`` and not ``lookupKeyWrite``.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .datatypes import TYPE_NAMES
+from .eviction import lfu_touch
 from .keyspace import Database
 
 if TYPE_CHECKING:
@@ -29,10 +35,13 @@ if TYPE_CHECKING:
 
 
 class Ctx:
-    __slots__ = ("server", "client", "db", "now_ms", "dirty_keys", "effects", "replaced", "dirty", "quiet")
+    __slots__ = ("server", "client", "db", "now_ms", "dirty_keys", "effects", "replaced", "dirty", "quiet",
+                 "reading", "lfu")
 
-    def __init__(self, server: "Server", client: "Client", now_ms: int) -> None:
+    def __init__(self, server: "Server", client: "Client", now_ms: int, reading: bool = True) -> None:
         self.server = server
+        self.reading = reading  # a read-only command: its lookups count as hits/misses
+        self.lfu = server.lfu  # the policy is LFU: a lookup bumps the counter, not the time
         self.client = client
         self.db: Database = server.keyspace.dbs[client.db]
         self.now_ms = now_ms
@@ -47,14 +56,26 @@ class Ctx:
         """The live value at ``key`` or None (expired keys are removed here)."""
         db = self.db if db is None else db
         value = db.data.get(key)
-        if value is not None and db.expires and key in db.expires and db.expires[key] <= self.now_ms:
+        if value is None:
+            if self.reading:
+                db.misses += 1
+            return None
+        if db.expires and key in db.expires and db.expires[key] <= self.now_ms:
             if self.server.expires_locally:
                 self._expire(db, key)
             elif self.client.is_master:
                 # A replica applies its primary's stream as it was: the primary
                 # decides expiry and sends DEL, so the key still exists here.
                 return value
+            if self.reading:
+                db.misses += 1
             return None
+        if self.reading:
+            db.hits += 1
+        if self.lfu:
+            lfu_touch(self.server, db, key)
+        else:
+            db.access[key] = self.now_ms
         return value
 
     def lookup_typed(self, key: bytes, tp: type, db: Database | None = None) -> Any:
@@ -62,11 +83,20 @@ class Ctx:
         d = self.db if db is None else db
         value = d.data.get(key)
         if value is None:
+            if self.reading:
+                d.misses += 1
             return None
         if d.expires and key in d.expires:
             value = self.lookup(key, d)  # the rare path: expiry decides
             if value is None:
                 return None
+        else:
+            if self.reading:
+                d.hits += 1
+            if self.lfu:
+                lfu_touch(self.server, d, key)
+            else:
+                d.access[key] = self.now_ms
         if type(value) is not tp:
             raise errors.WRONGTYPE
         return value

@@ -405,6 +405,18 @@ HELLO_NOAUTH = _err(
 )
 HELLO_PROTOVER = _err("ERR Protocol version is not an integer or out of range")
 SLOWLOG_COUNT = _err("ERR count should be greater than or equal to -1")
+# A node of the sandbox is one member of a managed shard: like MemoryDB, it doesn't
+# let a client move the primary; the service does (the console's fault buttons).
+FAILOVER_MANAGED = _err(
+    "ERR FAILOVER is not allowed on this node: failover is managed by the service "
+    "(crash or pause the primary from the sandbox console to see one)"
+)
+
+
+def latency_no_samples(event: bytes) -> RedisError:
+    return _err(f"ERR No samples available for event '{event.decode(errors='replace')}'")
+
+
 MONITOR_UNSUPPORTED = _err("ERR MONITOR is not supported by this engine")
 DEBUG_UNSUPPORTED = _err("ERR DEBUG is not supported by this engine")
 SHUTDOWN_FAILED = _err("ERR Errors trying to SHUTDOWN. Check logs.")

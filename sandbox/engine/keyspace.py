@@ -9,6 +9,13 @@ Invariants:
 * ``_heap`` holds ``(when_ms, key)`` for every entry of ``expires`` (plus stale
   pairs, dropped when popped or when the heap is rebuilt).
 * ``_scan`` (built on first SCAN/RANDOMKEY, then maintained) holds every key once.
+* ``access`` holds, for keys that were read or written, their eviction metadata
+  (eviction.py: a time in ms for LRU, Redis's packed LFU word for LFU); it never
+  holds a key that is not in ``data``. ``hits``/``misses`` count read lookups
+  (INFO keyspace_hits/misses, summed over the databases).
+* ``encodings`` (shared by a node's databases) maps ``id(value)`` to
+  ``(value, encoding)`` for values whose Redis encoding can't be read from their
+  content (encodings.py); an entry goes when its value leaves the keyspace.
 """
 
 from __future__ import annotations
@@ -93,10 +100,14 @@ class ScanIndex:
 class Database:
     """One numbered database."""
 
-    __slots__ = ("id", "data", "expires", "_heap", "_scan", "slots")
+    __slots__ = ("id", "data", "expires", "_heap", "_scan", "slots", "access", "hits", "misses", "encodings")
 
-    def __init__(self, db_id: int) -> None:
+    def __init__(self, db_id: int, encodings: dict[int, tuple[Any, bytes]] | None = None) -> None:
         self.id = db_id
+        self.access: dict[bytes, int] = {}
+        self.hits = 0
+        self.misses = 0
+        self.encodings: dict[int, tuple[Any, bytes]] = {} if encodings is None else encodings
         self.data: dict[bytes, Any] = {}
         self.expires: dict[bytes, int] = {}
         self._heap: list[tuple[int, bytes]] = []
@@ -116,6 +127,10 @@ class Database:
     def put(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         """Store ``value``; the key's TTL is cleared unless ``keep_ttl``."""
         data = self.data
+        if self.encodings:
+            old = data.get(key)
+            if old is not value and old is not None:
+                self.encodings.pop(id(old), None)
         if key not in data:
             if self._scan is not None:
                 self._scan.add(key)
@@ -126,8 +141,12 @@ class Database:
         data[key] = value
 
     def remove(self, key: bytes) -> bool:
-        if self.data.pop(key, _MISSING) is _MISSING:
+        value = self.data.pop(key, _MISSING)
+        if value is _MISSING:
             return False
+        if self.encodings:
+            self.encodings.pop(id(value), None)
+        self.access.pop(key, None)
         self.expires.pop(key, None)
         if self._scan is not None:
             self._scan.remove(key)
@@ -149,6 +168,10 @@ class Database:
         return self.expires.pop(key, None) is not None
 
     def clear(self) -> None:
+        if self.encodings:
+            for value in self.data.values():
+                self.encodings.pop(id(value), None)
+        self.access.clear()
         self.data.clear()
         self.expires.clear()
         self._heap.clear()
@@ -157,7 +180,7 @@ class Database:
             self.slots = {}
 
     def swap_contents(self, other: "Database") -> None:
-        for attr in ("data", "expires", "_heap", "_scan", "slots"):
+        for attr in ("data", "expires", "_heap", "_scan", "slots", "access"):
             a, b = getattr(self, attr), getattr(other, attr)
             setattr(self, attr, b)
             setattr(other, attr, a)
@@ -175,6 +198,13 @@ class Database:
             self._scan = ScanIndex(iter(self.data))
         return self._scan
 
+    def random_volatile(self, rng: random.Random) -> bytes | None:
+        """A random key with a TTL (a pick from the heap; a stale pair gives None)."""
+        if not self._heap:
+            return None
+        when, key = self._heap[rng.randrange(len(self._heap))]
+        return key if self.expires.get(key) == when else None
+
     def due_expiries(self, now_ms: int, limit: int) -> list[bytes]:
         """Up to ``limit`` keys whose expiry time has passed, earliest first."""
         heap, expires, out = self._heap, self.expires, []
@@ -191,10 +221,11 @@ _MISSING = object()
 class Keyspace:
     """All databases of a node."""
 
-    __slots__ = ("dbs",)
+    __slots__ = ("dbs", "encodings")
 
     def __init__(self, count: int) -> None:
-        self.dbs = [Database(i) for i in range(count)]
+        self.encodings: dict[int, tuple[Any, bytes]] = {}
+        self.dbs = [Database(i, self.encodings) for i in range(count)]
 
     def __getitem__(self, index: int) -> Database:
         return self.dbs[index]

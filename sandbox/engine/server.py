@@ -33,9 +33,10 @@ import sys
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from time import perf_counter_ns
 from typing import Any, Callable, Iterator, Protocol
 
-from . import __version__, errors
+from . import __version__, encodings, errors
 from .acl import DENIED_CHANNEL, DENIED_CMD, DENIED_KEY
 from .acl_users import AclUsers
 from .active_expiry import active_expire_cycle
@@ -45,7 +46,9 @@ from .commands import Command, load_all
 from .config import EngineConfig, RuntimeParams
 from .context import Ctx
 from .errors import NOPERM_CHANNEL, NOPERM_CMD, NOPERM_KEY, RedisError
+from .eviction import Evictor, stamp_written
 from .keyspace import Keyspace
+from .latency import Telemetry, finished
 from .pubsub import PubSub
 from .resp import NULL_ARRAY, QUEUED, RequestParser, encode_command
 from .roles import BlockedClients, NodeRole, RoleFactory, StandaloneRole
@@ -77,6 +80,7 @@ class Stats:
     total_commands_processed: int = 0
     rejected_connections: int = 0
     expired_keys: int = 0
+    evicted_keys: int = 0
     # Active expiry cycles that stopped because their budget was spent (Redis's name).
     expired_time_cap_reached_count: int = 0
     # CPU time of the expiry loop's thread spent in active expiry cycles, microseconds:
@@ -106,6 +110,11 @@ class Server:
         self.params.params["requirepass"].on_change = self._requirepass_changed
         self.pubsub = PubSub()
         self.stats = Stats()
+        # maxmemory-policy (eviction.py); ``lfu`` is read by every key lookup.
+        self.lfu = False
+        self.evictor = Evictor(self)
+        self.params.params["maxmemory-policy"].on_change = self.evictor.policy_changed
+        self.telemetry = Telemetry(self)  # commandstats, errorstats, slowlog, LATENCY
         self.clients: dict[int, Client] = {}
         self._next_client_id = 1
         self.watched: dict[tuple[int, bytes], set[Client]] = {}
@@ -288,41 +297,39 @@ class Server:
         if type(cmd) is not Command:
             if client.multi is not None:
                 client.multi_error = True
-            self.stats.total_error_replies += 1
-            return cmd
+            return self.telemetry.rejected(argv, cmd)
         client.last_command = cmd.name_bytes
         if not client.authenticated and not cmd.no_auth and self.auth_required():
             if client.multi is not None:
                 client.multi_error = True
-            return errors.NOAUTH
+            return self.telemetry.rejected(argv, errors.NOAUTH)
         if self.refusal is not None and (cmd.first_key or cmd.getkeys) and not client.is_master:
-            return self.refusal
+            return self.telemetry.rejected(argv, self.refusal)
         if client.multi is not None and "no_multi" in cmd.flags and argv[0].lower() not in _ALWAYS_ALLOWED_IN_MULTI:
             client.multi_error = True
-            return errors.NOT_ALLOWED_IN_MULTI
+            return self.telemetry.rejected(argv, errors.NOT_ALLOWED_IN_MULTI)
         user = client.user
         if not user.unrestricted and cmd.name not in user.runs_anywhere:
             denied = user.check(cmd, argv)
             if denied is not None:
                 if client.multi is not None:
                     client.multi_error = True
-                self.stats.total_error_replies += 1
-                return self.acl_denied(client, cmd, argv, denied)
+                return self.telemetry.rejected(argv, self.acl_denied(client, cmd, argv, denied))
         if self.cluster is not None:
             refusal = self.cluster.check(client, cmd, argv)
             if refusal is not None:
                 if client.multi is not None:
                     client.multi_error = True
-                return refusal
+                return self.telemetry.rejected(argv, refusal)
         if cmd.denyoom and self.maxmemory and not client.no_evict:
-            if self.used_memory() + self.write_size(cmd, argv) > self.maxmemory:
+            if not self.evictor.admit(self.used_memory(), self.write_size(cmd, argv)):
                 if client.multi is not None:
                     client.multi_error = True
-                return errors.OOM
+                return self.telemetry.rejected(argv, errors.OOM)
         if cmd.write and self.read_only and not client.multi:
-            return errors.READONLY
+            return self.telemetry.rejected(argv, errors.READONLY)
         if client.proto == 2 and client.in_pubsub and not cmd.pubsub_ok:
-            return errors.pubsub_context(cmd.name)
+            return self.telemetry.rejected(argv, errors.pubsub_context(cmd.name))
         if self.scripts.busy and "allow_busy" not in cmd.flags:
             if client.multi is not None:
                 client.multi_error = True
@@ -337,11 +344,13 @@ class Server:
 
     def call(self, client: Client, cmd: Command, argv: list[bytes], now: float | None = None) -> Any:
         """Run a command body; hand its effects to the log; hold the reply if needed."""
-        ctx = Ctx(self, client, int((self.clock() if now is None else now) * 1000))
+        ctx = Ctx(self, client, int((self.clock() if now is None else now) * 1000), not cmd.write)
+        started = perf_counter_ns()
         try:
             reply = cmd.handler(ctx, argv)  # type: ignore[misc]
         except RedisError as err:
-            self.stats.total_error_replies += 1
+            self.telemetry.error(err)
+            self.telemetry.stat(cmd.name).failed += 1
             reply = err
         except OutputLimitReached:
             # Nothing of the reply is sent; like Redis, the rest of an EXEC still runs.
@@ -350,9 +359,11 @@ class Server:
         except (MemoryError, RecursionError, OverflowError, ValueError, TypeError, KeyError, IndexError) as exc:
             # A bug or a resource limit in one command must not take the node (or
             # even the connection) down: answer an error and keep the message.
-            self.stats.total_error_replies += 1
             self.log_event(f"internal error in {cmd.name}: {type(exc).__name__}: {exc}")
             reply = errors.internal_error(cmd.name, type(exc).__name__)
+            self.telemetry.error(reply)
+            self.telemetry.stat(cmd.name).failed += 1
+        finished(self, client, cmd, argv, perf_counter_ns() - started)
         if ctx.dirty_keys or ctx.effects:
             future = self._after_write(client, cmd, argv, ctx)
             if future is not None and type(reply) is not Pending:
@@ -375,8 +386,11 @@ class Server:
 
     def _after_write(self, client: Client, cmd: Command, argv: list[bytes], ctx: Ctx) -> "asyncio.Future[Any] | None":
         self.dirty += ctx.dirty
-        if ctx.dirty_keys and self.watched:
-            self.touch_watched(ctx.dirty_keys if ctx.quiet is None else ctx.watch_keys())
+        if ctx.dirty_keys:
+            encodings.after_write(self, cmd.name, argv, ctx)
+            stamp_written(self, ctx)
+            if self.watched:
+                self.touch_watched(ctx.dirty_keys if ctx.quiet is None else ctx.watch_keys())
         effects = ctx.effects
         if effects is None:
             effects = [argv] if cmd.write and ctx.dirty else []

@@ -182,6 +182,7 @@ FAMILIES = (
     "info",
     "config_cmds",
     "admin",
+    "latency_cmds",
     "memory",
     "keys",
     "dump_restore",

@@ -4,7 +4,7 @@ SAVE/BGSAVE/BGREWRITEAOF/DEBUG/MONITOR.
 Invariants:
 * Snapshots are taken off-node from the transaction log in this engine (as in
   MemoryDB), so SAVE/BGSAVE answer an error instead of forking.
-* The slowlog lives in ``server.AdminState`` (one per node).
+* The slowlog lives in ``server.telemetry`` (latency.py records slow commands).
 """
 
 from __future__ import annotations
@@ -130,21 +130,21 @@ def slowlog_get(ctx: Ctx, argv: list[bytes]) -> Any:
         if n is None or n < -1:
             raise errors.SLOWLOG_COUNT
         count = n
-    entries = list(admin_state(ctx.server).slowlog)
+    entries = list(ctx.server.telemetry.slowlog)
     return entries if count == -1 else entries[:count]
 
 
 @command("slowlog|len", 2, "admin loading stale", group="server", since="2.2.12",
          summary="Number of entries in the slow-command log.")
 def slowlog_len(ctx: Ctx, argv: list[bytes]) -> Any:
-    return len(admin_state(ctx.server).slowlog)
+    return len(ctx.server.telemetry.slowlog)
 
 
 @command("slowlog|reset", 2, "admin loading stale", group="server", since="2.2.12",
          complexity="O(N) where N is the number of entries in the slowlog",
          summary="Empty the slow-command log.")
 def slowlog_reset(ctx: Ctx, argv: list[bytes]) -> Any:
-    admin_state(ctx.server).slowlog.clear()
+    ctx.server.telemetry.slowlog.clear()
     return OK
 
 

@@ -63,6 +63,20 @@ _RULES: dict[str, tuple] = {
     "lazyfree-lazy-user-del": ("bool",),
     "lazyfree-lazy-user-flush": ("bool",),
     "maxmemory-policy": ("enum", _POLICIES),
+    "maxmemory-samples": ("int", 1, INT_MAX),
+    "lfu-log-factor": ("int", 0, INT_MAX),
+    "lfu-decay-time": ("int", 0, INT_MAX),
+    "latency-monitor-threshold": ("int", 0, LLONG_MAX),
+    "hash-max-listpack-entries": ("int", 0, LLONG_MAX),
+    "hash-max-listpack-value": ("memory", 0, LLONG_MAX),
+    "zset-max-listpack-entries": ("int", 0, LLONG_MAX),
+    "zset-max-listpack-value": ("memory", 0, LLONG_MAX),
+    "list-max-listpack-size": ("int", -INT_MAX - 1, INT_MAX),
+    "list-compress-depth": ("int", 0, INT_MAX),
+    "set-max-intset-entries": ("int", 0, LLONG_MAX),
+    "stream-node-max-bytes": ("memory", 0, LLONG_MAX),
+    "stream-node-max-entries": ("int", 0, LLONG_MAX),
+    "hll-sparse-max-bytes": ("memory", 0, LLONG_MAX),
     "requirepass": ("string",),
 }
 _MEMORY_UNITS = {b"": 1, b"b": 1, b"k": 1000, b"kb": 1024, b"m": 1000**2, b"mb": 1024**2, b"g": 1000**3, b"gb": 1024**3}
@@ -84,10 +98,11 @@ def _config_error(name: str, why: str) -> RedisError:
     return errors.config_set_failed(name, why)
 
 
-def _check_value(param: Any, value: bytes, server: "Server") -> str:
-    """The normalized value to store, or a RedisError with Redis's text."""
-    name = param.name
-    rule = _RULES.get(name)
+def _check_value(param: Any, value: bytes, server: "Server", shown: str = "") -> str:
+    """The normalized value to store, or a RedisError with Redis's text (naming the
+    parameter as the client did, lower-cased: an alias stays an alias)."""
+    name = shown or param.name
+    rule = _RULES.get(param.name)
     if rule is None:
         text = value.decode(errors="replace")
         if param.choices and text.lower() not in param.choices:
@@ -112,7 +127,7 @@ def _check_value(param: Any, value: bytes, server: "Server") -> str:
                 raise _config_error(name, "argument couldn't be parsed into an integer")
         if not rule[1] <= n <= rule[2]:
             raise _config_error(name, f"argument must be between {rule[1]} and {rule[2]} inclusive")
-        if name == "hz":
+        if param.name == "hz":
             n = min(max(n, 1), 500)  # Redis clamps the background frequency
         if param.parse is not None:
             try:
@@ -162,7 +177,7 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) % 2:
         raise errors.SYNTAX
     params = ctx.server.params.params
-    chosen: list[tuple[Any, bytes]] = []
+    chosen: list[tuple[Any, bytes, str]] = []
     seen: set[str] = set()
     for i in range(2, len(argv), 2):
         given = argv[i].decode(errors="replace")
@@ -171,11 +186,12 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> Any:
             raise errors.config_set_unknown(given)
         if not param.mutable:
             raise _config_error(given, "can't set immutable config")
-        if param.name in seen:
+        # Redis checks duplicates by the name given: a name and its alias may both appear.
+        if given.lower() in seen:
             raise _config_error(given, "duplicate parameter")
-        seen.add(param.name)
-        chosen.append((param, argv[i + 1]))
-    values = [(param, _check_value(param, value, ctx.server)) for param, value in chosen]
+        seen.add(given.lower())
+        chosen.append((param, argv[i + 1], given.lower()))
+    values = [(param, _check_value(param, value, ctx.server, shown)) for param, value, shown in chosen]
     for param, value in values:
         param.value = value
     return OK
@@ -187,6 +203,9 @@ def config_resetstat(ctx: Ctx, argv: list[bytes]) -> Any:
     stats = ctx.server.stats
     for name in vars(stats):
         setattr(stats, name, 0)
+    for db in ctx.server.keyspace.dbs:
+        db.hits = db.misses = 0
+    ctx.server.telemetry.reset_stats()
     state = admin_state(ctx.server)
     state.peak_memory = 0
     state.ops_sample = (0.0, 0)

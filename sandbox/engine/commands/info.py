@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import REDIS_COMPAT_VERSION
 from ..context import Ctx
+from ..latency import commandstats_fields, errorstats_fields, latencystats_fields
 from ..resp import Verbatim
 from . import command
 from .server import AdminState, admin_state
@@ -183,10 +184,10 @@ def _section_stats(server: "Server", state: AdminState) -> list[tuple[str, Any]]
         ("expired_stale_perc", "0.00"),
         ("expired_time_cap_reached_count", s.expired_time_cap_reached_count),
         ("expire_cycle_cpu_milliseconds", s.expire_cycle_cpu_us // 1000),
-        ("evicted_keys", 0),
+        ("evicted_keys", s.evicted_keys),
         ("evicted_clients", 0),
-        ("keyspace_hits", s.keyspace_hits),
-        ("keyspace_misses", s.keyspace_misses),
+        ("keyspace_hits", sum(db.hits for db in server.keyspace.dbs)),
+        ("keyspace_misses", sum(db.misses for db in server.keyspace.dbs)),
         ("pubsub_channels", len(pubsub.channels)),
         ("pubsub_patterns", len(pubsub.patterns)),
         ("pubsubshard_channels", len(pubsub.shard_channels)),
@@ -231,7 +232,7 @@ def _section_keyspace(server: "Server", state: AdminState) -> list[tuple[str, An
 
 
 def _empty(server: "Server", state: AdminState) -> list[tuple[str, Any]]:
-    return []  # sections the engine doesn't measure (per-command stats, modules)
+    return []  # sections the engine doesn't measure (modules)
 
 
 _SECTIONS = {
@@ -243,9 +244,9 @@ _SECTIONS = {
     "replication": ("Replication", _section_replication),
     "cpu": ("CPU", _section_cpu),
     "modules": ("Modules", _empty),
-    "commandstats": ("Commandstats", _empty),
-    "errorstats": ("Errorstats", _empty),
-    "latencystats": ("Latencystats", _empty),
+    "commandstats": ("Commandstats", lambda server, state: commandstats_fields(server)),
+    "errorstats": ("Errorstats", lambda server, state: errorstats_fields(server)),
+    "latencystats": ("Latencystats", lambda server, state: latencystats_fields(server)),
     "cluster": ("Cluster", _section_cluster),
     "keyspace": ("Keyspace", _section_keyspace),
 }

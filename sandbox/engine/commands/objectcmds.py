@@ -2,32 +2,28 @@
 about a key's internals.
 
 Invariants:
-* ENCODING is derived from the value's current shape with Redis 7.0's default
-  thresholds (or the CONFIG parameters of the same names), asking each family's own
-  test (``hashes.is_listpack``, ``sets.is_intset``; a ``ZSet`` tracks its encoding).
-  Redis never converts back to the compact encoding, so a container that grew and
-  then shrank is reported compact here.
-* No per-key access time is kept (it would cost every lookup), so IDLETIME answers
-  0 and FREQ the counter of a key never read since it was written.
+* ENCODING is decided in one place, ``encodings.encoding_of`` (DUMP asks it too):
+  Redis 7.0's thresholds, the CONFIG parameters of the same names, and the one-way
+  conversions a value went through.
+* IDLETIME and FREQ read the key's eviction metadata (eviction.py) without touching
+  it, as Redis looks keys up for OBJECT with LOOKUP_NOTOUCH; IDLETIME is refused
+  under an LFU policy and FREQ under any other, with Redis's errors.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from .. import errors
 from ..context import Ctx
-from ..datatypes import ZSet
+from ..encodings import encoding_of as _encoding_of
+from ..eviction import idle_seconds, lfu_counter
 from ..resp import Status, string2ll
 from . import command, container
-from .hashes import is_listpack
-from .sets import is_intset
 
 
 _SHARED_INTEGERS = 10000  # OBJ_SHARED_INTEGERS: 0..9999 are shared objects
 _SHARED_REFCOUNT = 2**31 - 1  # OBJ_SHARED_REFCOUNT (INT_MAX)
-_EMBSTR_LIMIT = 44  # OBJ_ENCODING_EMBSTR_SIZE_LIMIT
 
 
 def _string_as_long(value: bytes) -> int | None:
@@ -38,28 +34,20 @@ def _string_as_long(value: bytes) -> int | None:
 
 
 def encoding_of(ctx: Ctx, value: Any) -> bytes:
-    """The encoding Redis 7.0 reports for a value of this shape.
+    """The encoding Redis 7.0 reports for ``value`` (encodings.py decides)."""
+    return _encoding_of(ctx.server, value)
 
-    Approximations (Redis's choice depends on history we don't keep): strings are
-    judged by content as SET stores them (APPEND/SETRANGE would make ``raw``); a
-    hash, set or sorted set that outgrew its compact encoding and shrank back is
-    still ``hashtable``/``skiplist`` in Redis but compact here. In 7.0 a list is
-    always a ``quicklist`` and a set is ``intset`` or ``hashtable`` (no listpack).
-    """
-    t = type(value)
-    if t is bytes:
-        if _string_as_long(value) is not None:
-            return b"int"
-        return b"embstr" if len(value) <= _EMBSTR_LIMIT else b"raw"
-    if t is deque:
-        return b"quicklist"
-    if t is dict:
-        return b"listpack" if is_listpack(ctx, value) else b"hashtable"
-    if t is set:
-        return b"intset" if is_intset(ctx, value) else b"hashtable"
-    if t is ZSet:
-        return b"listpack" if value.listpack else b"skiplist"
-    return getattr(value, "object_encoding", b"unknown")
+
+def _lookup_untouched(ctx: Ctx, key: bytes) -> Any:
+    """The value at ``key``, leaving its access time or LFU counter as it was."""
+    before = ctx.db.access.get(key)
+    value = ctx.lookup(key)
+    if value is not None:
+        if before is None:
+            ctx.db.access.pop(key, None)
+        else:
+            ctx.db.access[key] = before
+    return value
 
 
 def _shared_integers_allowed(ctx: Ctx) -> bool:
@@ -73,7 +61,7 @@ container("object", summary="Inspect the internals of a key's value.", since="2.
 @command("object|encoding", 3, "readonly", keys=(2, 2, 1), acl="@keyspace", since="2.2.3",
          summary="The internal encoding of the value at key.", args="key", key_flags=("RO",))
 def object_encoding(ctx: Ctx, argv: list[bytes]) -> Any:
-    value = ctx.lookup(argv[2])
+    value = _lookup_untouched(ctx, argv[2])
     return None if value is None else encoding_of(ctx, value)
 
 
@@ -81,7 +69,7 @@ def object_encoding(ctx: Ctx, argv: list[bytes]) -> Any:
          summary="How many references the value at key has (shared small integers report INT_MAX).", args="key",
          key_flags=("RO",))
 def object_refcount(ctx: Ctx, argv: list[bytes]) -> Any:
-    value = ctx.lookup(argv[2])
+    value = _lookup_untouched(ctx, argv[2])
     if value is None:
         return None
     if type(value) is bytes:
@@ -92,26 +80,26 @@ def object_refcount(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("object|idletime", 3, "readonly", keys=(2, 2, 1), acl="@keyspace", since="2.2.3",
-         summary="Seconds since the key was last accessed (not tracked here: always 0).", args="key", key_flags=("RO",))
+         summary="Seconds since the key was last read or written.", args="key", key_flags=("RO",))
 def object_idletime(ctx: Ctx, argv: list[bytes]) -> Any:
-    value = ctx.lookup(argv[2])
+    value = _lookup_untouched(ctx, argv[2])
     if value is None:
         return None
-    if "lfu" in ctx.server.params.get("maxmemory-policy"):
+    if ctx.server.lfu:
         raise errors.OBJECT_IDLE_LFU
-    return 0
+    return idle_seconds(ctx.db, argv[2], ctx.now_ms)
 
 
 @command("object|freq", 3, "readonly", keys=(2, 2, 1), acl="@keyspace", since="4.0.0",
          summary="The logarithmic access frequency of the key (LFU eviction policies only).", args="key",
          key_flags=("RO",))
 def object_freq(ctx: Ctx, argv: list[bytes]) -> Any:
-    value = ctx.lookup(argv[2])
+    value = _lookup_untouched(ctx, argv[2])
     if value is None:
         return None
-    if "lfu" not in ctx.server.params.get("maxmemory-policy"):
+    if not ctx.server.lfu:
         raise errors.OBJECT_FREQ_NOT_LFU
-    return 5  # LFU_INIT_VAL: the counter of a key that has not been read since it was written
+    return lfu_counter(ctx.server, ctx.db.access.get(argv[2]), ctx.now_ms / 1000)
 
 
 _OBJECT_HELP = [

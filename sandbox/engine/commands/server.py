@@ -6,7 +6,7 @@ admin.py (TIME, LASTSAVE, SHUTDOWN, SLOWLOG and the refused SAVE/BGSAVE/
 BGREWRITEAOF/DEBUG/MONITOR), memory.py (MEMORY).
 
 Invariants:
-* Node-wide bookkeeping that the core doesn't keep (slowlog, peak memory, the
+* Node-wide bookkeeping that the core doesn't keep (peak memory, the
   ops/sec sample) lives in ``AdminState``, one per ``Server``,
   created on first use; the other administration modules read it from here.
 """
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -42,8 +41,6 @@ class AdminState:
     lastsave: int = field(default_factory=lambda: int(time.time()))
     dirty_at_save: int = 0
     peak_memory: int = 0
-    slowlog: deque = field(default_factory=deque)  # entries: [id, ts, usec, argv, addr, name]
-    slowlog_next_id: int = 0
     ops_sample: tuple[float, int] = (0.0, 0)
     ops_per_sec: int = 0
 

@@ -1,0 +1,144 @@
+"""The internal encoding Redis 7.0 would give a value: what OBJECT ENCODING answers
+and what DUMP (rdb.py) may ask.
+
+Redis decides an encoding when a value is written and, for containers, never goes
+back to the compact one (a hash that outgrew its listpack stays a hashtable after
+deletes). This module keeps that history where the value alone can't tell:
+
+* ``after_write`` runs for every key a write changed (the dispatcher calls it) and
+  records, in ``Keyspace.encodings`` (``id(value) -> (value, encoding)``), a
+  container that crossed its threshold and a string Redis stores as ``raw`` (APPEND
+  to an existing string, SETRANGE, SETBIT, BITFIELD, BITOP) or never as ``int``
+  (INCRBYFLOAT). The keyspace drops an entry when its value leaves it.
+* ``encoding_of`` answers from that record, else from the value and the CONFIG
+  thresholds (``hash-max-listpack-*``, ``zset-max-listpack-*``,
+  ``set-max-intset-entries``), as Redis decides for a freshly written value.
+
+Redis 7.0 layout: strings int/embstr/raw; lists always quicklist; sets
+intset/hashtable; hashes listpack/hashtable; sorted sets listpack/skiplist (the
+``ZSet`` tracks this itself, and also converts at its built-in 128/64; here a lower
+CONFIG threshold converts it); streams stream.
+
+Known gap: a one-byte string is one shared object in CPython, so a raw one (SETBIT
+on a missing key at offset < 8) can't be told apart and reports by content.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+from .datatypes import ZSet
+from .resp import string2ll
+
+if TYPE_CHECKING:
+    from .context import Ctx
+    from .server import Server
+
+EMBSTR_SIZE_LIMIT = 44  # OBJ_ENCODING_EMBSTR_SIZE_LIMIT
+
+# Commands whose result Redis keeps as a raw string, whatever it contains.
+_RAW_WRITERS = frozenset({"append", "setrange", "setbit", "bitfield", "bitop"})
+
+
+def limit(server: "Server", name: str) -> int:
+    """An encoding threshold (validated by CONFIG SET, so it parses)."""
+    return int(server.params.params[name].value)
+
+
+def string_encoding(value: bytes) -> bytes:
+    """tryObjectEncoding's choice for a freshly written string."""
+    if len(value) <= 20 and string2ll(value) is not None:
+        return b"int"
+    return b"embstr" if len(value) <= EMBSTR_SIZE_LIMIT else b"raw"
+
+
+def hash_fits_listpack(server: "Server", h: dict) -> bool:
+    if len(h) > limit(server, "hash-max-listpack-entries"):
+        return False
+    longest = limit(server, "hash-max-listpack-value")
+    return all(len(f) <= longest and len(v) <= longest for f, v in h.items())
+
+
+def set_fits_intset(server: "Server", s: set) -> bool:
+    if len(s) > limit(server, "set-max-intset-entries"):
+        return False
+    return all(string2ll(m) is not None for m in s)
+
+
+def zset_fits_listpack(server: "Server", z: ZSet) -> bool:
+    if len(z) > limit(server, "zset-max-listpack-entries"):
+        return False
+    longest = limit(server, "zset-max-listpack-value")
+    return all(len(m) <= longest for m in z.scores)
+
+
+def encoding_of(server: "Server", value: Any) -> bytes:
+    """The encoding Redis 7.0 reports for ``value`` as it is now."""
+    recorded = server.keyspace.encodings.get(id(value))
+    if recorded is not None and recorded[0] is value:
+        return recorded[1]
+    t = type(value)
+    if t is bytes:
+        return string_encoding(value)
+    if t is deque:
+        return b"quicklist"
+    if t is dict:
+        return b"listpack" if hash_fits_listpack(server, value) else b"hashtable"
+    if t is set:
+        return b"intset" if set_fits_intset(server, value) else b"hashtable"
+    if t is ZSet:
+        return b"listpack" if value.listpack else b"skiplist"
+    return getattr(value, "object_encoding", b"unknown")
+
+
+def after_write(server: "Server", name: str, argv: list[bytes], ctx: "Ctx") -> None:
+    """Record the conversions the write ``name`` made to the keys it changed."""
+    dbs = server.keyspace.dbs
+    for db_id, key in ctx.dirty_keys:
+        value = dbs[db_id].data.get(key)
+        t = type(value)
+        if t is bytes:
+            if name in _RAW_WRITERS:
+                # APPEND to a missing key stores its argument as SET would
+                if len(value) > 1 and not (name == "append" and value is argv[-1]):
+                    _record(server, value, b"raw")
+            elif name == "incrbyfloat":
+                _record(server, value, b"embstr" if len(value) <= EMBSTR_SIZE_LIMIT else b"raw")
+        elif t is dict or t is set or t is ZSet:
+            if id(value) not in server.keyspace.encodings:
+                _container_written(server, name, argv, value)
+
+
+def _container_written(server: "Server", name: str, argv: list[bytes], value: Any) -> None:
+    if type(value) is dict:
+        if len(value) > limit(server, "hash-max-listpack-entries"):
+            _record(server, value, b"hashtable")
+        elif name.startswith("h"):  # the hash commands: only their arguments are new
+            longest = limit(server, "hash-max-listpack-value")
+            if any(len(a) > longest for a in argv[2:]) or len(value.get(argv[2], b"")) > longest:
+                _record(server, value, b"hashtable")
+        elif not hash_fits_listpack(server, value):
+            _record(server, value, b"hashtable")
+    elif type(value) is set:
+        if len(value) > limit(server, "set-max-intset-entries"):
+            _record(server, value, b"hashtable")
+        elif name in ("sadd", "smove"):
+            if any(string2ll(m) is None for m in argv[2 if name == "sadd" else 3:]):
+                _record(server, value, b"hashtable")
+        elif name not in ("srem", "spop") and not set_fits_intset(server, value):
+            _record(server, value, b"hashtable")
+    elif value.listpack:
+        if len(value) > limit(server, "zset-max-listpack-entries"):
+            fits = False
+        elif name.startswith("z") and not name.endswith("store"):  # only the arguments are new
+            longest = limit(server, "zset-max-listpack-value")
+            fits = not any(len(a) > longest for a in argv[2:])
+        else:
+            fits = zset_fits_listpack(server, value)
+        if not fits:
+            value.listpack = False  # the ZSet keeps its own encoding: convert it for good
+
+
+def _record(server: "Server", value: Any, encoding: bytes) -> None:
+    server.keyspace.encodings[id(value)] = (value, encoding)
