@@ -23,6 +23,7 @@
   var loadRunning = false;
   var pendingFault = null;
   var askedToStart = false;
+  var userPending = false; // a create_user sent, its answer not back yet
 
   // ----------------------------------------------------------------------------------
   // Small DOM helpers (textContent only: nothing from the server becomes markup)
@@ -266,7 +267,34 @@
     if (message.id) {
       return; // a console command's refusal: printed by runLine
     }
+    if (userPending) { // the users form's refusal: shown beside it
+      userPending = false;
+      $("user-status").textContent = message.message;
+      return;
+    }
     $("fault-status").textContent = message.message;
+  });
+
+  // ----------------------------------------------------------------------------------
+  // Users: an access string on the durable cluster (the site makes the password)
+  // ----------------------------------------------------------------------------------
+
+  $("user-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var form = $("user-form");
+    userPending = true;
+    $("user-status").textContent = "Creating " + form.elements.name.value + "…";
+    socket.send({ type: "create_user", name: form.elements.name.value, access: form.elements.access.value });
+  });
+
+  socket.on("user", function (message) {
+    userPending = false;
+    $("user-status").textContent = "Created " + message.name + " on " + message.nodes + " node" +
+      (message.nodes === 1 ? "" : "s") + (message.pending ? " (" + message.pending + " more when they start)" : "") +
+      ": " + message.access;
+    var list = $("user-list");
+    clear(list);
+    message.users.forEach(function (name) { list.appendChild(el("li", null, name)); });
   });
 
   // ----------------------------------------------------------------------------------

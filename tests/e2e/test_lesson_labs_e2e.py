@@ -1,4 +1,4 @@
-"""Two of the lessons' understanding labs in a real Chromium against the real site,
+"""Three of the lessons' understanding labs in a real Chromium against the real site,
 as a guest: the lab step fails on the lesson page, the learner does the work in the
 sandbox page's console, and back on the lesson page the step turns green.
 
@@ -7,6 +7,9 @@ sandbox page's console, and back on the lesson page the step turns green.
 * consistency levels: in the cache cluster, WAIT 1 1000 after a write answers the
   replica count, and the check compares the stored answer with the real primary's
   replicas.
+* least privilege: a user made in the sandbox page's Users form with the course
+  material's data-only access string cannot connect redis-py's RedisCluster (the
+  page shows the node's NOPERM on CLUSTER SLOTS); with the lesson's string it can.
 
 Every lab of every lesson is performed against real sandboxes in
 tests/web/test_lesson_labs.py; this file shows the page side works for a sample.
@@ -82,4 +85,34 @@ def test_the_wait_lab_turns_green_with_the_answer_wait_gave_in_the_cache_cluster
     run_in_console(page, f"SET lab:wait-answer {replicas}", 0)
     check_lab(page, lesson, "wait-answer-in-cache-mode", passed=True)
     expect(page.locator("#lab-wait-answer-in-cache-mode .lab-result")).to_contain_text("every replica acknowledged")
+    assert problems == []
+
+
+def create_user(page: Page, name: str, access: str) -> None:
+    page.locator("#user-form input[name=name]").fill(name)
+    page.locator("#user-form input[name=access]").fill(access)
+    page.get_by_role("button", name="Create user").click()
+    expect(page.locator("#user-status")).to_contain_text(f"Created {name} on", timeout=15_000)
+
+
+def test_the_least_privilege_lab_turns_green_once_the_user_can_connect_a_cluster_client(
+    site: LiveSite, page: Page, problems: list[str]
+) -> None:
+    lesson = site.url + "/learn/security/least-privilege/"
+    data_only = "on ~leaderboard* -@all +zadd +zincrby +zrevrange +zrevrank +zscore +zcard"
+    open_sandbox(page, site)
+    create_user(page, "leaderboard-api", data_only)
+    expect(page.locator("#user-list li")).to_have_text(["leaderboard-api"])
+    check_lab(page, lesson, "connect-cluster-client-as-user", passed=False)
+    expect(page.locator("#lab-connect-cluster-client-as-user .lab-result")).to_contain_text(
+        "no permissions to run the 'cluster|slots' command")
+
+    open_sandbox(page, site)
+    page.locator("#user-form input[name=access]").fill("on ~* +@all")
+    page.locator("#user-form input[name=name]").fill("greedy")
+    page.get_by_role("button", name="Create user").click()
+    expect(page.locator("#user-status")).to_contain_text("+@all grants every command")
+    create_user(page, "leaderboard-api", data_only + " +cluster|slots +cluster|shards +command +readonly +ping")
+    check_lab(page, lesson, "connect-cluster-client-as-user", passed=True)
+    expect(page.locator("#lab-connect-cluster-client-as-user .lab-result")).to_contain_text("KEYS got NOPERM")
     assert problems == []
