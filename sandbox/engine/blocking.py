@@ -181,8 +181,9 @@ class KeyBlocked:
             self._finish(waiter, NULL_ARRAY)
 
     def _alive(self, waiter: Waiter) -> bool:
+        # A connection that closed has left the server's clients (in-process clients never had a socket).
         client = waiter.client
-        return self.server.clients.get(client.id) is client and client.protocol is not None
+        return self.server.clients.get(client.id) is client and not client.killed
 
     def waiters(self) -> list[Waiter]:
         """Every parked client once, in the order they blocked on their first key."""
