@@ -133,8 +133,10 @@ def _list_nodes(items: deque, fill: int) -> list[list[bytes]]:
     return nodes
 
 
-def encode_value(value: Any, limits: Limits) -> bytes:
-    """The RDB object (type byte + value) DUMP writes for ``value``."""
+def encode_value(value: Any, limits: Limits, encoding: bytes | None = None) -> bytes:
+    """The RDB object (type byte + value) DUMP writes for ``value``. ``encoding`` is
+    what OBJECT ENCODING says of it, when the node tracks that (a hash that outgrew
+    its listpack stays a hashtable in Redis); without it the value's shape decides."""
     z = limits.compress
     t = type(value)
     if t is bytes:
@@ -150,14 +152,14 @@ def encode_value(value: Any, limits: Limits) -> bytes:
                 out.append(encode_length(_PACKED_NODE) + encode_string(lp.listpack_of(node), z))
         return b"".join(out)
     if t is set:
-        ints = _is_intset(value, limits.intset_entries)
+        ints = _is_intset(value, limits.intset_entries) if encoding in (None, b"intset") else None
         if ints is not None:
             return bytes((rdb.TYPE_SET_INTSET,)) + encode_string(lp.intset(ints), z)
         return b"".join([bytes((rdb.TYPE_SET,)), encode_length(len(value)), *(encode_string(m, z) for m in value)])
     if t is dict:
         longest = limits.hash_value
-        if len(value) <= limits.hash_entries and all(len(f) <= longest and len(v) <= longest
-                                                     for f, v in value.items()):
+        if encoding == b"listpack" or encoding is None and len(value) <= limits.hash_entries and all(
+                len(f) <= longest and len(v) <= longest for f, v in value.items()):
             flat = [e for pair in value.items() for e in pair]
             return bytes((rdb.TYPE_HASH_LISTPACK,)) + encode_string(lp.listpack_of(flat), z)
         out = [bytes((rdb.TYPE_HASH,)), encode_length(len(value))]

@@ -33,6 +33,11 @@ from ..resp import OK
 from . import command
 from .util import parse_int
 
+try:  # the encoding history OBJECT ENCODING keeps (a hash that outgrew its listpack)
+    from .. import encodings as _encodings
+except ImportError:  # not on this branch yet: DUMP decides from the value's shape
+    _encodings = None  # type: ignore[assignment]
+
 _RESTORE_ARGS = "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]"
 _RESTORE_COMPLEXITY = (
     "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, "
@@ -48,7 +53,8 @@ def dump(ctx: Ctx, argv: list[bytes]) -> Any:
     value = ctx.lookup(argv[1])
     if value is None:
         return None
-    return wrap_payload(encode_value(value, limits_of(ctx.server.params)))
+    encoding = _encodings.encoding_of(ctx.server, value) if _encodings is not None else None
+    return wrap_payload(encode_value(value, limits_of(ctx.server.params), encoding))
 
 
 def _restore(ctx: Ctx, argv: list[bytes]) -> Any:
