@@ -3,7 +3,7 @@
 ACL rules name Redis commands and categories, and ``ACL LIST`` describes a user by
 fitting categories to the set of commands it may run, so both depend on the whole
 command table. Redis 7.0 has commands this engine does not implement (scripting,
-HyperLogLog, blocking pops, ...); ``REDIS_ONLY`` lists them with the categories Redis
+blocking pops, ...); ``REDIS_ONLY`` lists them with the categories Redis
 7.0 gives them (as its ``COMMAND INFO`` reports; a test checks them against a real
 redis-server). A rule may name them (``+eval``, ``-@scripting``) and the descriptions
 count them, so users read exactly as on Redis; running them still fails with
@@ -63,11 +63,6 @@ REDIS_ONLY: dict[str, str] = {
     "module|load": "admin slow dangerous",
     "module|loadex": "admin slow dangerous",
     "module|unload": "admin slow dangerous",
-    "pfadd": "write hyperloglog fast",
-    "pfcount": "read hyperloglog slow",
-    "pfdebug": "write hyperloglog admin slow dangerous",
-    "pfmerge": "write hyperloglog slow",
-    "pfselftest": "hyperloglog admin slow dangerous",
     "script|debug": "slow scripting",
     "sync": "admin slow dangerous",
     "xack": "write stream fast",

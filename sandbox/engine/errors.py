@@ -219,6 +219,22 @@ BIT_BITFIELD_TYPE = _err(
 BIT_OVERFLOW_TYPE = _err("ERR Invalid OVERFLOW type specified")
 BIT_BITFIELD_RO = _err("ERR BITFIELD_RO only supports the GET subcommand")
 
+# HyperLogLog (PFADD, PFCOUNT, PFMERGE, PFDEBUG, PFSELFTEST)
+HLL_WRONGTYPE = _err("WRONGTYPE Key is not a valid HyperLogLog string value.")
+HLL_INVALID = _err("INVALIDOBJ Corrupted HLL object detected")
+HLL_NO_KEY = _err("ERR The specified key does not exist")
+HLL_NOT_SPARSE = _err("ERR HLL encoding is not sparse")
+
+
+def hll_unknown_debug(sub: bytes) -> RedisError:
+    """PFDEBUG's unknown subcommand, printed as C prints it (up to a NUL byte)."""
+    return RedisError(b"ERR Unknown PFDEBUG subcommand '" + sub.split(b"\0", 1)[0] + b"'")
+
+
+def hll_selftest_failed(detail: str) -> RedisError:
+    return RedisError(f"TESTFAILED {detail}")
+
+
 # SCAN and its kin
 SCAN_INVALID_CURSOR = _err("ERR invalid cursor")
 

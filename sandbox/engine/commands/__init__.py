@@ -192,6 +192,7 @@ FAMILIES = (
     "strings",
     "strings_ranges",
     "bitops",
+    "hyperloglog_cmds",
     "hashes",
     "lists",
     "sets",
