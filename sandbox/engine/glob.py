@@ -16,7 +16,9 @@ stars; the part before the first star must match at the start, the part after th
 last star at the end, and every part in between is placed at its leftmost fit. Taking
 the leftmost fit is always safe: a later fit leaves less room for what follows, so
 no choice ever needs to be undone (the same reason Redis 7.0's "skipLongerMatches"
-prunes its recursion).
+prunes its recursion). A part with ``?`` or classes is placed by a bit-parallel
+search, one Python step per byte of the string however long the part is, so the
+longest pattern a console line can hold costs a node milliseconds per string.
 """
 
 from __future__ import annotations
@@ -145,13 +147,48 @@ def _fits(segment: list[Token], s: bytes, at: int) -> bool:
     return True
 
 
-def _find(segment: list[Token], literal: bytes | None, s: bytes, start: int, stop: int) -> int:
-    """Leftmost position in ``s[start:stop]`` where ``segment`` fits entirely, or -1."""
+def _masks(segment: list[Token]) -> list[int]:
+    """For each byte value, the bits of the segment's positions that accept it (bit k
+    for token k), for the bit-parallel search in ``_find``."""
+    masks = [0] * 256
+    any_byte = 0
+    # Equal classes (a pattern of 3000 "[a]") are tested against the 256 bytes once.
+    classes: dict[tuple[object, ...], tuple[_Class, int]] = {}
+    for k, tok in enumerate(segment):
+        if tok is None:
+            any_byte |= 1 << k
+        elif type(tok) is int:
+            masks[tok] |= 1 << k
+        else:
+            assert isinstance(tok, _Class)
+            key = (tok.exact, tok.ranges, tok.negate, tok.nocase)
+            first, bits = classes.get(key, (tok, 0))
+            classes[key] = (first, bits | 1 << k)
+    for accepts, bits in classes.values():
+        for c in range(256):
+            if accepts(c):
+                masks[c] |= bits
+    return [m | any_byte for m in masks]
+
+
+def _find(segment: list[Token], literal: bytes | None, masks: list[int] | None, s: bytes, start: int,
+          stop: int) -> int:
+    """Leftmost position in ``s[start:stop]`` where ``segment`` fits entirely, or -1.
+
+    A segment with ``?`` or classes is searched bit-parallel (shift-and): one step per
+    byte of ``s`` whatever the segment's length, so a long segment of classes against
+    a long string costs O(len(string)) Python steps, not O(len(pattern)*len(string)).
+    """
     if literal is not None:
         return s.find(literal, start, stop)
-    for at in range(start, stop - len(segment) + 1):
-        if _fits(segment, s, at):
-            return at
+    assert masks is not None
+    size = len(segment)
+    done = 1 << (size - 1)
+    state = 0
+    for at in range(start, stop):
+        state = ((state << 1) | 1) & masks[s[at]]
+        if state & done:
+            return at - size + 1
     return -1
 
 
@@ -173,7 +210,10 @@ def _build(pattern: bytes, nocase: bool) -> Matcher:
 
     head, tail = segments[0], segments[-1]
     head_lit, tail_lit = literals[0], literals[-1]
-    middle = list(zip(segments[1:-1], literals[1:-1]))
+    middle = [
+        (seg, lit, None if lit is not None else _masks(seg))
+        for seg, lit in zip(segments[1:-1], literals[1:-1])
+    ]
     # Fast shapes (the common ones): 'prefix*', '*suffix', '*part*'. A non-empty
     # string is required in every starred shape (see the module docstring).
     if not middle and head_lit is not None and not tail:
@@ -196,8 +236,8 @@ def _build(pattern: bytes, nocase: bool) -> Matcher:
         if tail and not (s.endswith(tail_lit) if tail_lit is not None else _fits(tail, s, stop)):
             return False
         pos = hlen
-        for seg, lit in middle:
-            at = _find(seg, lit, s, pos, stop)
+        for seg, lit, masks in middle:
+            at = _find(seg, lit, masks, s, pos, stop)
             if at < 0:
                 return False
             pos = at + len(seg)
