@@ -8,6 +8,9 @@ INT8/16/32, strings over 20 bytes LZF-compressed when that saves at least 4 byte
 else length-prefixed. FUNCTION DUMP/RESTORE uses the same pieces.
 
 Invariants:
+* Strings up to ``LZF_EXACT_LIMIT`` bytes are encoded as Redis encodes them; longer
+  ones are never compressed (CPU time on the event loop), so only their data, not
+  their bytes, equals Redis's DUMP.
 * ``lzf_compress`` makes the bytes Redis 7.0's bundled liblzf makes (HLOG 16,
   VERY_FAST, match references never at offset 0), so a string dumped here equals
   redis-server's DUMP of it byte for byte. Redis's hash table starts with stale
@@ -47,6 +50,10 @@ TYPE_LIST_QUICKLIST_2 = 18
 TYPE_STREAM_LISTPACKS_2 = 19
 
 _ENC_INT8, _ENC_INT16, _ENC_INT32, _ENC_LZF = 0, 1, 2, 3
+# Pure-Python LZF costs about 0.8 s of CPU per MB of incompressible input, and a DUMP
+# runs on the node's event loop: longer strings are written uncompressed (valid for
+# any reader, but not Redis's bytes). Up to this size DUMP's bytes are Redis's.
+LZF_EXACT_LIMIT = 128 * 1024
 _LZF_MAX_RATIO = 88  # a 3-byte back reference expands to at most 264 bytes
 
 
@@ -258,7 +265,7 @@ def encode_string(s: bytes, compress: bool = True) -> bytes:
             enc = encode_int(v)
             if enc is not None:
                 return enc
-    if compress and n > 20:
+    if compress and 20 < n <= LZF_EXACT_LIMIT:
         packed = lzf_compress(s, n - 4)
         if packed is not None:
             return bytes((0xC0 | _ENC_LZF,)) + encode_length(len(packed)) + encode_length(n) + packed

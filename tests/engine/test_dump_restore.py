@@ -40,6 +40,7 @@ def _value_script(rng: random.Random) -> list[tuple]:
     for i, n in enumerate([21, 50, 300, 5000, 70000]):
         cmds.append(("SET", f"lzf{i}", _rng_bytes(rng, n, b"abcd")))
         cmds.append(("SET", f"rnd{i}", _rng_bytes(rng, n, bytes(range(256)))))
+    cmds.append(("SET", "big", _rng_bytes(rng, 131072, b"ab")))  # the largest string dumped as Redis does
     cmds.append(("SADD", "is16", "5", "1", "-3", "300"))
     cmds.append(("SADD", "is32", "5", "70000", "-3"))
     cmds.append(("SADD", "is64", "5", "9000000000", "-9223372036854775808"))
@@ -216,3 +217,40 @@ def test_it_refuses_bad_restores_with_redis_texts(diff: Differ, ref: redis.Redis
             assert a[:1] == b[:1] == b":" and abs(int(a[1:]) - int(b[1:])) < 5000
             continue
         diff(*args)
+
+
+def test_a_string_too_long_to_compress_here_still_restores_into_redis(ref: redis.Redis, eng: redis.Redis) -> None:
+    """Past rdb.LZF_EXACT_LIMIT DUMP writes the string uncompressed: not Redis's
+    bytes, the same value; and Redis's compressed payload of it restores here."""
+    value = b"0123456789abcdef" * 65536  # 1 MB that LZF shrinks a lot
+    eng.set("big", value)
+    ref.set("big", value)
+    ours = eng.dump("big")
+    assert ours is not None and len(ours) > len(value)
+    ref.restore("copy", 0, ours)
+    assert ref.get("copy") == value
+    eng.restore("copy", 0, ref.dump("big"))
+    assert eng.get("copy") == value
+
+
+def test_dump_follows_the_encoding_thresholds_set_by_config(diff: Differ) -> None:
+    """list-max-listpack-size cuts the list's nodes, hash-max-listpack-entries and
+    set-max-intset-entries pick the hash's and set's forms, as in Redis."""
+    settings = [("list-max-listpack-size", "3", "-2"), ("hash-max-listpack-entries", "2", "512"),
+                ("set-max-intset-entries", "2", "512"), ("list-max-ziplist-size", "-1", "-2")]
+    try:
+        for name, value, _default in settings[:3]:
+            diff("CONFIG", "SET", name, value)
+        diff("RPUSH", "l", *[str(k) for k in range(10)])
+        diff("DUMP", "l")
+        diff("HSET", "h", "a", "1")
+        diff("DUMP", "h")
+        diff("SADD", "s", "1", "2")
+        diff("DUMP", "s")
+        diff("CONFIG", "SET", "list-max-ziplist-size", "-1")  # the 6.x alias, 4 KB nodes
+        diff("RPUSH", "big", *[f"element-{k:05d}" * 4 for k in range(300)])
+        diff("DUMP", "big")
+    finally:
+        for name, _value, default in settings:
+            diff.ref.call("CONFIG", "SET", name, default)
+            diff.eng.call("CONFIG", "SET", name, default)
