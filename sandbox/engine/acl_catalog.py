@@ -63,6 +63,8 @@ REDIS_ONLY: dict[str, str] = {
     "module|load": "admin slow dangerous",
     "module|loadex": "admin slow dangerous",
     "module|unload": "admin slow dangerous",
+    "function|dump": "slow scripting",
+    "function|restore": "write slow scripting",
     "script|debug": "slow scripting",
     "sync": "admin slow dangerous",
     "xack": "write stream fast",

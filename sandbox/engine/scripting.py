@@ -125,6 +125,7 @@ end
 killed_hook = function() raw_error({err = 'ERR Script killed by user with SCRIPT KILL...'}) end
 
 local function handler(err)
+  dbg.sethook()  -- a killed script's every-instruction hook must not fire in here
   err = py_unwrap(err)
   local level = 2
   local i = dbg.getinfo(level, 'nSl')
@@ -144,10 +145,12 @@ local function compile(body, chunk)
   return f, false
 end
 
-local function run(f, keys, args, ...)
+local function run(f, keys, args, as_function)
   G.KEYS, G.ARGV = keys, args
+  local target = f
+  if as_function then target = function() return f(keys, args) end end
   dbg.sethook(hook, '', 100000)
-  local r = {xpcall(f, handler)}
+  local r = {xpcall(target, handler)}
   dbg.sethook()
   return r[1], r[2]
 end
@@ -305,11 +308,13 @@ class LuaVM:
             return RedisError(b"ERR Error compiling script (new function): " + err)
         return fn
 
-    def run(self, fn: Any, keys: list[bytes], args: list[bytes], name: bytes, bridge: Bridge, caller_proto: int) -> Any:
-        """Call a compiled script (on the script's thread); its reply for the caller."""
+    def run(self, fn: Any, keys: list[bytes], args: list[bytes], name: bytes, bridge: Bridge, caller_proto: int,
+            as_function: bool = False) -> Any:
+        """Call a compiled script (on the script's thread); its reply for the caller.
+        A function (FCALL) gets ``(keys, args)`` as arguments instead of KEYS/ARGV."""
         self.bridge, self.resp, self.caller_proto = bridge, 2, caller_proto
         try:
-            ok, value = self._run(fn, self.lua.table_from(keys), self.lua.table_from(args))
+            ok, value = self._run(fn, self.lua.table_from(keys), self.lua.table_from(args), as_function)
             if ok:
                 return self.to_reply(value)
             return self.error_reply(value, name)

@@ -40,6 +40,7 @@ from .client import Client, Pending
 from .commands import Command
 from .errors import RedisError
 from .scripting import LuaVM
+from .scripting_functions import FunctionStore
 from .slots import key_slot
 
 if TYPE_CHECKING:
@@ -108,6 +109,7 @@ class ScriptRunner:
         # EVAL's script cache: sha1 -> (compiled function, shebang flags or None).
         self.cache: dict[bytes, tuple[Any, frozenset[bytes] | None]] = {}
         self._eval_vm: LuaVM | None = None
+        self.functions = FunctionStore()
 
     def eval_vm(self) -> LuaVM:
         if self._eval_vm is None:
@@ -192,7 +194,8 @@ class ScriptRunner:
         from .scripting import Bridge  # noqa: F401  (the protocol _Bridge follows)
 
         try:
-            reply = run.vm.run(run.fn, run.keys, run.args, run.name, _Bridge(self, run), run.caller.proto)
+            reply = run.vm.run(run.fn, run.keys, run.args, run.name, _Bridge(self, run), run.caller.proto,
+                               not run.is_eval)
         except Exception as exc:  # a bug must end the script, never the worker silently
             reply = errors.internal_error("eval" if run.is_eval else "fcall", type(exc).__name__)
         self.submit(run, ("done", reply))

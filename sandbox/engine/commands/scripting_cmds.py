@@ -164,3 +164,14 @@ def script_kill(ctx: Ctx, argv: list[bytes]) -> Any:
          summary="Show the SCRIPT subcommands.")
 def script_help(ctx: Ctx, argv: list[bytes]) -> Any:
     return help_reply(_HELP)
+
+
+def without_read_category(*handlers: Any) -> None:
+    """Redis 7.0 flags the *_RO script commands readonly but files them under
+    @scripting and @slow only, not @read (ACL rules and COMMAND INFO see that)."""
+    for handler in handlers:
+        cmd = handler.command
+        cmd.acl = tuple(c for c in cmd.acl if c != "read")
+
+
+without_read_category(eval_ro, evalsha_ro)
