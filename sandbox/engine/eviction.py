@@ -226,6 +226,8 @@ def _sample(db: "Database", volatile: bool, count: int, server: "Server") -> lis
                 picked.append(key)
                 if len(picked) == count:
                     break
-        return picked
+        # The heap keeps pairs of deleted keys until it is rebuilt: when the picks
+        # kept landing on those, take the sample from the TTL table itself.
+        return picked or rng.sample(list(db.expires), count)
     index = db.scan_index()
     return [k for k in (index.random_key(rng) for _ in range(count)) if k is not None]

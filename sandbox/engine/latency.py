@@ -91,10 +91,7 @@ class Telemetry:
     def error(self, err: "RedisError") -> None:
         """An error reply was sent: count it under its prefix."""
         self.server.stats.total_error_replies += 1
-        text = err.args[0] if err.args else ""
-        if isinstance(text, bytes):
-            text = text.decode(errors="replace")
-        prefix = text.split(" ", 1)[0] or "ERR"
+        prefix = err.text.split(b" ", 1)[0].decode(errors="replace") or "ERR"
         self.errors[prefix] = self.errors.get(prefix, 0) + 1
 
     def rejected(self, argv: list[bytes], err: "RedisError") -> "RedisError":

@@ -102,7 +102,7 @@ def _graph(name: str, ev: LatencyEvent) -> str:
     for row in range(4, 0, -1):
         lines.append("".join("#" if high and ms * 4 >= row * high else " " for ms in values).rstrip() or " ")
     now = int(time.time())
-    lines.append(" ".join(f"{now - ts}s" for ts, _ms in ev.samples[-10:]))
+    lines.append(" ".join(f"{now - ts}s" for ts, _ms in list(ev.samples)[-10:]))
     return "\n".join(lines) + "\n"
 
 
