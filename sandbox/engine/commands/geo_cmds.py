@@ -107,7 +107,7 @@ def geoadd(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("geopos", -2, "readonly", keys=(1, 1, 1), since="3.2.0", **GEO,
          complexity="O(N) where N is the number of members requested.",
          summary="The (longitude, latitude) of members, as the centres of their cells; nil for missing ones.",
-         args="key [member [member ...]]")
+         args="key member [member ...]")
 def geopos(ctx: Ctx, argv: list[bytes]) -> Any:
     zs = ctx.lookup_typed(argv[1], ZSet)
     scores = {} if zs is None else zs.scores
@@ -119,7 +119,7 @@ def geopos(ctx: Ctx, argv: list[bytes]) -> Any:
 
 
 @command("geodist", -4, "readonly", keys=(1, 1, 1), since="3.2.0", **GEO,
-         complexity="O(1)",
+         complexity="O(log(N))",
          summary="The distance between two members, in M (default), KM, FT or MI; nil if one is missing.",
          args="key member1:string member2:string [M | KM | FT | MI]")
 def geodist(ctx: Ctx, argv: list[bytes]) -> Any:
@@ -141,7 +141,7 @@ def geodist(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("geohash", -2, "readonly", keys=(1, 1, 1), since="3.2.0", **GEO,
          complexity="O(log(N)) for each member requested, where N is the number of elements in the sorted set.",
          summary="Members' positions as standard 11-character geohash strings; nil for missing ones.",
-         args="key [member [member ...]]")
+         args="key member [member ...]")
 def geohash(ctx: Ctx, argv: list[bytes]) -> Any:
     zs = ctx.lookup_typed(argv[1], ZSet)
     scores = {} if zs is None else zs.scores

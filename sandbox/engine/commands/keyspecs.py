@@ -147,7 +147,7 @@ def key_flags(cmd: Command, argv: list[bytes], index: int) -> tuple[str, ...]:
         end = start + last if last >= 0 else len(argv) + last
         if start <= index <= end and (index - start) % spec.find[1]["keystep"] == 0:
             return spec.flags
-    movable = [s for s in specs if s.find[0] != "range"]
+    movable = [s for s in specs if s.begin[0] != "index" or s.find[0] != "range"]
     return (movable or specs)[0].flags if specs else ()
 
 
