@@ -35,6 +35,12 @@ as_user           learner's user (``sandbox.service.users``),  forbidden, read?
                   runs ``command`` (and ``read`` from a
                   replica, so with READONLY), and ``forbidden``
                   gets NOPERM
+stale_replica_    GET key (the learner's prediction, old or    key, probe
+read              new) == what a replica answered, after
+                  READONLY, to a GET of ``probe`` at once
+                  after the primary acknowledged a new value
+                  (the check performs it; old is a real
+                  stale read)
 ================  ===========================================  =========================
 
 ``experiment`` and ``survived_crash`` read the owner's saved crash experiments
@@ -47,6 +53,8 @@ own hint goes beside it.
 from __future__ import annotations
 
 import asyncio
+import secrets
+import time
 from typing import Any
 
 import redis
@@ -273,6 +281,57 @@ async def _info_field(client: ClusterClient, key: str, key_type: str, check: dic
     return CheckResult(passed=True, detail=f"{key} holds {name} as INFO {section} reports it ({reported}).")
 
 
+CONVERGE_WAIT_S = 3.0  # how long the replica gets to catch up after the stale read
+
+
+async def _stale_replica_read(client: ClusterClient, key: str, key_type: str, check: dict[str, Any]) -> CheckResult:
+    """Write a new value to ``probe`` on its primary and, as soon as the write is
+    acknowledged, read it from a replica of the same shard after READONLY; then wait
+    for the replica to catch up. The learner predicted the read's answer."""
+    prediction, failed = await _string_of(client, key, key_type)
+    if failed is not None:
+        return failed
+    prediction = prediction.strip().lower()
+    if prediction not in ("old", "new"):
+        return CheckResult(passed=False, detail=f"{key} holds {prediction[:40]!r}: predict old or new.")
+    probe = str(check.get("probe", ""))
+    primary = client.primary_for(probe)
+    replicas = [p for p in client.nodes.values()
+                if p.shard == client.shard_of(probe) and p.role == "replica" and p.status == "running"]
+    if primary is None or not replicas:
+        return CheckResult(passed=False, detail="This needs a running replica: start the sandbox with 1 replica or more.")
+    replica = replicas[0]
+    # The replica's link says READONLY before the write, so the read is one round trip.
+    if _text(await client.call(replica.address, "READONLY")) != "OK":
+        return CheckResult(passed=False, detail="The replica refused READONLY.")
+    old = await client.call(primary, "GET", probe)
+    new = f"new-{secrets.token_hex(4)}"
+    written = await client.call(primary, "SET", probe, new)
+    acked = time.monotonic()
+    seen = await client.call(replica.address, "GET", probe)
+    read_ms = (time.monotonic() - acked) * 1000
+    if _text(written) != "OK":
+        return CheckResult(passed=False, detail=f"The primary refused the write: {_text(written)}")
+    caught_up = None
+    deadline = acked + CONVERGE_WAIT_S
+    while time.monotonic() < deadline:
+        if await client.call(replica.address, "GET", probe) == new.encode():
+            caught_up = (time.monotonic() - acked) * 1000
+            break
+        await asyncio.sleep(0.005)
+    stale = seen != new.encode()
+    found = (f"The primary acknowledged SET {probe} {new}; {read_ms:.1f} ms later the replica in {replica.zone}, "
+             f"after READONLY, answered {_text(seen)!r} ({'the old value' if stale else 'the new value'}, "
+             f"the primary had {_text(old)!r} before)")
+    found += f"; it had the new value {caught_up:.0f} ms after the write." if caught_up is not None else \
+        f"; it still lacked the new value {CONVERGE_WAIT_S:.0f} s later."
+    if not stale:
+        return CheckResult(passed=False, detail=f"{found} No stale read this time: is the replication delay 0 ms?")
+    if prediction != "old":
+        return CheckResult(passed=False, detail=f"{found} You predicted the new value.")
+    return CheckResult(passed=True, detail=f"{found} A stale read, as you predicted.")
+
+
 async def _same_slot(client: ClusterClient, check: dict[str, Any], owner: Owner | None) -> CheckResult:
     keys = [str(k) for k in check.get("keys", [])]
     values = {str(k): str(v) for k, v in (check.get("values") or {}).items()}
@@ -400,6 +459,7 @@ _CHECKS = {
     "shard_count": _shard_count,
     "acl_whoami": _acl_whoami,
     "info_field": _info_field,
+    "stale_replica_read": _stale_replica_read,
 }
 # Checks that name no single key, or need the owner's experiments.
 _UNKEYED = {

@@ -129,6 +129,7 @@ LAB_CHECKS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "experiment": ((), ("fault", "prediction", "load")),
     "survived_crash": (("key", "value"), ()),
     "cluster_client_as_user": (("user", "command", "forbidden"), ("read",)),
+    "stale_replica_read": (("key", "probe"), ()),
 }
 # What a solution line may start with besides a durable console line.
 SOLUTION_FAULTS = ("kill_primary", "kill_zone", "kill_replica", "restart")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import pytest
@@ -199,3 +200,45 @@ async def test_a_sandbox_holds_a_bounded_number_of_learner_users_and_charlie_rea
 
     # No browser saw a password.
     assert alice_password not in json.dumps(alice.seen) and charlie_password not in json.dumps(charlie.seen)
+
+
+STALE = {"type": "stale_replica_read", "cluster": "cache", "key": "lab:stale-prediction", "probe": "lab:stale"}
+
+
+async def test_the_stale_read_check_reads_the_old_value_from_a_replica_right_after_the_primary_acknowledged(
+    application: Any, sessions: dict[str, str], manager: SandboxManager
+) -> None:
+    async with Browser(application, sessions["alice"]) as alice:
+        await alice.start_sandbox(**SHAPE)  # the test limits keep the default 50 ms cache replication delay
+        live = await live_of(manager, "alice")
+        probe = live.clients.probe["cache"]
+        assert (await alice.command("SET lab:stale first", cluster="cache", id=1))["text"] == "OK\n"
+        assert (await alice.command("SET lab:stale-prediction new", cluster="cache", id=2))["text"] == "OK\n"
+        replica = next(p for p in live.topology("cache").data_nodes() if p.role == "replica")
+        user = live.users["cache"]
+
+        def replica_value() -> bytes:
+            with RawClient(replica.port) as c:
+                assert c.call("AUTH", user.username, user.password) == b"+OK\r\n"
+                assert c.call("READONLY") == b"+OK\r\n"
+                return c.call("GET", "lab:stale")
+
+        # As a learner who checks a moment later: the replica has 'first' by then.
+        deadline = asyncio.get_running_loop().time() + 10
+        while await asyncio.to_thread(replica_value) != b"$5\r\nfirst\r\n":
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.05)
+        wrong = await asyncio.wait_for(run_check(probe, STALE), 10)
+        assert wrong["passed"] is False
+        assert re.fullmatch(
+            r"The primary acknowledged SET lab:stale (new-[0-9a-f]{8}); [\d.]+ ms later the replica in az-[abc], "
+            r"after READONLY, answered 'first' \(the old value, the primary had 'first' before\); "
+            r"it had the new value \d+ ms after the write\. You predicted the new value\.", wrong["detail"]), wrong
+        written = re.search(r"(new-[0-9a-f]{8})", wrong["detail"]).group(1)  # type: ignore[union-attr]
+        # The write was real and reached the replica afterwards.
+        assert await asyncio.to_thread(replica_value) == b"$12\r\n%b\r\n" % written.encode()
+
+        assert (await alice.command("SET lab:stale-prediction old", cluster="cache", id=3))["text"] == "OK\n"
+        right = await asyncio.wait_for(run_check(probe, STALE), 10)
+        # The replica answered the value before this check's write: the previous check's.
+        assert right["passed"] is True and f"answered '{written}' (the old value" in right["detail"], right
