@@ -138,6 +138,18 @@ def test_geo_argument_trees_match_redis_docs(name: str, redis_proc: Proc, engine
     mine = [_hoist_first_token(a) for a in _norm_ours(parse_syntax(REGISTRY[name.encode()].args, name))]
     theirs = [_hoist_first_token(a) for a in _norm_redis(redis_fields[b"arguments"])]
     assert _drop_token_names(mine) == _drop_token_names(theirs)
+    assert _key_spec_indexes(our_fields[b"arguments"]) == _key_spec_indexes(redis_fields[b"arguments"])
+
+
+def _key_spec_indexes(args: list) -> list:
+    """(name, key_spec_index) of every key argument, depth first."""
+    out = []
+    for a in args or []:
+        fields = dict(zip(a[::2], a[1::2]))
+        if fields[b"type"] == b"key":
+            out.append((fields[b"name"], fields.get(b"key_spec_index")))
+        out += _key_spec_indexes(fields.get(b"arguments"))
+    return out
 
 
 def _hoist_first_token(arg: list) -> list:

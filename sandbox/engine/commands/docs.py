@@ -66,6 +66,8 @@ def doc_arguments(cmd: Command) -> list[Arg]:
     range_idx = 0 if by_index else -1
     movable = [i for i, s in enumerate(specs) if s.begin[0] != "index" or s.find[0] != "range"]
     movable_idx = movable[-1] if movable else range_idx
+    # A key behind a keyword with its own spec (GEORADIUS's STORE key) points at that spec.
+    by_keyword = {s.begin[1]["keyword"]: i for i, s in enumerate(specs) if s.begin[0] == "keyword"}
     fixed = {id(a): p for p, a in fixed_positions_of(args, cmd)}
     seen_numkeys = False
 
@@ -76,6 +78,8 @@ def doc_arguments(cmd: Command) -> list[Arg]:
         if a.type == "key":
             if top and id(a) in fixed and fixed[id(a)] in by_index:
                 a.key_spec_index = by_index[fixed[id(a)]]
+            elif a.token in by_keyword:
+                a.key_spec_index = by_keyword[a.token]
             elif seen_numkeys or not top or a.token or a.optional:
                 a.key_spec_index = movable_idx
             else:
