@@ -269,24 +269,38 @@ def to_dense(buf: bytearray) -> bool:
     return True
 
 
-def sparse_set(buf: bytearray, index: int, value: int, max_bytes: int) -> int:
+def sparse_set(buf: bytearray, index: int, value: int, max_bytes: int, hint: list[int] | None = None) -> int:
     """Raise register ``index`` of a sparse HLL to ``value``, exactly as Redis edits
     its opcodes: 1 if it changed (the HLL may now be dense), 0 if not, -1 if the
-    opcodes are corrupted."""
+    opcodes are corrupted.
+
+    ``hint`` ([position, first register] of an opcode, initially ``[HEADER, 0]``)
+    lets a caller raising registers in increasing order (PFMERGE) skip the opcodes
+    it already passed: the call leaves it on the opcode two before the edited one,
+    which no edit of this call touches and which lies before the next register's."""
     if value > VAL_MAX_VALUE:
         return _promote(buf, index, value)
     end = len(buf)
-    pos, first, prev = HEADER, 0, -1
+    pos, first = (hint[0], hint[1]) if hint else (HEADER, 0)
+    prev = pprev = -1
+    prev_first = pprev_first = 0
     kind = run = old = 0
     while pos < end:
         kind, run, old = _opcode(buf, pos, end)
         if index < first + run:
             break
-        prev = pos
+        pprev, pprev_first = prev, prev_first
+        prev, prev_first = pos, first
         pos += 2 if kind == 1 else 1
         first += run
     else:
         return -1
+    if hint is not None:
+        if prev < 0 and pos != HEADER:  # the hinted opcode itself: its predecessor is unknown
+            hint[0], hint[1] = HEADER, 0
+            return sparse_set(buf, index, value, max_bytes, hint)
+        if pprev >= 0:
+            hint[0], hint[1] = pprev, pprev_first
     if kind == 2:
         if old >= value:
             return 0

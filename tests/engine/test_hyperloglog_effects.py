@@ -123,3 +123,34 @@ def test_the_selftest_catches_a_broken_estimator(monkeypatch: pytest.MonkeyPatch
     assert selftest(random.Random(1), 3000) == ""
     monkeypatch.setattr(hll, "estimate", lambda histo: 0)
     assert selftest(random.Random(1), 3000).startswith("Too big error")
+
+
+def test_a_merge_hint_edits_exactly_like_a_scan_from_the_start() -> None:
+    rng = random.Random(3)
+    for _ in range(30):
+        plain, hinted = hll.new_sparse(), hll.new_sparse()
+        hll.sparse_set(plain, rng.randrange(hll.REGISTERS), 2, 3000)
+        hinted[:] = plain
+        hint = [hll.HEADER, 0]
+        span = rng.choice((40, 400, hll.REGISTERS))  # dense runs of neighbours merge VAL opcodes
+        for index in sorted(rng.sample(range(span), rng.randrange(1, min(span, 1500)))):
+            value = rng.choice((1, 1, 2, rng.randrange(1, 33)))
+            assert hll.sparse_set(hinted, index, value, 3000, hint) == hll.sparse_set(plain, index, value, 3000)
+            assert hinted == plain
+            if plain[4] == hll.DENSE:
+                break
+
+
+def test_a_merge_hint_on_an_opcode_that_grew_over_the_next_register_rescans() -> None:
+    # V3 z1 V3 z1 V3 z1 V3 z1 V3 z1 | V1@10 z1@11 V1@12 V2@13: setting 11 to 1 merges
+    # 10..12 into one VAL at the hint's next position; then raising 12 splits it, and
+    # the merge must start from the opcode before it, as a scan from the start finds.
+    base = hll.new_sparse()
+    for index, value in ((0, 3), (2, 3), (4, 3), (6, 3), (8, 3), (10, 1), (12, 1), (13, 2)):
+        hll.sparse_set(base, index, value, 3000)
+    plain, hinted = bytearray(base), bytearray(base)
+    hint = [hll.HEADER, 0]
+    for index, value in ((11, 1), (12, 2)):
+        hll.sparse_set(plain, index, value, 3000)
+        hll.sparse_set(hinted, index, value, 3000, hint)
+        assert hinted == plain, hll.decode_sparse(hinted)

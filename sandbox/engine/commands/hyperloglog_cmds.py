@@ -151,12 +151,13 @@ def pfmerge(ctx: Ctx, argv: list[bytes]) -> Any:
         # Register by register, in order, as Redis does: the sparse opcodes (and where
         # the value turns dense) depend on that order.
         limit = _sparse_limit(ctx)
+        hint = [hll.HEADER, 0]
         for index, reg in enumerate(regs):
             if reg:
                 if buf[4] == hll.DENSE:
                     hll.dense_set(buf, index, reg)
                 else:
-                    hll.sparse_set(buf, index, reg, limit)
+                    hll.sparse_set(buf, index, reg, limit, hint)
     hll.invalidate(buf)
     ctx.store(dest, bytes(buf), keep_ttl=True)
     return OK
