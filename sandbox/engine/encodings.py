@@ -43,7 +43,7 @@ _RAW_WRITERS = frozenset({"append", "setrange", "setbit", "bitfield", "bitop"})
 
 def limit(server: "Server", name: str) -> int:
     """An encoding threshold (validated by CONFIG SET, so it parses)."""
-    return int(server.params.params[name].value)
+    return server.params.params[name].parsed()  # type: ignore[return-value]  # cached int
 
 
 def string_encoding(value: bytes) -> bytes:
@@ -92,9 +92,19 @@ def encoding_of(server: "Server", value: Any) -> bytes:
     return getattr(value, "object_encoding", b"unknown")
 
 
+_LIMIT_NAMES = ("hash-max-listpack-entries", "hash-max-listpack-value", "set-max-intset-entries",
+                "zset-max-listpack-entries", "zset-max-listpack-value")
+
+
+def refresh_limits(server: "Server") -> None:
+    """Cache the thresholds ``after_write`` reads (CONFIG SET calls this)."""
+    server.keyspace.limits = tuple(limit(server, name) for name in _LIMIT_NAMES)
+
+
 def after_write(server: "Server", name: str, argv: list[bytes], ctx: "Ctx") -> None:
     """Record the conversions the write ``name`` made to the keys it changed."""
-    dbs = server.keyspace.dbs
+    keyspace = server.keyspace
+    dbs, recorded = keyspace.dbs, keyspace.encodings
     for db_id, key in ctx.dirty_keys:
         value = dbs[db_id].data.get(key)
         t = type(value)
@@ -105,23 +115,25 @@ def after_write(server: "Server", name: str, argv: list[bytes], ctx: "Ctx") -> N
                     _record(server, value, b"raw")
             elif name == "incrbyfloat":
                 _record(server, value, b"embstr" if len(value) <= EMBSTR_SIZE_LIMIT else b"raw")
-        elif t is dict or t is set or t is ZSet:
-            if id(value) not in server.keyspace.encodings:
-                _container_written(server, name, argv, value)
+        elif t is dict:
+            if id(value) in recorded:
+                continue
+            entries, longest = keyspace.limits[0], keyspace.limits[1]
+            if len(value) > entries:
+                _record(server, value, b"hashtable")
+            elif name[0] == "h":  # the hash commands: only their arguments are new
+                if max(map(len, argv[2:]), default=0) > longest or len(value.get(argv[2], b"")) > longest:
+                    _record(server, value, b"hashtable")
+            elif not hash_fits_listpack(server, value):
+                _record(server, value, b"hashtable")
+        elif (t is set or t is ZSet) and id(value) not in recorded:
+            _container_written(server, name, argv, value)
 
 
 def _container_written(server: "Server", name: str, argv: list[bytes], value: Any) -> None:
-    if type(value) is dict:
-        if len(value) > limit(server, "hash-max-listpack-entries"):
-            _record(server, value, b"hashtable")
-        elif name.startswith("h"):  # the hash commands: only their arguments are new
-            longest = limit(server, "hash-max-listpack-value")
-            if any(len(a) > longest for a in argv[2:]) or len(value.get(argv[2], b"")) > longest:
-                _record(server, value, b"hashtable")
-        elif not hash_fits_listpack(server, value):
-            _record(server, value, b"hashtable")
-    elif type(value) is set:
-        if len(value) > limit(server, "set-max-intset-entries"):
+    limits = server.keyspace.limits
+    if type(value) is set:
+        if len(value) > limits[2]:
             _record(server, value, b"hashtable")
         elif name in ("sadd", "smove"):
             if any(string2ll(m) is None for m in argv[2 if name == "sadd" else 3:]):
@@ -129,11 +141,10 @@ def _container_written(server: "Server", name: str, argv: list[bytes], value: An
         elif name not in ("srem", "spop") and not set_fits_intset(server, value):
             _record(server, value, b"hashtable")
     elif value.listpack:
-        if len(value) > limit(server, "zset-max-listpack-entries"):
+        if len(value) > limits[3]:
             fits = False
-        elif name.startswith("z") and not name.endswith("store"):  # only the arguments are new
-            longest = limit(server, "zset-max-listpack-value")
-            fits = not any(len(a) > longest for a in argv[2:])
+        elif name[0] == "z" and not name.endswith("store"):  # only the arguments are new
+            fits = max(map(len, argv[2:]), default=0) <= limits[4]
         else:
             fits = zset_fits_listpack(server, value)
         if not fits:

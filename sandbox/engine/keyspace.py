@@ -221,10 +221,12 @@ _MISSING = object()
 class Keyspace:
     """All databases of a node."""
 
-    __slots__ = ("dbs", "encodings")
+    __slots__ = ("dbs", "encodings", "limits")
 
     def __init__(self, count: int) -> None:
         self.encodings: dict[int, tuple[Any, bytes]] = {}
+        # The encoding thresholds as ints, read once per write (encodings.refresh_limits).
+        self.limits: tuple[int, ...] = (512, 64, 512, 128, 64)
         self.dbs = [Database(i, self.encodings) for i in range(count)]
 
     def __getitem__(self, index: int) -> Database:

@@ -172,7 +172,7 @@ def test_config_get_reads_parameters_like_redis(d: Differ) -> None:
 def test_config_get_matches_glob_patterns_case_insensitively(raw: RawClient) -> None:
     got = parse(raw.call("CONFIG", "GET", "MAXMEM*", "*-lazy-user-*", "maxmemory"))
     pairs = dict(zip(got[::2], got[1::2]))
-    assert pairs == {b"maxmemory": b"0", b"maxmemory-policy": b"noeviction",
+    assert pairs == {b"maxmemory": b"0", b"maxmemory-policy": b"noeviction", b"maxmemory-samples": b"5",
                      b"lazyfree-lazy-user-del": b"no", b"lazyfree-lazy-user-flush": b"no"}
     raw.call("HELLO", "3")
     assert isinstance(parse(raw.call("CONFIG", "GET", "hz")), dict)
@@ -284,10 +284,6 @@ def test_config_set_requirepass_makes_new_connections_authenticate(engine_proc: 
 
 
 def test_config_set_refuses_what_the_engine_cannot_do(raw: RawClient) -> None:
-    assert raw.call("CONFIG", "SET", "maxmemory-policy", "allkeys-lru") == (
-        b"-ERR CONFIG SET failed (possibly related to argument 'maxmemory-policy') - "
-        b"this engine only supports noeviction\r\n"
-    )
     assert raw.call("CONFIG", "SET", "port", "1") == (
         b"-ERR CONFIG SET failed (possibly related to argument 'port') - can't set immutable config\r\n"
     )
@@ -352,8 +348,8 @@ def test_info_sections_order_and_field_names_follow_redis(redis_proc: Proc, raw:
     ours_all, redis_all = _sections(parse(raw.call("INFO", "all")).decode()), _sections(theirs_all)
     assert list(ours_all) == list(redis_all)
     for section, fields in ours_all.items():
-        if section == "Keyspace":
-            continue
+        if section in ("Keyspace", "Commandstats", "Errorstats", "Latencystats"):
+            continue  # one line per key space, command or error each server saw
         names = list(redis_all[section])
         ours = list(fields)
         assert set(ours) <= set(names), (section, set(ours) - set(names))

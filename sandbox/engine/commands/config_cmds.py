@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import errors
 from ..context import Ctx
+from ..encodings import refresh_limits
 from ..errors import RedisError
 from ..glob import match as glob_match
 from ..resp import OK, Map, string2ll
@@ -194,6 +195,7 @@ def config_set(ctx: Ctx, argv: list[bytes]) -> Any:
     values = [(param, _check_value(param, value, ctx.server, shown)) for param, value, shown in chosen]
     for param, value in values:
         param.value = value
+    refresh_limits(ctx.server)
     return OK
 
 
