@@ -140,6 +140,11 @@ def _add_node_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]")
     node.add_argument("--campaign-after-ms", type=int, default=0,
                       help="durable: silence before a replica campaigns, ms (default 1.5 x lease)")
     node.add_argument("--prefer-primary", action="store_true", help="durable: campaign first in a new shard")
+    node.add_argument("--durability", choices=("sync", "async"), default="sync",
+                      help="durable: sync replies after the journal's commit; async replies at once and "
+                           "appends in the background (default sync)")
+    node.add_argument("--durability-buffer-limit-ms", type=int, default=10_000,
+                      help="durable async: refuse writes while the oldest unpersisted one is older (default 10000)")
 
 
 def _password(args: argparse.Namespace) -> str | None:
@@ -204,7 +209,8 @@ def _node_config(args: argparse.Namespace) -> "NodeConfig":
         replication_delay_ms=args.replication_delay_ms, lease_ms=args.lease_ms,
         renew_every_ms=min(args.renew_every_ms, args.lease_ms // 3),
         campaign_after_ms=args.campaign_after_ms or args.lease_ms * 3 // 2,
-        prefer_primary=args.prefer_primary,
+        prefer_primary=args.prefer_primary, durability=args.durability,
+        durability_buffer_limit_ms=args.durability_buffer_limit_ms,
     )
 
 
@@ -382,6 +388,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return cluster_main(args)
     if args.command == "node":
+        if args.durability == "async" and (args.mode != "durable" or not args.cluster_enabled):
+            # The full buffer refuses writes only (reads go on): a cluster node's write refusal.
+            print("--durability async needs --mode durable and --cluster-enabled", file=sys.stderr)
+            return 2
+        if args.durability_buffer_limit_ms <= 0:
+            print("--durability-buffer-limit-ms must be > 0", file=sys.stderr)
+            return 2
         cfg = _node_config(args)
         try:
             import uvloop

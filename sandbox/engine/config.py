@@ -180,3 +180,5 @@ class NodeConfig:
     renew_every_ms: int = 333  # durable: lease renewal period, ms (at most lease_ms / 3: two may fail within a lease)
     campaign_after_ms: int = 1500  # durable: silence before a replica campaigns, ms (> lease_ms)
     prefer_primary: bool = False  # campaign first when the shard has no primary yet
+    durability: str = "sync"  # durable: "sync" (reply after the journal's commit) or "async" (durability_buffer.py)
+    durability_buffer_limit_ms: int = 10_000  # durable async: buffer age over which writes are refused, ms (> 0)

@@ -29,8 +29,16 @@ and replays the stream from the snapshot's entry on, with the running checksum t
 snapshot carries. A replica that falls behind the journal's trim point (``JREAD``
 answers ``-TRIMMED``) reloads the newest snapshot that covers it.
 
-Invariant: a client never sees a write the journal has not committed, so no
-acknowledged write is lost when any data node dies.
+The durability setting (``NodeConfig.durability``, ``durability_buffer.py``):
+``sync`` is the above; with ``async`` a primary acknowledges a write once applied,
+``PrimaryLog`` appends it afterwards, and while the buffer's oldest write is older
+than its limit the node refuses writes (``cluster.write_refusal``, reads go on).
+INFO replication shows the setting and the buffer's age and size.
+
+Invariant (sync): a client never sees a write the journal has not committed, so no
+acknowledged write is lost when any data node dies. (async): a replica never sees
+one either; what a dying primary loses is what it acknowledged after its last
+committed entry, at most the buffer limit's worth.
 """
 
 from __future__ import annotations
@@ -49,6 +57,7 @@ from . import snapshot
 from .config import NodeConfig
 from . import errors
 from .errors import RedisError
+from .durability_buffer import BufferConfig
 from .durable_log import ENTRY_TIME, PrimaryLog
 from .journal_state import encode_leader
 from .journal_client import JournalClient
@@ -90,6 +99,11 @@ class DurableNode:
         self._fence_with: tuple[list[asyncio.Future[Any]], RedisError] = ([], errors.NO_LONGER_PRIMARY)
         self.max_inflight = 64
         self.log: PrimaryLog | None = None
+        self.buffer_config = BufferConfig(cfg.durability, cfg.durability_buffer_limit_ms)
+        self.buffer_full = False  # async: writes refused, the buffer is over its limit
+        self.disk_refusal: RedisError | None = None  # writes refused, the journal's disk quota is used up
+        self._buffer_timer: asyncio.TimerHandle | None = None
+        self._buffer_timer_at: float | None = None
         self.restoring: dict[str, Any] | None = None  # the snapshot being caught up from, until `restored`
         # The server's view of this role (roles.NodeRole): a replica until the machine
         # makes it primary; ``refusal`` while the lease is lapsed or once fenced.
@@ -216,6 +230,7 @@ class DurableNode:
             if mine.data:
                 self.server.touch_watched_db(mine.id)
             mine.swap_contents(loaded)
+        self.server.scripts.functions = fresh.scripts.functions  # the snapshot's libraries, like its keys
         upto, crc = (snap.meta.upto_id, snap.meta.crc) if snap else (0, 0)
         self.crc = crc
         self.step(lead.Restored(upto))
@@ -301,6 +316,9 @@ class DurableNode:
         if self.fenced or self.log is None:
             return
         self.step(lead.Tick())
+        if self.buffer_config.setting == "async":
+            self.log.check_stalled()
+            self.buffer_changed()
         if self.journal.conn is None or not self.journal.conn.is_open:
             try:
                 await self.journal.connection()
@@ -323,15 +341,46 @@ class DurableNode:
             used, cap = int(reply.result()[0]), int(reply.result()[1])
         except (TypeError, ValueError, IndexError):
             return  # a journal without JDISK
-        cluster = self.server.cluster
         over = cap > 0 and used >= cap
         if over:
-            if cluster.write_refusal is None:
+            if self.disk_refusal is None:
                 self.emit({"event": "disk_quota_reached", "used_bytes": used, "cap_bytes": cap})
-            cluster.write_refusal = errors.disk_quota(used, cap)
-        elif cluster.write_refusal is not None:
-            cluster.write_refusal = None
+            self.disk_refusal = errors.disk_quota(used, cap)
+        elif self.disk_refusal is not None:
+            self.disk_refusal = None
             self.emit({"event": "disk_quota_cleared", "used_bytes": used, "cap_bytes": cap})
+        self._set_write_refusal()
+
+    # -- the async durability buffer ----------------------------------------------------------
+    def buffer_changed(self) -> None:
+        """The buffer grew, shrank or aged: refuse or admit writes as it says, and
+        wake up when its oldest write will reach the limit."""
+        log = self.log
+        if log is None or not log.buffer.is_async or self.fenced:
+            return
+        buffer, now = log.buffer, _now_ms()
+        full = not buffer.admits(now)
+        if full != self.buffer_full:
+            self.buffer_full = full
+            self.emit({"event": "durability_buffer_full" if full else "durability_buffer_drained",
+                       "age_ms": round(buffer.age_ms(now)), "writes": buffer.count, "bytes": buffer.pending_bytes})
+            self._set_write_refusal()
+        when = None if full else buffer.full_at()
+        if when != self._buffer_timer_at:
+            if self._buffer_timer is not None:
+                self._buffer_timer.cancel()
+            self._buffer_timer, self._buffer_timer_at = None, when
+            if when is not None:
+                delay_s = max(when - now, 0.0) / 1000 + 0.001  # just past the limit: then it is over
+                self._buffer_timer = asyncio.get_running_loop().call_later(delay_s, self._buffer_timer_fired)
+
+    def _buffer_timer_fired(self) -> None:
+        self._buffer_timer = self._buffer_timer_at = None
+        self.buffer_changed()
+
+    def _set_write_refusal(self) -> None:
+        if self.server.cluster is not None:
+            self.server.cluster.write_refusal = errors.DURABILITY_BUFFER_FULL if self.buffer_full else self.disk_refusal
 
     def refused(self, reason: str, futures: list[asyncio.Future[Any]],
                 error: RedisError = errors.NO_LONGER_PRIMARY) -> None:
@@ -381,6 +430,15 @@ class DurableNode:
             ("journal_lag_ms", lag_ms),
             ("journal_leader", self.leader or ""),
             ("lease_valid", int(self.leadership.lease_valid(_now_ms()))),
+        ])
+        buffer = self.log.buffer if self.log is not None else None
+        own.update([
+            ("durability_writes", self.buffer_config.setting),
+            ("durability_buffer_limit_ms", int(self.buffer_config.limit_ms)),
+            ("durability_buffer_age_ms", int(buffer.age_ms(_now_ms())) if buffer else 0),
+            ("durability_buffer_writes", buffer.count if buffer else 0),
+            ("durability_buffer_bytes", buffer.pending_bytes if buffer else 0),
+            ("durability_buffer_full", int(self.buffer_full)),
         ])
         fields = [(k, own.pop(k, v)) for k, v in lone_primary_fields("master", self.replid)]
         return fields + list(own.items())

@@ -1,13 +1,16 @@
 """The durable primary's effect log (``PrimaryLog``): its writes' effects, batched
-per event-loop tick into conditional appends to the shard's journal stream, and
-each write's reply held until the journal committed its entry and the leadership
-machine released it.
+per event-loop tick into conditional appends to the shard's journal stream. With
+``sync`` durability each write's reply is held until the journal committed its
+entry and the leadership machine released it; with ``async`` the reply goes at
+once and the appends follow in the background, in order, while
+``durability_buffer.DurabilityBuffer`` (the pure machine that decides when a reply
+may go and whether a write may be accepted) tracks what is not yet persisted.
 
 Invariants:
 * Every append names the entry id it must get (``JAPPEND stream after kind data``):
   an append that would land anywhere else is refused, so two primaries can never
   both write entry n. A refusal fences this node (``DurableNode.refused``).
-* A reply is released only after its entry committed; when the outcome of an append
+* A sync reply is released only after its entry committed; when the outcome of an append
   is unknown (connection lost, timeout), nothing new is sent until the stream was
   read back and every in-flight entry is known to be committed, absent (sent again,
   in order) or someone else's (fenced).
@@ -27,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from . import leadership as lead
+from .durability_buffer import DurabilityBuffer
 from .journal_state import MAX_ENTRY_BYTES, encode_lease
 from .respclient import RespError
 from .server import encode_effects
@@ -51,32 +55,45 @@ class PrimaryLog:
     """
 
     JOURNAL_WAIT_S = 3.0
+    # async: an append with no answer for this long (a paused journal leader keeps its
+    # socket open and never answers) is treated as of unknown outcome.
+    STALL_S = 1.0
 
     def __init__(self, node: "DurableNode", tail: int) -> None:
         self.node = node
         self.tail = tail  # id the last sent append will get
         self.confirmed = tail  # last id the journal confirmed to us
         self.pieces: list[bytes] = []
-        self.futures: list[asyncio.Future[Any]] = []
+        self.futures: list[asyncio.Future[Any] | None] = []  # None: an async write, already acknowledged
+        self.seqs: list[int] = []  # the buffer's seq of each piece
+        self.buffer = DurabilityBuffer(node.buffer_config)
+        self.entry_seq: dict[int, int] = {}  # expected id -> last buffer seq its data entry holds
         self.scheduled = False
         # expected id -> (kind, data, futures, sent_at), in id order
         self.inflight: dict[int, tuple[bytes, bytes, list[asyncio.Future[Any]], float]] = {}
         self.held: dict[int, list[asyncio.Future[Any]]] = {}  # committed, until the machine releases them
         self.recovering = False
+        self.progress_at = time.monotonic()  # last transmit or commit: an answer is due STALL_S after it
         self.crc = node.crc
         self.entries_since_checksum = 0
 
     def append(self, db: int, effects: list[list[bytes]], keys: list[tuple[int, bytes]]) -> "asyncio.Future[Any]":
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Any] = loop.create_future()
-        self.pieces.append(encode_effects(db, effects))
+        piece = encode_effects(db, effects)
+        accepted = self.buffer.accept(time.monotonic() * 1000, len(piece))
+        self.pieces.append(piece)
+        self.seqs.append(accepted.seq)
+        fut: asyncio.Future[Any] | None = None
+        if not accepted.release_now:
+            fut = loop.create_future()
+            tracker = self.node.server.tracker
+            for k in keys:
+                tracker[k] = fut
         self.futures.append(fut)
-        tracker = self.node.server.tracker
-        for k in keys:
-            tracker[k] = fut
         if not self.scheduled:
             self.scheduled = True
             loop.call_soon(self.flush)
+        self.node.buffer_changed()
         return fut
 
     def flush(self) -> None:
@@ -100,13 +117,15 @@ class PrimaryLog:
                               self._all_pending(), error=errors.JOURNAL_ENTRY_TOO_LARGE)
             return
         data = ENTRY_TIME.pack(int(time.time() * 1000)) + b"".join(self.pieces[:count])
-        futures = self.futures[:count]
-        self.pieces, self.futures = self.pieces[count:], self.futures[count:]
+        futures = [f for f in self.futures[:count] if f is not None]
+        last_seq = self.seqs[count - 1]
+        self.pieces, self.futures, self.seqs = self.pieces[count:], self.futures[count:], self.seqs[count:]
         if self.pieces and not self.scheduled:
             self.scheduled = True
             asyncio.get_running_loop().call_soon(self.flush)
         self.crc = zlib.crc32(data, self.crc)
         self._send(b"data", data, futures)
+        self.entry_seq[self.tail] = last_seq
         self.node.step(lead.AppendSent("data"))
         self.entries_since_checksum += 1
         if self.entries_since_checksum >= 100:
@@ -130,6 +149,7 @@ class PrimaryLog:
 
     def _transmit(self, expected: int) -> None:
         kind, data, _futures, sent_at = self.inflight[expected]
+        self.progress_at = time.monotonic()
         conn = self.node.journal.conn
         if conn is None or not conn.is_open:
             reply: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
@@ -144,6 +164,12 @@ class PrimaryLog:
         exc = reply.exception()
         if exc is None and reply.result() == expected:
             self._committed(expected)
+            return
+        if isinstance(exc, RespError) and exc.code == "CONDFAIL" and self.buffer.is_async and not self.recovering:
+            # A resend after a stall may meet its own first copy, committed late: read
+            # the stream back (_recover) before deciding, rather than lose the buffer.
+            self.recovering = True
+            asyncio.get_running_loop().create_task(self._recover(exc.text))
             return
         if isinstance(exc, RespError) and exc.code in ("CONDFAIL", "FENCED"):
             self.node.refused(f"append after {expected - 1} refused: {exc.text}", self._all_pending())
@@ -164,8 +190,12 @@ class PrimaryLog:
 
     def _committed(self, entry_id: int) -> None:
         _kind, _data, futures, sent_at = self.inflight.pop(entry_id)
+        self.progress_at = time.monotonic()
         self.confirmed = max(self.confirmed, entry_id)
         self.held[entry_id] = futures
+        if entry_id in self.entry_seq:
+            self.buffer.persisted(self.entry_seq.pop(entry_id))
+            self.node.buffer_changed()
         self.node.step(lead.Committed(entry_id, sent_at * 1000))
 
     def release(self, entry_id: int) -> None:
@@ -185,14 +215,30 @@ class PrimaryLog:
         out += [f for futures in self.held.values() for f in futures]
         self.inflight.clear()
         self.held.clear()
-        return out + self.futures
+        if self.buffer.is_async and self.buffer.count:
+            self.node.emit({"event": "durability_buffer_lost", "writes": self.buffer.count,
+                            "bytes": self.buffer.pending_bytes,
+                            "age_ms": round(self.buffer.age_ms(time.monotonic() * 1000))})
+        self.buffer.dropped()  # this node will never persist them: they are lost with it
+        return out + [f for f in self.futures if f is not None]
+
+    def check_stalled(self) -> None:
+        """async: start recovering when the oldest append got no answer for STALL_S."""
+        if self.recovering or not self.inflight or self.node.fenced:
+            return
+        if time.monotonic() - self.progress_at > self.STALL_S:
+            self.recovering = True
+            asyncio.get_running_loop().create_task(self._recover(f"no answer for {self.STALL_S:.0f}s"))
 
     async def _recover(self, reason: str) -> None:
         node = self.node
         node.emit({"event": "journal_unavailable", "error": reason, "inflight": len(self.inflight)})
         deadline = time.monotonic() + self.JOURNAL_WAIT_S
+        patient = self.buffer.is_async  # keeps its buffer and tries on (durability_buffer's docstring)
         while not node.fenced:
-            if time.monotonic() > deadline:
+            if patient:
+                deadline = max(deadline, time.monotonic() + 1.0)
+            elif time.monotonic() > deadline:
                 node.refused(f"journal unreachable for {self.JOURNAL_WAIT_S:.0f}s: {reason}", self._all_pending(),
                              error=errors.JOURNAL_NO_QUORUM)
                 return

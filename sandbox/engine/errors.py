@@ -132,6 +132,9 @@ REPLICATION_IN_DURABLE_MODE = _err(
 LEASE_EXPIRED = _err("CLUSTERDOWN The primary's lease expired; a new primary is being elected")
 NO_LONGER_PRIMARY = _err("CLUSTERDOWN Write not committed: this node is no longer the primary")
 JOURNAL_NO_QUORUM = _err("CLUSTERDOWN The journal has no quorum; the write was not acknowledged")
+# ElastiCache (async durability) answers a write with "the cluster down error" while its
+# oldest unpersisted write is older than the limit; AWS does not print the text, so ours says why.
+DURABILITY_BUFFER_FULL = _err("CLUSTERDOWN Durability buffer full: writes are refused until the log catches up")
 
 # Cluster
 CROSSSLOT = _err("CROSSSLOT Keys in request don't hash to the same slot")

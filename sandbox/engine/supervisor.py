@@ -217,7 +217,7 @@ class Supervisor:
         if self.spec.mode == "durable":
             argv += ["--journal", self.journal_addrs(), "--journal-auth-file", str(self.journal_secret_file),
                      "--snapshot-dir", str(self.dir / "snapshots"),
-                     "--lease-ms", str(self.spec.lease_ms)]
+                     "--lease-ms", str(self.spec.lease_ms)] + self.spec.durability_args()
             if first_start and p.role == "primary":
                 argv.append("--prefer-primary")
         else:

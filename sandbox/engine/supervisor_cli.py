@@ -25,6 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--replication-delay-ms", type=int, default=0, help="cache mode: one-way replication delay")
     parser.add_argument("--detection-timeout-ms", type=int, default=1000, help="cache mode: failure detection time")
     parser.add_argument("--lease-ms", type=int, default=1000, help="durable mode: primary lease")
+    parser.add_argument("--durability", choices=("sync", "async"), default="sync",
+                        help="durable mode: sync (reply after the journal's commit) or async (reply at once)")
+    parser.add_argument("--durability-buffer-limit-ms", type=int, default=10_000,
+                        help="durable async: refuse writes while the oldest unpersisted one is older (default 10000)")
     parser.add_argument("--no-restart", dest="auto_restart", action="store_false", help="don't restart crashed processes")
     parser.add_argument("--maxmemory", default="0",
                         help="per data node, e.g. 100mb; also sets each process's memory limit (default 0: none)")
@@ -52,7 +56,8 @@ async def run(args: argparse.Namespace) -> int:
         bind=args.bind, replication_delay_ms=args.replication_delay_ms, detection_timeout_ms=args.detection_timeout_ms,
         lease_ms=args.lease_ms, auto_restart=args.auto_restart, maxmemory=args.maxmemory, requirepass=args.requirepass,
         username=args.username, password=_read(args.password_file), from_snapshot=args.from_snapshot,
-        max_disk_bytes=args.max_disk_bytes,
+        max_disk_bytes=args.max_disk_bytes, durability=args.durability,
+        durability_buffer_limit_ms=args.durability_buffer_limit_ms,
     )
     supervisor = Supervisor(spec)
     stop = asyncio.Event()

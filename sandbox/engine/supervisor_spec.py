@@ -44,6 +44,8 @@ class ClusterSpec:
     replication_delay_ms: int = 0  # cache: one-way primary->replica delay, ms
     detection_timeout_ms: int = 1000  # cache: how long a dead primary goes unnoticed, ms
     lease_ms: int = 1000  # durable: primary lease, ms
+    durability: str = "sync"  # durable: "sync" or "async" (ElastiCache's option; durability_buffer.py)
+    durability_buffer_limit_ms: int = 10_000  # durable async: buffer age over which writes are refused, ms
     auto_restart: bool = True  # restart crashed processes (as replicas)
     restart_delay_ms: int = 1500  # wait before restarting a crashed process, ms (doubles, up to
     # RESTART_BACKOFF_MAX_S, while it keeps crashing within RESTART_STABLE_S of its start)
@@ -60,6 +62,10 @@ class ClusterSpec:
     snapshotter: bool = True  # durable: run the off-node snapshotter process
     from_snapshot: str = ""  # durable: snapshot file that seeds a NEW cluster ("" = start empty)
     journal_secret: str = field(default="", repr=False)  # durable: the journal's ("" = keep DIR/journal.secret's)
+
+    def durability_args(self) -> list[str]:
+        """A durable data node's durability flags."""
+        return ["--durability", self.durability, "--durability-buffer-limit-ms", str(self.durability_buffer_limit_ms)]
 
 
 def users_file(spec: ClusterSpec, secret: str) -> str:
