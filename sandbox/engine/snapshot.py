@@ -10,7 +10,11 @@ A snapshot is a ``records.py`` record file (versioned header, then
 * ``C`` + a chunk of the RESP command stream that rebuilds every key with its TTL
   (``replication_replica.key_commands``: SET/RPUSH/HSET/SADD/ZADD, a stream's
   XADD/XGROUP/XCLAIM/XSETID, then an absolute PEXPIREAT). Chunks end on command
-  boundaries, so each one applies on its own;
+  boundaries, so each one applies on its own. From format 3 the first chunk holds
+  the node's function libraries as ``FUNCTION LOAD REPLACE <code>`` (there is one
+  only when a library exists): the journal entries that loaded them are trimmed
+  once a snapshot covers them, so without it FCALL would find nothing after a
+  restore;
 * ``P`` + a piece of a chunk too large for one record (format 2): a chunk of more
   than ``PIECE_BYTES`` -- one key whose value is as large as proto-max-bulk-len
   (512 MB) allows -- is written as ``P`` records followed by one ``C`` record holding
@@ -59,8 +63,10 @@ from .slots import key_slot
 if TYPE_CHECKING:
     from .server import Server
 
-FORMAT = 2  # 2: a chunk may be split over P records; 1: every chunk in one C record
-READABLE_FORMATS = (1, 2)
+# 3: function libraries in the first chunk; 2: a chunk may be split over P records;
+# 1: every chunk in one C record. Older formats hold no libraries and still load.
+FORMAT = 3
+READABLE_FORMATS = (1, 2, 3)
 PIECE_BYTES = 16 * 1024 * 1024  # the largest piece of a chunk in one record: readers never hold a huge record twice
 SUFFIX = ".mdbsnap"
 TEMP_PREFIX = ".tmp-"
@@ -161,12 +167,18 @@ def dataset_digest(server: "Server") -> str:
     """sha256 of the keyspace in a canonical order (keys, members and fields sorted),
     so that two servers holding the same data agree whatever order built it. A
     stream counts its entries, counters, groups, consumers and PELs, not the node
-    layout its history left (``Stream.canonical``)."""
+    layout its history left (``Stream.canonical``). Function libraries count too,
+    by name, only when there are some: a node without libraries digests as before."""
     h = hashlib.sha256()
 
     def put(part: bytes) -> None:
         h.update(_LEN.pack(len(part)))
         h.update(part)
+
+    libraries = server.scripts.functions.libraries
+    for name in sorted(libraries):
+        put(b"function-library")
+        put(libraries[name].code)
 
     for db in server.keyspace.dbs:
         expires = db.expires
@@ -212,7 +224,13 @@ def key_count(server: "Server") -> int:
 
 
 def dump(server: "Server", keep: Callable[[bytes], bool] | None = None) -> Iterator[bytes]:
-    """The keyspace as RESP command chunks (each starts by selecting its database)."""
+    """The function libraries, then the keyspace, as RESP command chunks (a chunk of
+    keys starts by selecting its database). ``keep`` filters keys, never libraries:
+    in a cluster every shard holds every library, as in Redis."""
+    libraries = [encode_command([b"FUNCTION", b"LOAD", b"REPLACE", lib.code])
+                 for lib in server.scripts.functions.libraries.values()]
+    if libraries:
+        yield b"".join(libraries)
     for db in server.keyspace.dbs:
         if not db.data:
             continue
@@ -375,6 +393,8 @@ def load(path: str, server: "Server") -> Snapshot:
 
 
 def clear(server: "Server") -> None:
+    if server.scripts.functions.libraries:
+        server.scripts.functions.flush()
     for db in server.keyspace.dbs:
         if db.data:
             server.touch_watched_db(db.id)
