@@ -124,6 +124,24 @@ class ClusterState:
         return all(s.primary is not None for s in self.shards) and -1 not in self.slot_owner
 
     # -- routing -------------------------------------------------------------------------
+    def check_transaction(self, queued: list[tuple["Command", list[bytes]]]) -> RedisError | None:
+        """EXEC's own check: every key the queued commands touch must be in one slot.
+
+        Each command was checked alone when it was queued; like Redis, EXEC then
+        refuses a transaction whose keys span slots (and the caller discards it).
+        """
+        slot = -1
+        for cmd, argv in queued:
+            if not (cmd.first_key or cmd.getkeys):
+                continue
+            for i in cmd.key_indexes(argv):
+                s = key_slot(argv[i])
+                if slot < 0:
+                    slot = s
+                elif s != slot:
+                    return errors.CROSSSLOT
+        return None
+
     def check(self, client: "Client", cmd: "Command", argv: list[bytes]) -> RedisError | None:
         """The redirection or refusal for this command on this node, or None to run it."""
         idx = cmd.key_indexes(argv) if (cmd.first_key or cmd.getkeys) else ()

@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,8 +113,12 @@ def redis_server_binary() -> str:
 @contextlib.contextmanager
 def redis_process(*args: str) -> Iterator[Proc]:
     port = free_port(with_cluster_bus="--cluster-enabled" in args)
+    # Its own directory: a redis-server loads any dump.rdb in its working directory at
+    # start, even with saving off, and a stray /tmp/dump.rdb once gave a cluster-mode
+    # reference node a busy slot.
+    workdir = tempfile.mkdtemp(prefix="redis-ref-")
     cmd = [
-        redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+        redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", workdir, "--save", "",
         "--appendonly", "no", "--daemonize", "no", "--protected-mode", "no", "--loglevel", "warning", *args,
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, cwd="/tmp", preexec_fn=die_with_parent)
@@ -133,3 +138,4 @@ def redis_process(*args: str) -> Iterator[Proc]:
         yield Proc(port=port, pid=proc.pid, popen=proc)
     finally:
         stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)

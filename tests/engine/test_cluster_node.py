@@ -11,6 +11,7 @@ import json
 import random
 import shutil
 import tempfile
+import time
 from contextlib import ExitStack
 
 import pytest
@@ -95,6 +96,45 @@ def test_cluster_mode_replies_match_redis(cluster_pair):
             SELECT 1
             READONLY
             READWRITE
+        """)
+    finally:
+        d.close()
+
+
+def test_a_transaction_across_slots_is_refused_at_exec_like_redis(cluster_pair):
+    """Each queued command is fine alone; EXEC refuses keys in two slots with
+    CROSSSLOT and discards the transaction (nothing of it runs), as Redis does."""
+    from .conftest import Differ
+
+    ref, eng = cluster_pair
+    with RawClient(ref.port) as c:  # redis-server's cluster state turns ok on its next cron
+        deadline = time.monotonic() + 10
+        while b"cluster_state:ok" not in c.call("CLUSTER", "INFO") and time.monotonic() < deadline:
+            time.sleep(0.05)
+    d = Differ(ref.port, eng.port)
+    try:
+        d.many("""
+            DEL a b {a}x
+            MULTI
+            SET a 1
+            SET b 2
+            EXEC
+            EXEC
+            GET a
+            MULTI
+            SET a 1
+            SET {a}x 2
+            EXEC
+            MGET a
+            MULTI
+            PING
+            EXEC
+            WATCH a
+            MULTI
+            INCR a
+            INCR b
+            EXEC
+            DEL a {a}x
         """)
     finally:
         d.close()

@@ -28,9 +28,18 @@ def multi(ctx: Ctx, argv: list[bytes]) -> Any:
 @command("exec", 1, "noscript loading stale skip_slowlog", acl="@transaction", group="transactions",
          summary="Run every queued command atomically; nil if a watched key changed.")
 def exec_(ctx: Ctx, argv: list[bytes]) -> Any:
-    if ctx.client.multi is None:
+    client = ctx.client
+    if client.multi is None:
         raise errors.EXEC_WITHOUT_MULTI
-    return ctx.server.exec_transaction(ctx.client)
+    cluster = ctx.server.cluster
+    if cluster is not None and client.multi:
+        refusal = cluster.check_transaction(client.multi)
+        if refusal is not None:
+            client.multi = None
+            client.multi_error = False
+            ctx.server.unwatch_all(client)
+            raise refusal
+    return ctx.server.exec_transaction(client)
 
 
 @command("discard", 1, "noscript loading stale fast allow_busy", acl="@transaction", group="transactions",
