@@ -320,6 +320,14 @@ SANDBOX_MAX_MESSAGE_BYTES = env_int(
 SANDBOX_REPLICATION_DELAY_MS = env_int(
     "MEMORYDB_LAB_SANDBOX_REPLICATION_DELAY_MS", 50, minimum=0, maximum=1000
 )
+# The third lane (ElastiCache durable, async writes): whether a new sandbox starts
+# with it (each lane is ~4 more processes per learner, so off unless a host has room),
+# and its durability buffer limit, ms. ElastiCache's is 10 s; a shorter one lets a
+# class see writes rejected within a minute (the page says which one runs).
+SANDBOX_ASYNC_LANE_DEFAULT = env_bool("MEMORYDB_LAB_SANDBOX_ASYNC_LANE_DEFAULT", False)
+SANDBOX_ASYNC_BUFFER_LIMIT_MS = env_int(
+    "MEMORYDB_LAB_SANDBOX_ASYNC_BUFFER_LIMIT_MS", 2000, minimum=200, maximum=10_000
+)
 # Crash everyone (teach): the write load started on each sandbox (writes/s per
 # cluster) and the seconds learners get to predict before the primaries die.
 TEACH_CLASS_RUN_RATE = env_int("MEMORYDB_LAB_TEACH_CLASS_RUN_RATE", 25, minimum=1, maximum=500)

@@ -357,8 +357,9 @@ async def _experiment(client: ClusterClient, check: dict[str, Any], owner: Owner
         runs = [r for r in runs if r["fault"] == check["fault"]]
     if not runs:
         return CheckResult(passed=False, detail=f"No {check.get('fault') or 'crash'} of the {cluster} cluster has finished yet.")
+    said_key = "prediction_async" if cluster == "async" else "prediction"  # each lane its own guess
     if check.get("prediction"):
-        runs = [r for r in runs if r["prediction"] is not None]
+        runs = [r for r in runs if r[said_key] is not None]
         if not runs:
             return CheckResult(passed=False, detail="Your crashes went without a prediction; predict before you crash.")
     if check.get("load"):
@@ -366,7 +367,7 @@ async def _experiment(client: ClusterClient, check: dict[str, Any], owner: Owner
         if not runs:
             return CheckResult(passed=False, detail="Your crashes ran without the write load; start it first.")
     run = runs[0]
-    said = f"you predicted {run['prediction']}; " if run["prediction"] is not None else ""
+    said = f"you predicted {run[said_key]}; " if run[said_key] is not None else ""
     return CheckResult(passed=True, detail=f"Your {run['fault']} of {run['target']}: {said}the {cluster} cluster lost {run['lost'].get(cluster)}.")
 
 

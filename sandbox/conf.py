@@ -35,6 +35,8 @@ class SandboxLimits:
     event_log_size: int = 1000  # events kept per sandbox for reconnecting browsers
     replication_delay_ms: int = 50  # cache mode's default cross-zone delay, ms
     max_replication_delay_ms: int = 1000
+    async_lane_default: bool = False  # whether a new sandbox runs the third lane (async writes)
+    async_buffer_limit_ms: int = 2000  # its durability buffer limit, ms (ElastiCache's: 10 000)
     max_shards: int = 3
     max_replicas: int = 2
     max_load_rate: int = 500  # writes per second per cluster
@@ -87,6 +89,8 @@ class SandboxLimits:
             max_message_bytes=settings.SANDBOX_MAX_MESSAGE_BYTES,
             event_log_size=settings.SANDBOX_EVENT_LOG_SIZE,
             replication_delay_ms=settings.SANDBOX_REPLICATION_DELAY_MS,
+            async_lane_default=settings.SANDBOX_ASYNC_LANE_DEFAULT,
+            async_buffer_limit_ms=settings.SANDBOX_ASYNC_BUFFER_LIMIT_MS,
             max_load_rate=settings.SANDBOX_MAX_LOAD_RATE,
             nice=settings.SANDBOX_NICE,
             lease_ms=settings.SANDBOX_LEASE_MS,

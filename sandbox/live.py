@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from sandbox.backends import ClusterUser, SandboxHandle
 from sandbox.cluster_client import ClusterClient
 from sandbox.events import EventLog
-from sandbox.models import Sandbox
+from sandbox.models import Sandbox, lanes
 from sandbox.owners import Owner
 from sandbox.resp import NodeLink
 from sandbox.topology import EMPTY, Topology
@@ -90,7 +90,8 @@ class Lab:
     crash: "CrashRun | None" = None
     last_verdict: dict[str, Any] | None = None
     verdicts_failed: int = 0  # crashes whose verdict could not be read (a class run stops waiting)
-    prediction: int | None = None
+    prediction: int | None = None  # of the cache cluster's loss
+    prediction_async: int | None = None  # of the async-writes cluster's loss
 
     @property
     def load_running(self) -> bool:
@@ -187,6 +188,11 @@ class LiveSandbox:
     @property
     def may_reconfigure(self) -> bool:
         return self._state in (State.RUNNING, State.FAILED, State.QUEUED)
+
+    @property
+    def lanes(self) -> tuple[str, ...]:
+        """The clusters it runs, in the page's order (the third lane only when on)."""
+        return lanes(bool(self.shape.get("async_lane")))
 
     # -- who it is -----------------------------------------------------------------------
     @property

@@ -1,4 +1,4 @@
-"""The write load and its ledger: the same stream of writes to both clusters, every
+"""The write load and its ledger: the same stream of writes to every cluster, every
 acknowledged write recorded, then checked one by one after a crash.
 
 A write is *acknowledged* when the cluster answered it without an error; only then
@@ -110,7 +110,11 @@ class Ledger:
     counters: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     latencies_ms: array = field(default_factory=lambda: array("d"))
     ack_ms: array = field(default_factory=lambda: array("d"))
-    errors: int = 0
+    errors: int = 0  # writes not acknowledged, for any reason
+    # ... of which the cluster refused with CLUSTERDOWN (no quorum, a lapsed lease, the
+    # async lane's full durability buffer): refused, so never lost.
+    rejected: int = 0
+    rejections: dict[str, int] = field(default_factory=dict)  # the refusal's text -> how many
     last_error: str = ""
     last_acked_n: int = -1
     # shard -> numbers of the writes acknowledged there, in acknowledgement order
@@ -154,11 +158,28 @@ class Ledger:
         self.errors += 1
         self.last_error = text
 
+    def reject(self, text: str) -> None:
+        self.fail(text)
+        self.rejected += 1
+        if text in self.rejections or len(self.rejections) < 8:  # a few distinct texts, not one per write
+            self.rejections[text] = self.rejections.get(text, 0) + 1
+
+    def acked_between(self, start_ms: float, end_ms: float) -> int:
+        """How many writes were acknowledged from ``start_ms`` to ``end_ms`` (wall ms)."""
+        acks = self.ack_ms
+        count = 0
+        for i in range(len(acks) - 1, -1, -1):  # recent ones are at the end
+            if acks[i] < start_ms:
+                break
+            count += acks[i] <= end_ms
+        return count
+
     def progress(self) -> dict[str, Any]:
         recent = sorted(self.latencies_ms[-2000:])
         return {
             "acknowledged": self.acknowledged,
             "errors": self.errors,
+            "rejected": self.rejected,
             "last_error": self.last_error,
             "p50_ms": _round(percentile(recent, 0.5)),
             "p99_ms": _round(percentile(recent, 0.99)),
@@ -208,6 +229,7 @@ class Ledger:
             "lost_by_kind": lost_by_kind,
             "lost_keys": [what for what, _ in lost[:LOST_KEYS_SHOWN]],
             "errors": self.errors,
+            "rejected": self.rejected,
             "loss_window_ms": None,
         }
         if lost:
@@ -381,7 +403,9 @@ class WriteLoad:
         except (LinkDown, asyncio.TimeoutError, OSError) as exc:
             ledger.fail(str(exc) or "timed out")
         else:
-            if isinstance(reply, ErrorReply):
+            if isinstance(reply, ErrorReply) and reply.code == "CLUSTERDOWN":
+                ledger.reject(str(reply))
+            elif isinstance(reply, ErrorReply):
                 ledger.fail(str(reply))
             else:
                 shard = self.clients[name].shard_of(write.key)

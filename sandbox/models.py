@@ -1,13 +1,17 @@
 """Database models of the sandbox app: a learner's sandbox and their experiments.
 
-``Sandbox`` is the wanted and the actual state of one learner's pair of clusters
-(a durable one and a cache-mode one of the same shape). The manager makes reality
+``Sandbox`` is the wanted and the actual state of one learner's clusters of the same
+shape, one per *lane*: a durable one (MemoryDB), a cache-mode one (ElastiCache
+without durability) and, when the learner turns it on, a third between them
+(ElastiCache with durability and asynchronous writes). The manager makes reality
 match it and writes back what really happened; the row outlives any websocket and
 any site process, which is how a restarted site finds what it left behind.
 
 Invariants:
 * a row has exactly one owner: a user, or a guest token (a check constraint);
 * one row per owner (unique user, unique token): the browser never names a sandbox;
+* the lanes a sandbox runs are ``lanes(async_lane)``, always in ``CLUSTERS`` order;
+  with the switch off, nothing of the third lane runs;
 * ``credentials`` (each cluster's ACL user and password) never leave the server:
   ``summary()`` is what a browser sees, and it is built field by field; in the
   database they are sealed with a key derived from SECRET_KEY (sandbox.encryption).
@@ -26,7 +30,19 @@ from django.db.models import Q
 from sandbox.encryption import EncryptedJSONField
 from sandbox.owners import Owner
 
-CLUSTERS = ("durable", "cache")
+# Every lane a sandbox can have, in the order the page shows them: the log before the
+# reply, the reply before the log, no log at all.
+CLUSTERS = ("durable", "async", "cache")
+LANE_LABELS = {
+    "durable": "MemoryDB (durable)",
+    "async": "ElastiCache durable (async writes)",
+    "cache": "ElastiCache (cache mode)",
+}
+
+
+def lanes(async_lane: bool) -> tuple[str, ...]:
+    """The clusters a sandbox runs: the third lane only when switched on."""
+    return tuple(name for name in CLUSTERS if async_lane or name != "async")
 
 
 class Sandbox(models.Model):
@@ -58,6 +74,8 @@ class Sandbox(models.Model):
     shards = models.PositiveSmallIntegerField(default=1)
     replicas = models.PositiveSmallIntegerField(default=1)
     replication_delay_ms = models.PositiveIntegerField(default=50)
+    # The third lane (ElastiCache durable, async writes): off unless the learner turns it on.
+    async_lane = models.BooleanField(default=False)
     state = models.CharField(max_length=16, choices=State.choices, default=State.STOPPED)
     desired_state = models.CharField(
         max_length=16, choices=Desired.choices, default=Desired.STOPPED
@@ -120,6 +138,7 @@ class Sandbox(models.Model):
             "shards": self.shards,
             "replicas": self.replicas,
             "replication_delay_ms": self.replication_delay_ms,
+            "async_lane": int(self.async_lane),
         }
 
     def summary(self) -> dict[str, Any]:
@@ -146,13 +165,17 @@ class Experiment(models.Model):
     owner_token = models.CharField(max_length=64, null=True, blank=True, db_index=True)
     created = models.DateTimeField(auto_now_add=True)
     fault = models.CharField(max_length=32)  # kill_primary, kill_zone, ...
-    target = models.CharField(max_length=16)  # both, durable, cache
+    target = models.CharField(max_length=16)  # both (every running lane), durable, async, cache
     shards = models.PositiveSmallIntegerField()
     replicas = models.PositiveSmallIntegerField()
     replication_delay_ms = models.PositiveIntegerField()
     load_rate = models.PositiveIntegerField(default=0)  # writes per second, 0 = no load
     # "How many acknowledged writes will the cache cluster lose?" (None: skipped).
     prediction = models.IntegerField(null=True, blank=True)
+    # "... and the async-writes cluster?" (None: skipped, or the third lane was off).
+    prediction_async = models.IntegerField(null=True, blank=True)
+    # Whether the third lane ran (then ``results`` has its row under "async").
+    async_lane = models.BooleanField(default=False)
     # Per cluster: acknowledged, kept, lost, lost_keys, failover_ms, loss_window_ms, ...
     results = models.JSONField(default=dict)
     # Downsampled series the charts are drawn from, so a past experiment can be redrawn.

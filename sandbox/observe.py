@@ -3,6 +3,9 @@ shard's stream (INFO replication), each journal replica's commit index (JROLE), 
 the journal lane built from them — for every replica, the newest acknowledged write
 it has applied and how many it still lacks.
 
+An async-writes primary (the third lane) also reports its durability buffer (how
+old its oldest write not yet in the journal is, how many wait): ``buffer_fields``.
+
 The journal replicas are asked over links logged in with the cluster's journal
 secret (``LiveSandbox.journal_secret``, which the lifecycle made and the supervisor
 hands its processes in a 0600 file); it stays on the server like the ACL users.
@@ -25,6 +28,7 @@ if TYPE_CHECKING:
     from sandbox.live import LiveSandbox
     from sandbox.load import WriteLoad
 
+BUFFER_INFO_SECTION = "replication"  # where a durable node's INFO puts its durability buffer
 MARK_INTERVAL_S = 0.2  # primary position samples for the journal lane, while a load runs
 
 
@@ -41,6 +45,9 @@ async def node_stats(live: LiveSandbox, now_ms: int) -> dict[str, Any]:
             if isinstance(fields, BaseException):
                 continue
             nodes[proc.id] = position(name, fields) | {"role": proc.role, "shard": proc.shard}
+            buffer = buffer_fields(fields)
+            if buffer is not None and proc.is_primary:
+                nodes[proc.id]["buffer"] = buffer
         journals = {}
         for proc in topology.journals():
             if proc.running:
@@ -114,7 +121,7 @@ def position(cluster: str, fields: dict[str, str]) -> dict[str, Any]:
         except ValueError:
             return 0
 
-    if cluster == "durable":
+    if cluster in ("durable", "async"):
         return {
             "position": number("journal_applied"),
             "tail": number("journal_tail"),
@@ -123,6 +130,37 @@ def position(cluster: str, fields: dict[str, str]) -> dict[str, Any]:
         }
     offset = number("slave_repl_offset") if fields.get("role") == "slave" else number("master_repl_offset")
     return {"position": offset, "link": fields.get("master_link_status", "")}
+
+
+def buffer_fields(fields: dict[str, str]) -> dict[str, Any] | None:
+    """An async primary's durability buffer from its INFO: the age (ms) of its oldest
+    write not yet in the journal, how many writes (and bytes) wait, and the limit
+    past which it refuses writes. None for a node without one (sync, cache)."""
+    if fields.get("durability_writes") != "async":
+        return None
+
+    def number(name: str) -> int:
+        try:
+            return int(float(fields.get(name, "0")))
+        except ValueError:
+            return 0
+
+    return {
+        "age_ms": number("durability_buffer_age_ms"),
+        "writes": number("durability_buffer_writes"),
+        "bytes": number("durability_buffer_bytes"),
+        "limit_ms": number("durability_buffer_limit_ms"),
+        "full": bool(number("durability_buffer_full")),
+    }
+
+
+async def buffer_now(probe: ClusterClient, address: tuple[str, int]) -> dict[str, Any] | None:
+    """One async primary's durability buffer now (None: it did not say)."""
+    try:
+        fields = await replication_info(probe, address)
+    except (LinkDown, asyncio.TimeoutError, OSError):
+        return None
+    return buffer_fields(fields)
 
 
 async def journal_role(live: LiveSandbox, port: int) -> dict[str, Any] | None:

@@ -20,10 +20,10 @@ from typing import Any, Callable, Mapping
 
 from sandbox.conf import SandboxLimits
 
-CLUSTERS = ("durable", "cache")
-TARGETS = ("both", "durable", "cache")
+CLUSTERS = ("durable", "async", "cache")  # sandbox.models.CLUSTERS: every lane there can be
+TARGETS = ("both", "durable", "async", "cache")  # "both": every lane that runs
 ZONES = ("az-a", "az-b", "az-c")
-FAULTS = ("kill_primary", "kill_replica", "kill_zone", "kill_journal", "pause", "restart")
+FAULTS = ("kill_primary", "kill_replica", "kill_zone", "kill_journal", "pause", "restart", "slow_log")
 LOAD_KINDS = ("set", "incr", "zadd", "xadd")
 
 # Plain-language texts for each code; the browser shows them as they are.
@@ -125,6 +125,17 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class Bool:
+    required: bool = True
+
+    def clean(self, name: str, value: Any) -> bool:
+        # Only JSON true/false: 1, "on" or "false" are not a switch's value.
+        if not isinstance(value, bool):
+            raise ClientError("bad_field", f"{name} must be true or false.", field=name)
+        return value
+
+
+@dataclass(frozen=True)
 class Weights:
     """A write mix: {"set": 60, "incr": 20, "zadd": 20, "xadd": 10}, each 0..100, not all zero."""
 
@@ -151,7 +162,7 @@ def _encodable(text: str) -> bool:
     return True
 
 
-Check = Int | Text | Choice | Weights
+Check = Int | Text | Choice | Bool | Weights
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,99}")
 NODE_ID = re.compile(r"[a-z0-9-]{1,64}")
 USER_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
@@ -163,6 +174,7 @@ def schemas(limits: SandboxLimits) -> dict[str, dict[str, Check]]:
         "shards": Int(1, limits.max_shards, required=False),
         "replicas": Int(0, limits.max_replicas, required=False),
         "delay_ms": Int(0, limits.max_replication_delay_ms, required=False),
+        "async_lane": Bool(required=False),  # the third lane (sandbox.models.lanes)
     }
     return {
         "hello": {
@@ -189,6 +201,7 @@ def schemas(limits: SandboxLimits) -> dict[str, dict[str, Check]]:
             "node": Text(64, required=False, pattern=NODE_ID),
             "seconds": Int(1, 30, required=False),
             "prediction": Int(0, 10_000_000, required=False),
+            "prediction_async": Int(0, 10_000_000, required=False),
         },
         "verdict": {},
         "check": {"lesson": Text(100, pattern=SLUG)},

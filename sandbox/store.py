@@ -22,7 +22,7 @@ def when(seconds: float) -> datetime:
 
 
 _ROW_FIELDS = (
-    "id", "uuid", "owner_user_id", "owner_token", "shards", "replicas", "replication_delay_ms",
+    "id", "uuid", "owner_user_id", "owner_token", "shards", "replicas", "replication_delay_ms", "async_lane",
     "desired_state", "state", "event_seq", "last_activity",
 )  # fmt: skip
 
@@ -47,6 +47,7 @@ def claim_row(owner: Owner, shape: dict[str, int], now: float) -> dict[str, Any]
     row.shards = shape["shards"]
     row.replicas = shape["replicas"]
     row.replication_delay_ms = shape["replication_delay_ms"]
+    row.async_lane = bool(shape.get("async_lane", 0))
     row.desired_state = Sandbox.Desired.RUNNING
     row.state = Sandbox.State.QUEUED
     row.last_activity = when(now)
@@ -97,9 +98,10 @@ def record_lab_passes(owner: Owner, lesson_slug: str, lab_ids: list[str]) -> Non
 @database_sync_to_async
 def crash_experiments(owner: Owner) -> list[dict[str, Any]]:
     """The owner's finished crash experiments, newest first (for the lab checks)."""
-    rows = Experiment.of(owner).only("fault", "target", "prediction", "load_rate", "results")[:50]
+    rows = Experiment.of(owner).only("fault", "target", "prediction", "prediction_async", "load_rate", "results")[:50]
     return [
-        {"fault": r.fault, "target": r.target, "prediction": r.prediction, "load_rate": r.load_rate,
+        {"fault": r.fault, "target": r.target, "prediction": r.prediction,
+         "prediction_async": r.prediction_async, "load_rate": r.load_rate,
          "lost": {name: r.lost(name) for name in r.results}}
         for r in rows
     ]
@@ -115,6 +117,8 @@ def save_experiment(owner: Owner, shape: dict[str, int], crash: CrashRun, verdic
         replication_delay_ms=shape["replication_delay_ms"],
         load_rate=crash.load_rate,
         prediction=crash.prediction,
+        prediction_async=crash.prediction_async,
+        async_lane="async" in verdict["clusters"],
         results=verdict["clusters"],
         charts=verdict["charts"],
         **owner.fields(),

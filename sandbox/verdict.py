@@ -5,7 +5,10 @@ shards' failovers are still awaited (the saved record is ``models.Experiment``).
 ``build_verdict`` is its conclusion: every acknowledged write read back from the new
 primaries (``Ledger.verify``), each cluster's failover time, how long it acknowledged
 nothing, the loss window, and the series of the three charts (latency, throughput,
-and each node's role over time, rebuilt from the sandbox's event log).
+and each node's role over time, rebuilt from the sandbox's event log). There is a
+row per lane the sandbox runs (``LiveSandbox.lanes``); the async-writes lane's row
+also carries what its durability buffer held at the crash (``buffer_at_crash``),
+the most acknowledged writes its failover could lose.
 
 Invariants: a ``CrashRun`` is done once every awaited failover finished (or the
 service gave up waiting); a failover of a shard it does not await changes nothing.
@@ -17,8 +20,6 @@ import asyncio
 import contextlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-from sandbox.models import CLUSTERS
 
 if TYPE_CHECKING:
     from sandbox.live import LiveSandbox
@@ -38,6 +39,11 @@ class CrashRun:
     awaiting: dict[str, set[int]]
     failovers: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     roles_before: dict[str, dict[str, str]] = field(default_factory=dict)
+    prediction_async: int | None = None
+    # cluster -> its killed primaries' durability buffer at the crash (async lane only):
+    # {"writes", "age_ms"} as INFO said just before the kill, "acked_meanwhile" (acks
+    # between that reading and the kill) and "bound", their sum.
+    buffers: dict[str, dict[str, Any]] = field(default_factory=dict)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
     def failover_finished(self, cluster: str, event: dict[str, Any]) -> None:
@@ -59,7 +65,7 @@ async def build_verdict(live: LiveSandbox, crash: CrashRun | None, now_ms: float
     load = live.lab.load
     crash_ms = crash.crash_ms if crash else None
     clusters: dict[str, Any] = {}
-    for name in CLUSTERS:
+    for name in live.lanes:
         result: dict[str, Any] = {"acknowledged": 0, "kept": 0, "lost": 0, "lost_keys": [], "errors": 0}
         if load is not None:
             pause = load.paused() if load.running else contextlib.nullcontext()
@@ -72,18 +78,22 @@ async def build_verdict(live: LiveSandbox, crash: CrashRun | None, now_ms: float
             durations = [f.get("duration_ms") for f in failovers if f.get("duration_ms") is not None]
             result["failover_ms"] = max(durations) if durations else None
             result["failed_over"] = bool(failovers) or name not in crash.awaiting
+            if name in crash.buffers:
+                result["buffer_at_crash"] = crash.buffers[name]
         clusters[name] = result
     markers: dict[str, Any] = {}
     if crash is not None:
         markers["crash_ms"] = crash.crash_ms
         markers["failovers"] = {
-            name: [f.get("ts") for f in crash.failovers.get(name, [])] for name in CLUSTERS
+            name: [f.get("ts") for f in crash.failovers.get(name, [])] for name in live.lanes
         }
     verdict: dict[str, Any] = {
         "clusters": clusters,
         "fault": crash.fault if crash else None,
         "target": crash.target if crash else None,
         "prediction": crash.prediction if crash else None,
+        "prediction_async": crash.prediction_async if crash else None,
+        "lanes": list(live.lanes),
         "crash_ms": crash_ms,
         "shape": live.shape,
         "load_rate": load.rate if load else 0,
@@ -99,7 +109,7 @@ def timeline(live: LiveSandbox, crash: CrashRun, now_ms: float) -> list[dict[str
     start = crash.crash_ms - 2000
     end = now_ms
     rows = []
-    for cluster in CLUSTERS:
+    for cluster in live.lanes:
         procs = {p.id: p for p in live.topology(cluster).data_nodes()}
         state = {node: crash.roles_before.get(cluster, {}).get(node, "replica") for node in procs}
         since = {node: start for node in procs}

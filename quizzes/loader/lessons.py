@@ -151,8 +151,8 @@ def _check_lab_check(lab: Fields) -> None:
             lab.problem(f"a {kind} check needs {name!r}")
     for name in sorted(set(check) - {"type", "cluster", *required, *optional}):
         lab.problem(f"a {kind} check has no field {name!r}")
-    if check.get("cluster", "durable") not in ("durable", "cache"):
-        lab.problem("'cluster' is durable or cache")
+    if check.get("cluster", "durable") not in ("durable", "async", "cache"):
+        lab.problem("'cluster' is durable, async or cache")
     if kind == "replica_count" and check.get("compare") not in ("equal", "less"):
         lab.problem("a replica_count check compares 'equal' or 'less'")
     listed = {"set_members": ("members",), "same_slot": ("keys",),
@@ -168,7 +168,8 @@ def _check_lab_solution(lab: Fields) -> None:
     """The steps that pass the lab (the tests perform them): console lines, a
     ``cache:`` prefix for the cache cluster, ``fault: <action> [target=...]
     [prediction=N]`` for a fault button, ``load: <rate>|stop`` for the load and
-    ``user: <name> <access string>`` for the form that creates a user."""
+    ``user: <name> <access string>`` for the form that creates a user, ``lane: async
+    on|off`` for the third lane's switch."""
     steps = lab.data.get("solution")
     if steps is None:
         return
@@ -181,5 +182,7 @@ def _check_lab_solution(lab: Fields) -> None:
             lab.problem(f"solution step {step!r}: the fault is one of {', '.join(SOLUTION_FAULTS)}")
         if head == "load" and not (rest.strip() == "stop" or rest.strip().isdigit()):
             lab.problem(f"solution step {step!r}: load takes a rate or 'stop'")
+        if head == "lane" and rest.split() not in (["async", "on"], ["async", "off"]):
+            lab.problem(f"solution step {step!r}: lane takes 'async on' or 'async off'")
         if head == "user" and len(rest.split()) < 2:
             lab.problem(f"solution step {step!r}: user takes a name and an access string")

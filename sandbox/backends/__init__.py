@@ -1,6 +1,6 @@
 """Where sandbox processes run, behind one interface (JupyterHub's Spawner is the model).
 
-A ``SandboxBackend`` starts a sandbox's two clusters, reports whether they still
+A ``SandboxBackend`` starts a sandbox's clusters (one per lane, ``SandboxSpec.lanes``), reports whether they still
 run, stops them, and describes them in JSON that the ``Sandbox`` row keeps — so a
 site that restarts can find what it left (``discover``) and adopt or stop it. The
 manager and the consumer only ever use this interface; ``local`` (the clusters'
@@ -8,8 +8,8 @@ supervisors inside the site process) is the default, and a ``systemd`` backend
 (a unit per sandbox on a classroom host) or a Kubernetes one (a pod per sandbox)
 would implement the same methods, reaching their supervisors over a control port.
 
-A running sandbox is a ``SandboxHandle``: one ``ClusterControl`` per cluster
-("durable", "cache"), each able to report its topology and inject faults. Events
+A running sandbox is a ``SandboxHandle``: one ``ClusterControl`` per lane
+("durable", "cache", and "async" when the third lane is on), each able to report its topology and inject faults. Events
 do not go through the handle: ``start`` takes an ``on_event`` callback, called
 from before the first process starts, so no event of the start is missed.
 """
@@ -54,6 +54,10 @@ class SandboxSpec:
     users: dict[str, ClusterUser] = field(repr=False)  # per cluster; only the server knows them
     # The durable cluster's journal secret (journal_auth.py); only the server knows it.
     journal_secret: str = field(default="", repr=False)
+    # The clusters to run (sandbox.models.lanes): "durable" and "cache", and "async"
+    # (a durable cluster acknowledging before its journal has the write) when switched on.
+    lanes: tuple[str, ...] = ("durable", "cache")
+    async_buffer_limit_ms: int = 10_000  # the async lane's durability buffer limit, ms
 
 
 class ClusterControl(Protocol):

@@ -9,8 +9,8 @@ to a supervisor through a ``LocalCluster`` proxy: faults and stops are coroutine
 run on the supervisor thread, and ``topology()`` answers from the snapshot that
 arrives with every event, so the site never reads a supervisor while it changes.
 
-Layout: ``<root>/<sandbox uuid>/durable`` and ``.../cache``, each a supervisor's
-data directory. Every engine process gets ``--dir`` under it, which is how
+Layout: ``<root>/<sandbox uuid>/<lane>`` (``durable``, ``cache``, and ``async``
+when the third lane runs), each a supervisor's data directory. Every engine process gets ``--dir`` under it, which is how
 ``discover`` recognises this site's processes (and only them) after a restart.
 
 Sandbox processes run at a lower scheduling priority than the site (``limits.nice``):
@@ -31,6 +31,7 @@ Invariants:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import shutil
@@ -53,8 +54,11 @@ from sandbox.engine.supervisor_users import put_user
 
 log = logging.getLogger(__name__)
 
-CLUSTER_MODES = ("durable", "cache")
+# The engine mode each lane runs: the third lane is a durable cluster whose primary
+# acknowledges before its journal has the write (the engine's "async" durability).
+LANE_MODES = {"durable": "durable", "async": "durable", "cache": "cache"}
 STOP_GRACE_S = 2.0
+ASYNC_LEASE_MARGIN_MS = 1000  # the async lane's lease is its buffer limit plus this
 T = TypeVar("T")
 
 
@@ -151,13 +155,14 @@ class LocalBackend(SandboxBackend):
         base = self.data_dir(spec.sandbox_id)
         site_loop = asyncio.get_running_loop()
         clusters: dict[str, LocalCluster] = {}
-        for mode in CLUSTER_MODES:
+        for lane in spec.lanes:
+            mode = LANE_MODES[lane]
             supervisor = Supervisor(
                 ClusterSpec(
                     mode=mode,
                     shards=spec.shards,
                     replicas=spec.replicas,
-                    data_dir=str(base / mode),
+                    data_dir=str(base / lane),
                     replication_delay_ms=spec.replication_delay_ms if mode == "cache" else 0,
                     maxmemory=spec.maxmemory,
                     # A reply a learner can make huge with a count (SRANDMEMBER s -10000000)
@@ -166,13 +171,13 @@ class LocalBackend(SandboxBackend):
                     # Journal log plus snapshots: past it writes are refused until a snapshot trims.
                     max_disk_bytes=self.limits.disk_mb * 1024 * 1024 if mode == "durable" else 0,
                     # The nodes serve this user only; the default user is off.
-                    username=spec.users[mode].username,
-                    password=spec.users[mode].password,
+                    username=spec.users[lane].username,
+                    password=spec.users[lane].password,
                     journal_secret=spec.journal_secret if mode == "durable" else "",
-                    lease_ms=self.limits.lease_ms,
+                    **self._durability(lane, spec),
                 )
             )
-            clusters[mode] = LocalCluster(mode, supervisor, self.supervisors, self.limits.nice)
+            clusters[lane] = LocalCluster(lane, supervisor, self.supervisors, self.limits.nice)
         handle = SandboxHandle(spec=spec, clusters=dict(clusters))
         self.handles[spec.sandbox_id] = handle
         timeout = self.limits.start_timeout_seconds
@@ -183,6 +188,21 @@ class LocalBackend(SandboxBackend):
             text = "timed out" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}: {exc}"
             raise SandboxStartError(f"the clusters did not start: {text}") from None
         return handle
+
+    def _durability(self, lane: str, spec: SandboxSpec) -> dict[str, Any]:
+        """The lease, and for the third lane its durability setting. Its lease outlasts
+        its buffer limit: a primary cut off from its journal stops at its lease's end,
+        and with the usual lease the learner would see the lease's error, never the
+        buffer's (the engine's durability_buffer docstring)."""
+        if lane != "async":
+            return {"lease_ms": self.limits.lease_ms}
+        if "durability" not in {f.name for f in dataclasses.fields(ClusterSpec)}:
+            raise SandboxStartError("this engine has no asynchronous durability yet; turn the third lane off")
+        return {
+            "lease_ms": max(self.limits.lease_ms, spec.async_buffer_limit_ms + ASYNC_LEASE_MARGIN_MS),
+            "durability": "async",
+            "durability_buffer_limit_ms": spec.async_buffer_limit_ms,
+        }
 
     async def poll(self, handle: SandboxHandle) -> str:
         for control in handle.clusters.values():

@@ -16,7 +16,7 @@ from typing import Any
 
 from sandbox import store
 from sandbox.checks import run_check
-from sandbox.models import CLUSTERS
+from sandbox.models import CLUSTERS, LANE_LABELS
 from sandbox.owners import Owner
 from sandbox.protocol import ClientError
 from sandbox.resp import LinkDown
@@ -41,6 +41,10 @@ class LessonChecks:
             cluster = check.get("cluster", "durable")
             if cluster not in CLUSTERS:
                 cluster = "durable"
+            if cluster not in live.lanes:
+                results.append({"id": lab.get("id"), "passed": False,
+                                "detail": f"Your sandbox runs no {LANE_LABELS[cluster]} lane: turn it on first."})
+                continue
             try:
                 outcome = await asyncio.wait_for(run_check(live.clients.probe[cluster], check, owner), CHECK_TIMEOUT_S)
             except (LinkDown, asyncio.TimeoutError) as exc:

@@ -56,6 +56,8 @@ class ConsoleService:
         why = refusal(args)
         if why is not None:
             raise ClientError("forbidden_command", why, command=args[0].decode("utf-8", "replace").upper())
+        if cluster not in live.lanes:
+            raise ClientError("bad_field", f"Your sandbox runs no {cluster} lane: turn it on first.", field="cluster")
         client = live.clients.console[cluster]
         # Read only what a person can look at: a cut reply never reaches the formatter whole.
         budget = DisplayBudget(self.limits.console_reply_values, self.limits.console_reply_bytes)

@@ -2,10 +2,15 @@
 
 ``fault`` picks the victims from the cluster's ``Topology`` (``victims``), injects
 the fault through the backend's ``ClusterControl`` (SIGKILL, a zone, a pause, a
-restart), and for a crash (``kill_primary``, ``kill_zone``) opens a ``CrashRun``:
+restart; "slow down the log" pauses two of the async lane's three journal
+replicas, so its journal has no quorum and its durability buffer grows), and for a crash (``kill_primary``, ``kill_zone``) opens a ``CrashRun``:
 the live sessions hand it each ``failover_finished``; ``_conclude`` waits for the
 awaited failovers, reads every acknowledged write back (``build_verdict``), saves
 the experiment and sends the verdict.
+
+"both" means every lane the sandbox runs, hit at the same instant. Before a crash
+kills an async-writes primary, its durability buffer is read (``observe.buffer_now``)
+so that the verdict can say how many acknowledged writes it could lose at most.
 
 Invariants: one crash at a time per sandbox (another waits for its failovers);
 the learner's prediction goes with the next crash only; victims are chosen by the
@@ -18,9 +23,9 @@ import asyncio
 import contextlib
 from typing import Any, Callable
 
-from sandbox import store
+from sandbox import observe, store
 from sandbox.live import LiveSandbox
-from sandbox.models import CLUSTERS
+from sandbox.models import LANE_LABELS
 from sandbox.owners import Owner
 from sandbox.protocol import ClientError
 from sandbox.resp import LinkDown
@@ -34,6 +39,8 @@ VERDICT_ATTEMPTS = 4  # reading every write back, when a node does not answer ye
 VERDICT_RETRY_S = 2.0
 SETTLE_S = 0.3  # after the last failover, let in-flight writes finish before reading back
 CRASHES = ("kill_primary", "kill_zone")
+JOURNALED = ("durable", "async")  # lanes with a journal (kill_journal)
+SLOW_LOG_JOURNALS = 2  # of three: the journal loses its quorum, the buffer grows
 
 
 def victims(action: str, topology: Topology, shard: int, fields: dict[str, Any]) -> list[str]:
@@ -52,6 +59,8 @@ def victims(action: str, topology: Topology, shard: int, fields: dict[str, Any])
         return [p.id for p in topology if p.zone == zone and p.up]
     if action == "kill_journal":
         return [p.id for p in topology.journals() if p.zone == zone and p.running]
+    if action == "slow_log":
+        return [p.id for p in topology.journals() if p.running][:SLOW_LOG_JOURNALS]
     if action == "pause":
         return [p.id for p in data if p.role == "primary" and p.running][:1]
     if action == "restart":
@@ -69,12 +78,14 @@ class FaultService:
         live = self.lifecycle.running(owner)
         self.lifecycle.touch(owner)
         target = fields.get("target", "both")
-        clusters = ("durable",) if action == "kill_journal" else (CLUSTERS if target == "both" else (target,))
+        clusters = self._clusters(live, action, target)
         shard = fields.get("shard", 0)
         if shard >= live.shape["shards"]:
             raise ClientError("bad_field", f"Your sandbox has {live.shape['shards']} shard(s).", field="shard")
         if "prediction" in fields:
             live.lab.prediction = fields["prediction"]
+        if "prediction_async" in fields:
+            live.lab.prediction_async = fields["prediction_async"]
         topologies = live.topologies()
         if fields.get("node"):
             clusters = tuple(name for name in clusters if topologies[name].get(fields["node"]) is not None)
@@ -87,18 +98,69 @@ class FaultService:
                 raise ClientError(
                     "fault_refused", f"The {name} cluster has no process to {action.replace('_', ' ')} now."
                 )
+        if action == "slow_log" and len(plan["async"]) < SLOW_LOG_JOURNALS:
+            raise ClientError("fault_refused", "The async lane's journal is already down to one replica.")
         if action in CRASHES and live.lab.crash_pending:
             raise ClientError("fault_refused", "Wait for the current failover to finish.")
         crash = self._open_crash(live, action, target, clusters, plan, topologies) if action in CRASHES else None
+        read_ms = self.clock() * 1000
+        if crash is not None:
+            await self._read_buffers(live, crash, plan, topologies)
+            crash.crash_ms = self.clock() * 1000  # the kill's instant, after the reading
         self.sessions.record(live, {"event": "fault", "action": action, "target": target, "nodes": plan})
         results = await asyncio.gather(
             *(self._inject(live, name, action, plan[name], fields) for name in clusters),
             return_exceptions=True,
         )
+        if crash is not None:
+            self._bound_buffers(live, crash, read_ms)
         problems = [str(r) for r in results if isinstance(r, BaseException)]
         if crash is not None:
             live.spawn(self._conclude(live, crash))
         return {"action": action, "nodes": plan, "problems": problems}
+
+    @staticmethod
+    def _clusters(live: LiveSandbox, action: str, target: str) -> tuple[str, ...]:
+        """The lanes a fault hits: "both" is every lane that runs, at the same instant."""
+        if target != "both" and target not in live.lanes:
+            raise ClientError("fault_refused", f"The {LANE_LABELS[target]} lane is off: turn it on first.")
+        if action == "slow_log":
+            if "async" not in live.lanes or target not in ("both", "async"):
+                raise ClientError("fault_refused", "Slowing down the log is a fault of the async-writes lane: turn it on.")
+            return ("async",)
+        chosen = live.lanes if target == "both" else (target,)
+        if action == "kill_journal":
+            chosen = tuple(name for name in chosen if name in JOURNALED)
+            if not chosen:
+                raise ClientError("fault_refused", "The cache cluster has no journal.")
+        return chosen
+
+    async def _read_buffers(
+        self, live: LiveSandbox, crash: CrashRun, plan: dict[str, list[str]], topologies: dict[str, Topology]
+    ) -> None:
+        """What the async primaries about to die hold unpersisted, read just before."""
+        if "async" not in crash.clusters:
+            return
+        dying = [p for p in topologies["async"].data_nodes() if p.id in plan["async"] and p.is_primary and p.running]
+        readings = await asyncio.gather(*(observe.buffer_now(live.clients.probe["async"], p.address) for p in dying))
+        known = [r for r in readings if r is not None]
+        if known:
+            crash.buffers["async"] = {
+                "writes": sum(r["writes"] for r in known),
+                "age_ms": max(r["age_ms"] for r in known),
+                "limit_ms": max(r["limit_ms"] for r in known),
+            }
+
+    def _bound_buffers(self, live: LiveSandbox, crash: CrashRun, read_ms: float) -> None:
+        """Writes acknowledged between the buffer's reading and the kill were in the
+        buffer too (an async primary acknowledges before the log has a write)."""
+        buffer = crash.buffers.get("async")
+        load = live.lab.load
+        if buffer is None:
+            return
+        meanwhile = load.ledgers["async"].acked_between(read_ms, self.clock() * 1000) if load is not None else 0
+        buffer["acked_meanwhile"] = meanwhile
+        buffer["bound"] = buffer["writes"] + meanwhile
 
     def _open_crash(
         self, live: LiveSandbox, action: str, target: str, clusters: tuple[str, ...],
@@ -113,10 +175,11 @@ class FaultService:
             fault=action, target=target, clusters=tuple(clusters), crash_ms=self.clock() * 1000,
             prediction=live.lab.prediction, load_rate=live.lab.load.rate if live.lab.load_running else 0,  # type: ignore[union-attr]
             awaiting={k: v for k, v in awaiting.items() if v},
-            roles_before={name: topologies[name].roles() for name in CLUSTERS},
+            roles_before={name: topologies[name].roles() for name in live.lanes},
+            prediction_async=live.lab.prediction_async if "async" in live.lanes else None,
         )
         live.lab.crash = crash
-        live.lab.prediction = None
+        live.lab.prediction = live.lab.prediction_async = None
         return crash
 
     async def _inject(self, live: LiveSandbox, cluster: str, action: str, victims: list[str], fields: dict[str, Any]) -> None:
@@ -124,7 +187,7 @@ class FaultService:
         control = live.handle.clusters[cluster]
         if action == "kill_zone":
             await control.kill_zone(fields.get("zone", "az-a"))
-        elif action == "pause":
+        elif action in ("pause", "slow_log"):
             await asyncio.gather(*(control.pause(v, fields.get("seconds", 5)) for v in victims))
         elif action == "restart":
             await asyncio.gather(*(control.restart(v) for v in victims))

@@ -39,7 +39,7 @@ from sandbox.conf import SandboxLimits
 from sandbox.engine.journal_auth import new_secret
 from sandbox.events import EventLog
 from sandbox.live import LiveSandbox, log_failure
-from sandbox.models import CLUSTERS, Sandbox
+from sandbox.models import Sandbox
 from sandbox.owners import Owner
 from sandbox.protocol import ClientError
 from sandbox.service.sessions import LiveSessions
@@ -326,6 +326,9 @@ class Lifecycle:
             "shards": shape.get("shards", 1),
             "replicas": shape.get("replicas", 1),
             "replication_delay_ms": shape.get("delay_ms", self.limits.replication_delay_ms),
+            # The third lane is ~4 more processes per learner: off unless asked for
+            # (or the site turns it on by default).
+            "async_lane": int(shape.get("async_lane", self.limits.async_lane_default)),
         }
         if guest:
             for name, most in (("shards", self.limits.guest_max_shards), ("replicas", self.limits.guest_max_replicas)):
@@ -351,6 +354,7 @@ class Lifecycle:
                 "shards": row["shards"],
                 "replicas": row["replicas"],
                 "replication_delay_ms": row["replication_delay_ms"],
+                "async_lane": int(row["async_lane"]),
             },
             log=EventLog(self.limits.event_log_size, first_seq=row["event_seq"], clock=self.clock),
             last_activity=self.clock(),
@@ -430,7 +434,7 @@ class Lifecycle:
             sessions.send(live, {"type": "state", "sandbox": self.summary(live)})
             sessions.record(live, {"event": "sandbox_starting", "shape": live.shape})
             # Each cluster its own user: its name and password work on no other cluster.
-            live.users = {name: ClusterUser.random(name) for name in CLUSTERS}
+            live.users = {name: ClusterUser.random(name) for name in live.lanes}
             # And a secret for the durable cluster's journal: the stats probe logs in with it.
             live.journal_secret = new_secret()
             spec = SandboxSpec(
@@ -441,6 +445,8 @@ class Lifecycle:
                 maxmemory=self.limits.maxmemory,
                 users=live.users,
                 journal_secret=live.journal_secret,
+                lanes=live.lanes,
+                async_buffer_limit_ms=self.limits.async_buffer_limit_ms,
             )
             began = time.perf_counter()
             try:

@@ -13,7 +13,10 @@
   }
   var socket = new window.SandboxSocket(root.getAttribute("data-socket"));
   var $ = function (id) { return document.getElementById(id); };
-  var CLUSTERS = ["durable", "cache"];
+  // Every lane there can be, in the page's order; the middle one runs only when the
+  // learner switched it on (shape.async_lane), and its rows are hidden otherwise.
+  var CLUSTERS = ["durable", "async", "cache"];
+  var JOURNALED = { durable: true, async: true };
   var ZONES = ["az-a", "az-b", "az-c"];
   var MAX_EVENTS = 200;
   var sandbox = null; // the last state the server sent
@@ -59,8 +62,19 @@
     return {
       shards: parseInt(form.elements.shards.value, 10),
       replicas: parseInt(form.elements.replicas.value, 10),
-      delay_ms: parseInt(form.elements.delay_ms.value, 10)
+      delay_ms: parseInt(form.elements.delay_ms.value, 10),
+      async_lane: form.elements.async_lane.checked
     };
+  }
+
+  function asyncLaneOn() {
+    return !!(sandbox && sandbox.shape && sandbox.shape.async_lane);
+  }
+
+  function showLanes() {
+    var on = asyncLaneOn();
+    document.querySelectorAll("[data-lane=async]").forEach(function (node) { node.hidden = !on; });
+    root.setAttribute("data-async-lane", on ? "on" : "off");
   }
 
   function showState(state) {
@@ -77,8 +91,9 @@
       var shape = state.shape;
       text = "Running: " + shape.shards + " shard" + (shape.shards === 1 ? "" : "s") + ", " +
         shape.replicas + " replica" + (shape.replicas === 1 ? "" : "s") + " per shard, cache replication delay " +
-        shape.replication_delay_ms + " ms.";
+        shape.replication_delay_ms + " ms" + (shape.async_lane ? "; the third lane (async writes) runs too." : ".");
       $("delay-text").textContent = shape.replication_delay_ms;
+      $("shape-form").elements.async_lane.checked = !!shape.async_lane;
     } else if (state.state === "failed") {
       text = "Your sandbox could not start: " + state.error;
     } else {
@@ -86,6 +101,7 @@
     }
     $("sandbox-state").textContent = text;
     root.setAttribute("data-state", state ? state.state : "none");
+    showLanes();
     if (state && state.topology) {
       topology = state.topology;
       drawTopology();
@@ -319,7 +335,7 @@
     } else {
       var node = info.nodes && info.nodes[proc.id];
       if (node) {
-        extra = cluster === "durable"
+        extra = JOURNALED[cluster]
           ? "applied " + node.position + (node.lag_entries ? ", lag " + node.lag_entries + " (" + node.lag_ms + " ms)" : "")
           : "offset " + node.position;
       }
@@ -404,6 +420,9 @@
       block.setAttribute("data-cluster", cluster);
       block.appendChild(el("h3", null, cluster));
       var procs = topology[cluster] ? topology[cluster].processes : [];
+      if (cluster === "async") {
+        block.appendChild(bufferRows(stats[cluster].nodes || {}));
+      }
       Object.keys(lane.shards).forEach(function (shard) {
         var info = lane.shards[shard];
         var list = el("ul", "lane-rows");
@@ -416,7 +435,8 @@
           var proc = procs.filter(function (p) { return p.id === node; })[0];
           var missing = replica.missing;
           var note = missing === null ? "" : missing > 0
-            ? missing + (cluster === "cache" ? " acknowledged writes at risk" : " not applied yet (safe in the journal)")
+            ? missing + (cluster === "durable" ? " not applied yet (safe in the journal)"
+              : cluster === "async" ? " not applied yet (in the journal, or in the buffer at risk)" : " acknowledged writes at risk")
             : "up to date";
           list.appendChild(laneRow(
             shardLabel + "replica " + (proc ? proc.zone : node.slice(0, 6)) + " applied",
@@ -427,6 +447,28 @@
       });
       container.appendChild(block);
     });
+  }
+
+  // The async primary's durability buffer: how old its oldest write not yet in the
+  // journal is, how many wait, and the limit past which it refuses writes.
+  function bufferRows(nodes) {
+    var list = el("ul", "lane-rows buffer-rows");
+    Object.keys(nodes).forEach(function (id) {
+      var buffer = nodes[id].buffer;
+      if (!buffer) {
+        return;
+      }
+      var full = buffer.limit_ms > 0 && buffer.age_ms >= buffer.limit_ms;
+      var row = laneRow(
+        (Object.keys(nodes).length > 2 ? "shard " + nodes[id].shard + ": " : "") + "durability buffer",
+        buffer.age_ms + " ms old", buffer.writes + " acknowledged writes not in the journal yet" +
+          (full ? " — over the " + buffer.limit_ms + " ms limit: writes are refused" : " (limit " + buffer.limit_ms + " ms)"),
+        full ? "at-risk buffer-full" : (buffer.writes > 0 ? "buffer-waiting" : ""));
+      row.setAttribute("data-buffer-age", buffer.age_ms);
+      row.setAttribute("data-buffer-writes", buffer.writes);
+      list.appendChild(row);
+    });
+    return list;
   }
 
   socket.on("stats", function (message) {
@@ -455,8 +497,9 @@
       var cells = row.querySelectorAll("td");
       cells[0].textContent = figures.acknowledged;
       cells[1].textContent = figures.errors;
-      cells[2].textContent = ms(figures.p50_ms);
-      cells[3].textContent = ms(figures.p99_ms);
+      cells[2].textContent = figures.rejected || 0;
+      cells[3].textContent = ms(figures.p50_ms);
+      cells[4].textContent = ms(figures.p99_ms);
     });
   }
 
@@ -490,8 +533,11 @@
     if (action === "kill_zone" || action === "kill_journal") {
       message.zone = form.elements.zone.value;
     }
-    if (action === "pause") {
+    if (action === "pause" || action === "slow_log") {
       message.seconds = parseInt(form.elements.seconds.value, 10);
+    }
+    if (action === "slow_log") {
+      message.target = "async";
     }
     if (action === "kill_journal") {
       message.target = "durable";
@@ -510,6 +556,7 @@
       var crash = message.action === "kill_primary" || message.action === "kill_zone";
       if (crash && loadRunning && message.target !== "durable") {
         pendingFault = message;
+        $("prediction-async-field").hidden = !(asyncLaneOn() && (message.target === "both" || message.target === "async"));
         $("prediction-form").hidden = false;
         $("prediction").focus();
         return;
@@ -521,7 +568,12 @@
   $("prediction-form").addEventListener("submit", function (event) {
     event.preventDefault();
     if (pendingFault) {
-      pendingFault.prediction = parseInt($("prediction").value, 10) || 0;
+      if (pendingFault.target !== "async") {
+        pendingFault.prediction = parseInt($("prediction").value, 10) || 0;
+      }
+      if (!$("prediction-async-field").hidden) {
+        pendingFault.prediction_async = parseInt($("prediction-async").value, 10) || 0;
+      }
       sendFault(pendingFault);
     }
     pendingFault = null;
@@ -560,23 +612,35 @@
       while (row.children.length > 1) {
         row.removeChild(row.lastChild);
       }
+      var held = result.buffer_at_crash;
       [result.acknowledged, result.kept, result.lost, ms(result.failover_ms), ms(result.outage_ms),
-        ms(result.loss_window_ms)].forEach(function (value, index) {
+        ms(result.loss_window_ms), held ? "≤ " + held.bound + " writes (" + held.age_ms + " ms old)" : "–"
+      ].forEach(function (value, index) {
         var cell = el("td", index === 2 ? (result.lost ? "lost-some" : "lost-none") : null, value);
         row.appendChild(cell);
       });
       row.setAttribute("data-lost", result.lost);
+      row.setAttribute("data-acknowledged", result.acknowledged);
+      if (held) {
+        row.setAttribute("data-buffer-bound", held.bound);
+      }
     });
-    var summary = "Durable lost " + clusters.durable.lost + " of " + clusters.durable.acknowledged +
-      " acknowledged writes; cache lost " + clusters.cache.lost + " of " + clusters.cache.acknowledged + ".";
+    var parts = CLUSTERS.filter(function (c) { return clusters[c]; }).map(function (c) {
+      return c + " lost " + clusters[c].lost + " of " + clusters[c].acknowledged;
+    });
+    var summary = parts.join("; ") + " acknowledged writes.";
+    summary = summary.charAt(0).toUpperCase() + summary.slice(1);
     if (verdict.prediction !== null && verdict.prediction !== undefined) {
-      summary += " You predicted " + verdict.prediction + ".";
+      summary += " You predicted " + verdict.prediction + " for cache.";
+    }
+    if (verdict.prediction_async !== null && verdict.prediction_async !== undefined) {
+      summary += " You predicted " + verdict.prediction_async + " for async.";
     }
     $("verdict-summary").textContent = summary;
     $("verdict-summary").className = "";
     var list = $("lost-list");
     clear(list);
-    CLUSTERS.forEach(function (cluster) {
+    CLUSTERS.filter(function (c) { return clusters[c]; }).forEach(function (cluster) {
       (clusters[cluster].lost_keys || []).forEach(function (key) {
         list.appendChild(el("li", null, cluster + ": " + key));
       });
@@ -613,6 +677,7 @@
       verdict.load_rate ? verdict.load_rate + "/s" : "none",
       verdict.prediction === null ? "–" : verdict.prediction,
       verdict.clusters.durable.lost + " of " + verdict.clusters.durable.acknowledged,
+      verdict.clusters.async ? verdict.clusters.async.lost + " of " + verdict.clusters.async.acknowledged : "–",
       verdict.clusters.cache.lost + " of " + verdict.clusters.cache.acknowledged].forEach(function (text) {
       row.appendChild(el("td", null, text));
     });
@@ -647,7 +712,9 @@
       parts.push("in " + event.duration_ms + " ms");
     }
     if (event.durable_lost !== undefined) {
-      parts.push("durable lost " + event.durable_lost + ", cache lost " + event.cache_lost);
+      parts.push(CLUSTERS.filter(function (c) { return event[c + "_lost"] !== undefined; }).map(function (c) {
+        return c + " lost " + event[c + "_lost"];
+      }).join(", "));
     }
     if (event.error) {
       parts.push(event.error);

@@ -11,7 +11,7 @@
 (function () {
   "use strict";
 
-  var COLORS = { durable: "#1a7f37", cache: "#bc4c00" };
+  var COLORS = { durable: "#1a7f37", async: "#8250df", cache: "#bc4c00" };
   var STATE_COLORS = { primary: "#0b5cad", replica: "#8c959f", down: "#cf222e" };
 
   function dark() {
@@ -60,7 +60,7 @@
       yaxis: { title: { text: "writes" } }
     });
     var highest = 0;
-    ["durable", "cache"].forEach(function (name, index) {
+    ["durable", "async", "cache"].forEach(function (name, index) {
       var series = charts.clusters && charts.clusters[name];
       if (!series || !series.latency_ms.length) {
         return;
@@ -95,7 +95,7 @@
       xaxis: { title: { text: "seconds since the load started" } },
       yaxis: { title: { text: "writes/s" }, rangemode: "tozero" }
     });
-    ["durable", "cache"].forEach(function (name) {
+    ["durable", "async", "cache"].forEach(function (name) {
       var series = charts.clusters && charts.clusters[name];
       if (!series) {
         return;
