@@ -12,6 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from memorydb_lab.health import check_channel_layer, worker
 from sandbox.health import engine_check
 
 
@@ -24,7 +25,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_safe
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Report whether the database answers and an engine node can run.
+    """Report whether the database and the channel layer answer, and an engine node
+    can run.
 
     Always status 200, with ``"ok": false`` and the reason when something is down.
     The page is read by people and by monitors that look at its body; a 503 would
@@ -37,12 +39,19 @@ def healthz(request: HttpRequest) -> JsonResponse:
     they help someone probing the host more than someone watching the site.
     """
     database = _check_database()
+    channel_layer = check_channel_layer()
     engine = engine_check.get(ttl=settings.HEALTHZ_ENGINE_CACHE_SECONDS)
+    ok = database["ok"] and channel_layer["ok"] and engine["ok"]
     if not request.user.is_staff:
-        database, engine = _public(database), _public(engine)
-    return JsonResponse(
-        {"ok": database["ok"] and engine["ok"], "database": database, "engine": engine}
-    )
+        database, channel_layer, engine = _public(database), _public(channel_layer), _public(engine)
+        return JsonResponse(
+            {"ok": ok, "database": database, "channel_layer": channel_layer, "engine": engine}
+        )
+    return JsonResponse({
+        "ok": ok, "database": database, "channel_layer": channel_layer, "engine": engine,
+        # Which worker answered (pid and host), for an operator behind a proxy.
+        "worker": worker(),
+    })
 
 
 def _public(report: dict[str, Any]) -> dict[str, Any]:

@@ -45,7 +45,7 @@ class HealthzTests(WebTestCase):
         self.assertEqual(response["Content-Type"], "application/json")
         self.assertIn("no-cache", response["Cache-Control"])
         body = response.json()
-        self.assertEqual(set(body), {"ok", "database", "engine"})
+        self.assertEqual(set(body), {"ok", "database", "channel_layer", "engine", "worker"})
         self.assertEqual(body["database"]["ok"], True, body)
         self.assertEqual(body["database"]["vendor"], "sqlite")
         self.assertEqual(body["engine"]["ok"], True, body)
