@@ -361,6 +361,9 @@ STRING_LCS_TYPES = _err("ERR The specified keys must contain string values")
 STRING_LCS_LEN_AND_IDX = _err("ERR If you want both the length and indexes, please just use IDX.")
 STRING_LCS_TOO_LONG = _err("ERR String too long for LCS")
 STRING_LCS_MEMORY = _err("ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len")
+STRING_LCS_SANDBOX_LIMIT = _err(
+    "ERR LCS is limited here to 1000000 bytes of both strings together unless LEN is given (the string and IDX forms)"
+)
 
 # Arguments shared by families
 NUMKEYS_NOT_POSITIVE = _err("ERR numkeys should be greater than 0")

@@ -117,3 +117,17 @@ def test_it_matches_lcs_on_random_strings(d):
         d("LCS", "a", "b")
         d("LCS", "a", "b", "IDX", "WITHMATCHLEN")
         d("LCS", "a", "b", "IDX", "MINMATCHLEN", "2")
+
+
+def test_lcs_of_long_strings_is_bounded_on_the_node(d):
+    """LEN of a 2 MB string against a short one answers as Redis (work on the shorter
+    side only); the string and IDX forms past the sandbox's bound are refused at once,
+    instead of a walk of millions of Python steps and a row per byte of key1."""
+    big = b"ab" * 1_000_000
+    assert d("SET", "big", big) == b"+OK\r\n"
+    assert d("SET", "small", "bab") == b"+OK\r\n"
+    assert d("LCS", "big", "small", "LEN") == b":3\r\n"
+    assert d("LCS", "small", "big", "LEN") == b":3\r\n"
+    refused = b"-ERR LCS is limited here to 1000000 bytes of both strings together unless LEN is given"
+    assert d.eng.call("LCS", "big", "small").startswith(refused)
+    assert d.eng.call("LCS", "small", "big", "IDX").startswith(refused)

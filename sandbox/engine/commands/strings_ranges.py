@@ -86,7 +86,14 @@ def setrange(ctx: Ctx, argv: list[bytes]) -> Any:
 # LCS
 
 
-def _lcs_rows(a: bytes, b: bytes) -> list[int]:
+# The sandbox's bounds on LCS's string and IDX forms (LEN has none beyond Redis's):
+# bytes of both strings together (the walk back), bytes of rows kept (one int per
+# byte of key1, each as wide as key2).
+LCS_WALK_LIMIT = 1_000_000
+LCS_TABLE_LIMIT = 32 << 20
+
+
+def _lcs_rows(a: bytes, b: bytes, keep: bool = True) -> list[int]:
     """Bit-parallel LCS table (Allison-Dix / Hyyrö): ``rows[i]`` encodes the LCS of
     ``a[:i]`` with every prefix of ``b``: LCS(i, j) is the number of zero bits among
     the low ``j`` bits of ``rows[i]``. O(len(a) * len(b) / word) instead of a full
@@ -104,6 +111,9 @@ def _lcs_rows(a: bytes, b: bytes) -> list[int]:
     for c in a:
         u = v & get(c, 0)
         v = ((v + u) | (v - u)) & full
+        if keep:
+            rows.append(v)
+    if not keep:
         rows.append(v)
     return rows
 
@@ -144,10 +154,18 @@ def lcs(ctx: Ctx, argv: list[bytes]) -> Any:
     if (alen + 1) * (blen + 1) * 4 > max_bulk_len(ctx):
         raise errors.STRING_LCS_MEMORY
 
+    if getlen:
+        # Only the length: one bit vector over the longer string, stepped along the
+        # shorter one, so the work is Redis's table size / 64 and nothing is kept.
+        short, long_ = (a, b) if alen <= blen else (b, a)
+        return len(long_) - _lcs_rows(short, long_, keep=False)[-1].bit_count()
+    if alen + blen > LCS_WALK_LIMIT or (alen + 1) * (40 + blen // 8) > LCS_TABLE_LIMIT:
+        # The string and IDX forms keep a row per byte of key1 and walk back through
+        # them in Python: past these bounds that holds a node for seconds or more
+        # memory than the node has, which Redis's own table limit does not foresee.
+        raise errors.STRING_LCS_SANDBOX_LIMIT
     rows = _lcs_rows(a, b)
     total = blen - rows[alen].bit_count()
-    if getlen:
-        return total
 
     def score(i: int, j: int) -> int:
         return j - (rows[i] & ((1 << j) - 1)).bit_count()
