@@ -14,8 +14,13 @@ say, and carries out its actions.
 * Reads: a replica tails the committed stream from any journal replica; at start
   it asks one replica who leads the shard and where its tail is (durable.py's
   ``JLEADER`` and ``JTAIL``).
-* A primary issues client writes only while the machine says it serves; a write is
-  acknowledged (``Invariants.on_ack``) only when the machine releases it.
+* A primary issues client writes only while the machine says it serves and the
+  durability buffer (``sandbox.engine.durability_buffer``, the code PrimaryLog runs)
+  admits them. With ``sync`` a write is acknowledged (``Invariants.on_ack``) only when
+  the leadership machine releases it. With ``async`` the buffer releases it at once
+  (``Invariants.on_released``): it joins the node's dataset and the ``unsent`` queue,
+  which the node appends one entry at a time, in order, even while it does not serve
+  (a lapsed lease) and while quiesced; a crash or fence loses what is still queued.
 * ``Fence`` makes the node exit; it restarts a little later, as a replica with an
   empty keyspace (a real node restarts from a snapshot; here it replays the stream).
 
@@ -29,10 +34,12 @@ from __future__ import annotations
 import json
 import random
 import zlib
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sandbox.engine import leadership as lead
+from sandbox.engine.durability_buffer import BufferConfig, DurabilityBuffer
 from sandbox.engine.journal_state import (
     AppendCommand,
     Appended,
@@ -70,6 +77,8 @@ class _Op:
 class DataNode:
     # The leadership machine's class: the planted-bug tests put a faulty one here.
     machine_class: type[lead.ShardLeadership] = lead.ShardLeadership
+    # The durability buffer's class: the planted-bug tests put a faulty one here too.
+    buffer_class: type[DurabilityBuffer] = DurabilityBuffer
 
     def __init__(self, world: World, name: str, shard: str, az: str, snapshotter: bool = False,
                  prefer_primary: bool = False) -> None:
@@ -102,6 +111,9 @@ class DataNode:
         self.checksums = 0
         self.op: _Op | None = None
         self.held: dict[int, bytes] = {}  # entry id -> data payload whose reply waits for the machine
+        self.buffer = self.buffer_class(BufferConfig(w.config.durability, w.config.buffer_limit_ms))
+        self.unsent: deque[tuple[int, bytes]] = deque()  # async: (seq, payload) released, not yet committed
+        self.sync_seq: dict[bytes, int] = {}  # sync: payload -> its buffer seq, until committed
         self.read_req: int | None = None
         self.read_sent = 0
         self.ask_req: int | None = None  # the JLEADER/JTAIL question at start
@@ -187,6 +199,8 @@ class DataNode:
             if inc != self.incarnation:
                 return  # fenced: the process exited
         if self.op is not None:
+            if self.role == "primary" and w.config.durability == "async":
+                self._accept_while_appending()
             return
         if self.role == "primary":
             self._primary_work()
@@ -195,14 +209,46 @@ class DataNode:
 
     def _primary_work(self) -> None:
         w = self.world
+        if self.unsent and (w.quiesced or self.machine is None or not self.machine.serving):
+            self._append_unsent()  # the background appender persists what was acknowledged
+            return
         if w.quiesced or self.machine is None or not self.machine.serving:
             return
         if self.since_checksum >= w.config.checksum_every:
             self._issue(EntryKind.CHECKSUM, self.crc.to_bytes(4, "big"))
+        elif self.unsent:
+            self._append_unsent()
         elif w.rng.random() < w.config.write_probability:
-            self.seq += 1
-            self._issue(EntryKind.DATA, f"{self.shard}/{self.name}#{self.seq}".encode())
-            self.step(lead.AppendSent("data"))
+            self._client_write()
+
+    def _accept_while_appending(self) -> None:
+        """async: clients write on while an append is in flight (they do not wait for it)."""
+        w = self.world
+        if not w.quiesced and self.machine is not None and self.machine.serving:
+            if w.rng.random() < w.config.write_probability:
+                self._client_write()
+
+    def _client_write(self) -> None:
+        w = self.world
+        if not self.buffer.admits(w.now):
+            return  # refused: the async buffer is over its limit
+        self.seq += 1
+        payload = f"{self.shard}/{self.name}#{self.seq}".encode()
+        accepted = self.buffer.accept(w.now, len(payload))
+        if accepted.release_now:
+            self.dataset.append(payload)  # the running checksum covers committed entries only: at commit
+            self.unsent.append((accepted.seq, payload))
+            w.checker.on_released(self, payload)
+            if self.op is None:
+                self._append_unsent()
+            return
+        self.sync_seq[payload] = accepted.seq
+        self._issue(EntryKind.DATA, payload)
+        self.step(lead.AppendSent("data"))
+
+    def _append_unsent(self) -> None:
+        self._issue(EntryKind.DATA, self.unsent[0][1])
+        self.step(lead.AppendSent("data"))
 
     def campaign(self) -> None:
         """Claim leadership now (a planned failover; scenario files use it)."""
@@ -286,10 +332,15 @@ class DataNode:
             self.step(lead.ClaimWon(entry_id))
             return
         self.known_tail = entry_id
-        if kind is EntryKind.DATA:
+        if kind is EntryKind.DATA and self.unsent and self.unsent[0][1] == data:
+            self.buffer.persisted(self.unsent.popleft()[0])  # async: already applied and acknowledged
+            self.crc = zlib.crc32(data, self.crc)
+            self.since_checksum += 1
+        elif kind is EntryKind.DATA:
             self._apply_data(data)
             self.since_checksum += 1
             self.held[entry_id] = data
+            self.buffer.persisted(self.sync_seq.pop(data, 0))
         elif kind is EntryKind.CHECKSUM:
             self.since_checksum = 0
         if self.machine is not None:

@@ -21,7 +21,13 @@ Checked at the end, after healing everything and letting the cluster settle:
   applied index, byte-identical journal state, identical Raft logs;
 * every acknowledged append is in every replica's history (trimmed prefix restored
   from its snapshot) exactly once, at its acknowledged id;
-* every live data node's dataset is a prefix of the shard's committed history.
+* every live data node's dataset is a prefix of the shard's committed history;
+* writes released before their commit (``async`` durability): none in ``sync``; in
+  ``async`` the ones missing from the history are, per incarnation of the node that
+  released them, a suffix of what it released (everything before them committed, so
+  none the journal committed is lost), released by an incarnation that then crashed
+  or was fenced, and all within ``buffer_limit_ms`` of the first of them (the buffer
+  admits no write once its oldest is older than that). None appears twice.
 """
 
 from __future__ import annotations
@@ -51,6 +57,8 @@ class Invariants:
         self.primaries: dict[str, list[tuple[int, str]]] = {}  # shard -> (time, node) history
         self.recovery_floor: dict[str, int] = {}  # recovering replica -> highest index applied when it started
         self.stats: Counter[str] = Counter()
+        # Writes released before their commit, in order: (node, incarnation, payload, virtual ms).
+        self.released: list[tuple[str, int, bytes, int]] = []
 
     def fail(self, reason: str) -> None:
         raise SimFailure(reason)
@@ -121,6 +129,10 @@ class Invariants:
             self.fail(f"shard {node.shard} id {entry_id} acknowledged twice: {first!r} and {payload!r}")
         self.stats["acked"] += 1
 
+    def on_released(self, node: DataNode, payload: bytes) -> None:
+        self.released.append((node.name, node.incarnation, payload, self.world.now))
+        self.stats["acked"] += 1
+
     def on_primary(self, node: DataNode) -> None:
         self.primaries.setdefault(node.shard, []).append((self.world.now, node.name))
         self.stats["failovers"] += 1
@@ -151,7 +163,7 @@ class Invariants:
         lagging = [r.name for r in w.replicas.values() if r.node.applied != top.log.last_index]
         if lagging:
             return f"replicas not caught up: {lagging}"
-        busy = [n.name for n in w.datanodes.values() if n.alive and n.op is not None]
+        busy = [n.name for n in w.datanodes.values() if n.alive and (n.op is not None or n.unsent)]
         if busy:
             return f"data nodes with unresolved journal requests: {busy}"
         return None
@@ -172,6 +184,38 @@ class Invariants:
         for r in replicas:
             for shard in set(r.state.shards()) | {s for s, _ in self.acked}:
                 self._check_history(r, shard)
+        self._check_released(replicas[0])
+
+    def _check_released(self, replica: JournalReplica) -> None:
+        w = self.world
+        durability, limit = w.config.durability, w.config.buffer_limit_ms
+        kept: Counter[bytes] = Counter()
+        for shard in {w.datanodes[name].shard for name, _i, _p, _t in self.released}:
+            kept.update(self.history(replica, shard)[0])
+        runs: dict[tuple[str, int], list[tuple[bytes, int]]] = {}
+        for name, inc, payload, at in self.released:
+            runs.setdefault((name, inc), []).append((payload, at))
+        for (name, inc), run in runs.items():
+            node = w.datanodes[name]
+            twice = [p for p, _ in run if kept[p] > 1]
+            if twice:
+                self.fail(f"{name}: released writes committed twice: {twice[:3]}")
+            lost = [i for i, (p, _) in enumerate(run) if kept[p] == 0]
+            if not lost:
+                continue
+            self.stats["async_lost"] += len(lost)
+            first, last = run[lost[0]], run[lost[-1]]
+            if durability != "async":
+                self.fail(f"{name}: {len(lost)} writes released before their commit were lost ({durability}): "
+                          f"{first[0]!r}...")
+            if node.alive and node.incarnation == inc:
+                self.fail(f"{name}: released {first[0]!r} and lost it without crashing")
+            if lost != list(range(lost[0], len(run))):
+                kept_after = next(run[i][0] for i in range(lost[0], len(run)) if i not in lost)
+                self.fail(f"{name}: lost {first[0]!r} but the journal committed the later {kept_after!r}")
+            if last[1] - first[1] > limit:
+                self.fail(f"{name}: lost writes released over {last[1] - first[1]} ms "
+                          f"({first[0]!r} at {first[1]}, {last[0]!r} at {last[1]}), over the {limit} ms buffer")
 
     def history(self, replica: JournalReplica, shard: str) -> tuple[list[bytes], dict[int, bytes]]:
         """(every data payload in order, {id: payload} of entries still in the stream)."""

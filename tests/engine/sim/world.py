@@ -80,6 +80,9 @@ class SimConfig:
     trim_every: int = 2  # checksum markers between snapshot+trim, >= 1
     torn_probability: float = 0.5  # 0..1, chance a crash leaves a torn (partial) unsynced write
     trace_lines: int = 400  # lines of event trace kept for a failure report
+    durability: str = "sync"  # data primaries: "sync" or "async" (sandbox.engine.durability_buffer)
+    buffer_limit_ms: int = 250  # ms, async: buffer age over which a primary accepts no write (< lease_ms, so
+    # a partitioned primary reaches the limit before its lease lapses)
 
     def campaign_after(self) -> int:
         """durable's default too (``--campaign-after-ms``): one and a half leases."""
