@@ -63,8 +63,6 @@ REDIS_ONLY: dict[str, str] = {
     "module|load": "admin slow dangerous",
     "module|loadex": "admin slow dangerous",
     "module|unload": "admin slow dangerous",
-    "function|dump": "slow scripting",
-    "function|restore": "write slow scripting",
     "script|debug": "slow scripting",
     "sync": "admin slow dangerous",
     "xack": "write stream fast",

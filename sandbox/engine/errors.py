@@ -132,8 +132,6 @@ REPLICATION_IN_DURABLE_MODE = _err(
 LEASE_EXPIRED = _err("CLUSTERDOWN The primary's lease expired; a new primary is being elected")
 NO_LONGER_PRIMARY = _err("CLUSTERDOWN Write not committed: this node is no longer the primary")
 JOURNAL_NO_QUORUM = _err("CLUSTERDOWN The journal has no quorum; the write was not acknowledged")
-# ElastiCache (async durability) answers a write with "the cluster down error" while its
-# oldest unpersisted write is older than the limit; AWS does not print the text, so ours says why.
 DURABILITY_BUFFER_FULL = _err("CLUSTERDOWN Durability buffer full: writes are refused until the log catches up")
 
 # Cluster
@@ -655,3 +653,25 @@ SCRIPT_ACL_DENIALS = {
 FUNCTION_NOT_FOUND = _err("ERR Function not found")
 FUNCTION_LIBRARY_NOT_FOUND = _err("ERR Library not found")
 FUNCTION_NO_WRITES = _err("ERR Can not execute a script with write flag using *_ro command.")
+FUNCTION_LIBRARY_NAME = _err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at "
+                             "least one character long")
+FUNCTION_RESTORE_POLICY = _err("ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.")
+FUNCTION_RESTORE_NOT_A_FUNCTION = _err("ERR given type is not a function")
+FUNCTION_RESTORE_NO_TYPE = _err("ERR can not read data type")
+FUNCTION_RESTORE_NO_PAYLOAD = _err("ERR Failed loading library payload")
+# FUNCTION RESTORE of Redis 7.0 rc1/rc2's library record (name, engine, description, code), by the field that failed.
+FUNCTION_RESTORE_PRE_GA = {
+    "name": _err("ERR Failed loading library name"),
+    "engine": _err("ERR Failed loading engine name"),
+    "description": _err("ERR Failed loading library description"),
+    "blob": _err("ERR Failed loading library blob"),
+}
+
+
+def function_restore_library_exists(name: bytes) -> RedisError:
+    """FUNCTION RESTORE APPEND meeting a library it has (no quotes, unlike FUNCTION LOAD's)."""
+    return RedisError(b"ERR Library %b already exists" % name)
+
+
+def function_restore_function_exists(name: bytes) -> RedisError:
+    return RedisError(b"ERR Function %b already exists" % name)

@@ -4,14 +4,16 @@ Libraries live in ``scripting_functions.FunctionStore``; FCALL runs a function
 through ``scripting_run.ScriptRunner`` like EVAL. FUNCTION LOAD/DELETE/FLUSH are
 writes whose effect is their own argv (LOAD ... REPLACE, so a replay over an older
 copy of the library succeeds), so a journal or a replica keeps the libraries.
-FUNCTION DUMP/RESTORE are not provided yet.
+FUNCTION DUMP/RESTORE use Redis 7.0's payload (``scripting_dump``); a RESTORE is
+logged as itself (APPEND as REPLACE: on the state it succeeded on the two do the
+same, and REPLACE also replays over a copy that has the libraries already).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import errors, glob
+from .. import errors, glob, scripting_dump
 from ..context import Ctx
 from ..resp import OK, Map, SetReply
 from ..scripting_run import ScriptRun
@@ -166,6 +168,32 @@ def function_list(ctx: Ctx, argv: list[bytes]) -> Any:
             fields.append((b"library_code", lib.code))
         out.append(Map(fields))
     return out
+
+
+@command("function|dump", 2, "noscript", acl="@scripting", since="7.0.0", group="scripting",
+         summary="Serialize every library in Redis's payload format.",
+         complexity="O(N) where N is the number of functions")
+def function_dump(ctx: Ctx, argv: list[bytes]) -> Any:
+    libraries = ctx.server.scripts.functions.libraries.values()
+    return scripting_dump.dump_payload(lib.code for lib in libraries)
+
+
+@command("function|restore", -3, "write denyoom noscript", acl="@scripting", since="7.0.0", group="scripting",
+         summary="Load the libraries of a FUNCTION DUMP payload.",
+         complexity="O(N) where N is the number of functions on the payload",
+         args="serialized-value [FLUSH | APPEND | REPLACE]")
+def function_restore(ctx: Ctx, argv: list[bytes]) -> Any:
+    if len(argv) > 4:
+        raise errors.subcommand_syntax_error(argv, "function")
+    policy = argv[3].lower() if len(argv) == 4 else b"append"
+    if policy not in (b"flush", b"append", b"replace"):
+        raise errors.FUNCTION_RESTORE_POLICY
+    codes = scripting_dump.read_payload(argv[2], ctx.server.params.get_int("proto-max-bulk-len"))
+    scripts = ctx.server.scripts
+    scripts.functions = scripts.functions.restore(codes, policy)
+    ctx.add_dirty(1)
+    ctx.propagate([b"FUNCTION", b"RESTORE", argv[2], b"REPLACE" if policy == b"append" else policy.upper()])
+    return OK
 
 
 @command("function|stats", 2, "noscript allow_busy", acl="@scripting", since="7.0.0", group="scripting",
