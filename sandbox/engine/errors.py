@@ -668,10 +668,56 @@ FUNCTION_RESTORE_PRE_GA = {
 }
 
 
+# The Lua runtime's own refusals (EVAL's shebang, FUNCTION LOAD, redis.* calls), in Redis 7.0's words.
+SCRIPT_LIB_NO_ARGS = _err("ERR Please specify at least one argument for this redis lib call")
+SCRIPT_LIB_BAD_ARG = _err("ERR Lua redis lib command arguments must be strings or integers")
+SCRIPT_RESP_VERSION = _err("ERR RESP version must be 2 or 3.")
+SCRIPT_NO_CLUSTER = _err("ERR Can not run script on cluster, 'no-cluster' flag is set.")
+FUNCTION_FLUSH_MODE = _err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+FUNCTION_NO_FUNCTIONS = _err("ERR No functions registered")
+FUNCTION_NO_METADATA = _err("ERR Missing library metadata")
+FUNCTION_NO_LIBRARY_NAME = _err("ERR Library name was not given")
+FUNCTION_REGISTER_ARITY = _err("ERR wrong number of arguments to redis.register_function")
+FUNCTION_REGISTER_ARGS = _err("ERR wrong arguments to redis.register_function")
+# Errors Redis words as a fixed text followed by a detail (a name, a flag, Lua's own message).
+_SCRIPT_DETAIL = {
+    "compile_script": b"ERR Error compiling script (new function): ",
+    "shebang_engine": b"ERR Unexpected engine in script shebang: ",
+    "shebang_option": b"ERR Unknown lua shebang option: ",
+    "shebang_flag": b"ERR Unexpected flag in script shebang: ",
+    "compile_function": b"ERR Error compiling function: ",
+    "register": b"ERR Error registering functions: ",
+    "unknown_flag": b"ERR Unknown flag given: ",
+    "metadata": b"ERR Invalid metadata value given: ",
+    "list_argument": b"ERR Unknown argument ",
+}
+
+
+GENERIC_PREFIX = b"ERR "  # a Lua error raised as a plain string takes this code, as in Redis
+WRONG_ARITY_PREFIX = b"ERR wrong number of arguments"
+
+
+def script_error(kind: str, detail: bytes) -> RedisError:
+    return RedisError(_SCRIPT_DETAIL[kind] + detail)
+
+
+def script_run_failed(name: bytes) -> RedisError:
+    return RedisError(b"ERR Error running script (call to %b): unknown error" % name)
+
+
+def function_library_exists(name: bytes) -> RedisError:
+    """FUNCTION LOAD without REPLACE meeting a library it has."""
+    return RedisError(b"ERR Library '%b' already exists" % name)
+
+
+def function_engine_not_found(engine: bytes) -> RedisError:
+    return RedisError(b"ERR Engine '%b' not found" % engine)
+
+
 def function_restore_library_exists(name: bytes) -> RedisError:
     """FUNCTION RESTORE APPEND meeting a library it has (no quotes, unlike FUNCTION LOAD's)."""
     return RedisError(b"ERR Library %b already exists" % name)
 
 
-def function_restore_function_exists(name: bytes) -> RedisError:
+def function_exists(name: bytes) -> RedisError:
     return RedisError(b"ERR Function %b already exists" % name)

@@ -241,7 +241,7 @@ class LuaVM:
 
     def _redis_pcall(self, *args: Any) -> Any:
         if not args:
-            return self._kv(err=b"ERR Please specify at least one argument for this redis lib call")
+            return self._kv(err=errors.SCRIPT_LIB_NO_ARGS.text)
         argv: list[bytes] = []
         for a in args:
             if isinstance(a, bytes):
@@ -249,7 +249,7 @@ class LuaVM:
             elif isinstance(a, (int, float)) and not isinstance(a, bool):
                 argv.append(b"%.17g" % float(a))  # Redis's own format: %g would lose digits
             else:
-                return self._kv(err=b"ERR Lua redis lib command arguments must be strings or integers")
+                return self._kv(err=errors.SCRIPT_LIB_BAD_ARG.text)
         assert self.bridge is not None
         return self.to_lua(self.bridge.call(argv, self.resp))
 
@@ -269,7 +269,7 @@ class LuaVM:
     def _py_setresp(self, *args: Any) -> None:
         v = args[0] if len(args) == 1 else None
         if v not in (2, 3) or isinstance(v, bool):
-            raise ScriptError(self._kv(err=b"ERR RESP version must be 2 or 3."))
+            raise ScriptError(self._kv(err=errors.SCRIPT_RESP_VERSION.text))
         self.resp = int(v)
 
     def _py_killcheck(self) -> bool:
@@ -305,7 +305,7 @@ class LuaVM:
         """The script as a Lua function, or RedisError with Lua's compile message."""
         fn, err = self._compile(body, chunk)
         if fn is None or fn is False:
-            return RedisError(b"ERR Error compiling script (new function): " + err)
+            return errors.script_error("compile_script", err)
         return fn
 
     def run(self, fn: Any, keys: list[bytes], args: list[bytes], name: bytes, bridge: Bridge, caller_proto: int,
@@ -329,7 +329,7 @@ class LuaVM:
                 if source is not None:
                     return RedisError(b"%b script: %b, on %b:%d." % (msg, name, source, int(line or 0)))
                 return RedisError(msg)
-        return RedisError(b"ERR Error running script (call to %b): unknown error" % name)
+        return errors.script_run_failed(name)
 
     # -- conversions -----------------------------------------------------------------------
     def to_lua(self, reply: Any) -> Any:
@@ -481,14 +481,14 @@ def parse_shebang(body: bytes) -> tuple[bytes, frozenset[bytes] | None]:
     line = body if end < 0 else body[:end]
     parts = line.split()
     if parts[0] != b"#!lua":
-        raise RedisError(b"ERR Unexpected engine in script shebang: " + parts[0])
+        raise errors.script_error("shebang_engine", parts[0])
     flags: set[bytes] = set()
     for part in parts[1:]:
         if not part.startswith(b"flags="):
-            raise RedisError(b"ERR Unknown lua shebang option: " + part)
+            raise errors.script_error("shebang_option", part)
         for flag in part[6:].split(b","):
             if flag and flag not in SHEBANG_FLAGS:
-                raise RedisError(b"ERR Unexpected flag in script shebang: " + flag)
+                raise errors.script_error("shebang_flag", flag)
             if flag:
                 flags.add(flag)
     return (b"" if end < 0 else body[end:]), frozenset(flags)

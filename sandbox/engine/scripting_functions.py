@@ -94,24 +94,24 @@ class FunctionStore:
         name = _library_name(code)
         old = self.libraries.get(name)
         if old is not None and not replace:
-            raise RedisError(b"ERR Library '%b' already exists" % name)
+            raise errors.function_library_exists(name)
         lib = Library(name, code)
         body = code[code.find(b"\n"):] if b"\n" in code else b""
         fn, err = self._compile(body)
         if fn is None or fn is False:
-            raise RedisError(b"ERR Error compiling function: " + err)
-        problems: list[bytes] = []
+            raise errors.script_error("compile_function", err)
+        problems: list[RedisError] = []
 
         def register(*args: Any) -> None:
             problems.extend(self._register(lib, args, old))
 
         ok, err = self._load(fn, register)
         if not ok:
-            raise RedisError(b"ERR Error registering functions: " + _message(err))
+            raise errors.script_error("register", _message(err))
         if problems:
-            raise RedisError(problems[0])
+            raise problems[0]
         if not lib.functions:
-            raise RedisError(b"ERR No functions registered")
+            raise errors.FUNCTION_NO_FUNCTIONS
         if old is not None:
             for fname in old.functions:
                 self.functions.pop(fname, None)
@@ -137,7 +137,7 @@ class FunctionStore:
         dropped = {fname for name in replaced for fname in self.libraries[name].functions}
         for fname in staged.functions:
             if fname in self.functions and fname not in dropped:
-                raise errors.function_restore_function_exists(fname)
+                raise errors.function_exists(fname)
         for name in replaced:
             for fname in self.libraries.pop(name).functions:
                 self.functions.pop(fname, None)
@@ -145,7 +145,7 @@ class FunctionStore:
             self.load(code, replace=False)
         return self
 
-    def _register(self, lib: Library, args: tuple[Any, ...], old: Library | None) -> list[bytes]:
+    def _register(self, lib: Library, args: tuple[Any, ...], old: Library | None) -> list[RedisError]:
         flags: frozenset[bytes] = frozenset()
         description = None
         if len(args) == 1 and lua51.lua_type(args[0]) == "table":
@@ -156,23 +156,23 @@ class FunctionStore:
                 flags = frozenset(raw_flags.values())
                 unknown = [f for f in flags if f not in SHEBANG_FLAGS]
                 if unknown:
-                    return [b"ERR Unknown flag given: " + unknown[0]]
+                    return [errors.script_error("unknown_flag", unknown[0])]
         elif len(args) == 2:
             name, callback = args
         else:
-            return [b"ERR wrong number of arguments to redis.register_function"]
+            return [errors.FUNCTION_REGISTER_ARITY]
         if not isinstance(name, bytes) or lua51.lua_type(callback) != "function":
-            return [b"ERR wrong arguments to redis.register_function"]
+            return [errors.FUNCTION_REGISTER_ARGS]
         taken = self.functions.get(name)
         if name in lib.functions or (taken is not None and (old is None or name not in old.functions)):
-            return [b"ERR Function %b already exists" % name]
+            return [errors.function_exists(name)]
         lib.functions[name] = Function(name, callback, flags, description)
         return []
 
 
 def _library_name(code: bytes) -> bytes:
     if not code.startswith(b"#!"):
-        raise RedisError(b"ERR Missing library metadata")
+        raise errors.FUNCTION_NO_METADATA
     line = code.split(b"\n", 1)[0]
     parts = line[2:].split()
     name = None
@@ -180,14 +180,14 @@ def _library_name(code: bytes) -> bytes:
         if part.startswith(b"name="):
             name = part[5:]
         else:
-            raise RedisError(b"ERR Invalid metadata value given: " + part)
+            raise errors.script_error("metadata", part)
     if not name:
-        raise RedisError(b"ERR Library name was not given")
+        raise errors.FUNCTION_NO_LIBRARY_NAME
     if not _LIBRARY_NAME.fullmatch(name):
         raise errors.FUNCTION_LIBRARY_NAME
     # Redis looks engines up ignoring case: a 7.0-rc library restored comes back as '#!LUA'.
     if not parts or parts[0].lower() != b"lua":
-        raise RedisError(b"ERR Engine '%b' not found" % (parts[0] if parts else b""))
+        raise errors.function_engine_not_found(parts[0] if parts else b"")
     return name
 
 
@@ -198,4 +198,4 @@ def _message(err: Any) -> bytes:
     if lua51.lua_type(err) == "table":
         msg = err[b"err"]
         return msg if isinstance(msg, bytes) else b"unknown error"
-    return b"ERR " + (err if isinstance(err, bytes) else str(err).encode())
+    return errors.GENERIC_PREFIX + (err if isinstance(err, bytes) else str(err).encode())

@@ -293,7 +293,7 @@ class ScriptRunner:
         server = self.server
         cmd = server.lookup_command(argv)
         if type(cmd) is not Command:
-            if type(cmd) is RedisError and cmd.text.startswith(b"ERR wrong number of arguments"):
+            if type(cmd) is RedisError and cmd.text.startswith(errors.WRONG_ARITY_PREFIX):
                 return errors.SCRIPT_WRONG_ARGS
             return errors.SCRIPT_UNKNOWN_COMMAND
         if "noscript" in cmd.flags:

@@ -135,7 +135,7 @@ def function_delete(ctx: Ctx, argv: list[bytes]) -> Any:
          args="[ASYNC | SYNC]")
 def function_flush(ctx: Ctx, argv: list[bytes]) -> Any:
     if len(argv) > 3 or (len(argv) == 3 and argv[2].lower() not in (b"async", b"sync")):
-        raise errors.RedisError("ERR FUNCTION FLUSH only supports SYNC|ASYNC option")
+        raise errors.FUNCTION_FLUSH_MODE
     ctx.server.scripts.functions.flush()
     ctx.add_dirty(1)
     ctx.propagate([b"FUNCTION", b"FLUSH"])
@@ -155,7 +155,7 @@ def function_list(ctx: Ctx, argv: list[bytes]) -> Any:
             i += 1
             pattern = argv[i]
         else:
-            raise errors.RedisError(b"ERR Unknown argument " + argv[i])
+            raise errors.script_error("list_argument", argv[i])
         i += 1
     out = []
     for lib in ctx.server.scripts.functions.libraries.values():

@@ -91,7 +91,7 @@ def _eval(ctx: Ctx, argv: list[bytes], by_sha: bool, ro: bool) -> Any:
         if ro and not read_only:
             raise errors.FUNCTION_NO_WRITES
         if b"no-cluster" in flags and ctx.server.cluster is not None:
-            raise RedisError("ERR Can not run script on cluster, 'no-cluster' flag is set.")
+            raise errors.SCRIPT_NO_CLUSTER
         allow_oom, cross_slot = b"allow-oom" in flags, b"allow-cross-slot-keys" in flags
     run = ScriptRun(scripts.eval_vm(), fn, sha, keys, args, ctx.client, True, read_only, allow_oom, cross_slot,
                     ctx.now_ms / 1000)
