@@ -15,9 +15,11 @@ and records what the command changed:
   ``also_propagate`` before the command's own.
 
 A lookup that finds a key also refreshes its eviction metadata (``db.access``: the
-time for LRU, the logarithmic counter for LFU, eviction.py); a lookup by a command
-that doesn't write counts as INFO's keyspace hit or miss, as Redis counts
-``lookupKeyRead`` and not ``lookupKeyWrite``.
+command's time for LRU, one dict store; the logarithmic counter for LFU,
+eviction.py); so does ``changed`` for a key that still exists after the write (a new
+key gets its first metadata there). A lookup by a command that doesn't write counts
+as INFO's keyspace hit or miss, as Redis counts ``lookupKeyRead`` and not
+``lookupKeyWrite``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .datatypes import TYPE_NAMES
-from .eviction import lfu_touch
+from .eviction import lfu_touch, written
 from .keyspace import Database
 
 if TYPE_CHECKING:
@@ -134,15 +136,27 @@ class Ctx:
         self.changed(key, db)
 
     def changed(self, key: bytes, db: Database | None = None) -> None:
-        self.dirty_keys.append(((self.db if db is None else db).id, key))
+        db = self.db if db is None else db
+        self.dirty_keys.append((db.id, key))
         self.dirty += 1
+        if key in db.data:  # a write is an access; a key the write removed keeps no metadata
+            if self.lfu:
+                written(self.server, db, key, self.now_ms)
+            else:
+                db.access[key] = self.now_ms
 
     def changed_quietly(self, key: bytes, db: Database | None = None) -> None:
         """Like ``changed`` (logged, held for the durable tracker, counted), but WATCH
         doesn't see it: Redis's dirty++ without signalModifiedKey."""
-        k = ((self.db if db is None else db).id, key)
+        db = self.db if db is None else db
+        k = (db.id, key)
         self.dirty_keys.append(k)
         self.dirty += 1
+        if key in db.data:
+            if self.lfu:
+                written(self.server, db, key, self.now_ms)
+            else:
+                db.access[key] = self.now_ms
         if self.quiet is None:
             self.quiet = []
         self.quiet.append(k)

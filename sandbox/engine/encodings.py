@@ -5,11 +5,18 @@ Redis decides an encoding when a value is written and, for containers, never goe
 back to the compact one (a hash that outgrew its listpack stays a hashtable after
 deletes). This module keeps that history where the value alone can't tell:
 
-* ``after_write`` runs for every key a write changed (the dispatcher calls it) and
-  records, in ``Keyspace.encodings`` (``id(value) -> (value, encoding)``), a
-  container that crossed its threshold and a string Redis stores as ``raw`` (APPEND
-  to an existing string, SETRANGE, SETBIT, BITFIELD, BITOP) or never as ``int``
-  (INCRBYFLOAT). The keyspace drops an entry when its value leaves it.
+* A conversion is remembered in ``Keyspace.encodings`` (``id(value) -> (value,
+  encoding)``) when a write makes it: a container that crossed its threshold, a
+  string Redis stores as ``raw`` (APPEND to an existing string, SETRANGE, SETBIT,
+  BITFIELD, BITOP) or never as ``int`` (INCRBYFLOAT). The keyspace drops an entry
+  when its value leaves it.
+* Invariant: every container that outgrew its compact encoding is recorded, so a
+  write that only shrinks a value, or doesn't touch it, has nothing to note.
+* The hot writes (``NOTED_IN_PLACE``) note a conversion in their own path, where the
+  value grows, in O(1): HSET (``hash_grew``), SADD (``set_grew``), ZADD
+  (``zset_grew``); the others don't change an encoding's history (strings Redis
+  decides afresh on every write, lists, TTLs, deletions). For every other write the
+  dispatcher runs ``after_write`` over the keys it changed.
 * ``encoding_of`` answers from that record, else from the value and the CONFIG
   thresholds (``hash-max-listpack-*``, ``zset-max-listpack-*``,
   ``set-max-intset-entries``), as Redis decides for a freshly written value.
@@ -97,8 +104,45 @@ _LIMIT_NAMES = ("hash-max-listpack-entries", "hash-max-listpack-value", "set-max
 
 
 def refresh_limits(server: "Server") -> None:
-    """Cache the thresholds ``after_write`` reads (CONFIG SET calls this)."""
-    server.keyspace.limits = tuple(limit(server, name) for name in _LIMIT_NAMES)
+    """Cache the thresholds the write paths read (CONFIG SET calls this)."""
+    server.keyspace.set_limits(tuple(limit(server, name) for name in _LIMIT_NAMES))
+
+
+NOTED_IN_PLACE = frozenset({
+    "hset", "hmset", "sadd", "zadd",
+    "set", "setnx", "setex", "psetex", "mset", "msetnx", "getset", "getdel", "getex", "incr", "decr", "incrby",
+    "decrby", "lpush", "rpush", "lpushx", "rpushx", "lpop", "rpop", "lset", "linsert", "lrem", "ltrim", "lmove",
+    "rpoplpush", "lmpop", "del", "unlink", "expire", "pexpire", "expireat", "pexpireat", "persist",
+})
+
+
+def hash_grew(ctx: "Ctx", h: dict, argv: list[bytes]) -> None:
+    """HSET/HMSET stored ``argv``'s pairs and one of them, or the hash's length, is past
+    the smaller threshold: a listpack that no longer fits is a hashtable for good."""
+    recorded = ctx.db.encodings
+    if id(h) in recorded:
+        return
+    entries, longest = ctx.db.limits[0], ctx.db.limits[1]
+    if len(h) > entries or max(map(len, argv[2:])) > longest:
+        recorded[id(h)] = (h, b"hashtable")
+
+
+def set_grew(ctx: "Ctx", s: set, members: list[bytes]) -> None:
+    """SADD added ``members`` (one of them maybe not an integer, or the set past
+    set-max-intset-entries): an intset that took one is a hashtable for good."""
+    recorded = ctx.db.encodings
+    if id(s) in recorded:
+        return
+    if len(s) > ctx.db.limits[2] or any(string2ll(m) is None for m in members):
+        recorded[id(s)] = (s, b"hashtable")
+
+
+def zset_grew(ctx: "Ctx", z: ZSet, member: bytes) -> None:
+    """ZADD added ``member`` to a listpack ``z``: a CONFIG threshold lower than the
+    ZSet's own converts it (the ZSet keeps its encoding itself)."""
+    limits = ctx.db.limits
+    if len(z.scores) > limits[3] or len(member) > limits[4]:
+        z.listpack = False
 
 
 def after_write(server: "Server", name: str, argv: list[bytes], ctx: "Ctx") -> None:

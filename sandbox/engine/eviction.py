@@ -30,7 +30,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .context import Ctx
     from .keyspace import Database
     from .server import Server
 
@@ -75,22 +74,13 @@ def lfu_touch(server: "Server", db: "Database", key: bytes) -> None:
 
 
 def written(server: "Server", db: "Database", key: bytes, now_ms: int) -> None:
-    """A write touched ``key``: a new key gets its first metadata (LRU: now; LFU:
-    the initial counter); under LRU any write is an access."""
+    """A write touched ``key`` (``Ctx.changed`` calls this under LFU, and stores the
+    time itself under LRU): a new key gets its first metadata (LRU: now; LFU: the
+    initial counter); under LRU any write is an access."""
     if not server.lfu:
         db.access[key] = now_ms
     elif key not in db.access:
         db.access[key] = (lfu_minutes(now_ms / 1000) << 8) | LFU_INIT_VAL
-
-
-def stamp_written(server: "Server", ctx: "Ctx") -> None:
-    """After a write: stamp every key it changed that still exists."""
-    dbs = server.keyspace.dbs
-    now_ms = ctx.now_ms
-    for db_id, key in ctx.dirty_keys:
-        db = dbs[db_id]
-        if key in db.data:
-            written(server, db, key, now_ms)
 
 
 def idle_seconds(db: "Database", key: bytes, now_ms: int) -> int:

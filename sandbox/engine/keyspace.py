@@ -100,7 +100,7 @@ class ScanIndex:
 class Database:
     """One numbered database."""
 
-    __slots__ = ("id", "data", "expires", "_heap", "_scan", "slots", "access", "hits", "misses", "encodings")
+    __slots__ = ("id", "data", "expires", "_heap", "_scan", "slots", "access", "hits", "misses", "encodings", "limits")
 
     def __init__(self, db_id: int, encodings: dict[int, tuple[Any, bytes]] | None = None) -> None:
         self.id = db_id
@@ -108,6 +108,8 @@ class Database:
         self.hits = 0
         self.misses = 0
         self.encodings: dict[int, tuple[Any, bytes]] = {} if encodings is None else encodings
+        # The node's encoding thresholds as ints (Keyspace.set_limits), read where a value grows.
+        self.limits: tuple[int, ...] = DEFAULT_LIMITS
         self.data: dict[bytes, Any] = {}
         self.expires: dict[bytes, int] = {}
         self._heap: list[tuple[int, bytes]] = []
@@ -216,6 +218,9 @@ class Database:
 
 
 _MISSING = object()
+# hash-max-listpack-entries, hash-max-listpack-value, set-max-intset-entries,
+# zset-max-listpack-entries, zset-max-listpack-value (encodings.py names them).
+DEFAULT_LIMITS = (512, 64, 512, 128, 64)
 
 
 class Keyspace:
@@ -225,9 +230,14 @@ class Keyspace:
 
     def __init__(self, count: int) -> None:
         self.encodings: dict[int, tuple[Any, bytes]] = {}
-        # The encoding thresholds as ints, read once per write (encodings.refresh_limits).
-        self.limits: tuple[int, ...] = (512, 64, 512, 128, 64)
+        # The encoding thresholds as ints (encodings.refresh_limits), also on each database.
+        self.limits: tuple[int, ...] = DEFAULT_LIMITS
         self.dbs = [Database(i, self.encodings) for i in range(count)]
+
+    def set_limits(self, limits: tuple[int, ...]) -> None:
+        self.limits = limits
+        for db in self.dbs:
+            db.limits = limits
 
     def __getitem__(self, index: int) -> Database:
         return self.dbs[index]

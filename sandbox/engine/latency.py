@@ -12,7 +12,8 @@ Invariants:
   counts once in ``errorstats`` under its first word (``ERR``, ``WRONGTYPE``).
 * The slow log and the latency monitor only see commands at least as slow as their
   thresholds (``slowlog-log-slower-than`` µs, ``latency-monitor-threshold`` ms);
-  the dispatcher compares with ``slow_ns`` (the lower of the two) before calling in.
+  the dispatcher compares the duration it measured with ``floor_ns`` (the lowest of
+  the two and 1 µs) before calling in: a sub-µs call is one ``calls`` increment.
 * A latency event keeps at most ``HISTORY_LEN`` samples, one per second (the
   highest), like Redis's latency.c.
 """
@@ -36,15 +37,23 @@ SLOWLOG_MAX_ARGLEN = 128
 
 
 class CommandStat:
-    __slots__ = ("calls", "usec", "rejected", "failed", "histogram")
+    __slots__ = ("calls", "usec", "rejected", "failed", "timed")
 
     def __init__(self) -> None:
         self.calls = 0
         self.usec = 0
         self.rejected = 0
         self.failed = 0
-        # bucket -> count, bucket b holding calls of at most 2**b microseconds
-        self.histogram: dict[int, int] = {}
+        # bucket -> count for the calls of at least 1 µs, bucket b holding calls of at
+        # most 2**b µs; the sub-µs calls (bucket 0) are the rest of ``calls``, so the
+        # common fast call costs the dispatcher one increment.
+        self.timed: dict[int, int] = {}
+
+    @property
+    def histogram(self) -> dict[int, int]:
+        """Every call's bucket, bucket 0 included."""
+        fast = self.calls - sum(self.timed.values())
+        return {0: fast, **self.timed} if fast > 0 else dict(self.timed)
 
 
 @dataclass
@@ -64,6 +73,9 @@ class Telemetry:
         self.slowlog: deque = deque()  # newest first: [id, ts, usec, argv, addr, name]
         self.slowlog_next_id = 0
         self.slow_ns = 10_000_000
+        # The dispatcher's one comparison per call: at or past it, a call needs
+        # ``timed`` (it took a whole µs, or it is slow enough to log).
+        self.floor_ns = 1000
         params = server.params.params
         for name in ("slowlog-log-slower-than", "latency-monitor-threshold"):
             params[name].on_change = self.thresholds_changed
@@ -80,6 +92,7 @@ class Telemetry:
         if monitor_ms > 0:
             limits.append(monitor_ms * 1_000_000)
         self.slow_ns = min(limits) if limits else 2**63
+        self.floor_ns = min(self.slow_ns, 1000)
 
     def stat(self, name: str) -> CommandStat:
         stat = self.commands.get(name)
@@ -105,6 +118,18 @@ class Telemetry:
         return err
 
     # -- slow commands ---------------------------------------------------------------
+    def timed(self, stat: CommandStat, client: "Client", cmd: "Command", argv: list[bytes], elapsed_ns: int) -> None:
+        """A call of at least ``floor_ns`` (already counted in ``calls``): its µs, its
+        histogram bucket, and the slow log / latency monitor when past their thresholds."""
+        usec = elapsed_ns // 1000
+        if usec:
+            stat.usec += usec
+            bucket = usec.bit_length()
+            hist = stat.timed
+            hist[bucket] = hist.get(bucket, 0) + 1
+        if elapsed_ns >= self.slow_ns:
+            self.slow(client, cmd, argv, elapsed_ns)
+
     def slow(self, client: "Client", cmd: "Command", argv: list[bytes], elapsed_ns: int) -> None:
         """A command at least as slow as one of the thresholds."""
         params = self.server.params
@@ -152,19 +177,12 @@ class Telemetry:
 
 
 def finished(server: "Server", client: "Client", cmd: "Command", argv: list[bytes], elapsed_ns: int) -> None:
-    """Count one call of ``cmd`` that took ``elapsed_ns``."""
+    """Count one call of ``cmd`` that took ``elapsed_ns`` (``Server.call`` inlines this)."""
     telemetry = server.telemetry
-    stat = telemetry.commands.get(cmd.name)
-    if stat is None:
-        stat = telemetry.stat(cmd.name)
+    stat = telemetry.commands.get(cmd.name) or telemetry.stat(cmd.name)
     stat.calls += 1
-    usec = elapsed_ns // 1000
-    stat.usec += usec
-    bucket = usec.bit_length()
-    hist = stat.histogram
-    hist[bucket] = hist.get(bucket, 0) + 1
-    if elapsed_ns >= telemetry.slow_ns:
-        telemetry.slow(client, cmd, argv, elapsed_ns)
+    if elapsed_ns >= telemetry.floor_ns:
+        telemetry.timed(stat, client, cmd, argv, elapsed_ns)
 
 
 def commandstats_fields(server: "Server") -> list[tuple[str, Any]]:
@@ -195,8 +213,9 @@ def percentile(stat: CommandStat, q: float) -> float:
     """The upper edge of the bucket holding the q-th percentile call, in µs."""
     wanted = stat.calls * q / 100
     seen = 0
-    for bucket in sorted(stat.histogram):
-        seen += stat.histogram[bucket]
+    histogram = stat.histogram
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
         if seen >= wanted:
             return float(1 << bucket)
     return 0.0

@@ -46,9 +46,9 @@ from .commands import Command, load_all
 from .config import EngineConfig, RuntimeParams
 from .context import Ctx
 from .errors import NOPERM_CHANNEL, NOPERM_CMD, NOPERM_KEY, RedisError
-from .eviction import Evictor, stamp_written
+from .eviction import Evictor
 from .keyspace import Keyspace
-from .latency import Telemetry, finished
+from .latency import Telemetry
 from .pubsub import PubSub
 from .resp import NULL_ARRAY, QUEUED, RequestParser, encode_command
 from .roles import BlockedClients, NodeRole, RoleFactory, StandaloneRole
@@ -363,7 +363,12 @@ class Server:
             reply = errors.internal_error(cmd.name, type(exc).__name__)
             self.telemetry.error(reply)
             self.telemetry.stat(cmd.name).failed += 1
-        finished(self, client, cmd, argv, perf_counter_ns() - started)
+        elapsed = perf_counter_ns() - started
+        telemetry = self.telemetry  # commandstats: one increment unless the call took a whole µs
+        stat = telemetry.commands.get(cmd.name) or telemetry.stat(cmd.name)
+        stat.calls += 1
+        if elapsed >= telemetry.floor_ns:
+            telemetry.timed(stat, client, cmd, argv, elapsed)
         if ctx.dirty_keys or ctx.effects:
             future = self._after_write(client, cmd, argv, ctx)
             if future is not None and type(reply) is not Pending:
@@ -387,8 +392,8 @@ class Server:
     def _after_write(self, client: Client, cmd: Command, argv: list[bytes], ctx: Ctx) -> "asyncio.Future[Any] | None":
         self.dirty += ctx.dirty
         if ctx.dirty_keys:
-            encodings.after_write(self, cmd.name, argv, ctx)
-            stamp_written(self, ctx)
+            if cmd.name not in encodings.NOTED_IN_PLACE:  # the hot writes note conversions themselves
+                encodings.after_write(self, cmd.name, argv, ctx)
             if self.watched:
                 self.touch_watched(ctx.dirty_keys if ctx.quiet is None else ctx.watch_keys())
         effects = ctx.effects

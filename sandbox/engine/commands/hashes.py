@@ -20,6 +20,7 @@ from typing import Any
 
 from .. import errors, longdouble
 from ..context import Ctx
+from ..encodings import hash_grew
 from ..resp import OK, Map
 from . import collscan, command
 from .util import (
@@ -67,8 +68,12 @@ def hset(ctx: Ctx, argv: list[bytes]) -> Any:
     before = len(h)
     if n == 4:
         h[argv[2]] = argv[3]
+        limits = ctx.db.limits  # a listpack that outgrows them converts for good
+        if len(h) > limits[0] or len(argv[2]) + len(argv[3]) > limits[1]:
+            hash_grew(ctx, h, argv)
     else:
         h.update(zip(argv[2::2], argv[3::2]))
+        hash_grew(ctx, h, argv)
     ctx.changed(key)  # Redis counts HSET as a write even when no value changes
     return len(h) - before
 

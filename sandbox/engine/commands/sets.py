@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 from .. import errors
 from ..context import Ctx
+from ..encodings import set_grew
 from ..resp import SetReply
 from . import collscan, command
 from .util import (
@@ -79,6 +80,7 @@ def sadd(ctx: Ctx, argv: list[bytes]) -> Any:
     if s is None:
         s = set(argv[2:])
         ctx.db.put(key, s)
+        set_grew(ctx, s, argv[2:])
         ctx.changed(key)
         return len(s)
     if len(argv) == 3:  # the usual single member
@@ -86,12 +88,16 @@ def sadd(ctx: Ctx, argv: list[bytes]) -> Any:
         if member in s:
             return 0
         s.add(member)
+        # only a member that may not be a canonical int, or the length, can convert an intset
+        if not member.isdigit() or member[0] == 48 or len(member) > 18 or len(s) > ctx.db.limits[2]:
+            set_grew(ctx, s, argv[2:])
         ctx.changed(key)
         return 1
     before = len(s)
     s.update(argv[2:])
     added = len(s) - before
     if added:
+        set_grew(ctx, s, argv[2:])
         ctx.changed(key)
     return added
 

@@ -24,6 +24,7 @@ from typing import Any, Iterable
 from .. import errors
 from ..context import Ctx
 from ..datatypes import ZSet
+from ..encodings import after_write, zset_grew
 from ..keyspace import ScanIndex
 from ..resp import NULL_ARRAY, format_double
 from . import collscan, command
@@ -82,6 +83,7 @@ def zadd(ctx: Ctx, argv: list[bytes]) -> Any:
             if zs is None:
                 zs = ZSet()
                 zs.add(member, score)
+                zset_grew(ctx, zs, member)
                 ctx.db.put(key, zs)
                 ctx.changed(key)
                 return 1
@@ -89,9 +91,16 @@ def zadd(ctx: Ctx, argv: list[bytes]) -> Any:
             if old == score:
                 return 0
             zs.add(member, score)
+            if old is None and zs.listpack:  # a new member: a lower CONFIG threshold may convert it
+                limits = ctx.db.limits
+                if len(zs.scores) > limits[3] or len(member) > limits[4]:
+                    zs.listpack = False
             ctx.changed(key)
             return 1 if old is None else 0
-    return _zadd(ctx, argv, 0)
+    reply = _zadd(ctx, argv, 0)
+    if ctx.dirty_keys:  # options or several members: the whole check, as for any write
+        after_write(ctx.server, "zadd", argv, ctx)
+    return reply
 
 
 @command("zincrby", 4, "write denyoom fast", keys=(1, 1, 1), since="1.2.0", **SORTED_SET,
