@@ -631,10 +631,10 @@
     var summary = parts.join("; ") + " acknowledged writes.";
     summary = summary.charAt(0).toUpperCase() + summary.slice(1);
     if (verdict.prediction !== null && verdict.prediction !== undefined) {
-      summary += " You predicted " + verdict.prediction + " for cache.";
+      summary += " You predicted " + verdict.prediction + ".";
     }
     if (verdict.prediction_async !== null && verdict.prediction_async !== undefined) {
-      summary += " You predicted " + verdict.prediction_async + " for async.";
+      summary += " For async you predicted " + verdict.prediction_async + ".";
     }
     $("verdict-summary").textContent = summary;
     $("verdict-summary").className = "";

@@ -89,6 +89,7 @@ class Learner:
         self.browser = browser
         self.last_reply = ""
         self.ids = iter(range(1, 1_000_000))
+        self.lanes = ["durable", "cache"]  # the clusters the sandbox runs now
 
     async def console(self, line: str, cluster: str = "durable") -> str:
         reply = await self.browser.command(line.replace("{reply}", self.last_reply), cluster=cluster, id=next(self.ids))
@@ -103,11 +104,20 @@ class Learner:
         elif head == "fault":
             action, *pairs = rest.split()
             fields: dict[str, Any] = dict(pair.split("=", 1) for pair in pairs)
-            if "prediction" in fields:
-                fields["prediction"] = int(fields["prediction"])
+            for name in ("prediction", "prediction_async"):
+                if name in fields:
+                    fields[name] = int(fields[name])
             await self.browser.send({"type": "fault", "action": action, **fields})
             assert (await self.browser.expect_any(("fault", "error")))["type"] == "fault", step
             await self.browser.expect("verdict", timeout=VERDICT_WAIT_S)
+        elif head == "lane":
+            # The page's switch: start again with the third lane on (or off).
+            on = rest.split() == ["async", "on"]
+            await self.browser.send({"type": "reconfigure", **SHAPE, "async_lane": on})
+            state = await self.browser.expect("state", timeout=60, where=lambda m: m["sandbox"]["state"] in (
+                "running", "failed") and ("async" in m["sandbox"].get("topology", {})) == on)
+            assert state["sandbox"]["state"] == "running", state
+            self.lanes = ["durable", "async", "cache"] if on else ["durable", "cache"]
         elif head == "user":
             name, access = rest.split(None, 1)
             await self.browser.send({"type": "create_user", "name": name, "access": access})
@@ -133,7 +143,7 @@ class Learner:
         await Experiment.objects.filter(owner_user__username="alice").adelete()
         if restarted["type"] == "fault":
             await self.replicas_back()
-        for cluster in ("durable", "cache"):
+        for cluster in self.lanes:
             assert (await self.console("FLUSHALL", cluster=cluster)) == "OK\n"
 
     async def replicas_back(self, timeout_s: float = 60) -> None:
@@ -206,7 +216,8 @@ def test_the_loader_knows_every_check_type_the_sandbox_runs() -> None:
         ({"check": {"type": "same_slot", "keys": "{a}x {a}y"}}, "'keys' must be a list"),
         ({"check": {"type": "set_members", "key": "k", "members": [1], "among": [2]}}, "has no field 'among'"),
         ({"check": {"type": "ttl_between", "key": "k", "low": 900, "high": 600}}, "at most 'high'"),
-        ({"check": {"type": "experiment", "cluster": "primary"}}, "'cluster' is durable or cache"),
+        ({"check": {"type": "experiment", "cluster": "primary"}}, "'cluster' is durable, async or cache"),
+        ({"check": {"type": "exists", "key": "k"}, "solution": ["lane: async maybe"]}, "lane takes 'async on' or 'async off'"),
         ({"check": {"type": "exists", "key": "k"}, "solution": "SET k 1"}, "'solution' must be a list"),
         ({"check": {"type": "exists", "key": "k"}, "solution": ["fault: kill_everything"]}, "the fault is one of"),
         ({"check": {"type": "exists", "key": "k"}, "solution": ["load: fast"]}, "load takes a rate or 'stop'"),
