@@ -20,7 +20,7 @@ Invariants:
   given: ``+@all`` or ``-@all``, then the categories that fit best, then single
   commands. Redis lists single commands in its hash table's order, which differs
   in every process; here they come in name order.
-* Error texts are Redis 7.0's, kept in errors.py (``ACL_*`` reasons; the dispatcher
+* Error texts are Redis 7.0's, kept in the errors package (``ACL_*`` reasons; the dispatcher
   takes ``NOPERM_*`` from there too).
 """
 
