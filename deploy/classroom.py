@@ -333,7 +333,8 @@ def start_program(state: Path, name: str) -> None:
 
 
 def up(args: list[str], state: Path) -> None:
-    config = parse_up_options(args, load_config(state))
+    saved = load_config(state)
+    config = parse_up_options(args, saved)
     if config["workers"] > 1 and not (PROJECT / "sandbox" / "management" / "commands" / "sandboxd.py").exists():
         raise Refused(
             f"--workers {config['workers']} is refused: each daphne worker runs its own sandbox "
@@ -341,6 +342,9 @@ def up(args: list[str], state: Path) -> None:
             "sandboxes. Run one worker (--workers 1) until the sandbox service runs apart."
         )
     running = supervisord_pid(state) is not None
+    if running and config != saved:
+        changed = ", ".join(f"{k} {saved[k]} -> {config[k]}" for k in config if config[k] != saved.get(k))
+        raise Refused(f"the classroom is running; to change {changed}, run down first, then up again.")
     if not running:
         for service, option, key, address in (
             ("nginx", "--port", "port", config["listen"]),
@@ -381,7 +385,9 @@ def up(args: list[str], state: Path) -> None:
     shutil.chown(state / "redis.conf", "redis", "redis")
     write_template("nginx.conf.in", state / "nginx.conf", values)
     write_template("supervisord.conf.in", state / "supervisord.conf", values, private=True)
+    before = (state / "site.env").read_bytes() if (state / "site.env").exists() else b""
     env = {**os.environ, **write_site_env(state, config, keys)}
+    settings_changed = (state / "site.env").read_bytes() != before
     env.pop("DJANGO_SETTINGS_MODULE", None)
 
     if not running:
@@ -418,11 +424,16 @@ def up(args: list[str], state: Path) -> None:
     run([*manage, "collectstatic", "--noinput", "--verbosity", "0"], env=env,
         what="manage.py collectstatic", fix="See the error above.")
     publish_static()
+    if running and settings_changed:
+        say("Restarting daphne: site.env changed")
+        supervisorctl(state, "restart", "daphne:*")
     for worker in range(config["workers"]):
         start_program(state, f"daphne:daphne{worker}")
     run(["nginx", "-t", "-q", "-c", str(state / "nginx.conf")], what="nginx -t",
         fix=f"Check {state / 'nginx.conf'} (made from deploy/nginx.conf.in).")
     start_program(state, "nginx")
+    if running:
+        supervisorctl(state, "signal", "HUP", "nginx")  # re-read a changed template
     wait_for(lambda: tcp_open(config["port"]) if config["listen"] in ("127.0.0.1", "0.0.0.0")
              else True, "nginx", f"See {state / 'logs' / 'nginx-error.log'}.", timeout=20)
     say(f"The classroom serves {url(config)} (logs in {state / 'logs'})")
@@ -561,6 +572,8 @@ def main(argv: list[str]) -> int:
         print(__doc__.split("\n\n")[2] if argv else __doc__)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    # What this writes (backups, secrets, logs) is root's alone unless made otherwise.
+    os.umask(0o077)
     state = state_dir(state_arg)
     try:
         if command == "exec-env":

@@ -1,0 +1,1 @@
+"""Tests of the classroom host (scripts/classroom) with Debian's real services."""
