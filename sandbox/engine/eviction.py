@@ -102,16 +102,17 @@ class Evictor:
         self.last_used = 0
         self.next_db = 0
 
-    def policy_changed(self) -> None:
+    def policy_changed(self) -> bool:
         """CONFIG SET maxmemory-policy: LRU times and LFU words mean different
-        things, so switching between them starts the metadata afresh."""
+        things, so switching between them starts the metadata afresh. Returns
+        whether the policy is now LFU (the server keeps that flag)."""
         server = self.server
         lfu = "lfu" in server.params.get("maxmemory-policy")
         if lfu != server.lfu:
             for db in server.keyspace.dbs:
                 db.access.clear()
-        server.lfu = lfu
         self.pool.clear()
+        return lfu
 
     def admit(self, used: int, size: int) -> bool:
         """Make room for a write of ``size`` bytes; False when it must get OOM."""

@@ -113,7 +113,7 @@ class Server:
         # maxmemory-policy (eviction.py); ``lfu`` is read by every key lookup.
         self.lfu = False
         self.evictor = Evictor(self)
-        self.params.params["maxmemory-policy"].on_change = self.evictor.policy_changed
+        self.params.params["maxmemory-policy"].on_change = self._policy_changed
         self.telemetry = Telemetry(self)  # commandstats, errorstats, slowlog, LATENCY
         self.clients: dict[int, Client] = {}
         self._next_client_id = 1
@@ -230,6 +230,9 @@ class Server:
         """Whether a connection that hasn't logged in must: the default user has a
         password or is off (evaluated at every command, as Redis does)."""
         return self.acl.default_needs_auth()
+
+    def _policy_changed(self) -> None:
+        self.lfu = self.evictor.policy_changed()
 
     def _requirepass_changed(self) -> None:
         self.acl.set_default_password(self.params.get("requirepass"))
