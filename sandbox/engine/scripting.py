@@ -124,6 +124,28 @@ local function hook()
 end
 killed_hook = function() raw_error({err = 'ERR Script killed by user with SCRIPT KILL...'}) end
 
+-- debug.sethook sets a hook for one Lua thread only (lupa's Lua 5.1 keeps the hook
+-- function per thread), so a loop inside a coroutine would never see SCRIPT KILL:
+-- every coroutine starts with the hook of the thread that created it, as a C hook
+-- would be inherited in Redis.
+local co_create, co_wrap = coroutine.create, coroutine.wrap
+local function hooked_create(f)
+  local co = co_create(f)
+  local h, mask, count = dbg.gethook()
+  if h then dbg.sethook(co, h, mask, count) end
+  return co
+end
+coroutine.create = hooked_create
+coroutine.wrap = function(f)
+  -- Lua's own wrap (its errors gain the caller's position as in Redis); the new
+  -- thread takes the hook itself when first resumed
+  local h, mask, count = dbg.gethook()
+  return co_wrap(function(...)
+    if h then dbg.sethook(h, mask, count) end
+    return f(...)
+  end)
+end
+
 local function handler(err)
   dbg.sethook()  -- a killed script's every-instruction hook must not fire in here
   err = py_unwrap(err)
