@@ -11,6 +11,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -191,6 +192,18 @@ def test_up_refuses_a_port_already_taken_and_starts_nothing() -> None:
     assert f"port {taken}" in done.stderr and "--port" in done.stderr, done.stderr
     assert not (state / "run" / "supervisord.pid").exists()
     assert room.status()["supervisord"]["state"] == "STOPPED"
+    shutil.rmtree(state)
+
+
+def test_up_refuses_a_second_worker_while_sandboxes_live_inside_daphne() -> None:
+    state = Path(tempfile.mkdtemp(prefix="classroom-workers-"))
+    try:
+        done = Classroom(state, {}).run("up", "--workers", "2")
+        assert done.returncode == 1
+        assert "--workers 2 is refused" in done.stderr and "sandbox" in done.stderr, done.stderr
+        assert not (state / "run").exists()  # refused before anything was made
+    finally:
+        shutil.rmtree(state)
 
 
 def test_up_names_a_package_apt_cannot_install_and_what_to_do() -> None:
