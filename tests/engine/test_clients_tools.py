@@ -53,6 +53,19 @@ SCRIPT = [
     ["SELECT", "99"],
     ["PUBSUB", "NUMSUB", "a"],
     ["COMMAND", "GETKEYS", "MSET", "a", "1", "b", "2"],
+    # The families added for issue 14, as redis-cli prints them.
+    ["EVAL", "return {1, 'two', {3}, redis.call('INCR', KEYS[1])}", "1", "counter"],
+    ["EVAL", "return redis.error_reply('custom')", "0"],
+    ["SCRIPT", "EXISTS", "0000000000000000000000000000000000000000"],
+    ["PFADD", "visitors", "a", "b", "c"],
+    ["PFCOUNT", "visitors"],
+    ["GEOADD", "places", "13.361389", "38.115556", "Palermo", "15.087269", "37.502669", "Catania"],
+    ["GEODIST", "places", "Palermo", "Catania", "km"],
+    ["GEOPOS", "places", "Palermo", "nowhere"],
+    ["GEOSEARCH", "places", "FROMLONLAT", "15", "37", "BYRADIUS", "200", "km", "ASC", "WITHDIST"],
+    ["BLPOP", "no-such-list", "0.01"],
+    ["BZPOPMIN", "places", "0.01"],
+    ["OBJECT", "ENCODING", "hash"],
 ]
 
 
