@@ -315,6 +315,9 @@ class ScriptRunner:
             if cmd.denyoom and server.maxmemory and not run.wrote and not run.allow_oom:
                 if server.used_memory() > server.maxmemory:
                     return errors.OOM
+            # Redis's SCRIPT_WRITE_DIRTY: a write command called counts as a write
+            # (for the OOM check above and for SCRIPT KILL) even if it changed nothing.
+            run.wrote = True
         if server.refusal is not None and (cmd.first_key or cmd.getkeys) and not client.is_master:
             return server.refusal
         if server.cluster is not None and not client.is_master:

@@ -1,7 +1,8 @@
 """Functions: FUNCTION LOAD/LIST/DELETE/FLUSH/STATS/KILL/HELP, FCALL and FCALL_RO.
 
 Libraries live in ``scripting_functions.FunctionStore``; FCALL runs a function
-through ``scripting_run.ScriptRunner`` like EVAL. FUNCTION LOAD/DELETE/FLUSH are
+through ``scripting_run.ScriptRunner`` like EVAL, its registered flags checked at
+its start as a shebang's are (``scripting_cmds.start_flags``). FUNCTION LOAD/DELETE/FLUSH are
 writes whose effect is their own argv (LOAD ... REPLACE, so a replay over an older
 copy of the library succeeds), so a journal or a replica keeps the libraries.
 FUNCTION DUMP/RESTORE use Redis 7.0's payload (``scripting_dump``); a RESTORE is
@@ -18,7 +19,7 @@ from ..context import Ctx
 from ..resp import OK, Map, SetReply
 from ..scripting_run import ScriptRun
 from . import command, container
-from .scripting_cmds import split_keys, without_read_category
+from .scripting_cmds import split_keys, start_flags, without_read_category
 from .util import help_reply, numkeys_keys
 
 container("function", "Manage Redis 7.0 function libraries.", "7.0.0", "scripting")
@@ -74,11 +75,9 @@ def _fcall(ctx: Ctx, argv: list[bytes], ro: bool) -> Any:
     fn = scripts.functions.functions.get(argv[1])
     if fn is None:
         raise errors.FUNCTION_NOT_FOUND
-    read_only = b"no-writes" in fn.flags
-    if ro and not read_only:
-        raise errors.FUNCTION_NO_WRITES
+    read_only, allow_oom, cross_slot = start_flags(ctx, fn.flags, ro)
     run = ScriptRun(scripts.functions.vm, fn.fn, fn.name, keys, args, ctx.client, False, read_only,
-                    b"allow-oom" in fn.flags, b"allow-cross-slot-keys" in fn.flags, ctx.now_ms / 1000)
+                    allow_oom, cross_slot, ctx.now_ms / 1000)
     return scripts.run(run)
 
 

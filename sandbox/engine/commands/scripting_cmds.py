@@ -5,6 +5,16 @@ cached by its SHA1; running it is ``scripting_run.ScriptRunner``'s job (atomicit
 effects as one unit, busy scripts). A body that starts with ``#!lua`` declares
 Redis 7.0's script flags; one without runs in the compatible mode (may write, may
 touch undeclared keys of other slots on this node).
+
+Declared flags (EVAL's shebang, a function's ``flags``) replace the command's own
+write/denyoom/stale flags, as Redis's ``scriptFlagsToCmdFlags`` does, so they are
+checked here at the script's start (``start_flags``), in the dispatcher's order:
+a script that may write (no ``no-writes``) and may not run out of memory (no
+``allow-oom``) gets OOM over maxmemory, then READONLY on a replica; then
+``no-cluster`` in cluster mode, then a write script called by a ``*_RO`` command.
+``allow-stale`` only matters where a replica refuses stale reads
+(replica-serve-stale-data no), which this engine never does: it always serves them,
+so every script runs on a replica whose link is down, with or without the flag.
 """
 
 from __future__ import annotations
@@ -73,6 +83,23 @@ def load_script(ctx: Ctx, body: bytes) -> tuple[bytes, tuple[Any, frozenset[byte
     return sha, entry
 
 
+def start_flags(ctx: Ctx, flags: frozenset[bytes], ro: bool) -> tuple[bool, bool, bool]:
+    """Refuse a script with declared ``flags`` that may not start here (RedisError,
+    Redis 7.0's text and order); else its (read_only, allow_oom, allow_cross_slot)."""
+    server, client = ctx.server, ctx.client
+    read_only, allow_oom = b"no-writes" in flags, b"allow-oom" in flags
+    if not read_only and not allow_oom and server.maxmemory and not client.no_evict:
+        if not server.evictor.admit(server.used_memory(), 0):
+            raise errors.OOM
+    if not read_only and server.read_only and not client.is_master:
+        raise errors.READONLY
+    if b"no-cluster" in flags and server.cluster is not None:
+        raise errors.SCRIPT_NO_CLUSTER
+    if ro and not read_only:
+        raise errors.FUNCTION_NO_WRITES
+    return read_only, allow_oom, b"allow-cross-slot-keys" in flags
+
+
 def _eval(ctx: Ctx, argv: list[bytes], by_sha: bool, ro: bool) -> Any:
     keys, args = split_keys(argv)
     scripts = ctx.server.scripts
@@ -87,12 +114,7 @@ def _eval(ctx: Ctx, argv: list[bytes], by_sha: bool, ro: bool) -> Any:
     if flags is None:  # no shebang: Redis 7.0's compatible mode
         read_only, allow_oom, cross_slot = ro, False, True
     else:
-        read_only = b"no-writes" in flags
-        if ro and not read_only:
-            raise errors.FUNCTION_NO_WRITES
-        if b"no-cluster" in flags and ctx.server.cluster is not None:
-            raise errors.SCRIPT_NO_CLUSTER
-        allow_oom, cross_slot = b"allow-oom" in flags, b"allow-cross-slot-keys" in flags
+        read_only, allow_oom, cross_slot = start_flags(ctx, flags, ro)
     run = ScriptRun(scripts.eval_vm(), fn, sha, keys, args, ctx.client, True, read_only, allow_oom, cross_slot,
                     ctx.now_ms / 1000)
     return scripts.run(run)
