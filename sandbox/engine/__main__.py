@@ -80,6 +80,16 @@ def build_parser() -> argparse.ArgumentParser:
                     help="refuse data appends when this replica's log plus --snapshot-dir passes 1.5x this; "
                          "primaries stop writes at 1x (JDISK) (default 0: no quota)")
     jr.add_argument("--snapshot-dir", default="", help="the cluster's snapshot directory, counted in the quota")
+    jh = sub.add_parser("journal-host", help="run one zone's host journal (a Raft group per durable cluster)")
+    jh.add_argument("--zone", required=True, help="this process's zone, e.g. az-a")
+    jh.add_argument("--peers", default="az-a,az-b,az-c", help="every zone of the host, comma-separated (this one too)")
+    jh.add_argument("--dir", required=True, help="this zone's directory (its groups' logs and secrets)")
+    jh.add_argument("--discovery-dir", required=True, help="shared directory where the zones publish their ports")
+    jh.add_argument("--port", type=int, default=0, help="client port (RESP); 0 picks a free one")
+    jh.add_argument("--raft-port", type=int, default=0, help="zone link port; 0 picks a free one")
+    jh.add_argument("--control-port", type=int, default=0, help="control port (the supervisor's); 0 picks a free one")
+    jh.add_argument("--bind", default="127.0.0.1")
+    jh.add_argument("--auth-file", required=True, help="file (0600) holding the host's secret (links, control port)")
     sn = sub.add_parser("snapshotter", help="run the off-node snapshotter of a durable cluster")
     sn.add_argument("--journal", type=_addresses, required=True, help="journal replicas, host:port,host:port,...")
     sn.add_argument("--shards", type=int, required=True, help="number of shards (streams shard-0..shard-N-1)")
@@ -304,6 +314,23 @@ async def _run_journal(args: argparse.Namespace) -> int:
     return await _run_child(run_journal(config, on_ready=ready), parent)
 
 
+async def _run_journal_host(args: argparse.Namespace) -> int:
+    from .journal_host import HostConfig, run_zone_host
+
+    parent = os.getppid()
+    _die_with_parent()
+    config = HostConfig(args.zone, args.dir, args.discovery_dir, args.secret, zones=tuple(args.peers.split(",")),
+                        host=args.bind, raft_port=args.raft_port, client_port=args.port,
+                        control_port=args.control_port)
+
+    def ready(address: dict) -> None:
+        _emit({"event": "ready", "host": address["host"], "port": address["client_port"],
+               "raft_port": address["raft_port"], "control_port": address["control_port"], "pid": os.getpid(),
+               "zone": args.zone})
+
+    return await _run_child(run_zone_host(config, on_ready=ready, on_event=_emit), parent)
+
+
 async def _run_snapshotter(args: argparse.Namespace) -> int:
     from .snapshotter import Snapshotter, SnapshotterConfig, run_snapshotter
 
@@ -377,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "journal":
         args.secret = _journal_secret(args.auth_file, "--auth-file").encode()
         return _run_with_loop(_run_journal(args))
+    if args.command == "journal-host":
+        args.secret = _journal_secret(args.auth_file, "--auth-file").encode()
+        return _run_with_loop(_run_journal_host(args))
     if args.command == "snapshotter":
         if not 1 <= args.shards <= 16 or args.interval_s < 0 or args.threshold_entries < 0:
             print("--shards must be 1..16; --interval-s and --threshold-entries must be >= 0", file=sys.stderr)

@@ -360,6 +360,11 @@ NOPERM_CHANNEL = _err(
 # so the data node can tell them apart (``RespError.code``).
 JOURNAL_WRONGPASS = _err("WRONGPASS invalid journal secret")
 JOURNAL_TIMEOUT = _err("TIMEOUT the append may or may not have committed")
+# The host journal (journal_host.py): a group that is not (or no longer) hosted here,
+# and the control port's refusals.
+JOURNAL_NO_GROUP = _err("NOGROUP no such journal group in this zone")
+JOURNAL_GROUP_EXISTS = _err("EXISTS the journal group exists with another secret")
+JOURNAL_BAD_GROUP_ID = _err("ERR a journal group id is 1-64 letters, digits, '_', '.' or '-'")
 
 
 def journal_not_leader(hint: str) -> RedisError:
