@@ -11,7 +11,10 @@ With a password (``masterauth``, else the node's own ``requirepass``) the handsh
 starts with ``AUTH`` — as ``masteruser`` when one is configured (an ACL user that may
 run PSYNC and REPLCONF), else as the default user.
 
-The dataset is a RESP command stream that rebuilds every key with its TTL
+The dataset is a RESP command stream that first replaces the function libraries
+(``FUNCTION FLUSH``, then each library as ``FUNCTION LOAD REPLACE <code>``, as a
+format-3 snapshot carries them: a replica's old libraries go, as an RDB load
+replaces them in Redis) and then rebuilds every key with its TTL
 (``SET``/``RPUSH``/``HSET``/``SADD``/``ZADD``, a stream's ``Stream.rebuild_commands``,
 then ``PEXPIREAT``), made without
 fork: ``capture`` takes a point-in-time copy in one synchronous step (strings are
@@ -30,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator
 
 from .datatypes import ZSet, copy_value
@@ -47,7 +51,12 @@ RETRY_MIN_S, RETRY_MAX_S = 0.05, 1.0
 _ELEMENTS_PER_COMMAND = 512
 _KEYS_PER_SLICE = 2000
 
-Captured = list[tuple[int, list[tuple[bytes, Any, int | None]]]]
+@dataclass
+class Captured:
+    """A point-in-time copy of what a full sync sends."""
+
+    libraries: list[bytes]  # each library's code, in load order
+    dbs: list[tuple[int, list[tuple[bytes, Any, int | None]]]]  # (db id, [(key, value, expire_at ms)])
 
 
 class SyncError(Exception):
@@ -56,14 +65,14 @@ class SyncError(Exception):
 
 # -- the dataset ---------------------------------------------------------------------------
 def capture(server: "Server") -> Captured:
-    """Every database's keys, values and expiry times as of now."""
-    out: Captured = []
+    """The function libraries and every database's keys, values and expiry times as of now."""
+    out = Captured([lib.code for lib in server.scripts.functions.libraries.values()], [])
     for db in server.keyspace.dbs:
         if not db.data:
             continue
         expires = db.expires
         items = [(k, v if type(v) is bytes else copy_value(v), expires.get(k)) for k, v in db.data.items()]
-        out.append((db.id, items))
+        out.dbs.append((db.id, items))
     return out
 
 
@@ -95,7 +104,9 @@ def key_commands(key: bytes, value: Any, expire_at: int | None) -> list[list[byt
 async def encode_snapshot(captured: Captured, stream_db: int) -> AsyncIterator[bytes]:
     """The captured dataset as RESP commands, a slice of keys at a time."""
     yield encode_command([b"SELECT", b"0"])
-    for db_id, items in captured:
+    yield b"".join([encode_command([b"FUNCTION", b"FLUSH"]),
+                    *(encode_command([b"FUNCTION", b"LOAD", b"REPLACE", code]) for code in captured.libraries)])
+    for db_id, items in captured.dbs:
         yield encode_command([b"SELECT", b"%d" % db_id])
         for start in range(0, len(items), _KEYS_PER_SLICE):
             parts = [
