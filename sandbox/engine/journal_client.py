@@ -2,7 +2,8 @@
 
 It follows ``-NOTLEADER host:port`` hints, retries on connection loss until a
 deadline, and can find the group's current Raft leader (``JROLE``). With a secret,
-every connection logs in (``AUTH <secret>``) before it is used.
+every connection logs in (``AUTH <secret>``, or ``AUTH <group> <secret>`` on a host
+journal hosting many clusters' groups) before it is used.
 
 Invariant: a request is retried only on NOTLEADER or a lost connection; any other
 journal error reaches the caller, which decides (a refused conditional append is
@@ -23,10 +24,13 @@ class JournalClient:
     ``secret`` every connection logs in (``AUTH <secret>``) before it is used; a
     replica that refuses it counts as unreachable, its reason in the error text."""
 
-    def __init__(self, addrs: tuple[tuple[str, int], ...], prefer: int = 0, secret: str = "") -> None:
+    def __init__(self, addrs: tuple[tuple[str, int], ...], prefer: int = 0, secret: str = "", group: str = "") -> None:
         self.addrs = list(addrs)
         self.prefer = prefer % len(addrs) if addrs else 0
-        self.auth: tuple[str, ...] = (secret,) if secret else ()
+        # A host journal (journal_host.py) hosts many groups: ``AUTH <group> <secret>``
+        # names ours; ``AUTH <secret>`` alone finds it there too (and is what a
+        # dedicated journal expects).
+        self.auth: tuple[str, ...] = ((group, secret) if group else (secret,)) if secret else ()
         self.conn: RespConnection | None = None
         self.leader_hint: tuple[str, int] | None = None
 

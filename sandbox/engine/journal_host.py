@@ -157,6 +157,8 @@ class ZoneHost:
             return errors.journal_bad_argument(str(exc))
         if group in self.secrets:
             return None if hmac.compare_digest(self.secrets[group], secret) else errors.JOURNAL_GROUP_EXISTS
+        if _digest(secret) in self.by_digest:
+            return errors.JOURNAL_SECRET_IN_USE  # AUTH <secret> must name one group only
         directory = os.path.join(self.groups_dir, group)
         os.makedirs(directory, exist_ok=True)
         tmp = os.path.join(directory, "." + SECRET_FILE)

@@ -121,7 +121,7 @@ class Supervisor:
                                            shard=p["shard"], aux_port=p.get("aux_port", 0))
             self.epoch = layout.get("epoch", 1) + 1
             return
-        journals = 3 if self.spec.mode == "durable" else 0
+        journals = 3 if self.spec.mode == "durable" and not self.spec.host_journal else 0  # else the host's
         data = self.spec.shards * (1 + self.spec.replicas)
         count = 2 * journals + data
         if self.spec.base_port:
@@ -191,7 +191,7 @@ class Supervisor:
         self._write_private(JOURNAL_SECRET_FILE, new_secret())
 
     def journal_addrs(self) -> str:
-        return ",".join(f"127.0.0.1:{p.port}" for p in self.procs.values() if p.kind == "journal")
+        return self.spec.host_journal or ",".join(f"127.0.0.1:{p.port}" for p in self.procs.values() if p.kind == "journal")
 
     def _argv(self, p: Proc, first_start: bool) -> list[str]:
         py = [sys.executable, "-m", "sandbox.engine"]

@@ -62,6 +62,20 @@ class ClusterSpec:
     snapshotter: bool = True  # durable: run the off-node snapshotter process
     from_snapshot: str = ""  # durable: snapshot file that seeds a NEW cluster ("" = start empty)
     journal_secret: str = field(default="", repr=False)  # durable: the journal's ("" = keep DIR/journal.secret's)
+    host_journal: str = ""  # durable: the host journal's zone client addresses "host:port,host:port,host:port"
+    # (journal_host.py) instead of three journal processes of the cluster's own ("" = its own)
+    host_journal_group: str = ""  # durable with host_journal: the cluster's group there; the caller creates it
+    # (HostJournal.create_group) with journal_secret, which is how the nodes' AUTH finds it
+
+    def __post_init__(self) -> None:
+        if self.host_journal:
+            from .journal_host_group import valid_group_id
+
+            addrs = self.host_journal.split(",")
+            if self.mode != "durable" or not self.journal_secret or not valid_group_id(self.host_journal_group):
+                raise ValueError("host_journal needs mode='durable', a journal_secret and a host_journal_group")
+            if len(addrs) != 3 or not all(a.rpartition(":")[2].isdigit() for a in addrs):
+                raise ValueError(f"host_journal names the three zones' host:port, not {self.host_journal!r}")
 
     def durability_args(self) -> list[str]:
         """A durable data node's durability flags."""

@@ -364,6 +364,7 @@ JOURNAL_TIMEOUT = _err("TIMEOUT the append may or may not have committed")
 # and the control port's refusals.
 JOURNAL_NO_GROUP = _err("NOGROUP no such journal group in this zone")
 JOURNAL_GROUP_EXISTS = _err("EXISTS the journal group exists with another secret")
+JOURNAL_SECRET_IN_USE = _err("EXISTS another journal group has this secret")
 JOURNAL_BAD_GROUP_ID = _err("ERR a journal group id is 1-64 letters, digits, '_', '.' or '-'")
 
 
