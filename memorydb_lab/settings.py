@@ -141,7 +141,26 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-CHANNEL_LAYERS = channel_layers_for(env_secret("MEMORYDB_LAB_CHANNEL_REDIS_URL"))
+_channel_redis_url = env_secret("MEMORYDB_LAB_CHANNEL_REDIS_URL")
+CHANNEL_LAYERS = channel_layers_for(_channel_redis_url)
+
+# Where the sandbox service runs: "local" = inside this daphne process (the laptop
+# default, one worker); "remote" = its own process (`manage.py sandboxd`), reached
+# through Redis by any number of stateless workers (sandbox.service.remote).
+SANDBOX_SERVICE = env_str("MEMORYDB_LAB_SANDBOX_SERVICE", "local", choices=("local", "remote"))
+# The Redis of the remote service's requests, replies and event streams; the channel
+# layer's unless given.
+SANDBOX_SERVICE_REDIS_URL = env_secret("MEMORYDB_LAB_SANDBOX_SERVICE_REDIS_URL") or _channel_redis_url
+if SANDBOX_SERVICE == "remote" and SANDBOX_SERVICE_REDIS_URL is None:
+    raise ImproperlyConfigured(
+        "MEMORYDB_LAB_SANDBOX_SERVICE=remote needs MEMORYDB_LAB_CHANNEL_REDIS_URL "
+        "(or MEMORYDB_LAB_SANDBOX_SERVICE_REDIS_URL)."
+    )
+# Prefix of every key the remote service uses, so one Redis can serve several sites.
+SANDBOX_SERVICE_PREFIX = env_str("MEMORYDB_LAB_SANDBOX_SERVICE_PREFIX", "mdblab")
+# How long a worker waits for the sandbox service's answer before telling the page
+# it is unavailable (a lab check or a crash verdict gets longer; see remote.py).
+SANDBOX_SERVICE_TIMEOUT_S = env_int("MEMORYDB_LAB_SANDBOX_SERVICE_TIMEOUT_S", 10, minimum=1, maximum=300)
 
 # Per process unless MEMORYDB_LAB_CACHE_URL names a Redis shared by every worker.
 CACHES = caches_for(env_secret("MEMORYDB_LAB_CACHE_URL"))
@@ -302,6 +321,11 @@ SANDBOX_MAX_STARTING = env_int("MEMORYDB_LAB_SANDBOX_MAX_STARTING", 2, minimum=1
 # A sandbox whose learner did nothing (keepalives do not count) for this long is
 # stopped and its data removed.
 SANDBOX_IDLE_MINUTES = env_int("MEMORYDB_LAB_SANDBOX_IDLE_MINUTES", 30, minimum=1, maximum=7 * 24 * 60)
+# A running sandbox that no page of its learner has shown for this long is parked:
+# its processes stop, its data stays, and it resumes (in about two seconds) when the
+# learner comes back; seconds, 0 = never park. Parked sandboxes don't count against
+# SANDBOX_MAX_RUNNING, and are still removed after the idle time above.
+SANDBOX_PARK_AFTER_SECONDS = env_int("MEMORYDB_LAB_SANDBOX_PARK_AFTER_SECONDS", 180, minimum=0, maximum=7 * 24 * 3600)
 # maxmemory of every data node (a Redis memory size: 64mb, 1gb, ...).
 SANDBOX_MAXMEMORY = env_str("MEMORYDB_LAB_SANDBOX_MAXMEMORY", "64mb")
 # Disk a durable sandbox cluster may use (its journal log plus snapshots), MiB: past it

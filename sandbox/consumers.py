@@ -12,10 +12,13 @@ service is only ever asked "this owner's sandbox" — on every message, since a
 sandbox can be stopped or started in another tab meanwhile. No message carries a
 sandbox id.
 
-Events: the live sessions send each sandbox's messages to its channel-layer group. On
-``hello`` the consumer joins the group and replays what the browser missed (its
+Events: the live sessions send each sandbox's messages to its group. On ``hello``
+the consumer follows the group and replays what the browser missed (its
 ``last_seq`` from this ``log``); live events then pass through ``sandbox_message``,
-which drops anything the browser already has and fills any gap from the log.
+which drops anything the browser already has and fills any gap from the log. The
+service (``sandbox.manager.SandboxService``) decides what following is: joining a
+channel-layer group in process, tailing the group's Redis stream from the position
+the welcome gave when the service runs apart (``sandbox.service.remote``).
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from memorydb_lab.addresses import scope_address
 from sandbox.conf import SandboxLimits
-from sandbox.manager import SandboxManager, get_manager
+from sandbox.manager import SandboxService, get_manager
 from sandbox.owners import Owner, owner_for_scope
 from sandbox.protocol import ClientError, TokenBucket, schemas, validate
 
@@ -41,7 +44,7 @@ CLOSE_TOO_MANY = 4429
 
 
 class SandboxConsumer(AsyncJsonWebsocketConsumer):
-    manager: SandboxManager
+    manager: SandboxService
     owner: Owner | None
     group: str | None = None
     sent_seq: int = 0
@@ -113,7 +116,7 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
         welcome = await self.manager.welcome(self.owner, last_seq, log)
         replay = welcome.pop("replay", None)
         recent = welcome.pop("recent", None) or []
-        await self._join_group(welcome.pop("group", None))
+        await self._join_group(welcome.pop("group", None), welcome.pop("after", None))
         if replay is not None:  # the browser's log: send exactly what it missed
             self.sent_seq = last_seq or 0
         else:  # a first visit, or another log: the page redraws from these
@@ -130,12 +133,12 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
 
     async def on_start(self, **shape: int) -> None:
         summary = await self.manager.lifecycle.start(self._owner(), shape, self.address)
-        await self._join_group(self.manager.group_of(self._owner()))
+        await self._join_group(*await self.manager.group_of(self._owner()))
         await self.send_json({"type": "state", "sandbox": summary})
 
     async def on_reconfigure(self, **shape: int) -> None:
         summary = await self.manager.lifecycle.reconfigure(self._owner(), shape, self.address)
-        await self._join_group(self.manager.group_of(self._owner()))
+        await self._join_group(*await self.manager.group_of(self._owner()))
         await self.send_json({"type": "state", "sandbox": summary})
 
     async def on_stop(self) -> None:
@@ -176,7 +179,7 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
         created = await self.manager.users.create(self._owner(), name, access)
         await self.send_json({"type": "user", **created})
 
-    # -- from the live sessions, through the channel layer ---------------------------------------
+    # -- from the live sessions, through the channel layer or the group's stream ---------------
     async def sandbox_message(self, message: dict[str, Any]) -> None:
         payload = message["message"]
         if payload.get("type") == "event":
@@ -196,20 +199,22 @@ class SandboxConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({**record, "type": "event"})
 
     # -- groups ----------------------------------------------------------------------------
-    async def _join_group(self, group: str | None) -> None:
+    async def _join_group(self, group: str | None, after: str | None = None) -> None:
+        """Follow the group's messages (``after``: where the service said to start)."""
         if group == self.group:
             return
         await self._leave_group()
         if group is not None and self.channel_layer is not None:
-            await self.channel_layer.group_add(group, self.channel_name)
+            await self.manager.follow(self, group, after)
             self.group = group
-            self.manager.watch(self._owner(), +1)
+            await self.manager.watch(self._owner(), +1)
 
     async def _leave_group(self) -> None:
         if self.group is not None and self.channel_layer is not None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            group, self.group = self.group, None
+            await self.manager.unfollow(self, group)
             if self.owner is not None:
-                self.manager.watch(self.owner, -1)
+                await self.manager.watch(self.owner, -1)
         self.group = None
 
     def _limits(self) -> dict[str, Any]:

@@ -8,6 +8,13 @@ Its own methods are only what a page needs from several jobs at once
 (``welcome``) and thin delegations kept for the tests and tools that drive a
 manager by hand (``start``, ``stop``, ``cull_idle``, ``queue_order``...).
 
+The consumer and the teach app reach it through one interface, ``SandboxService``:
+``get_manager()`` returns this in-process manager (``MEMORYDB_LAB_SANDBOX_SERVICE=local``,
+the default) or a ``sandbox.service.remote.RemoteService`` that sends every call to
+``manage.py sandboxd`` through Redis (``remote``). Both answer the same calls with
+the same results and ``ClientError`` codes; only where the pages' messages flow
+differs (``follow``: a channel-layer group here, a Redis stream there).
+
 Invariants: one manager per event loop, made in the loop's context (its tasks
 never run in a consumer's); every entry point takes an ``Owner``, never a sandbox id.
 """
@@ -19,7 +26,7 @@ import atexit
 import contextvars
 import time
 from collections import deque
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 from channels.layers import get_channel_layer
 
@@ -40,6 +47,39 @@ from sandbox.topology import PRIVATE_FIELDS
 __all__ = ["PRIVATE_FIELDS", "SandboxManager", "get_manager", "install_manager", "public_event", "uninstall_manager"]
 
 
+class SandboxService(Protocol):
+    """What a consumer or the teach app may ask of the sandbox service, wherever it runs.
+
+    Besides these, the jobs: ``lifecycle.start/reconfigure/stop``,
+    ``console.allow/run/docs``, ``load.start/stop``, ``faults.fault/verdict``,
+    ``checks.run``, ``users.create``, and ``sessions.open_socket/close_socket``."""
+
+    limits: SandboxLimits
+    sessions: LiveSessions
+    lifecycle: Any
+    console: Any
+    load: Any
+    faults: Any
+    checks: Any
+    users: Any
+
+    async def welcome(self, owner: Owner | None, last_seq: int | None, log_id: str | None) -> dict[str, Any]: ...
+
+    async def group_of(self, owner: Owner) -> tuple[str | None, str | None]:
+        """The group whose messages a page of the owner follows, and where to start."""
+        ...
+
+    def events_between(self, owner: Owner, after: int, upto: int) -> list[dict[str, Any]]: ...
+
+    async def watch(self, owner: Owner, delta: int) -> None: ...
+
+    async def follow(self, consumer: Any, group: str, after: str | None) -> None: ...
+
+    async def unfollow(self, consumer: Any, group: str) -> None: ...
+
+    async def is_running(self, owner: Owner) -> bool: ...
+
+
 class SandboxManager:
     def __init__(
         self,
@@ -47,10 +87,12 @@ class SandboxManager:
         backend: SandboxBackend | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        layer: Any = None,
     ) -> None:
         self.limits = limits
         self.clock = clock
-        self.sessions = LiveSessions(limits, clock, get_channel_layer())
+        # sandboxd passes its stream fan-out (sandbox.sandboxd.StreamFanout) as the layer.
+        self.sessions = LiveSessions(limits, clock, layer if layer is not None else get_channel_layer())
         self.lifecycle = Lifecycle(
             limits, backend or get_backend(limits), self.sessions,
             clock=clock, context=contextvars.copy_context(),
@@ -72,15 +114,25 @@ class SandboxManager:
             return {"identity": True, "sandbox": await row_summary(owner), "group": None}
         return {"identity": True, "sandbox": self.lifecycle.summary(live), **self.sessions.welcome(live, last_seq, log_id)}
 
-    def group_of(self, owner: Owner) -> str | None:
+    async def group_of(self, owner: Owner) -> tuple[str | None, str | None]:
         live = self.lifecycle.live.get(owner.key)
-        return live.group if live else None
+        return (live.group if live else None), None
 
     def events_between(self, owner: Owner, after: int, upto: int) -> list[dict[str, Any]]:
         return self.sessions.events_between(self.lifecycle.live.get(owner.key), after, upto)
 
-    def watch(self, owner: Owner, delta: int) -> None:
+    async def watch(self, owner: Owner, delta: int) -> None:
         self.sessions.watch(owner, delta, self.lifecycle.live.get(owner.key))
+
+    async def follow(self, consumer: Any, group: str, after: str | None) -> None:
+        await consumer.channel_layer.group_add(group, consumer.channel_name)
+
+    async def unfollow(self, consumer: Any, group: str) -> None:
+        await consumer.channel_layer.group_discard(group, consumer.channel_name)
+
+    async def is_running(self, owner: Owner) -> bool:
+        live = self.lifecycle.live.get(owner.key)
+        return live is not None and live.is_running
 
     # -- the lifecycle's, for tests and tools --------------------------------------------------
     @property
@@ -149,13 +201,22 @@ class SandboxManager:
 # One manager per event loop (daphne runs one loop; each test runs its own)
 # ------------------------------------------------------------------------------------------
 
-_managers: dict[asyncio.AbstractEventLoop, SandboxManager] = {}
+_managers: dict[asyncio.AbstractEventLoop, Any] = {}
 
 
-def get_manager() -> SandboxManager:
+def get_manager() -> Any:
+    """The running loop's sandbox service (a ``SandboxService``): this process's own
+    manager, or with ``SANDBOX_SERVICE = "remote"`` the client of sandboxd's."""
+    from django.conf import settings
+
     loop = asyncio.get_running_loop()
     manager = _managers.get(loop)
     if manager is None:
+        if getattr(settings, "SANDBOX_SERVICE", "local") == "remote":
+            from sandbox.service.remote import RemoteService, ServiceWire
+
+            manager = _managers[loop] = RemoteService(SandboxLimits.from_settings(), ServiceWire.from_settings())
+            return manager
         manager = SandboxManager(SandboxLimits.from_settings())
         install_manager(manager)
         manager.begin()
