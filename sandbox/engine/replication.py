@@ -345,6 +345,10 @@ class Replication:
         self.flush()
         self.primary = (host, port)
         self._mode_changed()
+        if not was_primary:
+            # Already read-only, so the role change unblocked nobody; Redis's
+            # replicationSetMaster unblocks every blocked client on each new primary.
+            self.server.blocked.node_changed(False, True, None)
         for waiter in list(self.waiters):
             self._wake(waiter, errors.UNBLOCKED_DEMOTED)
         self.drop_replicas("primary changed")
