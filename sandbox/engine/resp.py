@@ -21,6 +21,7 @@ writes requests with ``encode_command`` and reads replies with
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any, Iterable
 
 from . import errors
@@ -29,6 +30,25 @@ from .splitargs import UnbalancedQuotes, split_args
 
 PROTO_INLINE_MAX_SIZE = 64 * 1024
 INT_MAX = 2**31 - 1
+
+# RequestParser._batch: the canonical multibulk headers it takes, mapped to how many
+# CRLF-separated tokens the command spans (header, then a length and a payload per
+# argument); before AUTH Redis allows at most 10 arguments.
+_SPANS = {b"*%d" % n: 1 + 2 * n for n in range(1, 1025)}
+_STRICT_SPANS = {b"*%d" % n: 1 + 2 * n for n in range(1, 11)}
+_bulk_head = b"$%d".__mod__
+# Length tokens of short payloads, to check a whole batch's with one lookup each.
+_SHORT_LIMIT = 1024
+_SHORT_HEADS = {b"$%d" % n: n for n in range(_SHORT_LIMIT + 1)}
+# Bytes of the buffer one batch looks at: it bounds the work a batch that ends early
+# wastes, and _BATCH_PAUSE commands are then parsed one by one before the next try.
+_BATCH_WINDOW = 16 * 1024
+_BATCH_PAUSE = 16
+
+
+def _frame_size(argv: list[bytes]) -> int:
+    """Bytes of ``argv`` as a canonical multibulk frame (what ``_batch`` accepted)."""
+    return len(b"*%d\r\n" % len(argv)) + sum(len(b"$%d\r\n" % len(a)) + len(a) + 2 for a in argv)
 
 
 def string2ll(s: bytes) -> int | None:
@@ -53,7 +73,8 @@ def string2ll(s: bytes) -> int | None:
 class RequestParser:
     """Incremental parser of client requests (multibulk and inline)."""
 
-    __slots__ = ("buf", "pos", "max_bulk_len", "auth_required", "_argv", "_left", "_bulklen")
+    __slots__ = ("buf", "pos", "max_bulk_len", "auth_required", "_argv", "_left", "_bulklen",
+                 "_ready", "_ready_strict", "_batch_pause")
 
     def __init__(self, max_bulk_len: int = 512 * 1024 * 1024) -> None:
         self.buf = b""
@@ -64,6 +85,11 @@ class RequestParser:
         self._argv: list[bytes] | None = None  # multibulk in progress
         self._left = 0
         self._bulklen = -1
+        # Commands already split off the buffer by ``_batch``, last first (``pos`` is
+        # past them); ``_ready_strict`` says whether the pre-AUTH limits applied.
+        self._ready: list[list[bytes]] = []
+        self._ready_strict = False
+        self._batch_pause = 0  # commands to parse one by one after a batch found nothing
 
     def feed(self, data: bytes) -> None:
         rest = len(self.buf) - self.pos
@@ -80,6 +106,9 @@ class RequestParser:
             self.pos = 0
 
     def buffered(self) -> int:
+        """Bytes received and not yet returned as commands (ready ones count)."""
+        if self._ready:
+            return len(self.buf) - self.pos + sum(map(_frame_size, self._ready))
         return len(self.buf) - self.pos
 
     def next_command(self) -> list[bytes] | None:
@@ -87,13 +116,93 @@ class RequestParser:
 
         Empty commands (``*0``, ``*-1``, blank inline lines) are skipped, as Redis does.
         """
+        ready = self._ready
+        if ready:
+            if self.auth_required and not self._ready_strict:
+                self._unready()  # de-authenticated mid-batch: the pre-AUTH limits apply again
+            else:
+                return ready.pop()
         if self._argv is None:
             if self.pos >= len(self.buf):
                 return None  # the common end of a batch: nothing buffered
+            if self._batch_pause:
+                self._batch_pause -= 1
+            elif self._batch():
+                return ready.pop()
+            else:
+                self._batch_pause = _BATCH_PAUSE
             argv = self._fast_multibulk()
             if argv is not None:
                 return argv
         return self._next_exact()
+
+    def _batch(self) -> bool:
+        """Split the complete canonical multibulk commands at the front of the buffer
+        into ``_ready`` in one pass; False if the first command is not one.
+
+        A pipelined batch costs a few C-level calls per command, whatever its
+        argument count: the buffer (a window of it) is split on CRLF once; a command
+        is taken when its header is a known ``*N``, and the batch is kept when every
+        length token is exactly ``$<len>`` of the payload that follows it (checked
+        for the whole batch at once). That reading agrees with the exact parser's:
+        each payload of the stated length is followed by CRLF, which is where the
+        exact parser resumes too. A payload holding CRLF, a non-canonical length, a
+        partial command or a limit ends the batch there, and the exact parsers take
+        over at that command.
+        """
+        buf, pos = self.buf, self.pos
+        if buf[pos] != 42 or type(buf) is not bytes:  # '*'; a big frame in progress is a bytearray
+            return False
+        window = buf if pos == 0 and len(buf) <= _BATCH_WINDOW else buf[pos : pos + _BATCH_WINDOW]
+        parts = window.split(b"\r\n")
+        last = len(parts) - 1  # parts[last] is not followed by CRLF: an unfinished tail
+        strict = self.auth_required
+        spans = _STRICT_SPANS if strict else _SPANS
+        ready = self._ready
+        heads: list[list[bytes]] = []
+        i = 0
+        while i < last:
+            span = spans.get(parts[i])
+            if span is None:
+                break
+            j = i + span
+            if j > last:
+                break
+            ready.append(parts[i + 2 : j : 2])
+            heads.append(parts[i + 1 : j : 2])
+            i = j
+        if not ready:
+            return False
+        if self.max_bulk_len < _SHORT_LIMIT or (
+            [*map(_SHORT_HEADS.get, chain.from_iterable(heads))] != [*map(len, chain.from_iterable(ready))]
+        ):
+            i = self._keep_valid(parts, heads, 16384 if strict else self.max_bulk_len)
+            if not ready:
+                return False
+        # The tokens and their CRLFs make up the window: count what is left, usually
+        # just the unfinished tail.
+        self.pos = pos + len(window) - sum(map(len, parts[i:])) - 2 * (last - i)
+        self._ready_strict = strict
+        ready.reverse()
+        return True
+
+    def _keep_valid(self, parts: list[bytes], heads: list[list[bytes]], limit: int) -> int:
+        """Cut ``_ready`` before its first command with a wrong length token (or
+        one over ``limit``); the number of ``parts`` the kept commands span."""
+        ready = self._ready
+        i = 0
+        for k, argv in enumerate(ready):
+            if list(map(_bulk_head, map(len, argv))) != heads[k] or max(map(len, argv)) > limit:
+                del ready[k:]
+                break
+            i += 1 + 2 * len(argv)
+        return i
+
+    def _unready(self) -> None:
+        """Put the ready commands back into the buffer (they were canonical frames
+        right before ``pos``), to be parsed again under the current limits."""
+        self.pos -= sum(map(_frame_size, self._ready))
+        self._ready.clear()
 
     def _fast_multibulk(self) -> list[bytes] | None:
         """The common case, a complete well-formed multibulk, parsed in one pass.
