@@ -331,10 +331,11 @@ class ZoneHost:
                         raise ConnectionError("the group is down in this zone")
                     if group is None:
                         session.failures += int(reply is errors.JOURNAL_WRONGPASS)
+                        replies.put_nowait(_answered(reply))
                     else:
                         session.authenticated = True
                         group.clients.add(writer)
-                    replies.put_nowait(_answered(reply))
+                        replies.put_nowait(asyncio.ensure_future(self._run(group, [])))  # paused: even AUTH waits
             replies.put_nowait(None)
             await replier
         except (ConnectionError, ValueError, ProtocolError, asyncio.CancelledError):
@@ -350,7 +351,7 @@ class ZoneHost:
             await group.resumed.wait()  # a paused process answers once it runs again
         if group.stopped:
             raise ConnectionError("the group's replica died")
-        return await group.commands.run(args)
+        return await group.commands.run(args) if args else OK
 
     # -- lifecycle -------------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from .journal_auth import new_secret
 from .journal_host import ZONES
-from .respclient import RespConnection, connect
+from .respclient import RespConnection, RespError, connect
 
 READY_TIMEOUT_S = 20.0  # a zone process that has not said "ready" by then failed to start
 
@@ -175,8 +175,8 @@ class HostJournal:
         for zone in self.zones:
             try:
                 role = await self.role(zone, group)
-            except (OSError, ConnectionError, asyncio.TimeoutError):
-                continue
+            except (OSError, RespError, asyncio.TimeoutError):
+                continue  # down, or this group's replica is down there
             if role[1] == b"leader":
                 return zone
         return None
