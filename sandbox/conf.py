@@ -24,6 +24,9 @@ class SandboxLimits:
     max_running: int = 12  # sandboxes running or starting on this host (settings: 5 per core)
     max_starting: int = 2  # sandboxes starting at the same time
     idle_seconds: float = 30 * 60  # no learner activity for this long: stopped, data removed
+    # No page has shown a running sandbox for this long: parked (processes stopped,
+    # data kept, resumed when the learner comes back), s; 0 = never park.
+    park_after_seconds: float = 3 * 60
     maxmemory: str = "64mb"  # per data node
     client_output_buffer_limit: str = "32mb"  # per client of a data node; past it the node closes that client
     disk_mb: int = 512  # a durable cluster's journal log plus snapshots, MiB; past it writes are refused
@@ -82,6 +85,7 @@ class SandboxLimits:
             max_running=settings.SANDBOX_MAX_RUNNING,
             max_starting=settings.SANDBOX_MAX_STARTING,
             idle_seconds=settings.SANDBOX_IDLE_MINUTES * 60,
+            park_after_seconds=settings.SANDBOX_PARK_AFTER_SECONDS,
             maxmemory=maxmemory,
             disk_mb=settings.SANDBOX_DISK_MB,
             commands_per_second=float(per_second),

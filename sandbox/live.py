@@ -7,9 +7,12 @@ Invariants:
 * the sandbox service (``sandbox.service``) owns every ``LiveSandbox``; the consumer
   never holds one across messages (it asks by owner);
 * ``state`` is a ``Sandbox.State`` and changes only through the transition methods
-  (``begin_start``, ``started``, ``failed``, ``stopping``), each of which refuses a
-  change the life of a sandbox does not have (``IllegalTransition``):
-  queued -> starting -> running | failed, and any of them -> stopping;
+  (``begin_start``, ``started``, ``failed``, ``parked``, ``resuming``, ``stopping``),
+  each of which refuses a change the life of a sandbox does not have
+  (``IllegalTransition``): queued -> starting -> running | failed, running -> parked
+  -> queued (a resume goes through the same queue as a start), and any of them ->
+  stopping. A parked sandbox has no handle, no clients and no slot; its event log
+  goes on (``parked_at`` is set until it runs again);
 * a ``Topology`` record is built once per backend snapshot (``topology()``), and
   what a browser sees of it is ``public_topologies()``.
 """
@@ -128,6 +131,7 @@ class LiveSandbox:
     address: str = ""  # the client address that asked for it (guests are counted per address)
     unwatched_since: float | None = None  # when its last page closed (None: a page shows it)
     error: str = ""
+    parked_at: float | None = None  # wall-clock seconds it was parked; None once it runs again
     handle: SandboxHandle | None = None
     users: dict[str, ClusterUser] = field(default_factory=dict, repr=False)  # per cluster
     journal_secret: str = field(default="", repr=False)  # the durable cluster's journal's
@@ -164,8 +168,23 @@ class LiveSandbox:
         self._move(State.FAILED, State.STARTING)
         self.error = error
 
+    def parked(self, at: float) -> None:
+        """Its processes were stopped, its data kept; or, from QUEUED, a row a
+        restarted site found parked."""
+        self._move(State.PARKED, State.RUNNING, State.QUEUED)
+        self.handle = None
+        self.parked_at = at
+
+    def resuming(self) -> None:
+        """Its learner came back: it waits for a slot like any start."""
+        self._move(State.QUEUED, State.PARKED)
+
     def stopping(self) -> None:
-        self._move(State.STOPPING, State.QUEUED, State.STARTING, State.RUNNING, State.FAILED)
+        self._move(State.STOPPING, State.QUEUED, State.STARTING, State.RUNNING, State.FAILED, State.PARKED)
+
+    @property
+    def is_parked(self) -> bool:
+        return self._state == State.PARKED
 
     @property
     def is_queued(self) -> bool:

@@ -53,6 +53,10 @@ class Sandbox(models.Model):
         STOPPING = "stopping", "Stopping"
         STOPPED = "stopped", "Stopped"
         FAILED = "failed", "Failed to start"
+        # Idle with no page open: no process runs, the data is kept (durable lanes'
+        # journals and snapshots, the cache lane's snapshot taken at parking); a site
+        # that restarts leaves it parked and resumes it when its learner comes back.
+        PARKED = "parked", "Parked (resumes when you come back)"
 
     class Desired(models.TextChoices):
         RUNNING = "running", "Running"

@@ -8,6 +8,10 @@ supervisors inside the site process) is the default, and a ``systemd`` backend
 (a unit per sandbox on a classroom host) or a Kubernetes one (a pod per sandbox)
 would implement the same methods, reaching their supervisors over a control port.
 
+A parked sandbox (no process, data kept) is started again with ``start`` on the data
+it left: its durable lanes recover their journals, and ``keep``/``kept`` hold what
+the site saved beside them (the cache lane's snapshot taken at parking).
+
 A running sandbox is a ``SandboxHandle``: one ``ClusterControl`` per lane
 ("durable", "cache", and "async" when the third lane is on), each able to report its topology and inject faults. Events
 do not go through the handle: ``start`` takes an ``on_event`` callback, called
@@ -126,6 +130,14 @@ class SandboxBackend(abc.ABC):
     @abc.abstractmethod
     async def delete_data(self, sandbox_id: str) -> None:
         """Remove a sandbox's files (idle culling, stop, reconfigure)."""
+
+    @abc.abstractmethod
+    async def keep(self, sandbox_id: str, name: str, data: bytes) -> None:
+        """Store ``data`` with the sandbox's files (replaced whole, deleted with them)."""
+
+    @abc.abstractmethod
+    async def kept(self, sandbox_id: str, name: str) -> bytes | None:
+        """What ``keep`` stored under ``name``, or None."""
 
     async def close(self) -> None:
         """Release what the backend itself holds (threads, connections); the site stops."""

@@ -10,7 +10,10 @@ run on the supervisor thread, and ``topology()`` answers from the snapshot that
 arrives with every event, so the site never reads a supervisor while it changes.
 
 Layout: ``<root>/<sandbox uuid>/<lane>`` (``durable``, ``cache``, and ``async``
-when the third lane runs), each a supervisor's data directory. Every engine process gets ``--dir`` under it, which is how
+when the third lane runs), each a supervisor's data directory, and ``kept/`` for
+what the site keeps beside them (``keep``). A start over a directory a stopped (or
+parked) sandbox left takes new free ports for every process (``_new_ports``): its
+old ones were free while it was stopped and anyone may hold them now. Every engine process gets ``--dir`` under it, which is how
 ``discover`` recognises this site's processes (and only them) after a restart.
 
 Sandbox processes run at a lower scheduling priority than the site (``limits.nice``):
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -49,7 +53,7 @@ from sandbox.backends import (
     SandboxSpec,
     SandboxStartError,
 )
-from sandbox.engine.supervisor import ClusterSpec, Supervisor
+from sandbox.engine.supervisor import ClusterSpec, Supervisor, _free_ports
 from sandbox.engine.supervisor_users import put_user
 
 log = logging.getLogger(__name__)
@@ -156,6 +160,7 @@ class LocalBackend(SandboxBackend):
         site_loop = asyncio.get_running_loop()
         clusters: dict[str, LocalCluster] = {}
         for lane in spec.lanes:
+            await asyncio.to_thread(_new_ports, base / lane / "cluster.json")
             mode = LANE_MODES[lane]
             supervisor = Supervisor(
                 ClusterSpec(
@@ -275,6 +280,21 @@ class LocalBackend(SandboxBackend):
             raise ValueError(f"refusing to delete {path}: not a sandbox directory")
         await asyncio.to_thread(shutil.rmtree, path, True)
 
+    async def keep(self, sandbox_id: str, name: str, data: bytes) -> None:
+        await asyncio.to_thread(_write_whole, self._kept_path(sandbox_id, name), data)
+
+    async def kept(self, sandbox_id: str, name: str) -> bytes | None:
+        path = self._kept_path(sandbox_id, name)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            return None
+
+    def _kept_path(self, sandbox_id: str, name: str) -> Path:
+        if not name.isidentifier():
+            raise ValueError(f"not a name for a kept file: {name!r}")
+        return self.data_dir(sandbox_id) / "kept" / name
+
     def stop_all_now(self) -> None:
         _terminate(sorted(self._known_pids()))
         self.handles.clear()
@@ -322,6 +342,29 @@ async def _pump(cluster: LocalCluster, site_loop: asyncio.AbstractEventLoop, on_
 
     async for event in cluster.supervisor.events():
         site_loop.call_soon_threadsafe(deliver, event, cluster.take(cluster.supervisor.topology()))
+
+
+def _new_ports(layout_file: Path) -> None:
+    """Give every process of a saved layout a port free now (journals keep finding each
+    other through their discovery directory, and data nodes get the journal's
+    addresses on their command line, so nothing else remembers a port)."""
+    if not layout_file.exists():
+        return
+    layout = json.loads(layout_file.read_text())
+    wanted = sum((1 if p["port"] else 0) + (1 if p.get("aux_port") else 0) for p in layout["procs"])
+    fresh = iter(_free_ports(wanted, "127.0.0.1"))
+    for proc in layout["procs"]:
+        for name in ("port", "aux_port"):
+            if proc.get(name):
+                proc[name] = next(fresh)
+    _write_whole(layout_file, json.dumps(layout, indent=1).encode())
+
+
+def _write_whole(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
 
 
 def _terminate(pids: list[int]) -> None:

@@ -13,6 +13,9 @@
 * It culls sandboxes whose learner has been idle (keepalives and repeated
   ``start``s do not count; the clock is injected) and stops everything, keeping the
   data, when the site stops.
+* It parks running sandboxes that no page has shown for a while and resumes them,
+  through the queue, when their learner is back (``sandbox.service.parking``): a
+  page opening (``find``), a start, or any command (``running``).
 
 Invariants:
 * only this module calls the backend, and only through ``SandboxBackend``;
@@ -42,6 +45,7 @@ from sandbox.live import LiveSandbox, log_failure
 from sandbox.models import Sandbox
 from sandbox.owners import Owner
 from sandbox.protocol import ClientError
+from sandbox.service.parking import Parking
 from sandbox.service.sessions import LiveSessions
 from sandbox.store import when
 
@@ -77,6 +81,7 @@ class Lifecycle:
         # directory) waits until none is, so two never work on one directory.
         self.in_flight: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.parking = Parking(self)
 
     # ======================================================================================
     # Start-up, culling, shut-down
@@ -91,8 +96,11 @@ class Lifecycle:
             await self.startup()
         finally:
             self.ready.set()
+        interval = self.limits.cull_interval_seconds
+        if self.limits.park_after_seconds > 0:  # look often enough to park close to on time
+            interval = min(interval, max(1.0, self.limits.park_after_seconds / 3))
         while not self.closed:
-            await asyncio.sleep(self.limits.cull_interval_seconds)
+            await asyncio.sleep(interval)
             try:
                 await self.cull_idle()
             except Exception:  # the culler must outlive one bad round
@@ -130,6 +138,9 @@ class Lifecycle:
             owner = Owner(user_id=row["owner_user_id"]) if row["owner_user_id"] else Owner(token=row["owner_token"])
             live = self._new_live(row, owner)
             live.last_activity = row["last_activity"].timestamp()
+            if row["state"] == Sandbox.State.PARKED:  # resumed when its learner is back
+                live.parked(now)
+                continue
             self._enqueue(live)
             report["requeued"].append(sandbox_id)
         log.info("sandbox start-up: %s", report)
@@ -165,6 +176,8 @@ class Lifecycle:
                     live, reason="Stopped to make room for learners waiting, since no page of yours "
                     "had shown it for a while; your data was removed. Sign in to keep a sandbox longer."
                 )
+        for live in self.parking.due(now):
+            await self.parking.park(live)
         return culled
 
     async def shutdown(self) -> None:
@@ -179,7 +192,8 @@ class Lifecycle:
         for live in list(self.live.values()):
             await self.teardown(live, delete_data=False)
             await store.save_row(
-                live.row_id, state=Sandbox.State.STOPPED, stopped_at=when(self.clock()),
+                live.row_id, state=Sandbox.State.PARKED if live.is_parked else Sandbox.State.STOPPED,
+                stopped_at=when(self.clock()),
                 event_seq=live.log.last_seq, last_activity=when(live.last_activity),
             )
         self.live.clear()
@@ -197,8 +211,12 @@ class Lifecycle:
     # ======================================================================================
 
     async def find(self, owner: Owner) -> LiveSandbox | None:
-        """The owner's live sandbox, following a guest who has just signed in."""
-        return self.live.get(owner.key) or await self._adopt_signed_in(owner)
+        """The owner's live sandbox, following a guest who has just signed in; a parked
+        one is resumed (a page opened, or the learner asked for it)."""
+        live = self.live.get(owner.key) or await self._adopt_signed_in(owner)
+        if live is not None and live.is_parked:
+            self.parking.resume(live)
+        return live
 
     async def _adopt_signed_in(self, owner: Owner) -> LiveSandbox | None:
         """A guest who signed in keeps their running sandbox (sandbox.signals moved
@@ -221,6 +239,8 @@ class Lifecycle:
         live = self.live.get(owner.key)
         if live is None:
             raise ClientError("no_sandbox")
+        if live.is_parked:
+            self.parking.resume(live)
         if not live.is_running:
             raise ClientError("not_ready")
         return live
@@ -464,6 +484,7 @@ class Lifecycle:
                 await self.backend.stop(handle, delete_data=True)
                 return
             live.started(handle)
+            await self.parking.resumed(live)
             await store.save_row(
                 live.row_id,
                 state=Sandbox.State.RUNNING,

@@ -94,6 +94,11 @@
         shape.replication_delay_ms + " ms" + (shape.async_lane ? "; the third lane (async writes) runs too." : ".");
       $("delay-text").textContent = shape.replication_delay_ms;
       $("shape-form").elements.async_lane.checked = !!shape.async_lane;
+    } else if (state.state === "parked") {
+      // The server resumes it as soon as this page (or any message) asks for it.
+      text = "Parked while no page showed it: its processes are stopped and its data is kept. " +
+        "It resumes now that you are back (the cache lane from a snapshot taken at parking, " +
+        "which a real cache would not have).";
     } else if (state.state === "failed") {
       text = "Your sandbox could not start: " + state.error;
     } else {
