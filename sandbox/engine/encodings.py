@@ -26,8 +26,9 @@ intset/hashtable; hashes listpack/hashtable; sorted sets listpack/skiplist (the
 ``ZSet`` tracks this itself, and also converts at its built-in 128/64; here a lower
 CONFIG threshold converts it); streams stream.
 
-Known gap: a one-byte string is one shared object in CPython, so a raw one (SETBIT
-on a missing key at offset < 8) can't be told apart and reports by content.
+A one-byte string is one shared object in CPython, so a raw one (SETBIT on a
+missing key at offset < 8) can't be recorded by object: it is recorded by key in
+``Database.raw_small``, which any other store to the key clears.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ if TYPE_CHECKING:
 EMBSTR_SIZE_LIMIT = 44  # OBJ_ENCODING_EMBSTR_SIZE_LIMIT
 
 # Commands whose result Redis keeps as a raw string, whatever it contains.
-_RAW_WRITERS = frozenset({"append", "setrange", "setbit", "bitfield", "bitop"})
+# HyperLogLogs too: Redis builds them as sds strings and unshares them before a write.
+_RAW_WRITERS = frozenset({"append", "setrange", "setbit", "bitfield", "bitop", "pfadd", "pfmerge", "pfcount", "pfdebug"})
 
 
 def limit(server: "Server", name: str) -> int:
@@ -155,8 +157,11 @@ def after_write(server: "Server", name: str, argv: list[bytes], ctx: "Ctx") -> N
         if t is bytes:
             if name in _RAW_WRITERS:
                 # APPEND to a missing key stores its argument as SET would
-                if len(value) > 1 and not (name == "append" and value is argv[-1]):
-                    _record(server, value, b"raw")
+                if not (name == "append" and value is argv[-1]):
+                    if len(value) > 1:
+                        _record(server, value, b"raw")
+                    else:
+                        dbs[db_id].raw_small[key] = value
             elif name == "incrbyfloat":
                 _record(server, value, b"embstr" if len(value) <= EMBSTR_SIZE_LIMIT else b"raw")
         elif t is dict:
@@ -193,6 +198,15 @@ def _container_written(server: "Server", name: str, argv: list[bytes], value: An
             fits = zset_fits_listpack(server, value)
         if not fits:
             value.listpack = False  # the ZSet keeps its own encoding: convert it for good
+
+
+def note_raw(ctx: "Ctx", key: bytes, value: bytes) -> None:
+    """A raw writer that left the value as it was (SETBIT of a bit already set):
+    Redis has unshared the string all the same, so it reports raw from now on."""
+    if len(value) > 1:
+        _record(ctx.server, value, b"raw")
+    else:
+        ctx.db.raw_small[key] = value
 
 
 def _record(server: "Server", value: Any, encoding: bytes) -> None:

@@ -100,7 +100,8 @@ class ScanIndex:
 class Database:
     """One numbered database."""
 
-    __slots__ = ("id", "data", "expires", "_heap", "_scan", "slots", "access", "hits", "misses", "encodings", "limits")
+    __slots__ = ("id", "data", "expires", "_heap", "_scan", "slots", "access", "hits", "misses", "encodings", "limits",
+                 "raw_small")
 
     def __init__(self, db_id: int, encodings: dict[int, tuple[Any, bytes]] | None = None) -> None:
         self.id = db_id
@@ -108,6 +109,9 @@ class Database:
         self.hits = 0
         self.misses = 0
         self.encodings: dict[int, tuple[Any, bytes]] = {} if encodings is None else encodings
+        # One-byte strings a raw writer made, by key: CPython shares one object per
+        # byte, so ``encodings`` (by object) can't tell them from the same byte SET wrote.
+        self.raw_small: dict[bytes, bytes] = {}
         # The node's encoding thresholds as ints (Keyspace.set_limits), read where a value grows.
         self.limits: tuple[int, ...] = DEFAULT_LIMITS
         self.data: dict[bytes, Any] = {}
@@ -129,6 +133,8 @@ class Database:
     def put(self, key: bytes, value: Any, keep_ttl: bool = False) -> None:
         """Store ``value``; the key's TTL is cleared unless ``keep_ttl``."""
         data = self.data
+        if self.raw_small:
+            self.raw_small.pop(key, None)
         if self.encodings:
             old = data.get(key)
             if old is not value and old is not None:
@@ -148,6 +154,8 @@ class Database:
             return False
         if self.encodings:
             self.encodings.pop(id(value), None)
+        if self.raw_small:
+            self.raw_small.pop(key, None)
         self.access.pop(key, None)
         self.expires.pop(key, None)
         if self._scan is not None:
@@ -174,6 +182,7 @@ class Database:
             for value in self.data.values():
                 self.encodings.pop(id(value), None)
         self.access.clear()
+        self.raw_small.clear()
         self.data.clear()
         self.expires.clear()
         self._heap.clear()
@@ -182,7 +191,7 @@ class Database:
             self.slots = {}
 
     def swap_contents(self, other: "Database") -> None:
-        for attr in ("data", "expires", "_heap", "_scan", "slots", "access"):
+        for attr in ("data", "expires", "_heap", "_scan", "slots", "access", "raw_small"):
             a, b = getattr(self, attr), getattr(other, attr)
             setattr(self, attr, b)
             setattr(other, attr, a)

@@ -72,7 +72,29 @@ GENERIC = st.one_of(
     cmd(b"EXPIRE", KEYS, st.sampled_from([b"1000", b"-1", b"2000"]), st.sampled_from([b"NX", b"XX", b"GT", b"LT"])),
     cmd(b"EXPIRE", KEYS, st.sampled_from([b"1000", b"0", b"x"])), cmd(b"PERSIST", KEYS), cmd(b"SELECT", st.sampled_from([b"0", b"1"])),
 )
-ANY = st.one_of(STRINGS, LISTS, HASHES, SETS, ZSETS, GENERIC)
+LONLAT = st.sampled_from([(b"13.361389", b"38.115556"), (b"15.087269", b"37.502669"), (b"0", b"0"),
+                          (b"-179.9", b"85"), (b"200", b"0")])
+# The families of issue 14, mixed with the others (and inside transactions below).
+SCRIPTS = st.sampled_from([
+    b"return redis.call('INCR', KEYS[1])",
+    b"return redis.call('GET', KEYS[1])",
+    b"redis.call('RPUSH', KEYS[1], ARGV[1]); return redis.call('LRANGE', KEYS[1], 0, -1)",
+    b"return redis.pcall('HSET', KEYS[1], ARGV[1], ARGV[1])",
+    b"return {redis.call('EXISTS', KEYS[1]), redis.call('TYPE', KEYS[1])['ok'], 3.7, false, true}",
+])
+NEW_FAMILIES = st.one_of(
+    cmd(b"PFADD", KEYS, MEMBERS, MEMBERS), cmd(b"PFCOUNT", KEYS), cmd(b"PFCOUNT", KEYS, KEYS),
+    cmd(b"PFMERGE", KEYS, KEYS),
+    st.tuples(KEYS, LONLAT, MEMBERS).map(lambda t: [b"GEOADD", t[0], t[1][0], t[1][1], t[2]]),
+    cmd(b"GEODIST", KEYS, MEMBERS, MEMBERS, st.sampled_from([b"m", b"km", b"mi"])), cmd(b"GEOPOS", KEYS, MEMBERS),
+    cmd(b"GEOHASH", KEYS, MEMBERS), cmd(b"GEOSEARCH", KEYS, b"FROMLONLAT", b"14", b"38", b"BYRADIUS", b"300", b"km",
+                                        b"ASC", b"WITHDIST"),
+    cmd(b"EVAL", SCRIPTS, b"1", KEYS, MEMBERS), cmd(b"EVAL_RO", b"return redis.call('GET', KEYS[1])", b"1", KEYS),
+    cmd(b"BLPOP", KEYS, b"0.01"), cmd(b"BRPOP", KEYS, KEYS, b"0.01"), cmd(b"BZPOPMIN", KEYS, b"0.01"),
+    cmd(b"BLMOVE", KEYS, KEYS, b"LEFT", b"RIGHT", b"0.01"), cmd(b"BLMPOP", b"0.01", b"2", KEYS, KEYS, b"LEFT"),
+    cmd(b"DUMP", KEYS), cmd(b"OBJECT", b"ENCODING", KEYS),
+)
+ANY = st.one_of(STRINGS, LISTS, HASHES, SETS, ZSETS, GENERIC, NEW_FAMILIES)
 
 
 def normalize(argv: list[bytes], frame: bytes) -> object:

@@ -109,3 +109,29 @@ def test_latency_histogram_counts_every_call(d: Differ) -> None:
     for part in (get_part, set_part):
         assert b"$5\r\ncalls\r\n:50\r\n" in part
         assert part.endswith(b":50\r\n")  # the last bucket's cumulative count is every call
+def test_one_byte_strings_a_raw_writer_made_report_raw_like_redis(diff):
+    diff.many("""
+        SET k 0
+        SETBIT k 0 0
+        OBJECT ENCODING k
+        SET k 0
+        OBJECT ENCODING k
+        SETBIT fresh 1 1
+        OBJECT ENCODING fresh
+        SET other @
+        OBJECT ENCODING other
+        APPEND app x
+        OBJECT ENCODING app
+        APPEND app2 ""
+        SETRANGE app2 0 y
+        OBJECT ENCODING app2
+        MULTI
+        SETBIT m 0 1
+        OBJECT ENCODING m
+        EXEC
+        RENAME fresh moved
+        OBJECT ENCODING moved
+        DEL k
+        SET k 0
+        OBJECT ENCODING k
+    """)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import errors
+from .. import encodings, errors
 from ..context import Ctx
 from ..resp import string2ll
 from . import command
@@ -101,6 +101,8 @@ def setbit(ctx: Ctx, argv: list[bytes]) -> Any:
         else:
             buf[byte] &= ~(1 << shift) & 0xFF
         ctx.store(key, bytes(buf), keep_ttl=True)
+    else:
+        encodings.note_raw(ctx, key, value)  # type: ignore[arg-type]
     return old
 
 

@@ -77,8 +77,11 @@ def _rename(ctx: Ctx, argv: list[bytes], nx: bool) -> Any:
     when = db.expires.get(src)
     if ctx.lookup(dst) is not None and nx:
         return 0
+    raw_small = db.raw_small.get(src) if db.raw_small else None
     db.remove(src)
     db.put(dst, value)  # replaces dst and its TTL, if it had one
+    if raw_small is not None:
+        db.raw_small[dst] = raw_small  # the same (raw) object moves, as in Redis
     if when is not None:
         db.set_expire(dst, when)
     ctx.changed(src)

@@ -62,7 +62,11 @@ container("object", summary="Inspect the internals of a key's value.", since="2.
          summary="The internal encoding of the value at key.", args="key", key_flags=("RO",))
 def object_encoding(ctx: Ctx, argv: list[bytes]) -> Any:
     value = _lookup_untouched(ctx, argv[2])
-    return None if value is None else encoding_of(ctx, value)
+    if value is None:
+        return None
+    if ctx.db.raw_small and ctx.db.raw_small.get(argv[2]) is value:
+        return b"raw"  # a one-byte string a raw writer made (keyspace.Database.raw_small)
+    return encoding_of(ctx, value)
 
 
 @command("object|refcount", 3, "readonly", keys=(2, 2, 1), acl="@keyspace", since="2.2.3",
