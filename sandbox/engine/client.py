@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .errors import ProtocolError, RedisError
-from .resp import RequestParser, encode
+from .resp import OK, RequestParser, encode
 
 if TYPE_CHECKING:
     from .server import Server
@@ -212,7 +212,13 @@ class ClientProtocol(asyncio.Protocol):
                 out = []
                 self._hold(reply)
                 break
-            out.append(encode(reply, client.proto))
+            # The two commonest replies skip encode()'s call (a GET's bulk, a write's +OK).
+            if type(reply) is bytes:
+                out.append(b"$%d\r\n%b\r\n" % (len(reply), reply))
+            elif reply is OK:
+                out.append(b"+OK\r\n")
+            else:
+                out.append(encode(reply, client.proto))
             if client.close_after_reply or client.killed:
                 self._flush(out)
                 self.close_after_flush()
@@ -259,9 +265,12 @@ class ClientProtocol(asyncio.Protocol):
         if transport is None or self.closing:
             return
         transport.write(data)
+        pending = transport.get_write_buffer_size()
+        if not pending:
+            return  # the common case: the socket took it all, nothing to account
         client = self.client
         limit = client.output_limit() if client is not None else self.server.config.client_output_buffer_limit
-        if limit and transport.get_write_buffer_size() > limit:
+        if limit and pending > limit:
             if client is not None:
                 self.server.close_for_output_limit(client)
             self.close_now()
