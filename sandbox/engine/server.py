@@ -100,6 +100,7 @@ class Server:
         self.config = config
         self.clock = clock
         self.commands: dict[bytes, Command] = load_all()
+        self._spellings = {**{name.upper(): cmd for name, cmd in self.commands.items()}, **self.commands}
         self.keyspace = Keyspace(1 if config.cluster_enabled else config.databases)
         self.params = RuntimeParams(config, config.port)
         # maxmemory is read by every denyoom command: kept as an int, refreshed on CONFIG SET.
@@ -272,7 +273,8 @@ class Server:
     # -- dispatch --------------------------------------------------------------------
     def lookup_command(self, argv: list[bytes]) -> Command | RedisError:
         """Resolve ``argv`` to a command or subcommand and check its arity."""
-        cmd = self.commands.get(argv[0].lower())
+        # Names spelled in lower or upper case, as clients send them, skip the .lower().
+        cmd = self._spellings.get(argv[0]) or self.commands.get(argv[0].lower())
         if cmd is None:
             return errors.unknown_command(argv)
         if cmd.subcommands:
