@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -234,7 +235,17 @@ def _die_with_parent() -> None:
         pass  # not Linux: the parent watch below still works
 
 
+# Events after which the process holds its long-lived objects (modules, command tables,
+# the data a node has just loaded). gc.freeze() moves them out of the collector's
+# generations, so a full collection no longer walks them: a 160k-hash keyspace's
+# worst pause went from ~25 ms to a few. They are still freed by reference counting;
+# only a cycle among them would stay, and loaded data holds none.
+_SETTLED = frozenset({"ready", "restored", "snapshot_loaded"})
+
+
 def _emit(event: dict) -> None:
+    if event.get("event") in _SETTLED:
+        gc.freeze()
     try:
         sys.stdout.write(json.dumps(event) + "\n")
         sys.stdout.flush()
@@ -367,6 +378,7 @@ async def _serve(config: EngineConfig) -> None:
     stop = asyncio.Event()
     server = Server(config, on_shutdown=stop.set)  # SHUTDOWN ends the process like a signal does
     port = await server.start()
+    gc.freeze()  # see _SETTLED
     print(json.dumps({"event": "ready", "host": config.bind, "port": port, "pid": os.getpid()}), flush=True)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
