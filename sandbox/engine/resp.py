@@ -159,6 +159,14 @@ class RequestParser:
         strict = self.auth_required
         spans = _STRICT_SPANS if strict else _SPANS
         ready = self._ready
+        if last == spans.get(parts[0]) and not parts[last] and self.max_bulk_len >= _SHORT_LIMIT:
+            # Exactly one command, the shape of a client that waits for each reply.
+            argv = parts[2:last:2]
+            if [*map(_SHORT_HEADS.get, parts[1:last:2])] == [*map(len, argv)]:
+                self.pos = pos + len(window)
+                self._ready_strict = strict
+                ready.append(argv)
+                return True
         heads: list[list[bytes]] = []
         i = 0
         while i < last:

@@ -80,6 +80,29 @@ def test_a_malformed_frame_after_good_ones_is_refused_only_after_them(bad, error
     assert raised.value.text == error.text
 
 
+@pytest.mark.parametrize(
+    "frame, argv",
+    [
+        (b"*2\r\n$4\r\nECHO\r\n$4\r\na\r\nb\r\n", [b"ECHO", b"a\r\nb"]),  # CRLF inside the payload
+        (b"*2\r\n$4\r\nECHO\r\n$2\r\nabXY", [b"ECHO", b"ab"]),  # Redis skips the two bytes unchecked
+        (b"*1\r\n$4\r\nPING\r\n", [b"PING"]),
+    ],
+)
+def test_a_lone_command_reads_as_the_exact_parser_reads_it(frame, argv):
+    parser = RequestParser()
+    parser.feed(frame)
+    assert drain(parser) == [argv]
+    assert parser.buffered() == 0
+
+
+def test_a_lone_command_with_a_leading_zero_length_is_refused():
+    parser = RequestParser()
+    parser.feed(b"*1\r\n$04\r\nPING\r\n")
+    with pytest.raises(ProtocolError) as raised:
+        parser.next_command()
+    assert raised.value.text == errors.PROTO_INVALID_BULK.text
+
+
 def test_commands_split_ahead_still_count_as_buffered_input():
     parser = RequestParser()
     frames = [encode_command(["SET", "key:%d" % i, "v" * i]) for i in range(16)]
