@@ -38,7 +38,7 @@ from redis.exceptions import RedisError
 from sandbox.manager import SandboxManager, install_manager
 from sandbox.owners import Owner
 from sandbox.protocol import ClientError
-from sandbox.service.remote import ServiceWire, owner_from_json
+from sandbox.service.remote import SOCKET_TIMEOUT_S, ServiceWire, owner_from_json
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ async def run(wire: ServiceWire) -> None:
     from sandbox.conf import SandboxLimits
 
     limits = SandboxLimits.from_settings()
-    redis = aioredis.Redis.from_url(wire.redis_url, decode_responses=True)
+    redis = aioredis.Redis.from_url(wire.redis_url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_S)
     fanout = StreamFanout(redis, wire, maxlen=2 * limits.event_log_size)
     manager = SandboxManager(limits, layer=fanout)
     install_manager(manager)

@@ -56,6 +56,8 @@ UNAVAILABLE = "The sandbox service is not answering right now; try again in a mo
 LONG_CALLS_S = {"checks.run": 60.0, "faults.wait_verdict": 90.0, "faults.fault": 30.0}
 REQUESTS_MAXLEN = 10_000  # requests kept; sandboxd reads them within seconds
 TAIL_BLOCK_MS = 5_000  # one XREAD BLOCK of a tail; a stopped tail notices within this
+# Above every block above: redis-py 8's default read timeout (5 s) would race a 5 s block.
+SOCKET_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -96,7 +98,7 @@ class ServiceClient:
 
     def __init__(self, wire: ServiceWire) -> None:
         self.wire = wire
-        self.redis = aioredis.Redis.from_url(wire.redis_url, decode_responses=True)
+        self.redis = aioredis.Redis.from_url(wire.redis_url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_S)
         self.worker = secrets.token_hex(8)
         self.reply_to = wire.reply(self.worker)
         self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
@@ -128,7 +130,7 @@ class ServiceClient:
 
     async def _read_replies(self) -> None:
         """This worker's reply list, handed to the calls waiting for them."""
-        reader = aioredis.Redis.from_url(self.wire.redis_url, decode_responses=True)
+        reader = aioredis.Redis.from_url(self.wire.redis_url, decode_responses=True, socket_timeout=SOCKET_TIMEOUT_S)
         try:
             while True:
                 try:

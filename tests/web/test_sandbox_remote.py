@@ -138,6 +138,7 @@ class Stack:
         }
         self.a = LiveSite(data_dir, self.env, load_content=False)
         self.b = LiveSite(data_dir, self.env, load_content=False)
+        self.a.log_path, self.b.log_path = data_dir / "daphne-a.log", data_dir / "daphne-b.log"
         self.env = {**self.a.env, "MEMORYDB_LAB_DATA_DIR": str(data_dir)}
         self.sandboxd: subprocess.Popen[bytes] | None = None
 
@@ -236,3 +237,61 @@ async def test_a_learner_keeps_their_sandbox_and_events_when_their_worker_dies(s
     back.send({"type": "load_stop"})
     await back.expect("load")
     back.close()
+
+
+async def test_two_learners_on_two_workers_cannot_reach_each_others_sandbox(stack: Stack) -> None:
+    site_a = stack.a if stack.a.process is not None else stack.a.start()
+    owner_cookie = session_cookie(site_a)
+    mine = await Page.open(site_a.port, owner_cookie)
+    await _running_sandbox(mine)
+    assert (await mine.command("SET secret:key mine", 1))["type"] == "reply"
+    uuid = next(p.name for p in (stack.data_dir / "sandboxes").iterdir() if p.is_dir())
+
+    intruder = await Page.open(stack.b.port, session_cookie(stack.b))
+    intruder.send({"type": "hello", "last_seq": 0, "log": mine.log})
+    welcome = await intruder.expect("welcome")
+    assert welcome["sandbox"] is None and not welcome.get("replay"), welcome
+    assert intruder.seqs == [], "none of the other learner's events"
+    refused = await intruder.command("GET secret:key", 7)
+    assert refused["type"] == "error" and refused["code"] == "no_sandbox", refused
+    for forged in (
+        {"type": "command", "cluster": "durable", "line": "GET secret:key", "id": 8, "sandbox": uuid},
+        {"type": "command", "cluster": "durable", "line": "GET secret:key", "id": 9, "owner": {"user_id": 1}},
+        {"type": "stop", "sandbox": uuid},
+        {"type": "load_start", "rate": 5, "owner": {"token": "x"}},
+    ):
+        intruder.send(forged)
+        error = await intruder.expect("error")
+        assert error["code"] == "bad_field", error
+    intruder.send({"type": "stop"})  # stops the intruder's own (none), not the other's
+    await intruder.drain(1.0)
+    assert intruder.seqs == []
+    intruder.close()
+
+    reply = await mine.command("GET secret:key", 2)
+    assert reply["type"] == "reply" and "mine" in json.dumps(reply), reply
+    mine.close()
+
+
+async def test_a_call_while_sandboxd_is_down_is_refused_in_time_and_a_restarted_one_brings_sandboxes_back(
+    stack: Stack,
+) -> None:
+    cookie = session_cookie(stack.b)
+    page = await Page.open(stack.b.port, cookie)
+    await _running_sandbox(page)
+    assert (await page.command("SET durable:key survives", 1))["type"] == "reply"
+
+    stack.kill_sandboxd()
+    asked = time.monotonic()
+    refused = await page.command("GET durable:key", 2, timeout=CALL_TIMEOUT_S + 20)
+    waited = time.monotonic() - asked
+    assert refused["type"] == "error" and refused["code"] == "sandbox_service_unavailable", refused
+    assert waited < CALL_TIMEOUT_S + 10, f"refused after {waited:.1f} s"
+
+    stack.start_sandboxd()
+    page.send({"type": "hello"})
+    await page.expect("welcome", 60, lambda m: m["sandbox"] is not None)
+    await page.expect_any(("state", "welcome"), 120, lambda m: (m.get("sandbox") or {}).get("state") == "running")
+    reply = await page.command("GET durable:key", 3)
+    assert reply["type"] == "reply" and "survives" in json.dumps(reply), reply
+    page.close()
