@@ -212,7 +212,11 @@ def channel_layers_for(redis_url: str | None) -> dict[str, Any]:
     return {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url]},
+            # redis-py 8 reads with a 5 s socket timeout by default, the very time
+            # channels_redis blocks in BZPOPMIN: on a loaded host the empty reply comes
+            # a little late, the read times out and the consumer (and its websocket)
+            # dies. A read timeout well above the block keeps the layer's receive alive.
+            "CONFIG": {"hosts": [{"address": redis_url, "socket_timeout": 30}]},
         }
     }
 
