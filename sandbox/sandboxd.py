@@ -83,6 +83,9 @@ OPERATIONS: dict[str, Any] = {
     "load.stop": lambda m, f, owner: m.load.stop(owner),
     "faults.fault": lambda m, f, owner, action, fields: m.faults.fault(owner, action, fields),
     "faults.verdict": lambda m, f, owner: m.faults.verdict(owner),
+    # The teach app's class-wide crash.
+    "faults.last_experiment_id": lambda m, f, owner: m.faults.last_experiment_id(owner),
+    "faults.wait_verdict": lambda m, f, owner, before: m.faults.wait_verdict(owner, before),
     "checks.run": lambda m, f, owner, lesson: m.checks.run(owner, lesson),
     "users.create": lambda m, f, owner, name, access: m.users.create(owner, name, access),
 }

@@ -30,6 +30,7 @@ through ``teach.access`` by the caller (consumer or view) before anything here r
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from dataclasses import dataclass, field
@@ -422,11 +423,8 @@ class LiveHub:
             raise ClientError("run_in_progress", "A crash of this class is already running.")
         member_ids = await database_sync_to_async(_active_member_ids)(classroom_id)
         present = self.presence.present(member_ids, self.clock.now())
-        participants = [
-            uid for uid in member_ids
-            if uid in present and manager.lifecycle.live.get(Owner(user_id=uid).key) is not None
-            and manager.lifecycle.live[Owner(user_id=uid).key].is_running
-        ]  # fmt: skip
+        # Asked of the sandbox service (in process, or sandboxd through Redis).
+        participants = [uid for uid in member_ids if uid in present and await manager.is_running(Owner(user_id=uid))]
         if not participants:
             raise ClientError(
                 "nobody_ready", "No learner of the class has a page open and a running sandbox; press Prepare class."
@@ -485,6 +483,8 @@ class LiveHub:
     async def _crash_one(self, manager: Any, crash: ClassCrash, user_id: int) -> None:
         owner = Owner(user_id=user_id)
         before = manager.faults.last_experiment_id(owner)
+        if inspect.isawaitable(before):  # the remote service answers through Redis
+            before = await before
         fields: dict[str, Any] = {"target": "both"}
         if str(user_id) in crash.predictions:
             fields["prediction"] = crash.predictions[str(user_id)]

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 UNAVAILABLE = "The sandbox service is not answering right now; try again in a moment."
 # Calls that legitimately take longer than the default deadline.
-LONG_CALLS_S = {"checks.run": 60.0, "faults.wait_verdict": 90.0, "faults.fault": 30.0}
+LONG_CALLS_S = {"checks.run": 60.0, "faults.wait_verdict": 180.0, "faults.fault": 30.0}
 REQUESTS_MAXLEN = 10_000  # requests kept; sandboxd reads them within seconds
 TAIL_BLOCK_MS = 5_000  # one XREAD BLOCK of a tail; a stopped tail notices within this
 # Above every block above: redis-py 8's default read timeout (5 s) would race a 5 s block.
