@@ -58,3 +58,13 @@ def test_loaded_libraries_reach_the_log_and_replay_on_a_fresh_node() -> None:
     node.replay_into(fresh, entries)
     assert set(fresh.server.scripts.functions.libraries) == {b"lib"}
     assert fresh.snapshot() == node.snapshot() == {0: {b"k": b"v"}}
+
+
+def test_function_flush_reaches_the_log_so_a_replaying_node_forgets_every_library() -> None:
+    node = EffectNode()
+    node.run("FUNCTION", "LOAD", LIB)
+    node.run("FUNCTION", "FLUSH")
+    assert node.effects()[-1] == [b"FUNCTION", b"FLUSH"]
+    fresh = EffectNode()
+    node.replay_into(fresh, list(node.log.entries))
+    assert fresh.server.scripts.functions.libraries == {}

@@ -111,6 +111,20 @@ def test_it_answers_eval_and_script_commands_like_redis(d: Differ) -> None:
     """)
 
 
+def test_a_number_passed_to_redis_call_keeps_seventeen_digits_like_redis(d: Differ) -> None:
+    # Redis formats a Lua number argument with %.17g: 0.1 is stored as 0.10000000000000001
+    d("EVAL", "return redis.call('set', KEYS[1], 0.1)", "1", "num")
+    d("GET", "num")
+    d("EVAL", "return redis.call('set', KEYS[1], 123456789012345678)", "1", "big")
+    d("GET", "big")
+
+
+def test_each_script_starts_in_resp2_whatever_the_previous_one_chose(d: Differ) -> None:
+    # redis.setresp lasts for its own script only: the next one sees RESP2 replies again
+    d("EVAL", "redis.setresp(3) return 1", "0")
+    d("EVAL", "return type(redis.call('get', 'missing'))", "0")
+
+
 def test_a_scripts_effects_reach_the_log_as_one_unit_and_replay_to_the_same_data() -> None:
     node = EffectNode()
     node.run("EVAL", LESSON, 1, "stock:sku-42", 3)

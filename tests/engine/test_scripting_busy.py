@@ -79,6 +79,25 @@ def test_a_script_that_wrote_is_unkillable_and_its_write_survives(nodes: list[Pr
     assert eng[1].startswith(b"-UNKILLABLE Sorry the script already executed write commands")
 
 
+def test_a_script_whose_write_changed_nothing_is_still_unkillable(nodes: list[Proc]) -> None:
+    """Calling a write command is what counts (Redis's SCRIPT_WRITE_DIRTY), not whether
+    it changed a key: a DEL of a missing key already makes the script unkillable."""
+    script = WRITE_THEN_LOOP.replace("redis.call('set', 'w', 1)", "redis.call('del', 'missing')")
+    answers = []
+    for proc in nodes:
+        with RawClient(proc.port, timeout=60) as runner, RawClient(proc.port, timeout=60) as other:
+            runner.send(encode_command(["EVAL", script, "0"]))
+            time.sleep(0.3)
+            busy = other.call("PING")
+            kill = other.call("SCRIPT", "KILL")
+            reply = runner.read_frame()
+            answers.append((busy.startswith(b"-BUSY"), kill, reply))
+    ref, eng = answers
+    assert eng == ref, (eng, ref)
+    assert eng[1].startswith(b"-UNKILLABLE Sorry the script already executed write commands")
+    assert eng[2] == b":60000000\r\n"
+
+
 def test_other_clients_wait_is_bounded_by_the_threshold_not_the_script(nodes: list[Proc]) -> None:
     """The node's own CPU keeps the script running while another client is answered:
     the answer comes after about the threshold, however long the script runs."""
