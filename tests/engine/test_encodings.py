@@ -76,6 +76,18 @@ def test_a_hash_that_outgrew_its_listpack_stays_a_hashtable(d: Differ) -> None:
     d("OBJECT", "ENCODING", "long")
 
 
+def test_a_copy_of_a_hashtable_stays_a_hashtable_after_it_shrinks(d: Differ) -> None:
+    # COPY is not a hash command: the dispatcher notes the new value's encoding, so
+    # deleting the long field later does not make the copy a listpack again
+    d("HSET", "h", "f", "x" * 65, "g", "1")
+    d.many("""
+        COPY h h2
+        OBJECT ENCODING h2
+        HDEL h2 f
+        OBJECT ENCODING h2
+    """)
+
+
 def test_sets_move_from_intset_to_hashtable_for_good(d: Differ) -> None:
     d("CONFIG", "SET", "set-max-intset-entries", "2")
     d.many("""

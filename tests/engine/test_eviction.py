@@ -137,6 +137,15 @@ def test_object_idletime_counts_seconds_since_the_last_access(raw: RawClient) ->
     assert raw.call("OBJECT", "IDLETIME", "missing") == b"$-1\r\n"
 
 
+def test_object_idletime_grows_in_whole_seconds_and_a_read_resets_it(raw: RawClient) -> None:
+    raw.call("SET", "idle", "v")
+    time.sleep(1.2)
+    idle = int(raw.call("OBJECT", "IDLETIME", "idle")[1:-2])
+    assert 1 <= idle <= 8, idle  # seconds (a slow host may stretch the sleep), not tenths
+    raw.call("GET", "idle")
+    assert raw.call("OBJECT", "IDLETIME", "idle") == b":0\r\n"
+
+
 def test_object_freq_and_idletime_errors_match_redis(diff: Differ) -> None:
     diff.many("""
         SET k v

@@ -4,6 +4,7 @@ sandbox's reason."""
 
 from __future__ import annotations
 
+import time
 from typing import Iterator
 
 import hiredis
@@ -12,6 +13,7 @@ import pytest
 from sandbox.engine import errors
 
 from .conftest import Differ
+from .effects import EffectNode
 from .rawclient import RawClient
 
 
@@ -79,9 +81,11 @@ def test_the_latency_monitor_records_a_slow_command(raw: RawClient) -> None:
     try:
         raw.call("RPUSH", "big", *range(50_000))
         raw.call("SORT", "big")
+        raw.call("RPUSH", "bigger", *range(300_000))  # a fast command, well past 1 ms even here
         latest = parse(raw.call("LATENCY", "LATEST"))
         by_event = {event[0]: event for event in latest}
         assert b"command" in by_event  # SORT; RPUSH is a fast command, logged as fast-command
+        assert b"fast-command" in by_event
         _name, when, last_ms, max_ms = by_event[b"command"]
         assert last_ms >= 1 and max_ms >= last_ms and when > 0
         history = parse(raw.call("LATENCY", "HISTORY", "command"))
@@ -93,6 +97,30 @@ def test_the_latency_monitor_records_a_slow_command(raw: RawClient) -> None:
         assert b"command" not in [event[0] for event in parse(raw.call("LATENCY", "LATEST"))]
     finally:
         raw.call("CONFIG", "SET", "latency-monitor-threshold", "0")
+
+
+def test_a_latency_event_keeps_the_highest_sample_of_each_second() -> None:
+    node = EffectNode()
+    telemetry = node.server.telemetry
+    while True:  # both samples in one wall-clock second (retry across a boundary)
+        node.run("LATENCY", "RESET")
+        second = int(time.time())
+        telemetry.add_sample("command", 5)
+        telemetry.add_sample("command", 2)
+        if int(time.time()) == second:
+            break
+    assert node.run("LATENCY", "HISTORY", "command") == [[second, 5]]
+
+
+def test_a_call_lands_in_the_power_of_two_bucket_above_its_microseconds() -> None:
+    node = EffectNode()
+    telemetry = node.server.telemetry
+    cmd = node.server.commands[b"get"]
+    stat = telemetry.stat("get")
+    stat.calls += 1
+    telemetry.timed(stat, node.client, cmd, [b"GET", b"k"], 3_000)  # 3 us: at most 4 us
+    histogram = node.run("LATENCY", "HISTOGRAM", "get")
+    assert histogram == [(b"get", [(b"calls", 1), (b"histogram_usec", [(4, 1)])])]
 
 
 def test_failover_is_refused_because_the_service_moves_primaries(raw: RawClient) -> None:

@@ -30,6 +30,8 @@ _SCRIPT = """
     NOSUCHCOMMAND
     GET
     CONFIG SET maxclients abc
+    CONFIG GET
+    OBJECT ENCODING
 """
 
 
