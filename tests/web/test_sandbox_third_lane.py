@@ -120,6 +120,8 @@ async def test_kill_the_primary_gives_three_rows_with_the_sync_lane_losing_nothi
     assert rows["durable"]["lost"] == 0, rows["durable"]
     held = rows["async"]["buffer_at_crash"]
     assert rows["async"]["lost"] <= held["bound"], (rows["async"], held)
+    # the bound is what the buffer held plus what was acknowledged between its reading and the kill
+    assert held["bound"] == held["writes"] + held["acked_meanwhile"] and held["writes"] >= 0, held
     assert held["limit_ms"] == BUFFER_LIMIT_MS
     experiment = await Experiment.objects.aget(pk=verdict["experiment_id"])
     assert experiment.async_lane is True and experiment.prediction_async == 2 and experiment.prediction == 5
