@@ -3,9 +3,9 @@
 ACL rules name Redis commands and categories, and ``ACL LIST`` describes a user by
 fitting categories to the set of commands it may run, so both depend on the whole
 command table. Redis 7.0 has commands this engine does not implement (scripting,
-blocking pops, ...); ``REDIS_ONLY`` lists them with the categories Redis
+modules, ...); ``REDIS_ONLY`` lists them with the categories Redis
 7.0 gives them (as its ``COMMAND INFO`` reports; a test checks them against a real
-redis-server). A rule may name them (``+eval``, ``-@scripting``) and the descriptions
+redis-server). A rule may name them (``+module|load``, ``-@dangerous``) and the descriptions
 count them, so users read exactly as on Redis; running them still fails with
 "unknown command".
 
