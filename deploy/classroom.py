@@ -335,11 +335,13 @@ def start_program(state: Path, name: str) -> None:
 def up(args: list[str], state: Path) -> None:
     saved = load_config(state)
     config = parse_up_options(args, saved)
-    if config["workers"] > 1 and not (PROJECT / "sandbox" / "management" / "commands" / "sandboxd.py").exists():
+    if config["workers"] > 1:
+        # sandboxd exists (MEMORYDB_LAB_SANDBOX_SERVICE=remote) but the classroom doesn't
+        # run it yet, and it can't adopt running sandboxes after a restart (issue 12).
         raise Refused(
-            f"--workers {config['workers']} is refused: each daphne worker runs its own sandbox "
-            "manager in-process today, so a second worker would not see the first one's "
-            "sandboxes. Run one worker (--workers 1) until the sandbox service runs apart."
+            f"--workers {config['workers']} is refused: the classroom runs the sandbox "
+            "manager inside daphne today, so a second worker would not see the first one's "
+            "sandboxes. Run one worker (--workers 1) until the classroom runs sandboxd."
         )
     running = supervisord_pid(state) is not None
     if running and config != saved:

@@ -135,7 +135,7 @@ def test_a_70mb_value_is_snapshotted_verified_trimmed_and_restored_byte_for_byte
             assert not any(e["event"] == "snapshot_failed" for e in sup.history)
             path = snapshot.published(snapshot.shard_dir(str(tmp_path / "snapshots"), 0))[0]
             meta = snapshot.verify(path)
-            assert meta.format == 2 and meta.keys == 2
+            assert meta.format == 3 and meta.keys == 2
             # A node restored from it (the journal no longer holds the write) has the value.
             seen = len(sup.history)
             await sup.kill(replica["id"])

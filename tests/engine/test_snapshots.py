@@ -377,7 +377,7 @@ def test_a_snapshotter_killed_mid_write_publishes_nothing_and_the_next_run_succe
             for start in range(0, 30_000, 2000):  # a transaction is one journal entry: a fast way to load 12 MB
                 pipe = client.pipeline(transaction=True)
                 for i in range(start, start + 2000):
-                    pipe.set(f"big{i}", value)
+                    pipe.set(f"{{big}}{i}", value)  # one slot: EXEC refuses a cross-slot transaction
                 pipe.execute()
             mark = len(sup.history)
             await sup.snapshot()

@@ -18,7 +18,7 @@ from django.contrib.auth.models import User
 from sandbox.backends import ClusterUser
 from sandbox.live import LiveSandbox
 from sandbox.manager import SandboxManager
-from sandbox.models import CLUSTERS, Sandbox
+from sandbox.models import Sandbox
 from sandbox.owners import Owner
 from sandbox.testing import Browser
 from tests.engine.rawclient import RawClient
@@ -28,6 +28,9 @@ SMALL = {"shards": 1, "replicas": 0}
 WRONGPASS = b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
 NOAUTH = b"-NOAUTH Authentication required.\r\n"
 JOURNAL_WRONGPASS = b"-WRONGPASS invalid journal secret\r\n"
+
+# The lanes a default sandbox runs (the third, async lane is off unless switched on).
+CLUSTERS = ("durable", "cache")
 
 
 def data_ports(live: LiveSandbox, cluster: str) -> list[int]:
